@@ -1,0 +1,12 @@
+package root
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/dvsync/dvsync/cmd/internal/output"
+)
+
+// subcommands lists every top-level command. Add one line per command.
+func subcommands(streams *output.Streams) []*cobra.Command {
+	return []*cobra.Command{}
+}
