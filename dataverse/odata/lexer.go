@@ -1,0 +1,325 @@
+package odata
+
+import (
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+type tokenKind int
+
+const (
+	tokEnd tokenKind = iota
+	tokIdent
+	tokString
+	tokInt
+	tokDecimal
+	tokGUID
+	tokDate
+	tokDateTimeOffset
+	tokEnum // qualified.Type'member'
+	tokAlias
+	tokBracket // '[' … ']' kept raw; items are parsed by the parser
+	tokOpenParen
+	tokCloseParen
+	tokComma
+	tokColon
+	tokSlash
+	tokEqual
+	tokMinus
+	tokStar
+)
+
+// token is one lexeme. pos and end are byte offsets into the text; text is
+// the lexeme as written.
+type token struct {
+	kind tokenKind
+	pos  int
+	end  int
+	text string
+}
+
+// lexer produces tokens one at a time, as ODL's ExpressionLexer does, so that
+// an invalid character is reported only when the parser reaches it.
+type lexer struct {
+	src string
+	off int
+	tok token
+	err *Error
+}
+
+var (
+	guidRE  = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
+	dateRE  = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}`)
+	timeRE  = regexp.MustCompile(`^T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})`)
+	identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*`)
+)
+
+func newLexer(src string) *lexer {
+	lx := &lexer{src: src}
+	lx.next()
+	return lx
+}
+
+// errorf records an error positioned at byte offset off.
+func (lx *lexer) errorAt(off int, format string, args ...any) {
+	if lx.err == nil {
+		lx.err = newError(utf16Pos(lx.src, off), format, args...)
+	}
+}
+
+func (lx *lexer) pos16(off int) int { return utf16Pos(lx.src, off) }
+
+func isIdentStart(c byte) bool {
+	return c == '_' || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
+}
+
+func isIdentChar(c byte) bool { return isIdentStart(c) || ('0' <= c && c <= '9') }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// next advances to the next token. After an error the current token is tokEnd.
+func (lx *lexer) next() {
+	if lx.err != nil {
+		lx.tok = token{kind: tokEnd, pos: len(lx.src), end: len(lx.src)}
+		return
+	}
+	s := lx.src
+	for lx.off < len(s) {
+		r, size := utf8.DecodeRuneInString(s[lx.off:])
+		if !unicode.IsSpace(r) {
+			break
+		}
+		lx.off += size
+	}
+	start := lx.off
+	emit := func(k tokenKind, end int) {
+		lx.tok = token{kind: k, pos: start, end: end, text: s[start:end]}
+		lx.off = end
+	}
+	if start >= len(s) {
+		emit(tokEnd, start)
+		return
+	}
+	rest := s[start:]
+	c := rest[0]
+	// A GUID may start with a letter, so it is tried before identifiers.
+	if m := guidRE.FindString(rest); m != "" && (len(rest) == len(m) || !isIdentChar(rest[len(m)])) {
+		emit(tokGUID, start+len(m))
+		return
+	}
+	switch {
+	case c == '\'':
+		lx.lexString(start)
+		return
+	case isDigit(c) || (c == '-' && len(rest) > 1 && isDigit(rest[1])):
+		lx.lexNumberOrDate(start)
+		return
+	case isIdentStart(c):
+		m := identRE.FindString(rest)
+		end := start + len(m)
+		// Qualified name directly followed by a quote: an enum literal.
+		if strings.Contains(m, ".") && end < len(s) && s[end] == '\'' {
+			if _, n, ok := scanQuoted(s[end:]); ok {
+				emit(tokEnum, end+n)
+				return
+			}
+			lx.errorAt(len(s), msgUnterminatedString, lx.pos16(len(s)), s)
+			lx.next()
+			return
+		}
+		emit(tokIdent, end)
+		return
+	case c == '@':
+		m := identRE.FindString(rest[1:])
+		if m == "" || strings.Contains(m, ".") {
+			lx.errorAt(start, msgInvalidCharacter, "@", lx.pos16(start), s)
+			lx.next()
+			return
+		}
+		emit(tokAlias, start+1+len(m))
+		return
+	case c == '[':
+		lx.lexBracket(start)
+		return
+	}
+	switch c {
+	case '(':
+		emit(tokOpenParen, start+1)
+	case ')':
+		emit(tokCloseParen, start+1)
+	case ',':
+		emit(tokComma, start+1)
+	case ':':
+		emit(tokColon, start+1)
+	case '/':
+		emit(tokSlash, start+1)
+	case '=':
+		emit(tokEqual, start+1)
+	case '-':
+		emit(tokMinus, start+1)
+	case '*':
+		emit(tokStar, start+1)
+	default:
+		r, _ := utf8.DecodeRuneInString(rest)
+		lx.errorAt(start, msgInvalidCharacter, string(r), lx.pos16(start), s)
+		lx.next()
+	}
+}
+
+// scanQuoted reads a single-quoted OData string at the start of s, where a
+// quote inside is doubled. It returns the unescaped value and the length.
+func scanQuoted(s string) (string, int, bool) {
+	var b strings.Builder
+	i := 1
+	for i < len(s) {
+		j := strings.IndexByte(s[i:], '\'')
+		if j < 0 {
+			return "", 0, false
+		}
+		b.WriteString(s[i : i+j])
+		i += j + 1
+		if i < len(s) && s[i] == '\'' {
+			b.WriteByte('\'')
+			i++
+			continue
+		}
+		return b.String(), i, true
+	}
+	return "", 0, false
+}
+
+func (lx *lexer) lexString(start int) {
+	_, n, ok := scanQuoted(lx.src[start:])
+	if !ok {
+		// ODL reports the position where it ran out of text.
+		lx.errorAt(len(lx.src), msgUnterminatedString, lx.pos16(len(lx.src)), lx.src)
+		lx.next()
+		return
+	}
+	lx.tok = token{kind: tokString, pos: start, end: start + n, text: lx.src[start : start+n]}
+	lx.off = start + n
+}
+
+func (lx *lexer) lexNumberOrDate(start int) {
+	s := lx.src
+	rest := s[start:]
+	if rest[0] != '-' {
+		if m := dateRE.FindString(rest); m != "" {
+			end := start + len(m)
+			if t := timeRE.FindString(s[end:]); t != "" {
+				end += len(t)
+				if end == len(s) || !isIdentChar(s[end]) {
+					lx.tok = token{kind: tokDateTimeOffset, pos: start, end: end, text: s[start:end]}
+					lx.off = end
+					return
+				}
+			} else if end == len(s) || !isIdentChar(s[end]) && s[end] != '-' && s[end] != '.' {
+				lx.tok = token{kind: tokDate, pos: start, end: end, text: s[start:end]}
+				lx.off = end
+				return
+			}
+			// A date followed by something that is not a valid time.
+			lx.errorAt(start, msgUnrecognizedLiteral, "Edm.DateTimeOffset", literalTail(s, start), lx.pos16(start), s)
+			lx.next()
+			return
+		}
+	}
+	i := start
+	if s[i] == '-' {
+		i++
+	}
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	kind := tokInt
+	if i < len(s) && s[i] == '.' {
+		i++
+		if i >= len(s) || !isDigit(s[i]) {
+			lx.errorAt(i, msgDigitExpected, lx.pos16(i), s)
+			lx.next()
+			return
+		}
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+		kind = tokDecimal
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		j := i + 1
+		if j < len(s) && (s[j] == '+' || s[j] == '-') {
+			j++
+		}
+		if j >= len(s) || !isDigit(s[j]) {
+			lx.errorAt(j, msgDigitExpected, lx.pos16(j), s)
+			lx.next()
+			return
+		}
+		for j < len(s) && isDigit(s[j]) {
+			j++
+		}
+		i = j
+		kind = tokDecimal
+	}
+	lx.tok = token{kind: kind, pos: start, end: i, text: s[start:i]}
+	lx.off = i
+}
+
+// literalTail is the run of literal-looking characters from start, used to
+// quote a bad literal in an error message.
+func literalTail(s string, start int) string {
+	i := start
+	for i < len(s) && (isIdentChar(s[i]) || strings.IndexByte("-:.+", s[i]) >= 0) {
+		i++
+	}
+	return s[start:i]
+}
+
+// lexBracket takes a balanced [ … ] run, skipping over quoted strings.
+func (lx *lexer) lexBracket(start int) {
+	s := lx.src
+	depth := 0
+	for i := start; i < len(s); i++ {
+		switch s[i] {
+		case '[':
+			depth++
+		case ']':
+			depth--
+			if depth == 0 {
+				lx.tok = token{kind: tokBracket, pos: start, end: i + 1, text: s[start : i+1]}
+				lx.off = i + 1
+				return
+			}
+		case '\'':
+			_, n, ok := scanQuoted(s[i:])
+			if !ok {
+				i = len(s)
+				break
+			}
+			i += n - 1
+		case '"':
+			n, ok := scanJSONString(s[i:])
+			if !ok {
+				i = len(s)
+				break
+			}
+			i += n - 1
+		}
+	}
+	lx.errorAt(start, msgUnbalancedBracket)
+	lx.next()
+}
+
+// scanJSONString returns the length of the JSON string at the start of s.
+func scanJSONString(s string) (int, bool) {
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1, true
+		}
+	}
+	return 0, false
+}

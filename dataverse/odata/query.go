@@ -1,0 +1,433 @@
+package odata
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// supportedOptions are the system query options Dataverse implements on
+// entity sets (overview.md, "OData query options") plus the paging and
+// change-tracking tokens that appear in the links it hands out.
+var supportedOptions = map[string]bool{
+	"$select": true, "$filter": true, "$orderby": true, "$top": true,
+	"$expand": true, "$count": true, "$apply": true,
+	"$skiptoken": true, "$deltatoken": true,
+}
+
+// ParseQuery parses the raw query string of a request (the part after '?',
+// still percent-encoded) into its system query options.
+//
+// Decoding follows ASP.NET's form rules, which Dataverse's front end uses:
+// %XX is decoded, '+' means a space (so a literal plus, e.g. in a
+// DateTimeOffset offset, must be sent as %2B), and a malformed %-sequence is
+// kept as written instead of failing. Pairs are split on '&' only: ';'
+// belongs to $expand's nested options and is not a separator.
+//
+// Option names are case-sensitive. $skip, $search, $format and any other
+// unknown $-option are refused with Dataverse's "The query parameter … is not
+// supported". Parameters not starting with '$' or '@' are ignored. Aliases
+// (@p1=…) are substituted into $filter and $orderby; an alias that is used
+// but not given is null, as overview.md documents.
+func ParseQuery(rawQuery string) (*Query, error) {
+	q, err := parseQuery(rawQuery)
+	if err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+func parseQuery(rawQuery string) (*Query, *Error) {
+	options := map[string]string{}
+	aliases := map[string]string{}
+	var order []string
+	for _, pair := range strings.Split(rawQuery, "&") {
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		key, value := formDecode(k), formDecode(v)
+		switch {
+		case strings.HasPrefix(key, "$"):
+			if !supportedOptions[key] {
+				return nil, newError(-1, msgQueryParamNotSupported, key)
+			}
+			if _, dup := options[key]; dup {
+				return nil, newError(-1, msgSpecifiedOnce, key)
+			}
+			options[key] = value
+			order = append(order, key)
+		case strings.HasPrefix(key, "@"):
+			if _, dup := aliases[key]; dup {
+				return nil, newError(-1, msgSpecifiedOnce, key)
+			}
+			aliases[key] = value
+		}
+	}
+
+	q := &Query{}
+	resolve := newAliasResolver(aliases)
+	for _, key := range order {
+		value := options[key]
+		var err *Error
+		switch key {
+		case "$select":
+			q.Select, err = parseSelect(value)
+		case "$filter":
+			q.Filter, err = parseFilter(value, resolve, true)
+		case "$orderby":
+			q.OrderBy, err = parseOrderBy(value, resolve, true)
+		case "$top":
+			q.Top, err = parseTop(value)
+		case "$expand":
+			q.Expand, err = parseExpand(value, 0)
+		case "$count":
+			switch value {
+			case "true":
+				q.Count = true
+			case "false":
+			default:
+				err = newError(-1, msgInvalidCount, value)
+			}
+		case "$apply":
+			// Dataverse supports aggregation with $apply (aggregate-data.md);
+			// the reference server does not, so say so plainly instead of
+			// pretending the query is malformed.
+			err = &Error{Code: CodeQueryError, Message: "The query parameter $apply is not implemented by the dvsync reference server.", Position: -1, Status: http.StatusNotImplemented}
+		case "$skiptoken":
+			q.SkipToken = value
+		case "$deltatoken":
+			q.DeltaToken = value
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return q, nil
+}
+
+// formDecode decodes %XX and '+' like ASP.NET's HttpUtility.UrlDecode:
+// invalid escapes are kept literally.
+func formDecode(s string) string {
+	if !strings.ContainsAny(s, "%+") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '+':
+			b = append(b, ' ')
+		case c == '%' && i+2 < len(s)+0 && isHex(s[i+1]) && isHex(s[i+2]):
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool {
+	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
+
+// maxAliasDepth bounds alias chains (@p1=@p2, @p2=@p1).
+const maxAliasDepth = 8
+
+func newAliasResolver(aliases map[string]string) aliasResolver {
+	var resolve aliasResolver
+	resolve = func(name string, depth int) (Expr, *Error) {
+		text, ok := aliases[name]
+		if !ok {
+			return &Literal{Kind: LitNull}, nil
+		}
+		if depth >= maxAliasDepth {
+			return nil, newError(-1, msgTooDeep)
+		}
+		return parseFilterDepth(text, resolve, true, depth+1)
+	}
+	return resolve
+}
+
+// parseSelect splits $select into names. ODL skips blanks around items.
+func parseSelect(value string) ([]string, *Error) {
+	if strings.TrimSpace(value) == "" {
+		return nil, nil
+	}
+	items := strings.Split(value, ",")
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		name := strings.TrimSpace(it)
+		if name != "*" && !isIdentifier(name) {
+			return nil, newError(-1, msgTermNotValid, value)
+		}
+		out = append(out, name)
+	}
+	return out, nil
+}
+
+func isIdentifier(s string) bool {
+	if s == "" || !isIdentStart(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !isIdentChar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func parseTop(value string) (*int, *Error) {
+	n, err := strconv.ParseInt(value, 10, 32)
+	if err != nil || n < 0 || strings.HasPrefix(value, "+") {
+		return nil, newError(-1, msgInvalidTop, value)
+	}
+	top := int(n)
+	return &top, nil
+}
+
+// parseOrderBy parses "a asc, b/c desc". Each key must come out as a
+// property path (after alias substitution); Dataverse orders by columns only.
+func parseOrderBy(value string, aliases aliasResolver, allowAliases bool) ([]OrderItem, *Error) {
+	p := &parser{lx: newLexer(value), aliases: aliases, allowAliases: allowAliases}
+	var out []OrderItem
+	for {
+		start := p.lx.tok.pos
+		e := p.parseExpr()
+		if p.lx.err != nil {
+			return nil, p.lx.err
+		}
+		prop, ok := e.(*Property)
+		if !ok {
+			return nil, newError(p.lx.pos16(start), "The $orderby expression '%s' is not a property: Dataverse sorts by columns only.", strings.TrimSpace(value[start:p.lx.tok.pos]))
+		}
+		item := OrderItem{Path: prop.Path}
+		if p.tokIs("asc") || p.tokIs("desc") {
+			item.Desc = p.lx.tok.text == "desc"
+			p.lx.next()
+		}
+		out = append(out, item)
+		switch p.lx.tok.kind {
+		case tokComma:
+			p.lx.next()
+			continue
+		case tokEnd:
+			if p.lx.err != nil {
+				return nil, p.lx.err
+			}
+			return out, nil
+		}
+		return nil, p.syntaxError()
+	}
+}
+
+// maxExpandDepth bounds nested $expand recursion.
+const maxExpandDepth = 16
+
+// nestedOptions are the options Dataverse accepts inside $expand(...)
+// (join-tables.md); $skip, $count and $levels are not among them.
+var nestedOptions = map[string]bool{"$select": true, "$filter": true, "$orderby": true, "$top": true, "$expand": true}
+
+// parseExpand parses "nav1($select=a,b;$filter=…),nav2".
+func parseExpand(value string, depth int) ([]ExpandItem, *Error) {
+	if depth > maxExpandDepth {
+		return nil, newError(-1, msgTooDeep)
+	}
+	if strings.TrimSpace(value) == "" {
+		return nil, nil
+	}
+	parts, err := splitTopLevel(value, ',')
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ExpandItem, 0, len(parts))
+	for _, part := range parts {
+		part = strings.TrimSpace(part)
+		name, rest, hasOpts := strings.Cut(part, "(")
+		name = strings.TrimSpace(name)
+		if !isIdentifier(name) {
+			return nil, newError(-1, msgTermNotValid, part)
+		}
+		item := ExpandItem{Property: name}
+		if hasOpts {
+			if !strings.HasSuffix(rest, ")") {
+				return nil, newError(-1, msgTermNotValid, part)
+			}
+			inner := rest[:len(rest)-1]
+			if strings.TrimSpace(inner) == "" {
+				return nil, newError(-1, msgMissingExpandOption, name)
+			}
+			opts, err := splitTopLevel(inner, ';')
+			if err != nil {
+				return nil, err
+			}
+			seen := map[string]bool{}
+			for _, opt := range opts {
+				k, v, ok := strings.Cut(opt, "=")
+				k = strings.TrimSpace(k)
+				if !ok || !strings.HasPrefix(k, "$") {
+					return nil, newError(-1, msgTermNotValid, part)
+				}
+				if !nestedOptions[k] {
+					return nil, newError(-1, msgQueryParamNotSupported, k)
+				}
+				if seen[k] {
+					return nil, newError(-1, msgSpecifiedOnce, k)
+				}
+				seen[k] = true
+				var err *Error
+				switch k {
+				case "$select":
+					item.Select, err = parseSelect(v)
+				case "$filter":
+					item.Filter, err = parseFilter(v, nil, false)
+				case "$orderby":
+					item.OrderBy, err = parseOrderBy(v, nil, false)
+				case "$top":
+					if item.Top, err = parseTop(strings.TrimSpace(v)); err != nil {
+						err = newError(-1, msgInvalidTopOption, v)
+					}
+				case "$expand":
+					item.Expand, err = parseExpand(v, depth+1)
+				}
+				if err != nil {
+					return nil, err
+				}
+			}
+		}
+		out = append(out, item)
+	}
+	return out, nil
+}
+
+// splitTopLevel splits s on sep outside parentheses and quoted strings.
+func splitTopLevel(s string, sep byte) ([]string, *Error) {
+	var parts []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\'':
+			_, n, ok := scanQuoted(s[i:])
+			if !ok {
+				return nil, newError(len(s), msgUnterminatedString, len(s), s)
+			}
+			i += n - 1
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth < 0 {
+				return nil, newError(i, msgSyntaxError, i, s)
+			}
+		case sep:
+			if depth == 0 {
+				parts = append(parts, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	if depth != 0 {
+		return nil, newError(len(s), msgCloseParenOrComma, len(s), s)
+	}
+	return append(parts, s[start:]), nil
+}
+
+// Encode renders q as a canonical, percent-encoded query string (spaces as
+// %20), suitable for @odata.nextLink: options in a fixed order, aliases
+// already substituted.
+func (q *Query) Encode() string {
+	var parts []string
+	add := func(k, v string) {
+		parts = append(parts, k+"="+queryEscape(v))
+	}
+	if q.Select != nil {
+		add("$select", strings.Join(q.Select, ","))
+	}
+	if q.Expand != nil {
+		add("$expand", formatExpand(q.Expand))
+	}
+	if q.Filter != nil {
+		add("$filter", Format(q.Filter))
+	}
+	if q.OrderBy != nil {
+		add("$orderby", formatOrderBy(q.OrderBy))
+	}
+	if q.Top != nil {
+		add("$top", strconv.Itoa(*q.Top))
+	}
+	if q.Count {
+		add("$count", "true")
+	}
+	if q.SkipToken != "" {
+		add("$skiptoken", q.SkipToken)
+	}
+	if q.DeltaToken != "" {
+		add("$deltatoken", q.DeltaToken)
+	}
+	return strings.Join(parts, "&")
+}
+
+// queryEscape escapes v for a query value with %20 for spaces, since '+'
+// would be read back as a space only by form decoders.
+func queryEscape(v string) string {
+	return strings.ReplaceAll(url.QueryEscape(v), "+", "%20")
+}
+
+func formatOrderBy(items []OrderItem) string {
+	var b strings.Builder
+	for i, it := range items {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strings.Join(it.Path, "/"))
+		if it.Desc {
+			b.WriteString(" desc")
+		}
+	}
+	return b.String()
+}
+
+func formatExpand(items []ExpandItem) string {
+	var b strings.Builder
+	for i, it := range items {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(it.Property)
+		var opts []string
+		if it.Select != nil {
+			opts = append(opts, "$select="+strings.Join(it.Select, ","))
+		}
+		if it.Filter != nil {
+			opts = append(opts, "$filter="+Format(it.Filter))
+		}
+		if it.OrderBy != nil {
+			opts = append(opts, "$orderby="+formatOrderBy(it.OrderBy))
+		}
+		if it.Top != nil {
+			opts = append(opts, "$top="+strconv.Itoa(*it.Top))
+		}
+		if it.Expand != nil {
+			opts = append(opts, "$expand="+formatExpand(it.Expand))
+		}
+		if len(opts) > 0 {
+			b.WriteByte('(')
+			b.WriteString(strings.Join(opts, ";"))
+			b.WriteByte(')')
+		}
+	}
+	return b.String()
+}
