@@ -223,14 +223,14 @@ func csPreferredContactMethodOptions() []Option {
 // entitlementtemplate ([CE] entitlement.md, entitlementtemplate.md).
 func csEntitlementTermsColumns() []Column {
 	return []Column{
-		csWithDefault(csPicklist("allocationtypecode", "Allocation Type", RequiredSystem,
+		csWithDefault(csPicklist("allocationtypecode", "Allocation Type", RequiredApplication,
 			csOpt(0, "Number of cases"), csOpt(1, "Number of hours")), 0),
-		csWithDefault(csPicklist("decreaseremainingon", "Decrease Remaining On", RequiredSystem,
+		csWithDefault(csPicklist("decreaseremainingon", "Decrease Remaining On", RequiredApplication,
 			csOpt(0, "Case Resolution"), csOpt(1, "Case Creation")), 0),
-		csDecimal("totalterms", "Total Terms", 2, 0, 1000000000),
-		csBoolean("restrictcasecreation", "Restrict Case Creation", false),
+		csDecimal("totalterms", "Total Terms", 2, 0, 100000000000),
+		csWithDefault(Column{LogicalName: "restrictcasecreation", Type: TypeBoolean, DisplayName: "Restrict based on entitlement terms", Required: RequiredApplication}, false),
 		csWithDefault(csPicklist("kbaccesslevel", "KB Access Level", RequiredNone,
-			csOpt(0, "Standard"), csOpt(1, "Premium"), csOpt(2, "None")), 2),
+			csOpt(0, "Standard"), csOpt(1, "Premium"), csOpt(2, "None")), 0),
 		csLookup("slaid", "SLA", RequiredNone, "sla"),
 	}
 }
@@ -328,7 +328,7 @@ func csTeam() *Table {
 func csCalendar() *Table {
 	return &Table{
 		LogicalName: "calendar", EntitySetName: "calendars", DisplayName: "Calendar",
-		PrimaryID: "calendarid", PrimaryName: "name", OwnershipType: "OrganizationOwned", ObjectTypeCode: 4003,
+		PrimaryID: "calendarid", PrimaryName: "name", OwnershipType: "BusinessOwned", ObjectTypeCode: 4003,
 		Columns: csColumns([]Column{
 			csPrimaryKey("calendarid", "Calendar"),
 			csString("name", "Name", 160, RequiredNone),
@@ -477,11 +477,11 @@ func csProduct() *Table {
 			csMemo("description", "Description", 2000, RequiredNone),
 			csWithDefault(csPicklist("producttypecode", "Product Type", RequiredNone,
 				csOpt(1, "Sales Inventory"), csOpt(2, "Miscellaneous Charges"), csOpt(3, "Services"), csOpt(4, "Flat Fees")), 1),
-			csWithDefault(csPicklist("productstructure", "Product Structure", RequiredNone,
+			csWithDefault(csPicklist("productstructure", "Product Structure", RequiredSystem,
 				csOpt(1, "Product"), csOpt(2, "Product Family"), csOpt(3, "Product Bundle")), 1),
 			csLookup("parentproductid", "Parent", RequiredNone, "product"),
 			csLookup("subjectid", "Subject", RequiredNone, "subject"),
-			csWithDefault(Column{LogicalName: "quantitydecimal", Type: TypeInteger, DisplayName: "Decimals Supported", Required: RequiredSystem, MinValue: csFloatPtr(0), MaxValue: csFloatPtr(5)}, 0),
+			csWithDefault(Column{LogicalName: "quantitydecimal", Type: TypeInteger, DisplayName: "Decimals Supported", Required: RequiredApplication, MinValue: csFloatPtr(0), MaxValue: csFloatPtr(5)}, 0),
 			csString("vendorname", "Vendor", 100, RequiredNone),
 			csDateOnly("validfromdate", "Valid From", RequiredNone),
 			csDateOnly("validtodate", "Valid To", RequiredNone),
@@ -513,25 +513,28 @@ func csQueue() *Table {
 	}
 }
 
-// csQueueItem follows [PA] queueitem.md (ObjectTypeCode 2029) and [R8].
-// The platform lists activities and knowledgearticle as objectid targets;
-// Customer Service adds incident. Activities are not modelled by dvsync.
+// csQueueItem follows [PA] queueitem.md (ObjectTypeCode 2029, ownership
+// type None) and [R8]. The platform lists activities and knowledgearticle as
+// objectid targets; queueing cases comes with Customer Service (the incident
+// target is not on the platform page). Activities are not modelled by dvsync.
 func csQueueItem() *Table {
 	return &Table{
 		LogicalName: "queueitem", EntitySetName: "queueitems", DisplayName: "Queue Item",
-		PrimaryID: "queueitemid", PrimaryName: "title", OwnershipType: "OrganizationOwned", ObjectTypeCode: 2029,
+		PrimaryID: "queueitemid", PrimaryName: "title", OwnershipType: "None", ObjectTypeCode: 2029,
 		ChangeTracking: true,
 		Columns: csColumns([]Column{
 			csPrimaryKey("queueitemid", "Queue Item"),
-			// The title is copied from the queued record's primary name.
-			csReadOnly(csString("title", "Title", 850, RequiredNone)),
-			csLookup("objectid", "Object", RequiredSystem, "incident", "knowledgearticle"),
-			csReadOnly(Column{LogicalName: "objecttypecode", Type: TypeEntityName, DisplayName: "Type"}),
-			csLookup("queueid", "Queue", RequiredSystem, "queue"),
+			// The platform copies the title from the queued record's primary name.
+			csString("title", "Title", 850, RequiredNone),
+			csLookup("objectid", "Object", RequiredApplication, "incident", "knowledgearticle"),
+			csLookup("queueid", "Queue", RequiredApplication, "queue"),
 			csLookup("workerid", "Worked By", RequiredNone, "systemuser", "team"),
 			csReadOnly(csDateTime("workeridmodifiedon", "Worked On")),
 			csReadOnly(csDateTime("enteredon", "Entered Queue")),
-			csReadOnly(csLookup("ownerid", "Owner", RequiredNone, "systemuser", "team")),
+			// Read-only here: the item takes the queue's owner. (Metadata says
+			// ApplicationRequired; a required check must not demand it.)
+			csReadOnly(Column{LogicalName: "ownerid", Type: TypeOwner, DisplayName: "Owner", Targets: []string{"systemuser", "team"}}),
+			csReadOnly(csLookup("owningbusinessunit", "Owning Business Unit", RequiredNone, "businessunit")),
 		}, csActiveInactive(), csAuditColumns(true)),
 	}
 }
@@ -565,22 +568,28 @@ func csSLA() *Table {
 	}
 }
 
-// csSLAKPI follows [CE] msdyn_slakpi.md and [R8]. It is a solution table
-// (no fixed type code); its state choice is the solution default
-// 0 Active / 1 Inactive.
+// csSLAKPI follows [PA] msdyn_slakpi.md and [R8]. It is a solution table
+// (no fixed type code). Unusually, state 0 is Inactive and 1 Active; the
+// state cannot be set on create, and new KPIs start Active (as the SLA KPI
+// form shows them; the page does not state the default).
 func csSLAKPI() *Table {
 	return &Table{
 		LogicalName: "msdyn_slakpi", EntitySetName: "msdyn_slakpis", DisplayName: "SLA KPI",
 		PrimaryID: "msdyn_slakpiid", PrimaryName: "msdyn_name", OwnershipType: "UserOwned",
-		ChangeTracking: true,
+		ChangeTracking: true, BulkMessages: true,
 		Columns: csColumns([]Column{
 			csPrimaryKey("msdyn_slakpiid", "SLA KPI"),
 			csString("msdyn_name", "Name", 100, RequiredApplication),
-			csString("msdyn_description", "Description", 2000, RequiredNone),
-			csCreateOnly(csString("msdyn_entityname", "Entity Name", 100, RequiredApplication)),
+			csMemo("msdyn_description", "Description", 2000, RequiredNone),
+			csCreateOnly(csString("msdyn_entityname", "Entity", 100, RequiredApplication)),
 			csCreateOnly(csString("msdyn_kpifield", "KPI Field", 100, RequiredApplication)),
-			csString("msdyn_applicablefromfield", "Applicable From", 100, RequiredNone),
-		}, csActiveInactive(), csOwnerColumns(RequiredSystem), csAuditColumns(true)),
+			csCreateOnly(csString("msdyn_applicablefromfield", "Applicable From", 100, RequiredApplication)),
+			csBoolean("msdyn_advancedpauseconfiguration", "Override entity pause configurations?", false),
+			csMemo("msdyn_pauseconfigurationxml", "PauseConfigurationXml", 1048576, RequiredNone),
+		}, csStateStatus(1,
+			[]Option{csStateOpt(0, "Inactive", 1), csStateOpt(1, "Active", 2)},
+			[]Option{csStatusOpt(1, "Inactive", 0), csStatusOpt(2, "Active", 1)}),
+			csOwnerColumns(RequiredSystem), csAuditColumns(true)),
 	}
 }
 
@@ -624,8 +633,8 @@ func csSLAKPIInstance() *Table {
 		PrimaryID: "slakpiinstanceid", PrimaryName: "name", OwnershipType: "UserOwned", ObjectTypeCode: 9752,
 		Columns: csColumns([]Column{
 			csPrimaryKey("slakpiinstanceid", "SLA KPI Instance"),
-			csString("name", "Name", 100, RequiredApplication),
-			csMemo("description", "Description", 2000, RequiredNone),
+			csString("name", "Name", 100, RequiredSystem),
+			csString("description", "Description", 100, RequiredNone),
 			csWithDefault(csPicklist("status", "Status", RequiredNone,
 				csOpt(0, "In Progress"), csOpt(1, "Noncompliant"), csOpt(2, "Nearing Noncompliance"),
 				csOpt(3, "Paused"), csOpt(4, "Succeeded"), csOpt(5, "Canceled")), 0),
@@ -634,9 +643,20 @@ func csSLAKPIInstance() *Table {
 			csDateTime("succeededon", "Succeeded On"),
 			csDateTime("computedfailuretime", "Computed Failure Time"),
 			csDateTime("computedwarningtime", "Computed Warning Time"),
-			csCreateOnly(csLookup("regarding", "Regarding", RequiredApplication, "incident", "account", "contact")),
+			// The page lists account, contact and activities; case KPIs
+			// (incident.firstresponsebykpiid/resolvebykpiid) regard the case.
+			csLookup("regarding", "Regarding", RequiredNone, "incident", "account", "contact"),
 			csLookup("msdyn_slaitemid", "SLA Item", RequiredNone, "slaitem"),
-		}, csOwnerColumns(RequiredSystem), csAuditColumns(false)),
+			csDateTime("pausedon", "Paused On"),
+			csDateTime("lastresumetime", "Last Resume Time"),
+			csInteger("elapsedtime", "Elapsed Time (min)", -2147483648, 2147483647),
+			csPicklist("warningtimereached", "Warning Time Reached", RequiredNone, csOpt(0, "No"), csOpt(1, "Yes")),
+			// ownerid targets systemuser only on this table.
+			{LogicalName: "ownerid", Type: TypeOwner, DisplayName: "Owner", Required: RequiredSystem, Targets: []string{"systemuser"}},
+			csReadOnly(csLookup("owningbusinessunit", "Owning Business Unit", RequiredNone, "businessunit")),
+			csReadOnly(csLookup("owninguser", "Owning User", RequiredNone, "systemuser")),
+			csReadOnly(csLookup("owningteam", "Owning Team", RequiredNone, "team")),
+		}, csAuditColumns(false)),
 	}
 }
 
@@ -653,8 +673,8 @@ func csEntitlementTemplate() *Table {
 			csPrimaryKey("entitlementtemplateid", "Entitlement Template"),
 			csString("name", "Entitlement Template Name", 100, RequiredApplication),
 			csMemo("description", "Description", 2000, RequiredNone),
-			csDateOnly("startdate", "Start Date", RequiredNone),
-			csDateOnly("enddate", "End Date", RequiredNone),
+			csDateTime("startdate", "Start Date"),
+			csDateTime("enddate", "End Date"),
 		}, csEntitlementTermsColumns(), csAuditColumns(true)),
 	}
 }
@@ -670,13 +690,20 @@ func csEntitlement() *Table {
 			csPrimaryKey("entitlementid", "Entitlement"),
 			csString("name", "Entitlement Name", 100, RequiredApplication),
 			csMemo("description", "Description", 2000, RequiredNone),
-			csDateOnly("startdate", "Start Date", RequiredApplication),
-			csDateOnly("enddate", "End Date", RequiredApplication),
-			csCustomer("customerid", "Customer", RequiredApplication),
-			csLookup("contactid", "Primary Contact", RequiredNone, "contact"),
+			// startdate/enddate are DateTime columns with UserLocal behaviour
+			// and DateOnly *format*: on the wire they are full
+			// Edm.DateTimeOffset values, not Edm.Date.
+			{LogicalName: "startdate", Type: TypeDateTime, DisplayName: "Start Date", Required: RequiredSystem},
+			{LogicalName: "enddate", Type: TypeDateTime, DisplayName: "End Date", Required: RequiredSystem},
+			csCustomer("customerid", "Customer", RequiredSystem),
+			// accountid/contactid mirror customerid and are read-only.
+			csReadOnly(csLookup("accountid", "Account", RequiredNone, "account")),
+			csReadOnly(csLookup("contactid", "Contact", RequiredNone, "contact")),
+			csString("emailaddress", "Email Address", 100, RequiredNone),
 			csLookup("entitlementtemplateid", "Entitlement Template", RequiredNone, "entitlementtemplate"),
-			csDecimal("remainingterms", "Remaining Terms", 2, -1000000000, 1000000000),
-			csBoolean("isdefault", "Is Default", false),
+			csDecimal("remainingterms", "Remaining Terms", 2, -100000000000, 100000000000),
+			csWithDefault(Column{LogicalName: "isdefault", Type: TypeBoolean, DisplayName: "Is Default", Required: RequiredApplication}, false),
+			csWithDefault(csPicklist("entitytype", "Entity Type", RequiredApplication, csOpt(0, "Case")), 0),
 		}, csEntitlementTermsColumns(), csStateStatus(0,
 			[]Option{csStateOpt(0, "Draft", 0), csStateOpt(1, "Active", 1), csStateOpt(2, "Cancelled", 2),
 				csStateOpt(3, "Expired", 3), csStateOpt(4, "Waiting", 1200)},
@@ -727,13 +754,13 @@ func csIncident() *Table {
 			csCustomer("customerid", "Customer", RequiredSystem),
 			csLookup("primarycontactid", "Contact", RequiredNone, "contact"),
 			csLookup("parentcaseid", "Parent Case", RequiredNone, "incident"),
-			csReadOnly(csLookup("masterid", "Master Case", RequiredNone, "incident")),
+			csLookup("masterid", "Master Case", RequiredNone, "incident"),
 			csWithDefault(csPicklist("prioritycode", "Priority", RequiredNone, csOpt(1, "High"), csOpt(2, "Normal"), csOpt(3, "Low")), 2),
 			csWithDefault(csPicklist("severitycode", "Severity", RequiredNone, csOpt(1, "Default Value")), 1),
 			csGlobal(csPicklist("caseorigincode", "Origin", RequiredNone, csCaseOriginOptions()...), "incident_caseorigincode"),
 			csPicklist("casetypecode", "Case Type", RequiredNone, csOpt(1, "Question"), csOpt(2, "Problem"), csOpt(3, "Request")),
 			csPicklist("customersatisfactioncode", "Satisfaction", RequiredNone,
-				csOpt(5, "Very Satisfied"), csOpt(4, "Satisfied"), csOpt(3, "Neutral"), csOpt(2, "Dissatisfied"), csOpt(1, "Very Dissatisfied")),
+				csOpt(1, "Very Dissatisfied"), csOpt(2, "Dissatisfied"), csOpt(3, "Neutral"), csOpt(4, "Satisfied"), csOpt(5, "Very Satisfied")),
 			csLookup("subjectid", "Subject", RequiredNone, "subject"),
 			csLookup("productid", "Product", RequiredNone, "product"),
 			csString("productserialnumber", "Serial Number", 100, RequiredNone),
@@ -781,12 +808,13 @@ func csKnowledgeArticle() *Table {
 			csMemo("content", "Content", 1073741823, RequiredNone),
 			csString("description", "Description", 155, RequiredNone),
 			csMemo("keywords", "Keywords", 4000, RequiredNone),
-			csString("articlepublicnumber", "Article Public Number", 100, RequiredApplication),
+			// Generated (KA-01001) when absent; SystemRequired in metadata.
+			csString("articlepublicnumber", "Article Public Number", 4000, RequiredSystem),
 			csWithDefault(Column{LogicalName: "majorversionnumber", Type: TypeInteger, DisplayName: "Major Version Number", Required: RequiredSystem, MinValue: csFloatPtr(0), MaxValue: csFloatPtr(2147483647)}, 1),
 			csWithDefault(Column{LogicalName: "minorversionnumber", Type: TypeInteger, DisplayName: "Minor Version Number", Required: RequiredSystem, MinValue: csFloatPtr(0), MaxValue: csFloatPtr(2147483647)}, 0),
-			csLookup("languagelocaleid", "Language", RequiredNone, "languagelocale"),
-			csBoolean("isrootarticle", "Is Root Article", false),
-			csBoolean("islatestversion", "Latest Version", true),
+			csLookup("languagelocaleid", "Language", RequiredSystem, "languagelocale"),
+			csWithDefault(Column{LogicalName: "isrootarticle", Type: TypeBoolean, DisplayName: "Root Article", Required: RequiredSystem}, false),
+			csWithDefault(Column{LogicalName: "islatestversion", Type: TypeBoolean, DisplayName: "Is Latest Version", Required: RequiredSystem}, false),
 			csBoolean("isinternal", "Internal", false),
 			csLookup("rootarticleid", "Root Article", RequiredNone, "knowledgearticle"),
 			csLookup("parentarticlecontentid", "Parent Article Content", RequiredNone, "knowledgearticle"),
