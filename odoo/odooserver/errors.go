@@ -1,0 +1,107 @@
+package odooserver
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// XML-RPC fault codes of /xmlrpc/2 (odoo/odoo addons/rpc/controllers/xmlrpc.py,
+// RPC_FAULT_CODE_*).
+const (
+	faultApplication  = 1
+	faultWarning      = 2
+	faultAccessDenied = 3
+	faultAccessError  = 4
+)
+
+// rpcError is a Python exception as the reference server raises it. It is
+// rendered differently per protocol: a JSON-RPC envelope at HTTP 200, a JSON-2
+// body with a real HTTP status, or an XML-RPC fault.
+type rpcError struct {
+	name       string // fully-qualified Python class, e.g. odoo.exceptions.AccessError
+	message    string
+	httpStatus int // JSON-2 status (json2.py Json2Dispatcher.handle_error)
+	fault      int // XML-RPC fault code
+}
+
+func (e *rpcError) Error() string { return e.name + ": " + e.message }
+
+// debug imitates the traceback Odoo puts in error.data.debug and in the
+// faultString of application errors; clients display it, nobody parses it.
+func (e *rpcError) debug() string {
+	return "Traceback (most recent call last):\n  File \"odooserver\", in dispatch\n" + e.name + ": " + e.message + "\n"
+}
+
+func (e *rpcError) faultString() string {
+	if e.fault == faultApplication {
+		return e.debug()
+	}
+	return e.message
+}
+
+func errAccessDenied() *rpcError {
+	return &rpcError{name: "odoo.exceptions.AccessDenied", message: "Access Denied", httpStatus: http.StatusUnauthorized, fault: faultAccessDenied}
+}
+
+func errAccess(format string, args ...any) *rpcError {
+	return &rpcError{name: "odoo.exceptions.AccessError", message: fmt.Sprintf(format, args...), httpStatus: http.StatusForbidden, fault: faultAccessError}
+}
+
+// errModelAccess is the ACL refusal text of Odoo 16+ (ir.model.access
+// _make_access_error) when no group grants the operation.
+func errModelAccess(m *modelDef, op string) *rpcError {
+	verb := map[string]string{"read": "read", "write": "modify", "create": "create", "unlink": "delete"}[op]
+	return errAccess("You are not allowed to %s '%s' (%s) records.\n\nNo group currently allows this operation.\n\nContact your administrator to request access if necessary.", verb, m.description, m.name)
+}
+
+func errUser(format string, args ...any) *rpcError {
+	return &rpcError{name: "odoo.exceptions.UserError", message: fmt.Sprintf(format, args...), httpStatus: http.StatusUnprocessableEntity, fault: faultWarning}
+}
+
+func errValidation(format string, args ...any) *rpcError {
+	return &rpcError{name: "odoo.exceptions.ValidationError", message: fmt.Sprintf(format, args...), httpStatus: http.StatusUnprocessableEntity, fault: faultWarning}
+}
+
+func errMissing(model string, ids []int) *rpcError {
+	return &rpcError{name: "odoo.exceptions.MissingError",
+		message:    fmt.Sprintf("Record does not exist or has been deleted.\n(Record: %s(%s), User: %d)", model, pyTuple(ids), adminUID),
+		httpStatus: http.StatusNotFound, fault: faultWarning}
+}
+
+func errValue(format string, args ...any) *rpcError {
+	return &rpcError{name: "builtins.ValueError", message: fmt.Sprintf(format, args...), httpStatus: http.StatusInternalServerError, fault: faultApplication}
+}
+
+func errType(format string, args ...any) *rpcError {
+	// json2.py answers 422 when arguments cannot be bound to the signature.
+	return &rpcError{name: "builtins.TypeError", message: fmt.Sprintf(format, args...), httpStatus: http.StatusUnprocessableEntity, fault: faultApplication}
+}
+
+func errNoMethod(model, method string) *rpcError {
+	return &rpcError{name: "builtins.AttributeError", message: fmt.Sprintf("type object '%s' has no attribute '%s'", model, method), httpStatus: http.StatusNotFound, fault: faultApplication}
+}
+
+func errNoModel(model string) *rpcError {
+	// odoo/service/model.py execute_cr raises UserError for unknown models.
+	e := errUser("Object %s doesn't exist", model)
+	e.httpStatus = http.StatusNotFound
+	return e
+}
+
+// pyTuple formats ids the way Python prints a tuple: (1,) or (1, 2).
+func pyTuple(ids []int) string {
+	switch len(ids) {
+	case 0:
+		return ""
+	case 1:
+		return fmt.Sprintf("%d,", ids[0])
+	}
+	s := ""
+	for i, id := range ids {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprint(id)
+	}
+	return s
+}

@@ -1,0 +1,755 @@
+package odooserver
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// methodSpec describes an ORM method as RPC sees it: whether it is bound to
+// records (ids come first in execute_kw args and as "ids" in JSON-2) and the
+// names of its parameters, in order, so positional and named calls bind the
+// same way Python would.
+type methodSpec struct {
+	recordBound bool
+	params      []string
+	write       bool // needs the write lock
+}
+
+var methods = map[string]methodSpec{
+	"search_read":  {params: []string{"domain", "fields", "offset", "limit", "order"}},
+	"search":       {params: []string{"domain", "offset", "limit", "order"}},
+	"search_count": {params: []string{"domain", "limit"}},
+	"read":         {recordBound: true, params: []string{"fields", "load"}},
+	"fields_get":   {params: []string{"allfields", "attributes"}},
+	"create":       {params: []string{"vals_list"}, write: true},
+	"write":        {recordBound: true, params: []string{"vals"}, write: true},
+	"unlink":       {recordBound: true, write: true},
+	"context_get":  {},
+}
+
+// call is one bound ORM invocation.
+type call struct {
+	model  string
+	method string
+	ids    []int
+	args   map[string]any
+	ctx    map[string]any
+}
+
+// bindPositional binds execute_kw's args/kwargs to the method's parameters.
+func bindPositional(model, method string, args []any, kwargs map[string]any) (*call, error) {
+	spec, ok := methods[method]
+	if strings.HasPrefix(method, "_") {
+		return nil, errAccess("Private methods (such as %s.%s) cannot be called remotely.", model, method)
+	}
+	if !ok {
+		return nil, errNoMethod(model, method)
+	}
+	c := &call{model: model, method: method, args: map[string]any{}}
+	if spec.recordBound {
+		if len(args) == 0 {
+			return nil, errType("%s() missing 1 required positional argument: 'self'", method)
+		}
+		c.ids = idList(args[0])
+		if _, single := asInt(args[0]); !single {
+			if _, isList := args[0].([]any); !isList {
+				return nil, errType("%s(): ids must be a list of integers, got %s", method, pyRepr(args[0]))
+			}
+		}
+		args = args[1:]
+	}
+	if len(args) > len(spec.params) {
+		return nil, errType("%s() takes %d positional arguments but %d were given", method, len(spec.params)+1, len(args)+1)
+	}
+	for i, a := range args {
+		c.args[spec.params[i]] = a
+	}
+	for k, v := range kwargs {
+		if k == "context" {
+			c.ctx, _ = v.(map[string]any)
+			continue
+		}
+		if _, dup := c.args[k]; dup {
+			return nil, errType("%s() got multiple values for argument '%s'", method, k)
+		}
+		if !slices.Contains(spec.params, k) {
+			return nil, errType("%s() got an unexpected keyword argument '%s'", method, k)
+		}
+		c.args[k] = v
+	}
+	return c, nil
+}
+
+// bindNamed binds a JSON-2 body, where every argument is named.
+func bindNamed(model, method string, body map[string]any) (*call, error) {
+	spec, ok := methods[method]
+	if !ok || strings.HasPrefix(method, "_") {
+		return nil, errNoMethod(model, method)
+	}
+	c := &call{model: model, method: method, args: map[string]any{}}
+	for k, v := range body {
+		switch {
+		case k == "ids":
+			if !spec.recordBound {
+				return nil, errType("cannot call %s.%s with ids", model, method)
+			}
+			c.ids = idList(v)
+		case k == "context":
+			c.ctx, _ = v.(map[string]any)
+		case slices.Contains(spec.params, k):
+			c.args[k] = v
+		default:
+			return nil, errType("%s() got an unexpected keyword argument '%s'", method, k)
+		}
+	}
+	return c, nil
+}
+
+func (c *call) activeTest() bool {
+	if v, ok := c.ctx["active_test"]; ok {
+		return truthy(v)
+	}
+	return true
+}
+
+func (c *call) intArg(name string) (int, error) {
+	v, ok := c.args[name]
+	if !ok || isFalse(v) {
+		return 0, nil
+	}
+	n, ok := asInt(v)
+	if !ok || n < 0 {
+		return 0, errValue("Invalid %s: %s", name, pyRepr(v))
+	}
+	return n, nil
+}
+
+func (c *call) stringArg(name string) string {
+	s, _ := c.args[name].(string)
+	return s
+}
+
+func (c *call) fieldsArg(m *modelDef) ([]*fieldDef, error) {
+	raw, _ := c.args["fields"].([]any)
+	if len(raw) == 0 {
+		out := make([]*fieldDef, 0, len(m.fieldNames))
+		for _, n := range m.fieldNames {
+			out = append(out, m.fields[n])
+		}
+		return out, nil
+	}
+	out := []*fieldDef{m.fields["id"]}
+	for _, x := range raw {
+		name, _ := x.(string)
+		f, ok := m.fields[name]
+		if !ok {
+			return nil, errValue("Invalid field %s on model %s", pyRepr(name), pyRepr(m.name))
+		}
+		if name != "id" {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// execute runs a bound call against the store. The caller holds the lock
+// matching methods[c.method].write.
+func (srv *Server) execute(c *call) (any, error) {
+	s := srv.store
+	m, t, err := s.model(c.model)
+	if err != nil {
+		return nil, err
+	}
+	need := "read"
+	switch c.method {
+	case "create", "write", "unlink":
+		need = c.method
+	}
+	if !allowed(m.access, need) {
+		return nil, errModelAccess(m, need)
+	}
+	switch c.method {
+	case "search_read":
+		fields, err := c.fieldsArg(m)
+		if err != nil {
+			return nil, err
+		}
+		recs, err := srv.search(m, t, c)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]any, len(recs))
+		for i, r := range recs {
+			out[i] = readRecord(s, m, r, fields)
+		}
+		return out, nil
+	case "search":
+		recs, err := srv.search(m, t, c)
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]any, len(recs))
+		for i, r := range recs {
+			ids[i] = r.id
+		}
+		return ids, nil
+	case "search_count":
+		limit, err := c.intArg("limit")
+		if err != nil {
+			return nil, err
+		}
+		delete(c.args, "limit")
+		recs, err := srv.search(m, t, c)
+		if err != nil {
+			return nil, err
+		}
+		if limit > 0 && len(recs) > limit {
+			return limit, nil
+		}
+		return len(recs), nil
+	case "read":
+		fields, err := c.fieldsArg(m)
+		if err != nil {
+			return nil, err
+		}
+		recs, err := s.lookup(m, t, c.ids)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]any, len(recs))
+		for i, r := range recs {
+			out[i] = readRecord(s, m, r, fields)
+		}
+		return out, nil
+	case "fields_get":
+		return fieldsGet(m, c), nil
+	case "create":
+		return srv.create(m, t, c)
+	case "write":
+		vals, ok := c.args["vals"].(map[string]any)
+		if !ok {
+			return nil, errType("write() missing 1 required positional argument: 'vals'")
+		}
+		recs, err := s.lookup(m, t, c.ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			if err := srv.writeRecord(m, r, vals); err != nil {
+				return nil, err
+			}
+		}
+		return true, nil
+	case "unlink":
+		recs, err := s.lookup(m, t, c.ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			s.unindex(m, r)
+			delete(t.byID, r.id)
+			if i, ok := slices.BinarySearch(t.ids, r.id); ok {
+				t.ids = slices.Delete(t.ids, i, i+1)
+			}
+		}
+		return true, nil
+	case "context_get":
+		if m.name != "res.users" {
+			return nil, errNoMethod(m.name, c.method)
+		}
+		lang, tz := "en_US", "UTC"
+		if admin := srv.store.tables["res.users"].byID[adminUID]; admin != nil {
+			if v, _ := admin.get(m, "lang").(string); v != "" {
+				lang = v
+			}
+			if v, _ := admin.get(m, "tz").(string); v != "" {
+				tz = v
+			}
+		}
+		return map[string]any{"lang": lang, "tz": tz, "uid": adminUID}, nil
+	}
+	return nil, errNoMethod(c.model, c.method)
+}
+
+func allowed(a access, op string) bool {
+	switch op {
+	case "read":
+		return a.read
+	case "write":
+		return a.write
+	case "create":
+		return a.create
+	}
+	return a.unlink
+}
+
+func readRecord(s *store, m *modelDef, r *record, fields []*fieldDef) map[string]any {
+	out := make(map[string]any, len(fields)+1)
+	out["id"] = r.id
+	for _, f := range fields {
+		out[f.name] = s.convertOut(m, f, r)
+	}
+	return out
+}
+
+func (srv *Server) search(m *modelDef, t *table, c *call) ([]*record, error) {
+	s := srv.store
+	dom, err := parseDomain(s, m, c.args["domain"], srv.opts.Version)
+	if err != nil {
+		return nil, err
+	}
+	if f, ok := m.fields["active"]; ok && c.activeTest() && !mentionsActive(dom) {
+		dom = andCond{dom, &leaf{path: []*fieldDef{f}, op: "=", val: true}}
+	}
+	offset, err := c.intArg("offset")
+	if err != nil {
+		return nil, err
+	}
+	limit, err := c.intArg("limit")
+	if err != nil {
+		return nil, err
+	}
+	order := c.stringArg("order")
+	if order == "" {
+		order = m.order
+	}
+	keys, err := parseOrder(m, order)
+	if err != nil {
+		return nil, err
+	}
+	// Ordering by id alone needs no sort: scan the id index, starting at
+	// the keyset bound, and stop once the page is full.
+	if len(keys) == 1 && keys[0].f.name == "id" {
+		var out []*record
+		skipped := 0
+		visit := func(id int) bool {
+			r := t.byID[id]
+			if !dom.eval(s, m, r) {
+				return true
+			}
+			if skipped < offset {
+				skipped++
+				return true
+			}
+			out = append(out, r)
+			return limit == 0 || len(out) < limit
+		}
+		if keys[0].desc {
+			for i := len(t.ids) - 1; i >= 0 && visit(t.ids[i]); i-- {
+			}
+		} else {
+			start := sort.SearchInts(t.ids, idLowerBound(dom))
+			for i := start; i < len(t.ids) && visit(t.ids[i]); i++ {
+			}
+		}
+		return out, nil
+	}
+	var out []*record
+	for _, id := range t.ids {
+		if r := t.byID[id]; dom.eval(s, m, r) {
+			out = append(out, r)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *record) int { return compareRecords(m, keys, a, b) })
+	if offset >= len(out) {
+		return nil, nil
+	}
+	out = out[offset:]
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func fieldsGet(m *modelDef, c *call) map[string]any {
+	var want []string
+	if raw, ok := c.args["allfields"].([]any); ok {
+		for _, x := range raw {
+			if s, ok := x.(string); ok {
+				want = append(want, s)
+			}
+		}
+	}
+	var attrs []string
+	if raw, ok := c.args["attributes"].([]any); ok {
+		for _, x := range raw {
+			if s, ok := x.(string); ok {
+				attrs = append(attrs, s)
+			}
+		}
+	}
+	out := map[string]any{}
+	for _, name := range m.fieldNames {
+		if len(want) > 0 && !slices.Contains(want, name) {
+			continue
+		}
+		f := m.fields[name]
+		desc := map[string]any{
+			"type":       f.typ,
+			"string":     f.label,
+			"required":   f.required,
+			"readonly":   f.readonly,
+			"store":      f.stored,
+			"searchable": true,
+			"sortable":   f.stored && f.typ != tOne2many && f.typ != tMany2many,
+			"name":       f.name,
+		}
+		if f.relation != "" {
+			desc["relation"] = f.relation
+		}
+		if f.inverse != "" {
+			desc["relation_field"] = f.inverse
+		}
+		if f.typ == tSelection {
+			sel := make([]any, len(f.selection))
+			for i, kv := range f.selection {
+				sel[i] = []any{kv[0], kv[1]}
+			}
+			desc["selection"] = sel
+		}
+		if len(attrs) > 0 {
+			for k := range maps.Keys(desc) {
+				if !slices.Contains(attrs, k) {
+					delete(desc, k)
+				}
+			}
+		}
+		out[name] = desc
+	}
+	return out
+}
+
+func (srv *Server) create(m *modelDef, t *table, c *call) (any, error) {
+	raw := c.args["vals_list"]
+	var list []map[string]any
+	single := false
+	switch x := raw.(type) {
+	case map[string]any:
+		list, single = []map[string]any{x}, true
+	case []any:
+		for _, v := range x {
+			vals, ok := v.(map[string]any)
+			if !ok {
+				return nil, errValue("create() expects a dict or a list of dicts, got %s", pyRepr(v))
+			}
+			list = append(list, vals)
+		}
+	default:
+		return nil, errType("create() missing 1 required positional argument: 'vals_list'")
+	}
+	ids := make([]any, 0, len(list))
+	for _, vals := range list {
+		r, err := srv.insert(m, t, vals, 0)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, r.id)
+	}
+	if single {
+		return ids[0], nil
+	}
+	return ids, nil
+}
+
+// insert creates one record. id is used by seeding (0 = next id).
+func (srv *Server) insert(m *modelDef, t *table, vals map[string]any, id int) (*record, error) {
+	s := srv.store
+	if id == 0 {
+		id = t.nextID
+	}
+	if t.byID[id] != nil {
+		return nil, errValidation("%s(%d,) already exists", m.name, id)
+	}
+	r := &record{id: id, vals: make([]any, len(m.fieldNames))}
+	for _, name := range m.fieldNames {
+		f := m.fields[name]
+		if f.def != nil {
+			r.vals[f.pos] = f.def
+		}
+	}
+	now := s.nowString()
+	r.vals[m.fields["create_date"].pos] = now
+	r.vals[m.fields["write_date"].pos] = now
+	r.vals[m.fields["create_uid"].pos] = adminUID
+	r.vals[m.fields["write_uid"].pos] = adminUID
+	if err := srv.assign(m, r, vals, true); err != nil {
+		return nil, err
+	}
+	srv.onCreate(m, r, vals)
+	for _, name := range m.fieldNames {
+		if f := m.fields[name]; f.required && isNull(r.vals[f.pos]) {
+			return nil, errValidation("The operation cannot be completed:\n- Create/update: a mandatory field is not set.\n- Delete: another model requires the record being deleted. If possible, archive it instead.\n\nModel: %s (%s)\nField: %s (%s)", m.description, m.name, f.label, f.name)
+		}
+	}
+	t.byID[id] = r
+	if n := len(t.ids); n == 0 || t.ids[n-1] < id {
+		t.ids = append(t.ids, id)
+	} else {
+		i, _ := slices.BinarySearch(t.ids, id)
+		t.ids = slices.Insert(t.ids, i, id)
+	}
+	if id >= t.nextID {
+		t.nextID = id + 1
+	}
+	s.index(m, r)
+	return r, nil
+}
+
+// assign converts and stores vals on r; it does not run business rules.
+func (srv *Server) assign(m *modelDef, r *record, vals map[string]any, creating bool) error {
+	for _, name := range slices.Sorted(maps.Keys(vals)) {
+		f, ok := m.fields[name]
+		if !ok {
+			return errValue("Invalid field %s on model %s", pyRepr(name), pyRepr(m.name))
+		}
+		if name == "id" || name == "display_name" {
+			continue
+		}
+		var current []int
+		if cur, ok := r.vals[f.pos].([]int); ok {
+			current = cur
+		}
+		v, err := srv.store.convertIn(m, f, vals[name], current)
+		if err != nil {
+			return err
+		}
+		r.vals[f.pos] = v
+	}
+	return nil
+}
+
+func (srv *Server) writeRecord(m *modelDef, r *record, vals map[string]any) error {
+	s := srv.store
+	// Work on a copy so that a failing write leaves the record untouched.
+	next := &record{id: r.id, vals: slices.Clone(r.vals)}
+	if err := srv.assign(m, next, vals, false); err != nil {
+		return err
+	}
+	if _, ok := vals["write_date"]; !ok {
+		next.vals[m.fields["write_date"].pos] = s.nowString()
+	}
+	next.vals[m.fields["write_uid"].pos] = adminUID
+	srv.onWrite(m, r, next, vals)
+	for _, name := range m.fieldNames {
+		if f := m.fields[name]; f.required && isNull(next.vals[f.pos]) {
+			return errValidation("The operation cannot be completed:\n- Create/update: a mandatory field is not set.\n- Delete: another model requires the record being deleted. If possible, archive it instead.\n\nModel: %s (%s)\nField: %s (%s)", m.description, m.name, f.label, f.name)
+		}
+	}
+	s.unindex(m, r)
+	r.vals = next.vals
+	s.index(m, r)
+	return nil
+}
+
+// onCreate applies the stored computes and defaults that a helpdesk
+// migration observes (research/odoo.md §2 and §3).
+func (srv *Server) onCreate(m *modelDef, r *record, vals map[string]any) {
+	s := srv.store
+	set := func(field string, v any) {
+		if f, ok := m.fields[field]; ok {
+			r.vals[f.pos] = v
+		}
+	}
+	switch m.name {
+	case "helpdesk.ticket":
+		if m.has("ticket_ref") && isNull(r.get(m, "ticket_ref")) {
+			set("ticket_ref", fmt.Sprintf("%02d", s.nextSequence("helpdesk.ticket")))
+		}
+		if m.has("number") && isNull(r.get(m, "number")) {
+			set("number", fmt.Sprintf("HT%05d", s.nextSequence("helpdesk.ticket.sequence")))
+		}
+		if team, _ := r.get(m, "team_id").(int); team != 0 && isZero(r.get(m, "stage_id")) {
+			set("stage_id", srv.firstStage(team))
+		}
+		now := r.get(m, "create_date")
+		if !m.has("number") { // Enterprise
+			if _, ok := vals["date_last_stage_update"]; !ok {
+				set("date_last_stage_update", now)
+			}
+			if _, ok := vals["assign_date"]; !ok && !isZero(r.get(m, "user_id")) {
+				set("assign_date", now)
+			}
+		} else {
+			if _, ok := vals["last_stage_update"]; !ok {
+				set("last_stage_update", now)
+			}
+			if _, ok := vals["assigned_date"]; !ok && !isZero(r.get(m, "user_id")) {
+				set("assigned_date", now)
+			}
+		}
+		srv.ticketComputes(m, nil, r, vals)
+	case "res.partner":
+		srv.partnerComputes(m, r)
+	case "mail.message":
+		if isNull(r.get(m, "date")) {
+			set("date", r.get(m, "create_date"))
+		}
+		if isNull(r.get(m, "message_id")) {
+			set("message_id", fmt.Sprintf("<%d.%s@dvsync.odoo>", r.id, strings.NewReplacer(" ", ".", ":", "").Replace(r.get(m, "create_date").(string))))
+		}
+		srv.messageComputes(m, r)
+	}
+}
+
+func (srv *Server) onWrite(m *modelDef, old, next *record, vals map[string]any) {
+	switch m.name {
+	case "helpdesk.ticket":
+		srv.ticketComputes(m, old, next, vals)
+	case "res.partner":
+		srv.partnerComputes(m, next)
+	case "mail.message":
+		srv.messageComputes(m, next)
+	}
+}
+
+func isZero(v any) bool { n, _ := v.(int); return n == 0 }
+
+func (srv *Server) firstStage(team int) int {
+	s := srv.store
+	stageModel := "helpdesk.stage"
+	if _, ok := s.models[stageModel]; !ok {
+		stageModel = "helpdesk.ticket.stage"
+	}
+	m, t, _ := s.model(stageModel)
+	keys, _ := parseOrder(m, m.order)
+	var best *record
+	for _, id := range t.ids {
+		r := t.byID[id]
+		teams := relatedIDs(s, m, m.fields["team_ids"], r)
+		if len(teams) > 0 && !slices.Contains(teams, team) {
+			continue
+		}
+		if best == nil || compareRecords(m, keys, r, best) < 0 {
+			best = r
+		}
+	}
+	if best == nil {
+		return 0
+	}
+	return best.id
+}
+
+// ticketComputes keeps stage-, partner- and assignment-derived fields in
+// step. old is nil on create.
+func (srv *Server) ticketComputes(m *modelDef, old, r *record, vals map[string]any) {
+	s := srv.store
+	set := func(field string, v any) {
+		if f, ok := m.fields[field]; ok {
+			r.vals[f.pos] = v
+		}
+	}
+	now := r.get(m, "write_date")
+	if old == nil {
+		now = r.get(m, "create_date")
+	}
+	oca := m.has("number")
+	stageModel := "helpdesk.stage"
+	closedFlag := "fold"
+	if oca {
+		stageModel, closedFlag = "helpdesk.ticket.stage", "closed"
+	}
+	sm, st, _ := s.model(stageModel)
+	stageID, _ := r.get(m, "stage_id").(int)
+	closed, unattended := false, false
+	if stage := st.byID[stageID]; stage != nil {
+		closed, _ = stage.get(sm, closedFlag).(bool)
+		unattended, _ = stage.get(sm, "unattended").(bool)
+	}
+	if oca {
+		set("closed", closed)
+		set("unattended", unattended)
+	} else if m.has("fold") {
+		set("fold", closed)
+	}
+	closeField, stageDate, assignField := "close_date", "date_last_stage_update", "assign_date"
+	if oca {
+		closeField, stageDate, assignField = "closed_date", "last_stage_update", "assigned_date"
+	}
+	if old != nil {
+		oldStage, _ := old.get(m, "stage_id").(int)
+		if oldStage != stageID {
+			if _, ok := vals[stageDate]; !ok {
+				set(stageDate, now)
+			}
+			if _, ok := vals[closeField]; !ok {
+				if closed {
+					set(closeField, now)
+				} else {
+					set(closeField, nil)
+				}
+			}
+		}
+		if isZero(old.get(m, "user_id")) && !isZero(r.get(m, "user_id")) && isNull(r.get(m, assignField)) {
+			set(assignField, now)
+		}
+	} else if closed {
+		if _, ok := vals[closeField]; !ok {
+			set(closeField, now)
+		}
+	}
+	// Partner-derived stored fields (EE _compute_partner_info; OCA onchange).
+	if pid, _ := r.get(m, "partner_id").(int); pid != 0 {
+		pm, pt, _ := s.model("res.partner")
+		if p := pt.byID[pid]; p != nil {
+			set("commercial_partner_id", p.get(pm, "commercial_partner_id"))
+			if _, ok := vals["partner_name"]; !ok && (old == nil || old.get(m, "partner_id") != r.get(m, "partner_id")) {
+				set("partner_name", p.get(pm, "name"))
+				set("partner_email", p.get(pm, "email"))
+				if m.has("partner_phone") {
+					set("partner_phone", p.get(pm, "phone"))
+				}
+			}
+		}
+	} else {
+		set("commercial_partner_id", 0)
+	}
+	// EE: company_id is related to the team's company.
+	if !oca {
+		if team, _ := r.get(m, "team_id").(int); team != 0 {
+			tm, tt, _ := s.model("helpdesk.team")
+			if t := tt.byID[team]; t != nil {
+				set("company_id", t.get(tm, "company_id"))
+			}
+		}
+	}
+}
+
+func (srv *Server) partnerComputes(m *modelDef, r *record) {
+	s := srv.store
+	set := func(field string, v any) { r.vals[m.fields[field].pos] = v }
+	if _, ok := r.get(m, "company_type").(string); ok {
+		isCompany, _ := r.get(m, "is_company").(bool)
+		if isCompany {
+			set("company_type", "company")
+		} else {
+			set("company_type", "person")
+		}
+	}
+	commercial := r.id
+	isCompany, _ := r.get(m, "is_company").(bool)
+	if parent, _ := r.get(m, "parent_id").(int); parent != 0 && !isCompany {
+		if p := s.tables["res.partner"].byID[parent]; p != nil {
+			if c, _ := p.get(m, "commercial_partner_id").(int); c != 0 {
+				commercial = c
+			} else {
+				commercial = parent
+			}
+		}
+	}
+	set("commercial_partner_id", commercial)
+	set("complete_name", partnerDisplayName(s, r))
+}
+
+func (srv *Server) messageComputes(m *modelDef, r *record) {
+	s := srv.store
+	model, _ := r.get(m, "model").(string)
+	resID, _ := r.get(m, "res_id").(int)
+	if tm, tt, err := s.model(model); err == nil {
+		if target := tt.byID[resID]; target != nil {
+			r.vals[m.fields["record_name"].pos] = s.displayName(tm, target)
+		}
+	}
+}
