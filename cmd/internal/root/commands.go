@@ -4,9 +4,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dvsync/dvsync/cmd/internal/output"
+	"github.com/dvsync/dvsync/cmd/internal/serve"
 )
 
 // subcommands lists every top-level command. Add one line per command.
 func subcommands(streams *output.Streams) []*cobra.Command {
-	return []*cobra.Command{}
+	return []*cobra.Command{
+		serve.NewCommand(streams),
+	}
 }

@@ -1,0 +1,47 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/spf13/pflag"
+
+	"github.com/dvsync/dvsync/odoo/odooserver"
+)
+
+type odooOptions struct {
+	listen  string
+	version int
+	flavour string
+	seedDir string
+}
+
+func addOdooFlags(f *pflag.FlagSet, o *odooOptions) {
+	f.StringVar(&o.listen, "odoo-listen", "", "also start the reference Odoo server on this address (e.g. 127.0.0.1:0)")
+	f.IntVar(&o.version, "odoo-version", 17, "Odoo version the reference server behaves as (16, 17, 18 or 19)")
+	f.StringVar(&o.flavour, "odoo-flavour", "enterprise", "helpdesk flavour: enterprise (helpdesk) or oca (helpdesk_mgmt)")
+	f.StringVar(&o.seedDir, "odoo-seed", "testdata/odoo/seed", "seed directory for the reference Odoo server (empty: start empty)")
+}
+
+// startOdoo builds the reference Odoo server. Its admin API key (and
+// password) is ODOO_API_KEY, or "admin" when unset.
+func startOdoo(ctx context.Context, o *odooOptions, logger *slog.Logger) (http.Handler, func(), error) {
+	key := os.Getenv("ODOO_API_KEY")
+	if key == "" {
+		key = "admin"
+	}
+	return newOdooServer(o, key, logger)
+}
+
+func newOdooServer(o *odooOptions, key string, logger *slog.Logger) (http.Handler, func(), error) {
+	srv, err := odooserver.New(odooserver.Options{
+		Version: o.version, Flavour: o.flavour, APIKey: key, SeedDir: o.seedDir, Logger: logger,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("starting the reference Odoo: %w", err)
+	}
+	return srv, func() {}, nil
+}

@@ -1,0 +1,172 @@
+// Package serve implements `dvsync serve`: the local reference Dataverse Web
+// API and, on request, the reference Odoo server, on loopback.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dvsync/dvsync/cmd/internal/output"
+	"github.com/dvsync/dvsync/dataverse/refserver"
+)
+
+type options struct {
+	listen          string
+	dataDir         string
+	memory          bool
+	seedDir         string
+	token           string
+	tokenFile       string
+	dopHint         int
+	changeRetention time.Duration
+	allowRemote     bool
+	verbose         bool
+	odoo            odooOptions
+}
+
+// NewCommand returns the serve command.
+func NewCommand(streams *output.Streams) *cobra.Command {
+	o := &options{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the local reference Dataverse (and Odoo) servers on loopback",
+		Long: `Run the local reference Dataverse Web API server (and, with --odoo-listen, the
+reference Odoo server) on loopback. One line per started service is printed:
+
+  dataverse http://127.0.0.1:PORT/api/data/v9.2/
+  odoo http://127.0.0.1:PORT/
+
+Data persists under --data unless --memory is given. Stop with Ctrl-C.`,
+		Example: `  dvsync serve --memory --seed testdata/dataverse/seed
+  dvsync serve --data ./dv --listen 127.0.0.1:0 --odoo-listen 127.0.0.1:0`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return run(cmd.Context(), streams, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address for the Dataverse server (port 0 picks a free port)")
+	f.StringVar(&o.dataDir, "data", defaultDataDir(), "directory for persistent data")
+	f.BoolVar(&o.memory, "memory", false, "keep nothing after exit (throwaway store)")
+	f.StringVar(&o.seedDir, "seed", "", "load JSON fixtures from this directory (e.g. testdata/dataverse/seed)")
+	f.StringVar(&o.token, "token", "", "accept only this bearer token (default: any non-empty token)")
+	f.StringVar(&o.tokenFile, "token-file", "", "read the accepted bearer token from this file")
+	f.IntVar(&o.dopHint, "dop-hint", 4, "value of the x-ms-dop-hint response header")
+	f.DurationVar(&o.changeRetention, "change-retention", refserver.DefaultChangeRetention, "how long change-tracking delta tokens stay valid")
+	f.BoolVar(&o.allowRemote, "allow-non-loopback", false, "allow listening on a non-loopback address")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every request to stderr")
+	addOdooFlags(f, &o.odoo)
+	return cmd
+}
+
+func defaultDataDir() string {
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "dvsync", "serve")
+	}
+	return ".dvsync-serve"
+}
+
+// listenLoopback refuses non-loopback addresses unless allowed: the
+// reference servers have no real security and must not be exposed.
+func listenLoopback(addr string, allow bool) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %q: %w (use HOST:PORT, e.g. 127.0.0.1:0)", addr, err)
+	}
+	if !allow {
+		ip := net.ParseIP(host)
+		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return nil, fmt.Errorf("refusing to listen on %s: the reference servers are for loopback only; use 127.0.0.1 or pass --allow-non-loopback", addr)
+		}
+	}
+	return net.Listen("tcp", addr)
+}
+
+func run(ctx context.Context, streams *output.Streams, o *options) error {
+	level := slog.LevelInfo
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(streams.Err, &slog.HandlerOptions{Level: level}))
+	token := o.token
+	if o.tokenFile != "" {
+		b, err := os.ReadFile(o.tokenFile)
+		if err != nil {
+			return fmt.Errorf("reading --token-file: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	dataPath := ""
+	if !o.memory {
+		dataPath = filepath.Join(o.dataDir, "dataverse.db")
+	}
+	srv, err := refserver.New(refserver.Options{
+		DataPath: dataPath, Token: token, DOPHint: o.dopHint,
+		ChangeRetention: o.changeRetention, Logger: logger,
+	})
+	if err != nil {
+		return fmt.Errorf("starting the reference Dataverse: %w", err)
+	}
+	defer srv.Close()
+	if o.seedDir != "" {
+		st, err := srv.LoadSeed(ctx, o.seedDir)
+		if err != nil {
+			return err
+		}
+		logger.Info("seed loaded", "files", st.Files, "created", st.Created, "existing", st.Existing)
+	}
+	ln, err := listenLoopback(o.listen, o.allowRemote)
+	if err != nil {
+		return err
+	}
+	servers := []*http.Server{{Handler: srv, ReadHeaderTimeout: 10 * time.Second}}
+	listeners := []net.Listener{ln}
+	fmt.Fprintf(streams.Out, "dataverse http://%s%s\n", ln.Addr(), refserver.APIPath)
+
+	if o.odoo.listen != "" {
+		h, closeOdoo, err := startOdoo(ctx, &o.odoo, logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer closeOdoo()
+		oln, err := listenLoopback(o.odoo.listen, o.allowRemote)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		servers = append(servers, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second})
+		listeners = append(listeners, oln)
+		fmt.Fprintf(streams.Out, "odoo http://%s/\n", oln.Addr())
+	}
+	if f, ok := streams.Out.(*os.File); ok {
+		f.Sync()
+	}
+
+	errc := make(chan error, len(servers))
+	for i := range servers {
+		go func() { errc <- servers[i].Serve(listeners[i]) }()
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		s.Shutdown(shutdownCtx)
+	}
+	logger.Info("stopped; storage flushed")
+	return nil
+}

@@ -1,0 +1,141 @@
+package refserver
+
+import (
+	"crypto/rand"
+	"fmt"
+	"net/http"
+
+	"github.com/dvsync/dvsync/dataverse/schema"
+)
+
+// tableRules are the platform and Customer Service business rules a table
+// enforces beyond column validation.
+type tableRules interface {
+	beforeCreate(s *Server, tx *writeTx, t *schema.Table, v row) error
+	beforeUpdate(s *Server, tx *writeTx, t *schema.Table, old, changes row) error
+	beforeDelete(s *Server, tx *writeTx, t *schema.Table, id string) error
+}
+
+type noRules struct{}
+
+func (noRules) beforeCreate(*Server, *writeTx, *schema.Table, row) error      { return nil }
+func (noRules) beforeUpdate(*Server, *writeTx, *schema.Table, row, row) error { return nil }
+func (noRules) beforeDelete(*Server, *writeTx, *schema.Table, string) error   { return nil }
+
+func (s *Server) rules(t *schema.Table) tableRules {
+	switch t.LogicalName {
+	case "incident":
+		return incidentRules{}
+	case "knowledgearticle":
+		return knowledgeArticleRules{}
+	case "entitlement":
+		return entitlementRules{}
+	}
+	return noRules{}
+}
+
+// incidentRules: a case needs a customer; its number is generated when not
+// supplied (CAS-NNNNN-XXXXXX, the default auto-numbering format); it is
+// resolved only through the CloseIncident action; and a resolved or
+// cancelled case is read-only until it is reactivated (statecode back to 0).
+type incidentRules struct{ noRules }
+
+const (
+	incidentActive    = 0
+	incidentResolved  = 1
+	incidentCancelled = 2
+)
+
+func (incidentRules) beforeCreate(s *Server, tx *writeTx, t *schema.Table, v row) error {
+	if v["customerid"] == nil {
+		return badRequest(codeMissingRequired, "You should specify a parent contact or account.")
+	}
+	if tn, _ := v["ticketnumber"].(string); tn == "" {
+		if _, ok := t.Column("ticketnumber"); ok {
+			v["ticketnumber"] = fmt.Sprintf("CAS-%05d-%s", tx.s.version%100000, randomSuffix())
+		}
+	}
+	if st, _ := v["statecode"].(int64); st == incidentResolved && !tx.closingIncident {
+		return resolveNeedsCloseIncident()
+	}
+	return nil
+}
+
+func resolveNeedsCloseIncident() *apiError {
+	return badRequest(codeInvalidStateChange, "This message can not be used to set the state of incident to Resolved. In order to set state of incident to Resolved, use the CloseIncidentRequest message instead.")
+}
+
+func (incidentRules) beforeUpdate(s *Server, tx *writeTx, t *schema.Table, old, changes row) error {
+	oldState, _ := old["statecode"].(int64)
+	newState, stateChanged := changes["statecode"].(int64)
+	if oldState != incidentActive {
+		// Only reactivation is allowed on a closed case.
+		if !stateChanged || newState != incidentActive {
+			return newError(http.StatusBadRequest, codeClosedRecord, "This case has already been resolved or cancelled. Reactivate the case to make changes.")
+		}
+		return nil
+	}
+	if stateChanged && newState == incidentResolved && !tx.closingIncident {
+		return resolveNeedsCloseIncident()
+	}
+	return nil
+}
+
+func randomSuffix() string {
+	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 6)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// knowledgeArticleRules: a new article gets a public number (KA-NNNNN) and
+// version 1.0 unless the client gives them.
+type knowledgeArticleRules struct{ noRules }
+
+func (knowledgeArticleRules) beforeCreate(s *Server, tx *writeTx, t *schema.Table, v row) error {
+	if n, _ := v["articlepublicnumber"].(string); n == "" {
+		if _, ok := t.Column("articlepublicnumber"); ok {
+			v["articlepublicnumber"] = fmt.Sprintf("KA-%05d", 1000+tx.s.version%99000)
+		}
+	}
+	for col, def := range map[string]int64{"majorversionnumber": 1, "minorversionnumber": 0} {
+		if _, ok := t.Column(col); ok && v[col] == nil {
+			v[col] = def
+		}
+	}
+	return nil
+}
+
+// entitlementRules: an entitlement belongs to a customer and its end date
+// cannot precede its start date.
+type entitlementRules struct{ noRules }
+
+func (entitlementRules) beforeCreate(s *Server, tx *writeTx, t *schema.Table, v row) error {
+	if v["customerid"] == nil {
+		return badRequest(codeMissingRequired, "A validation error occurred. The value of 'customerid' on record of type 'entitlement' is required.")
+	}
+	return checkEntitlementDates(v, nil)
+}
+
+func (entitlementRules) beforeUpdate(s *Server, tx *writeTx, t *schema.Table, old, changes row) error {
+	return checkEntitlementDates(changes, old)
+}
+
+func checkEntitlementDates(v, old row) error {
+	get := func(k string) string {
+		if x, ok := v[k]; ok {
+			s, _ := x.(string)
+			return s
+		}
+		s, _ := old[k].(string)
+		return s
+	}
+	start, end := get("startdate"), get("enddate")
+	if start != "" && end != "" && end < start {
+		return badRequest(codeValidation, "The end date of the entitlement must be later than the start date.")
+	}
+	return nil
+}
