@@ -262,7 +262,7 @@ func (s *Server) changedRows(ctx context.Context, p *readPlan, cur deltaCursor, 
 		args = []any{cur.after, cur.snapshot}
 		order = quoteIdent(colVersion)
 	}
-	rows, err := s.store.selectRows(ctx, s.store.db, t, p.fetchColumns(), where, args, order, limit+1)
+	rows, err := s.store.selectRows(ctx, s.store.reader(ctx), t, p.fetchColumns(), where, args, order, limit+1)
 	if err != nil {
 		return nil, false, err
 	}
@@ -279,7 +279,7 @@ type tombstone struct {
 }
 
 func (s *Server) deletedSince(ctx context.Context, t *schema.Table, after, upTo int64, limit int) ([]tombstone, bool, error) {
-	rs, err := s.store.db.QueryContext(ctx, `SELECT id, version FROM _tombstones WHERE tbl = ? AND version > ? AND version <= ? ORDER BY version LIMIT ?`, t.LogicalName, after, upTo, limit+1)
+	rs, err := s.store.reader(ctx).QueryContext(ctx, `SELECT id, version FROM _tombstones WHERE tbl = ? AND version > ? AND version <= ? ORDER BY version LIMIT ?`, t.LogicalName, after, upTo, limit+1)
 	if err != nil {
 		return nil, false, err
 	}
@@ -330,11 +330,11 @@ func (s *Server) countChanges(w http.ResponseWriter, r *http.Request, t *schema.
 	}
 	var n1, n2 int
 	ctx := r.Context()
-	if err := s.store.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+sqlTable(t)+` WHERE `+quoteIdent(colVersion)+` > ?`, tok.version).Scan(&n1); err != nil {
+	if err := s.store.reader(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM `+sqlTable(t)+` WHERE `+quoteIdent(colVersion)+` > ?`, tok.version).Scan(&n1); err != nil {
 		writeError(w, err)
 		return
 	}
-	if err := s.store.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM _tombstones WHERE tbl = ? AND version > ?`, t.LogicalName, tok.version).Scan(&n2); err != nil {
+	if err := s.store.reader(ctx).QueryRowContext(ctx, `SELECT COUNT(*) FROM _tombstones WHERE tbl = ? AND version > ?`, t.LogicalName, tok.version).Scan(&n2); err != nil {
 		writeError(w, err)
 		return
 	}

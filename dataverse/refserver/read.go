@@ -398,7 +398,7 @@ func (s *Server) countRows(ctx context.Context, p *readPlan) (int, error) {
 	}
 	stmt += fmt.Sprintf(` LIMIT %d)`, countLimit+1)
 	var n int
-	err := s.store.db.QueryRowContext(ctx, stmt, p.args...).Scan(&n)
+	err := s.store.reader(ctx).QueryRowContext(ctx, stmt, p.args...).Scan(&n)
 	return n, err
 }
 
@@ -443,7 +443,7 @@ func (s *Server) getCollection(w http.ResponseWriter, r *http.Request, t *schema
 			return
 		}
 	}
-	rows, more, err := s.runPage(ctx, s.store.db, plan, cur, pageSize)
+	rows, more, err := s.runPage(ctx, s.store.reader(ctx), plan, cur, pageSize)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -562,7 +562,7 @@ func (s *Server) fetchExpansion(ctx context.Context, e expandPlan, rows []row) (
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
 		marks := strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")
-		got, err := s.store.selectRows(ctx, s.store.db, e.target, e.plan.fetchColumns(), quoteIdent(e.target.PrimaryID)+" IN ("+marks+")", chunk, "", 0)
+		got, err := s.store.selectRows(ctx, s.store.reader(ctx), e.target, e.plan.fetchColumns(), quoteIdent(e.target.PrimaryID)+" IN ("+marks+")", chunk, "", 0)
 		if err != nil {
 			return nil, err
 		}
@@ -604,7 +604,7 @@ func (s *Server) lookupNames(ctx context.Context, p *readPlan, rows []row) (map[
 		for start := 0; start < len(ids); start += 500 {
 			chunk := ids[start:min(start+500, len(ids))]
 			marks := strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")
-			got, err := s.store.selectRows(ctx, s.store.db, t, []string{t.PrimaryID, colVersion, t.PrimaryName}, quoteIdent(t.PrimaryID)+" IN ("+marks+")", chunk, "", 0)
+			got, err := s.store.selectRows(ctx, s.store.reader(ctx), t, []string{t.PrimaryID, colVersion, t.PrimaryName}, quoteIdent(t.PrimaryID)+" IN ("+marks+")", chunk, "", 0)
 			if err != nil {
 				return nil, err
 			}
@@ -819,7 +819,7 @@ func (s *Server) getRecord(w http.ResponseWriter, r *http.Request, t *schema.Tab
 		writeError(w, err)
 		return
 	}
-	rec, err := s.findRecord(ctx, s.store.db, t, id, key)
+	rec, err := s.findRecord(ctx, s.store.reader(ctx), t, id, key)
 	if err != nil {
 		writeError(w, err)
 		return

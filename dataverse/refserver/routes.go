@@ -169,7 +169,7 @@ func (s *Server) propertyRequest(w http.ResponseWriter, r *http.Request, t *sche
 	}
 	switch r.Method {
 	case http.MethodGet:
-		rec, err := s.findRecord(ctx, s.store.db, t, id, key)
+		rec, err := s.findRecord(ctx, s.store.reader(ctx), t, id, key)
 		if err != nil {
 			writeError(w, err)
 			return

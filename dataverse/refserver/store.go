@@ -413,8 +413,40 @@ type writeTx struct {
 	closingIncident bool
 }
 
-// write runs fn in a serialised write transaction, committing if it returns nil.
+type txKey struct{}
+
+// withTx returns a context carrying tx: writes made with it join tx instead
+// of starting their own, and reads see tx's uncommitted changes. $batch
+// change sets use this to run their requests as one atomic transaction.
+func withTx(ctx context.Context, tx *writeTx) context.Context {
+	return context.WithValue(ctx, txKey{}, tx)
+}
+
+func txFrom(ctx context.Context) *writeTx {
+	tx, _ := ctx.Value(txKey{}).(*writeTx)
+	return tx
+}
+
+// reader is what reads in ctx must use: the enclosing transaction, if any.
+func (s *Store) reader(ctx context.Context) querier {
+	if tx := txFrom(ctx); tx != nil {
+		return tx.tx
+	}
+	return s.db
+}
+
+// write runs fn in a serialised write transaction, committing if it returns
+// nil. Inside a transaction carried by ctx, fn joins it (savepoint
+// semantics are not needed: a failing part aborts the whole change set).
 func (s *Store) write(ctx context.Context, fn func(*writeTx) error) error {
+	if outer := txFrom(ctx); outer != nil {
+		return fn(outer)
+	}
+	return s.writeNew(ctx, fn)
+}
+
+// writeNew always starts a new transaction.
+func (s *Store) writeNew(ctx context.Context, fn func(*writeTx) error) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	startVersion := s.version

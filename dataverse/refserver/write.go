@@ -81,7 +81,8 @@ func (s *Server) respondWrite(w http.ResponseWriter, r *http.Request, t *schema.
 		writeError(w, err)
 		return
 	}
-	rec, err := s.store.get(r.Context(), s.store.db, t, res.id)
+	ctx := r.Context()
+	rec, err := s.store.get(ctx, s.store.reader(ctx), t, res.id)
 	if err != nil || rec == nil {
 		writeError(w, err)
 		return
