@@ -24,8 +24,8 @@ import (
 // seedOrder is the load order; references point backwards in it.
 var seedOrder = []string{
 	"resource.calendar", "resource.calendar.attendance", "res.partner", "res.company", "res.users",
-	"mail.message.subtype", "helpdesk.tag", "helpdesk.ticket.type", "helpdesk.ticket.category",
-	"helpdesk.ticket.channel", "helpdesk.stage", "helpdesk.team", "helpdesk.sla", "knowledge.article",
+	"mail.message.subtype", "knowledge.article", "helpdesk.tag", "helpdesk.ticket.type",
+	"helpdesk.ticket.category", "helpdesk.ticket.channel", "helpdesk.stage", "helpdesk.team", "helpdesk.sla",
 	"helpdesk.ticket", "helpdesk.sla.status", "mail.message",
 }
 
