@@ -1,0 +1,216 @@
+package dataverse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/dvsync/dvsync/dataverse/schema"
+)
+
+// PartitionBy selects how a partitioned read splits its query.
+type PartitionBy string
+
+const (
+	// PartitionByKey splits the primary-key (GUID) space into equal ranges.
+	PartitionByKey PartitionBy = "key"
+	// PartitionByCreatedOn splits the createdon span into equal ranges; use
+	// it when keys are sequential GUIDs that cluster in one key range.
+	PartitionByCreatedOn PartitionBy = "createdon"
+)
+
+// PartitionOptions configure RecordsPartitioned.
+type PartitionOptions struct {
+	Partitions int
+	By         PartitionBy
+	// Buffer is the number of records buffered between the readers and the
+	// consumer; default 1,000.
+	Buffer int
+}
+
+// keyBoundaries returns n-1 GUIDs that split the key space into n ranges.
+//
+// Dataverse compares uniqueidentifier values the SQL Server way, most
+// significant byte first from the last group ("…-XXXXXXXXXXXX"), while
+// other stores (the reference server) compare the text. Each boundary
+// repeats the same byte at the start of the first group and of the last
+// group, so the boundaries are increasing under both orders. Consecutive
+// ranges [b(i), b(i+1)) therefore never overlap and together cover every
+// GUID whatever the server's order, which is what makes the partitioned
+// result identical to a sequential read.
+func keyBoundaries(n int) []uuid.UUID {
+	out := make([]uuid.UUID, 0, n-1)
+	for i := 1; i < n; i++ {
+		v := byte(i * 256 / n)
+		var id uuid.UUID
+		id[0] = v
+		id[10] = v
+		out = append(out, id)
+	}
+	return out
+}
+
+// partitionFilters returns one filter per partition, each ANDed with base.
+func (c *Client) partitionFilters(ctx context.Context, t *schema.Table, base Filter, o PartitionOptions) ([]Filter, error) {
+	n := o.Partitions
+	switch o.By {
+	case "", PartitionByKey:
+		bs := keyBoundaries(n)
+		fs := make([]Filter, n)
+		for i := range n {
+			var parts []Filter
+			if i > 0 {
+				parts = append(parts, Ge(t.PrimaryID, bs[i-1]))
+			}
+			if i < n-1 {
+				parts = append(parts, Lt(t.PrimaryID, bs[i]))
+			}
+			fs[i] = base.And(parts...)
+		}
+		return fs, nil
+	case PartitionByCreatedOn:
+		lo, ok, err := c.edgeValue(ctx, t, base, "createdon", false)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return []Filter{base}, nil
+		}
+		hi, _, err := c.edgeValue(ctx, t, base, "createdon", true)
+		if err != nil {
+			return nil, err
+		}
+		span := hi.Sub(lo)
+		fs := make([]Filter, n)
+		for i := range n {
+			var parts []Filter
+			if i > 0 {
+				parts = append(parts, Ge("createdon", lo.Add(span*time.Duration(i)/time.Duration(n))))
+			}
+			if i < n-1 {
+				parts = append(parts, Lt("createdon", lo.Add(span*time.Duration(i+1)/time.Duration(n))))
+			}
+			f := All(parts...)
+			if i == 0 {
+				// Rows without createdon belong to the first range.
+				f = f.Or(IsNull("createdon"))
+			}
+			fs[i] = base.And(f)
+		}
+		return fs, nil
+	}
+	return nil, fmt.Errorf("dataverse: unknown partitioning %q", o.By)
+}
+
+// edgeValue reads the smallest (or largest) non-null value of a date column.
+func (c *Client) edgeValue(ctx context.Context, t *schema.Table, base Filter, col string, desc bool) (time.Time, bool, error) {
+	q := Query{Select: []string{col}, Filter: base.And(NotNull(col)), OrderBy: []Order{{Column: col, Desc: desc}}, Top: 1}
+	qs, err := q.Encode()
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	var out struct {
+		Value []Record `json:"value"`
+	}
+	if _, err := c.doJSON(ctx, request{method: http.MethodGet, path: t.EntitySetName, query: qs}, &out); err != nil {
+		return time.Time{}, false, err
+	}
+	if len(out.Value) == 0 {
+		return time.Time{}, false, nil
+	}
+	v, err := time.Parse(time.RFC3339Nano, out.Value[0].String(col))
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("dataverse: %s value %q: %w", col, out.Value[0].String(col), err)
+	}
+	return v, true, nil
+}
+
+// RecordsPartitioned reads the rows of table matching q with
+// o.Partitions concurrent readers, each over one key (or createdon) range.
+// Every row is returned exactly once, the same set a sequential read
+// returns; rows arrive in no particular order, so q may not have OrderBy or
+// Top. Memory stays bounded by o.Buffer records plus one record per reader.
+func (c *Client) RecordsPartitioned(ctx context.Context, table string, q Query, o PartitionOptions) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		if o.Partitions <= 1 {
+			for r, err := range c.Records(ctx, table, q) {
+				if !yield(r, err) {
+					return
+				}
+			}
+			return
+		}
+		if len(q.OrderBy) > 0 || q.Top > 0 {
+			yield(nil, errors.New("dataverse: a partitioned read returns rows in no defined order; it cannot take $orderby or $top"))
+			return
+		}
+		if o.Partitions > 64 {
+			o.Partitions = 64
+		}
+		if o.Buffer <= 0 {
+			o.Buffer = 1000
+		}
+		t, err := c.entitySet(ctx, table)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		filters, err := c.partitionFilters(ctx, t, q.Filter, o)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		type item struct {
+			r   Record
+			err error
+		}
+		ch := make(chan item, o.Buffer)
+		var wg sync.WaitGroup
+		for _, f := range filters {
+			pq := q
+			pq.Filter = f
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p := c.NewPager(ctx, t.EntitySetName, pq)
+				defer p.Close()
+				for p.Next() {
+					select {
+					case ch <- item{r: p.Record()}:
+					case <-ctx.Done():
+						return
+					}
+				}
+				if err := p.Err(); err != nil && ctx.Err() == nil {
+					select {
+					case ch <- item{err: err}:
+					case <-ctx.Done():
+					}
+				}
+			}()
+		}
+		go func() { wg.Wait(); close(ch) }()
+		defer func() {
+			cancel()
+			for range ch {
+			}
+		}()
+		for it := range ch {
+			if it.err != nil {
+				yield(nil, it.err)
+				return
+			}
+			if !yield(it.r, nil) {
+				return
+			}
+		}
+	}
+}
