@@ -72,6 +72,7 @@ const (
 	msgCloseParenOrComma      = "')' or ',' expected at position %d in '%s'."
 	msgCloseParenOrOperator   = "')' or operator expected at position %d in '%s'."
 	msgUnterminatedString     = "There is an unterminated string literal at position %d in '%s'."
+	msgUnterminatedLiteral    = "There is an unterminated literal at position %d in '%s'."
 	msgDigitExpected          = "A digit was expected at position %d in '%s'."
 	msgUnbalancedBracket      = "Found an unbalanced bracket expression."
 	msgInvalidNumeric         = "Numeric string '%s' is not a valid Int32/Int64/Double/Decimal."

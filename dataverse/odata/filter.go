@@ -1,12 +1,14 @@
 package odata
 
 import (
-	"encoding/json"
 	"math"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // maxDepth bounds recursion the way ODL's default FilterLimit (800) does, so
@@ -178,6 +180,11 @@ func (p *parser) parsePrimary() Expr {
 		return e
 	case tokAlias:
 		return p.parseAlias()
+	case tokBracket:
+		// ODL reads a bracketed JSON array as a literal wherever an
+		// expression may stand; only query function parameters give it a
+		// meaning, which the server checks.
+		return p.parseList()
 	case tokIdent:
 		return p.parseIdentifier()
 	case tokString, tokInt, tokDecimal, tokGUID, tokDate, tokDateTimeOffset, tokEnum:
@@ -343,12 +350,7 @@ func (p *parser) parseQueryFunction() Expr {
 				return p.fail(p.lx.tok.pos, msgSyntaxError, p.lx.pos16(p.lx.tok.pos), p.lx.src)
 			}
 			p.lx.next()
-			var v Expr
-			if p.lx.tok.kind == tokBracket {
-				v = p.parseList()
-			} else {
-				v = p.parseExpr()
-			}
+			v := p.parseExpr()
 			if p.failed() {
 				return nil
 			}
@@ -372,82 +374,166 @@ func (p *parser) parseQueryFunction() Expr {
 	return f
 }
 
-// parseList parses the raw bracket token as a JSON-ish array whose items are
-// literals: "json strings", 'odata strings', numbers, GUIDs, dates, booleans
-// and null. ODL hands the bracket text to a JSON reader; Dataverse's docs
-// write PropertyValues=["a","b"], and clients also send ['a','b'].
+// parseList parses the bracket token as the JSON array ODL's JSON reader
+// sees: strings in double or single quotes with backslash escapes (a single
+// quote is not doubled here), numbers, true, false and null. Dataverse's
+// docs write PropertyValues=["a","b"] and quote the error an unescaped
+// apostrophe produces (filter-rows.md, "Manage single quotes").
 func (p *parser) parseList() Expr {
-	t := p.lx.tok
-	inner := t.text[1 : len(t.text)-1]
-	base := t.pos + 1
-	list := &ListLiteral{Items: []Expr{}}
-	sub := &lexer{src: inner}
-	i := 0
-	skipSpace := func() {
-		for i < len(inner) && strings.IndexByte(" \t\r\n", inner[i]) >= 0 {
-			i++
-		}
-	}
-	bad := func(off int) Expr {
-		return p.fail(base+off, msgSyntaxError, p.lx.pos16(base+off), p.lx.src)
-	}
-	skipSpace()
-	if i == len(inner) {
-		p.lx.next()
-		return list
-	}
-	for {
-		skipSpace()
-		if i >= len(inner) {
-			return bad(i)
-		}
-		if inner[i] == '"' {
-			n, ok := scanJSONString(inner[i:])
-			var s string
-			if !ok || json.Unmarshal([]byte(inner[i:i+n]), &s) != nil {
-				return bad(i)
-			}
-			list.Items = append(list.Items, &Literal{Kind: LitString, Value: s, Raw: inner[i : i+n]})
-			i += n
-		} else {
-			sub.off, sub.err = i, nil
-			sub.next()
-			if sub.err != nil || sub.tok.kind == tokEnd {
-				return bad(i)
-			}
-			var item Expr
-			switch sub.tok.kind {
-			case tokIdent:
-				switch sub.tok.text {
-				case "null":
-					item = &Literal{Kind: LitNull, Raw: "null"}
-				case "true", "false":
-					item = &Literal{Kind: LitBool, Value: sub.tok.text == "true", Raw: sub.tok.text}
-				}
-			case tokString, tokInt, tokDecimal, tokGUID, tokDate, tokDateTimeOffset:
-				lit, err := literalFromToken(sub.tok, inner)
-				if err != nil {
-					return bad(i)
-				}
-				item = lit
-			}
-			if item == nil {
-				return bad(i)
-			}
-			list.Items = append(list.Items, item)
-			i = sub.tok.end
-		}
-		skipSpace()
-		if i == len(inner) {
-			break
-		}
-		if inner[i] != ',' {
-			return bad(i)
-		}
-		i++
+	list, err := parseJSONArray(p.lx.tok.text)
+	if err != nil {
+		p.lx.err = err
+		return nil
 	}
 	p.lx.next()
 	return list
+}
+
+// ODL JsonReader messages.
+const (
+	msgJSONMissingComma    = "Invalid JSON. A comma character ',' was expected in scope 'Array'. Every two elements in an array and properties of an object must be separated by commas."
+	msgJSONUnexpectedComma = "Invalid JSON. An unexpected comma was found in scope 'Array'. A comma is only valid between properties of an object or between elements of an array."
+	msgJSONUnrecognized    = "Invalid JSON. A token was not recognized in the JSON content."
+	msgJSONEndOfString     = "Invalid JSON. Unexpected end of input reached while processing a JSON string value."
+	msgJSONBadEscape       = "Invalid JSON. An unrecognized escape sequence '%s' was found in a JSON string value."
+)
+
+var jsonNumberRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`)
+
+// parseJSONArray reads text, which starts with '[' and ends with the
+// matching ']'.
+func parseJSONArray(text string) (*ListLiteral, *Error) {
+	list := &ListLiteral{Items: []Expr{}}
+	i := 1
+	end := len(text) - 1
+	skip := func() {
+		for i < end && strings.IndexByte(" \t\r\n", text[i]) >= 0 {
+			i++
+		}
+	}
+	skip()
+	if i == end {
+		return list, nil
+	}
+	for {
+		skip()
+		if i >= end {
+			return nil, newError(-1, msgJSONUnrecognized)
+		}
+		var item *Literal
+		switch c := text[i]; {
+		case c == ',':
+			return nil, newError(-1, msgJSONUnexpectedComma)
+		case c == '"' || c == '\'':
+			n, ok := scanJSONString(text[i:end])
+			if !ok {
+				return nil, newError(-1, msgJSONEndOfString)
+			}
+			v, err := unescapeJSON(text[i+1 : i+n-1])
+			if err != nil {
+				return nil, err
+			}
+			item = &Literal{Kind: LitString, Value: v, Raw: text[i : i+n]}
+			i += n
+		default:
+			word := text[i:end]
+			switch {
+			case strings.HasPrefix(word, "null"):
+				item, i = &Literal{Kind: LitNull, Raw: "null"}, i+4
+			case strings.HasPrefix(word, "true"):
+				item, i = &Literal{Kind: LitBool, Value: true, Raw: "true"}, i+4
+			case strings.HasPrefix(word, "false"):
+				item, i = &Literal{Kind: LitBool, Value: false, Raw: "false"}, i+5
+			default:
+				m := jsonNumberRE.FindString(word)
+				if m == "" {
+					return nil, newError(-1, msgJSONUnrecognized)
+				}
+				kind := tokInt
+				if strings.ContainsAny(m, ".eE") {
+					kind = tokDecimal
+				}
+				lit, err := literalFromToken(token{kind: kind, text: m}, m)
+				if err != nil {
+					return nil, err
+				}
+				item, i = lit, i+len(m)
+			}
+		}
+		list.Items = append(list.Items, item)
+		skip()
+		if i == end {
+			return list, nil
+		}
+		if text[i] != ',' {
+			if isIdentChar(text[i]) || text[i] == '"' || text[i] == '\'' || text[i] == '[' || text[i] == '{' || text[i] == '-' {
+				return nil, newError(-1, msgJSONMissingComma)
+			}
+			return nil, newError(-1, msgJSONUnrecognized)
+		}
+		i++
+		skip()
+		if i == end {
+			return nil, newError(-1, msgJSONUnexpectedComma)
+		}
+	}
+}
+
+// unescapeJSON decodes the backslash escapes of a JSON string body.
+func unescapeJSON(s string) (string, *Error) {
+	if !strings.Contains(s, "\\") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		if i >= len(s) {
+			return "", newError(-1, msgJSONEndOfString)
+		}
+		switch s[i] {
+		case '"', '\'', '\\', '/':
+			b.WriteByte(s[i])
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'u':
+			if i+5 > len(s) {
+				return "", newError(-1, msgJSONBadEscape, "\\u"+s[i+1:])
+			}
+			n, err := strconv.ParseUint(s[i+1:i+5], 16, 16)
+			if err != nil {
+				return "", newError(-1, msgJSONBadEscape, "\\u"+s[i+1:i+5])
+			}
+			r := rune(n)
+			// Join a UTF-16 surrogate pair written as two escapes.
+			if utf16.IsSurrogate(r) && i+11 <= len(s) && s[i+5] == '\\' && s[i+6] == 'u' {
+				if n2, err := strconv.ParseUint(s[i+7:i+11], 16, 16); err == nil {
+					if pr := utf16.DecodeRune(r, rune(n2)); pr != utf8.RuneError {
+						b.WriteRune(pr)
+						i += 10
+						continue
+					}
+				}
+			}
+			b.WriteRune(r)
+			i += 4
+		default:
+			return "", newError(-1, msgJSONBadEscape, "\\"+string(s[i]))
+		}
+	}
+	return b.String(), nil
 }
 
 // literalFromToken converts a literal token; src is the text the token's

@@ -197,7 +197,8 @@ func writeJSONString(b *strings.Builder, s string) {
 			b.WriteByte(hex[r>>4])
 			b.WriteByte(hex[r&0xf])
 		case r == utf8.RuneError && size == 1:
-			b.WriteString(`\ufffd`)
+			// Keep invalid bytes as they came so the value round-trips.
+			b.WriteByte(s[i])
 		default:
 			b.WriteString(s[i : i+size])
 		}

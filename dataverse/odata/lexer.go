@@ -119,14 +119,27 @@ func (lx *lexer) next() {
 	case isIdentStart(c):
 		m := identRE.FindString(rest)
 		end := start + len(m)
-		// Qualified name directly followed by a quote: an enum literal.
-		if strings.Contains(m, ".") && end < len(s) && s[end] == '\'' {
-			if _, n, ok := scanQuoted(s[end:]); ok {
-				emit(tokEnum, end+n)
+		// A name directly followed by a quote is a typed literal to ODL
+		// (Namespace.EnumType'Member', duration'…', binary'…'). Dataverse's
+		// docs show the consequence for an unescaped quote: filter
+		// lastname eq 'O'Bryan' fails with "There is an unterminated
+		// literal at position 21 in 'lastname eq 'O'Bryan''."
+		// (filter-rows.md, "Manage single quotes").
+		if end < len(s) && s[end] == '\'' {
+			_, n, ok := scanQuoted(s[end:])
+			if !ok {
+				lx.errorAt(len(s), msgUnterminatedLiteral, lx.pos16(len(s)), s)
+				lx.next()
 				return
 			}
-			lx.errorAt(len(s), msgUnterminatedString, lx.pos16(len(s)), s)
-			lx.next()
+			if !strings.Contains(m, ".") {
+				// duration, binary, geography…: not something Dataverse
+				// columns hold.
+				lx.errorAt(start, msgUnrecognizedLiteral, m, s[start:end+n], lx.pos16(start), s)
+				lx.next()
+				return
+			}
+			emit(tokEnum, end+n)
 			return
 		}
 		emit(tokIdent, end)
@@ -276,7 +289,9 @@ func literalTail(s string, start int) string {
 	return s[start:i]
 }
 
-// lexBracket takes a balanced [ … ] run, skipping over quoted strings.
+// lexBracket takes a balanced [ … ] run. Quoted strings inside are JSON
+// strings (either quote character, backslash escapes), as ODL's JSON reader
+// reads them.
 func (lx *lexer) lexBracket(start int) {
 	s := lx.src
 	depth := 0
@@ -291,14 +306,7 @@ func (lx *lexer) lexBracket(start int) {
 				lx.off = i + 1
 				return
 			}
-		case '\'':
-			_, n, ok := scanQuoted(s[i:])
-			if !ok {
-				i = len(s)
-				break
-			}
-			i += n - 1
-		case '"':
+		case '\'', '"':
 			n, ok := scanJSONString(s[i:])
 			if !ok {
 				i = len(s)
@@ -311,13 +319,15 @@ func (lx *lexer) lexBracket(start int) {
 	lx.next()
 }
 
-// scanJSONString returns the length of the JSON string at the start of s.
+// scanJSONString returns the length of the JSON string at the start of s,
+// quoted with s[0] (' or ").
 func scanJSONString(s string) (int, bool) {
+	q := s[0]
 	for i := 1; i < len(s); i++ {
 		switch s[i] {
 		case '\\':
 			i++
-		case '"':
+		case q:
 			return i + 1, true
 		}
 	}

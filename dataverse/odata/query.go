@@ -2,7 +2,6 @@ package odata
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 )
@@ -313,34 +312,47 @@ func parseExpand(value string, depth int) ([]ExpandItem, *Error) {
 	return out, nil
 }
 
-// splitTopLevel splits s on sep outside parentheses and quoted strings.
+// splitTopLevel splits s on sep outside parentheses, brackets and quoted
+// strings ('…' with ” doubling outside brackets, JSON strings inside).
 func splitTopLevel(s string, sep byte) ([]string, *Error) {
 	var parts []string
-	depth, start := 0, 0
+	parens, brackets, start := 0, 0, 0
 	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\'':
-			_, n, ok := scanQuoted(s[i:])
+		switch c := s[i]; c {
+		case '\'', '"':
+			var n int
+			var ok bool
+			if brackets > 0 || c == '"' {
+				n, ok = scanJSONString(s[i:])
+			} else {
+				_, n, ok = scanQuoted(s[i:])
+			}
 			if !ok {
-				return nil, newError(len(s), msgUnterminatedString, len(s), s)
+				return nil, newError(utf16Pos(s, len(s)), msgUnterminatedString, utf16Pos(s, len(s)), s)
 			}
 			i += n - 1
 		case '(':
-			depth++
+			parens++
 		case ')':
-			depth--
-			if depth < 0 {
-				return nil, newError(i, msgSyntaxError, i, s)
+			parens--
+			if parens < 0 {
+				return nil, newError(utf16Pos(s, i), msgSyntaxError, utf16Pos(s, i), s)
 			}
-		case sep:
-			if depth == 0 {
+		case '[':
+			brackets++
+		case ']':
+			if brackets > 0 {
+				brackets--
+			}
+		default:
+			if c == sep && parens == 0 && brackets == 0 {
 				parts = append(parts, s[start:i])
 				start = i + 1
 			}
 		}
 	}
-	if depth != 0 {
-		return nil, newError(len(s), msgCloseParenOrComma, len(s), s)
+	if parens != 0 {
+		return nil, newError(utf16Pos(s, len(s)), msgCloseParenOrComma, utf16Pos(s, len(s)), s)
 	}
 	return append(parts, s[start:]), nil
 }
@@ -380,10 +392,25 @@ func (q *Query) Encode() string {
 	return strings.Join(parts, "&")
 }
 
-// queryEscape escapes v for a query value with %20 for spaces, since '+'
-// would be read back as a space only by form decoders.
+// queryEscape percent-encodes v for use as a query value. It keeps the
+// characters OData text is made of and RFC 3986 allows in a query ($ ' ( ) ,
+// ; = : @ /) readable, and encodes the rest, with %20 for a space: '+' would
+// read back as a space, and '&' and '#' would end the value.
 func queryEscape(v string) string {
-	return strings.ReplaceAll(url.QueryEscape(v), "+", "%20")
+	const keep = "-._~!$'()*,;=:@/?"
+	var b strings.Builder
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') || strings.IndexByte(keep, c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&0xf])
+	}
+	return b.String()
 }
 
 func formatOrderBy(items []OrderItem) string {
