@@ -339,25 +339,52 @@ func checkBoundary(b string) error {
 }
 
 // Error is returned for malformed batch bodies. Servers map it to 400.
-type Error struct{ Msg string }
+type Error struct {
+	Msg string
+	// Kind classifies the problem so that a server can answer with the
+	// wording Dataverse uses for it; Detail carries the offending text
+	// (a request line, a Content-ID, a Content-Type value, a method).
+	Kind   ErrorKind
+	Detail string
+}
 
 func (e *Error) Error() string { return "batchwire: " + e.Msg }
 
+// ErrorKind classifies a malformed batch body.
+type ErrorKind int
+
+const (
+	KindMalformed          ErrorKind = iota // anything not listed below
+	KindTooManyRequests                     // more than MaxRequests operations
+	KindChangeSetTooLarge                   // one change set holds more than MaxRequests operations
+	KindNestedChangeSet                     // a change set inside a change set
+	KindMethodInChangeSet                   // GET (Detail: the method) inside a change set
+	KindBadRequestLine                      // Detail: the request line
+	KindPartContentType                     // a part that is neither application/http nor multipart/mixed; Detail: its Content-Type
+	KindDuplicateContentID                  // Detail: the Content-ID
+	KindUnexpectedEnd                       // the body ends before its close delimiter
+	KindBatchContentType                    // the batch's own Content-Type is not multipart/mixed with a boundary
+)
+
 func malformed(format string, args ...any) error { return &Error{Msg: fmt.Sprintf(format, args...)} }
+
+func malformedKind(kind ErrorKind, detail, format string, args ...any) error {
+	return &Error{Msg: fmt.Sprintf(format, args...), Kind: kind, Detail: detail}
+}
 
 // BoundaryFromContentType extracts the boundary of a multipart/mixed
 // Content-Type value.
 func BoundaryFromContentType(contentType string) (string, error) {
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil {
-		return "", malformed("Content-Type %q: %v", contentType, err)
+		return "", malformedKind(KindBatchContentType, contentType, "Content-Type %q: %v", contentType, err)
 	}
 	if mt != "multipart/mixed" {
-		return "", malformed("Content-Type %q is not multipart/mixed", contentType)
+		return "", malformedKind(KindBatchContentType, contentType, "Content-Type %q is not multipart/mixed", contentType)
 	}
 	b := params["boundary"]
 	if b == "" {
-		return "", malformed("Content-Type %q has no boundary", contentType)
+		return "", malformedKind(KindBatchContentType, contentType, "Content-Type %q has no boundary", contentType)
 	}
 	return b, nil
 }
@@ -378,14 +405,24 @@ func ReadRequest(r io.Reader, contentType string) ([]Part, error) {
 			var reqs []Request
 			err := eachPart(bytes.NewReader(body), cs, func(ih http.Header, ibody []byte) error {
 				if _, nested, _ := nestedBoundary(ih); nested {
-					return malformed("change sets cannot be nested")
+					return malformedKind(KindNestedChangeSet, "", "change sets cannot be nested")
 				}
 				req, err := parseRequestPart(ih, ibody)
 				if err != nil {
 					return err
 				}
 				if req.Method == http.MethodGet {
-					return malformed("GET requests are not allowed within change sets")
+					return malformedKind(KindMethodInChangeSet, req.Method, "GET requests are not allowed within change sets")
+				}
+				if req.ContentID != "" {
+					for _, prev := range reqs {
+						if prev.ContentID == req.ContentID {
+							return malformedKind(KindDuplicateContentID, req.ContentID, "Content-ID %q used twice in one change set", req.ContentID)
+						}
+					}
+				}
+				if len(reqs) == MaxRequests {
+					return malformedKind(KindChangeSetTooLarge, "", "more than %d requests in one change set", MaxRequests)
 				}
 				reqs = append(reqs, req)
 				return nil
@@ -407,7 +444,7 @@ func ReadRequest(r io.Reader, contentType string) ([]Part, error) {
 			parts = append(parts, Part{Request: &req})
 		}
 		if count > MaxRequests {
-			return malformed("more than %d requests in one batch", MaxRequests)
+			return malformedKind(KindTooManyRequests, "", "more than %d requests in one batch", MaxRequests)
 		}
 		return nil
 	})
@@ -469,11 +506,11 @@ func eachPart(r io.Reader, boundary string, fn func(http.Header, []byte) error) 
 			return nil
 		}
 		if err != nil {
-			return malformed("reading part: %v", err)
+			return malformedKind(KindUnexpectedEnd, "", "reading part: %v", err)
 		}
 		body, err := io.ReadAll(io.LimitReader(p, maxPartSize+1))
 		if err != nil {
-			return malformed("reading part body: %v", err)
+			return malformedKind(KindUnexpectedEnd, "", "reading part body: %v", err)
 		}
 		if len(body) > maxPartSize {
 			return malformed("part larger than %d bytes", maxPartSize)
@@ -496,7 +533,7 @@ func nestedBoundary(h http.Header) (string, bool, error) {
 func checkApplicationHTTP(h http.Header) error {
 	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
 	if err != nil || mt != "application/http" {
-		return malformed("part Content-Type %q, want application/http", h.Get("Content-Type"))
+		return malformedKind(KindPartContentType, h.Get("Content-Type"), "part Content-Type %q, want application/http", h.Get("Content-Type"))
 	}
 	if cte := h.Get("Content-Transfer-Encoding"); cte != "" && !strings.EqualFold(strings.TrimSpace(cte), "binary") {
 		return malformed("part Content-Transfer-Encoding %q, want binary", cte)
@@ -511,11 +548,11 @@ func parseRequestPart(ph http.Header, body []byte) (Request, error) {
 	br := bufio.NewReader(bytes.NewReader(body))
 	line, err := readLine(br)
 	if err != nil {
-		return Request{}, malformed("missing request line")
+		return Request{}, malformedKind(KindBadRequestLine, "", "missing request line")
 	}
 	fields := strings.Fields(line)
 	if len(fields) != 3 || !strings.HasPrefix(fields[2], "HTTP/") {
-		return Request{}, malformed("bad request line %q", line)
+		return Request{}, malformedKind(KindBadRequestLine, line, "bad request line %q", line)
 	}
 	h, err := readHeader(br)
 	if err != nil {

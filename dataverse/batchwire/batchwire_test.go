@@ -403,3 +403,50 @@ func TestHeaderHelpers(t *testing.T) {
 		t.Fatal("lookups wrong")
 	}
 }
+
+func TestReadRequestErrorKinds(t *testing.T) {
+	ct := `multipart/mixed; boundary="batch_x"`
+	part := "--cs\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\nPOST /x HTTP/1.1\r\n\r\n{}\r\n"
+	var bigCS strings.Builder
+	bigCS.WriteString("--batch_x\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n")
+	for range MaxRequests + 1 {
+		bigCS.WriteString("--cs\r\nContent-Type: application/http\r\n\r\nPOST /x HTTP/1.1\r\n\r\n{}\r\n")
+	}
+	bigCS.WriteString("--cs--\r\n\r\n--batch_x--\r\n")
+	cases := []struct {
+		name, body, ct string
+		kind           ErrorKind
+		detail         string
+	}{
+		{"not multipart", "x", "application/json", KindBatchContentType, "application/json"},
+		{"wrong part type", "--batch_x\r\nContent-Type: text/plain\r\n\r\nGET /x HTTP/1.1\r\n\r\n\r\n--batch_x--\r\n", ct, KindPartContentType, "text/plain"},
+		{"bad request line", "--batch_x\r\nContent-Type: application/http\r\n\r\nGARBAGE\r\n\r\n\r\n--batch_x--\r\n", ct, KindBadRequestLine, "GARBAGE"},
+		{"GET in change set", "--batch_x\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n--cs\r\nContent-Type: application/http\r\n\r\nGET /x HTTP/1.1\r\n\r\n\r\n--cs--\r\n\r\n--batch_x--\r\n", ct, KindMethodInChangeSet, "GET"},
+		{"nested change set", "--batch_x\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n--cs\r\nContent-Type: multipart/mixed; boundary=cs2\r\n\r\n--cs2--\r\n\r\n--cs--\r\n\r\n--batch_x--\r\n", ct, KindNestedChangeSet, ""},
+		{"duplicate Content-ID", "--batch_x\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n" + part + part + "--cs--\r\n\r\n--batch_x--\r\n", ct, KindDuplicateContentID, "1"},
+		{"truncated", "--batch_x\r\nContent-Type: application/http\r\n\r\nPOST /x HTTP/1.1\r\n\r\n{", ct, KindUnexpectedEnd, ""},
+		{"change set too large", bigCS.String(), ct, KindChangeSetTooLarge, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ReadRequest(strings.NewReader(c.body), c.ct)
+			var we *Error
+			if !errors.As(err, &we) {
+				t.Fatalf("err = %v, want *batchwire.Error", err)
+			}
+			if we.Kind != c.kind || we.Detail != c.detail {
+				t.Fatalf("kind %d detail %q, want %d %q (%v)", we.Kind, we.Detail, c.kind, c.detail, err)
+			}
+		})
+	}
+	var many strings.Builder
+	for range MaxRequests + 1 {
+		many.WriteString("--batch_x\r\nContent-Type: application/http\r\n\r\nGET /x HTTP/1.1\r\n\r\n\r\n")
+	}
+	many.WriteString("--batch_x--\r\n")
+	_, err := ReadRequest(strings.NewReader(many.String()), ct)
+	var we *Error
+	if !errors.As(err, &we) || we.Kind != KindTooManyRequests {
+		t.Fatalf("err = %v, want KindTooManyRequests", err)
+	}
+}
