@@ -30,6 +30,8 @@ func (s *Server) rules(t *schema.Table) tableRules {
 		return knowledgeArticleRules{}
 	case "entitlement":
 		return entitlementRules{}
+	case "contact", "systemuser":
+		return fullNameRules{}
 	}
 	return noRules{}
 }
@@ -137,5 +139,48 @@ func checkEntitlementDates(v, old row) error {
 	if start != "" && end != "" && end < start {
 		return badRequest(codeValidation, "The end date of the entitlement must be later than the start date.")
 	}
+	return nil
+}
+
+// fullNameRules: contact and systemuser fullname is read-only and composed
+// by the platform from firstname and lastname ("First Last", the default
+// full-name format).
+type fullNameRules struct{ noRules }
+
+func composeFullName(first, last any) any {
+	f, _ := first.(string)
+	l, _ := last.(string)
+	switch {
+	case f == "" && l == "":
+		return nil
+	case f == "":
+		return l
+	case l == "":
+		return f
+	}
+	return f + " " + l
+}
+
+func (fullNameRules) beforeCreate(s *Server, tx *writeTx, t *schema.Table, v row) error {
+	if _, ok := t.Column("fullname"); ok {
+		v["fullname"] = composeFullName(v["firstname"], v["lastname"])
+	}
+	return nil
+}
+
+func (fullNameRules) beforeUpdate(s *Server, tx *writeTx, t *schema.Table, old, changes row) error {
+	_, f := changes["firstname"]
+	_, l := changes["lastname"]
+	if !f && !l {
+		return nil
+	}
+	first, last := old["firstname"], old["lastname"]
+	if f {
+		first = changes["firstname"]
+	}
+	if l {
+		last = changes["lastname"]
+	}
+	changes["fullname"] = composeFullName(first, last)
 	return nil
 }
