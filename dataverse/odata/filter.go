@@ -539,7 +539,8 @@ func unescapeJSON(s string) (string, *Error) {
 // literalFromToken converts a literal token; src is the text the token's
 // offsets refer to (for error messages).
 func literalFromToken(t token, src string) (*Literal, *Error) {
-	pos := utf16Pos(src, t.pos)
+	// Only errors need the UTF-16 position; computing it is O(len(src)).
+	pos := func() int { return utf16Pos(src, t.pos) }
 	switch t.kind {
 	case tokString:
 		v, _, _ := scanQuoted(t.text)
@@ -553,7 +554,7 @@ func literalFromToken(t token, src string) (*Literal, *Error) {
 	case tokDecimal:
 		f, err := strconv.ParseFloat(t.text, 64)
 		if err != nil || math.IsInf(f, 0) {
-			return nil, newError(pos, msgInvalidNumeric, t.text)
+			return nil, newError(pos(), msgInvalidNumeric, t.text)
 		}
 		return &Literal{Kind: LitDecimal, Value: f, Raw: t.text}, nil
 	case tokGUID:
@@ -561,13 +562,13 @@ func literalFromToken(t token, src string) (*Literal, *Error) {
 	case tokDate:
 		d, err := time.Parse("2006-01-02", t.text)
 		if err != nil {
-			return nil, newError(pos, msgUnrecognizedLiteral, "Edm.Date", t.text, pos, src)
+			return nil, newError(pos(), msgUnrecognizedLiteral, "Edm.Date", t.text, pos(), src)
 		}
 		return &Literal{Kind: LitDate, Value: d, Raw: t.text}, nil
 	case tokDateTimeOffset:
 		d, err := time.Parse(time.RFC3339Nano, withSeconds(t.text))
 		if err != nil {
-			return nil, newError(pos, msgUnrecognizedLiteral, "Edm.DateTimeOffset", t.text, pos, src)
+			return nil, newError(pos(), msgUnrecognizedLiteral, "Edm.DateTimeOffset", t.text, pos(), src)
 		}
 		return &Literal{Kind: LitDateTimeOffset, Value: d, Raw: t.text}, nil
 	case tokEnum:
@@ -575,7 +576,7 @@ func literalFromToken(t token, src string) (*Literal, *Error) {
 		member, _, _ := scanQuoted(t.text[q:])
 		return &Literal{Kind: LitEnum, Value: EnumValue{Type: t.text[:q], Member: member}, Raw: t.text}, nil
 	}
-	return nil, newError(pos, msgExpressionExpected, pos, src)
+	return nil, newError(pos(), msgExpressionExpected, pos(), src)
 }
 
 // withSeconds adds ":00" to a DateTimeOffset written without seconds

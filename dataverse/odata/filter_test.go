@@ -11,12 +11,12 @@ import (
 
 // Constructors that keep the expected trees in the tables short.
 func prop(path ...string) *Property { return &Property{Path: path} }
-func str(s string) *Literal          { return &Literal{Kind: LitString, Value: s} }
-func i64(n int64) *Literal           { return &Literal{Kind: LitInt, Value: n} }
-func dec(f float64) *Literal         { return &Literal{Kind: LitDecimal, Value: f} }
-func boolean(b bool) *Literal        { return &Literal{Kind: LitBool, Value: b} }
-func null() *Literal                 { return &Literal{Kind: LitNull} }
-func guid(s string) *Literal         { return &Literal{Kind: LitGUID, Value: s} }
+func str(s string) *Literal         { return &Literal{Kind: LitString, Value: s} }
+func i64(n int64) *Literal          { return &Literal{Kind: LitInt, Value: n} }
+func dec(f float64) *Literal        { return &Literal{Kind: LitDecimal, Value: f} }
+func boolean(b bool) *Literal       { return &Literal{Kind: LitBool, Value: b} }
+func null() *Literal                { return &Literal{Kind: LitNull} }
+func guid(s string) *Literal        { return &Literal{Kind: LitGUID, Value: s} }
 func bin(op BinaryOp, l, r Expr) *BinaryExpr {
 	return &BinaryExpr{Op: op, Left: l, Right: r}
 }

@@ -1,7 +1,6 @@
 package odata
 
 import (
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -49,12 +48,96 @@ type lexer struct {
 	err *Error
 }
 
-var (
-	guidRE  = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
-	dateRE  = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}`)
-	timeRE  = regexp.MustCompile(`^T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})`)
-	identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*`)
-)
+func isHexDigit(c byte) bool {
+	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
+}
+
+// guidLen is the length of a GUID (8-4-4-4-12 hex digits) at the start of s,
+// or 0.
+func guidLen(s string) int {
+	if len(s) < 36 {
+		return 0
+	}
+	for i := 0; i < 36; i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if s[i] != '-' {
+				return 0
+			}
+		default:
+			if !isHexDigit(s[i]) {
+				return 0
+			}
+		}
+	}
+	return 36
+}
+
+// digits is the number of ASCII digits at the start of s.
+func digits(s string) int {
+	n := 0
+	for n < len(s) && isDigit(s[n]) {
+		n++
+	}
+	return n
+}
+
+// dateLen is the length of YYYY-MM-DD at the start of s, or 0.
+func dateLen(s string) int {
+	if len(s) >= 10 && digits(s) == 4 && s[4] == '-' && digits(s[5:]) == 2 && s[7] == '-' && digits(s[8:]) >= 2 {
+		return 10
+	}
+	return 0
+}
+
+// timeLen is the length of the time part of a DateTimeOffset at the start of
+// s: T hh:mm[:ss[.fff]] followed by Z or ±hh:mm; 0 when absent or malformed.
+func timeLen(s string) int {
+	twoDigits := func(i int) bool { return i+2 <= len(s) && isDigit(s[i]) && isDigit(s[i+1]) }
+	if len(s) == 0 || s[0] != 'T' || !twoDigits(1) || len(s) < 6 || s[3] != ':' || !twoDigits(4) {
+		return 0
+	}
+	i := 6
+	if i < len(s) && s[i] == ':' {
+		if !twoDigits(i + 1) {
+			return 0
+		}
+		i += 3
+		if i < len(s) && s[i] == '.' {
+			n := digits(s[i+1:])
+			if n == 0 {
+				return 0
+			}
+			i += 1 + n
+		}
+	}
+	switch {
+	case i < len(s) && s[i] == 'Z':
+		return i + 1
+	case i < len(s) && (s[i] == '+' || s[i] == '-') && twoDigits(i+1) && i+3 < len(s) && s[i+3] == ':' && twoDigits(i+4):
+		return i + 6
+	}
+	return 0
+}
+
+// identLen is the length of a possibly dotted identifier at the start of s.
+func identLen(s string) int {
+	i := 0
+	for {
+		if i >= len(s) || !isIdentStart(s[i]) {
+			return max(i-1, 0) // drop a trailing dot
+		}
+		i++
+		for i < len(s) && isIdentChar(s[i]) {
+			i++
+		}
+		if i+1 < len(s) && s[i] == '.' && isIdentStart(s[i+1]) {
+			i++
+			continue
+		}
+		return i
+	}
+}
 
 func newLexer(src string) *lexer {
 	lx := &lexer{src: src}
@@ -105,8 +188,8 @@ func (lx *lexer) next() {
 	rest := s[start:]
 	c := rest[0]
 	// A GUID may start with a letter, so it is tried before identifiers.
-	if m := guidRE.FindString(rest); m != "" && (len(rest) == len(m) || !isIdentChar(rest[len(m)])) {
-		emit(tokGUID, start+len(m))
+	if n := guidLen(rest); n > 0 && (len(rest) == n || !isIdentChar(rest[n])) {
+		emit(tokGUID, start+n)
 		return
 	}
 	switch {
@@ -117,7 +200,7 @@ func (lx *lexer) next() {
 		lx.lexNumberOrDate(start)
 		return
 	case isIdentStart(c):
-		m := identRE.FindString(rest)
+		m := rest[:identLen(rest)]
 		end := start + len(m)
 		// A name directly followed by a quote is a typed literal to ODL
 		// (Namespace.EnumType'Member', duration'…', binary'…'). Dataverse's
@@ -145,7 +228,7 @@ func (lx *lexer) next() {
 		emit(tokIdent, end)
 		return
 	case c == '@':
-		m := identRE.FindString(rest[1:])
+		m := rest[1 : 1+identLen(rest[1:])]
 		if m == "" || strings.Contains(m, ".") {
 			lx.errorAt(start, msgInvalidCharacter, "@", lx.pos16(start), s)
 			lx.next()
@@ -219,10 +302,10 @@ func (lx *lexer) lexNumberOrDate(start int) {
 	s := lx.src
 	rest := s[start:]
 	if rest[0] != '-' {
-		if m := dateRE.FindString(rest); m != "" {
-			end := start + len(m)
-			if t := timeRE.FindString(s[end:]); t != "" {
-				end += len(t)
+		if n := dateLen(rest); n > 0 {
+			end := start + n
+			if t := timeLen(s[end:]); t > 0 {
+				end += t
 				if end == len(s) || !isIdentChar(s[end]) {
 					lx.tok = token{kind: tokDateTimeOffset, pos: start, end: end, text: s[start:end]}
 					lx.off = end
