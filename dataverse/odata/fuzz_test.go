@@ -89,3 +89,36 @@ func BenchmarkParseQuery(b *testing.B) {
 		}
 	}
 }
+
+// FuzzParseQuery checks that ParseQuery never panics, fails only with
+// *Error, and that Encode gives a query string that parses to the same
+// canonical form.
+func FuzzParseQuery(f *testing.F) {
+	for _, s := range []string{
+		"$select=name,revenue&$filter=revenue%20gt%20100&$orderby=revenue%20desc&$top=5&$count=true",
+		"$orderby=@p1%20asc&$filter=@p1%20ne%20@p3&@p1=revenue",
+		"$expand=primarycontactid($select=fullname;$filter=statecode%20eq%200;$expand=createdby($select=fullname))",
+		"$skiptoken=%3Ccookie%20pagenumber=%222%22%20/%3E&$deltatoken=1%212",
+		"$skip=1", "$top=-1", "$filter=a+eq+'b%2Bc'",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := ParseQuery(raw)
+		if err != nil {
+			var oe *Error
+			if !errors.As(err, &oe) {
+				t.Fatalf("error %T is not *Error: %v", err, err)
+			}
+			return
+		}
+		enc := q.Encode()
+		q2, err := ParseQuery(enc)
+		if err != nil {
+			t.Fatalf("Encode() = %q does not parse: %v", enc, err)
+		}
+		if enc2 := q2.Encode(); enc2 != enc {
+			t.Fatalf("Encode not stable:\n%q\n%q", enc, enc2)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package odata
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -69,6 +70,11 @@ func parseQuery(rawQuery string) (*Query, *Error) {
 	resolve := newAliasResolver(aliases)
 	for _, key := range order {
 		value := options[key]
+		// ODL's query option parser treats an empty $filter, $orderby,
+		// $select or $expand as absent.
+		if value == "" && (key == "$filter" || key == "$orderby" || key == "$select" || key == "$expand") {
+			continue
+		}
 		var err *Error
 		switch key {
 		case "$select":
@@ -82,7 +88,7 @@ func parseQuery(rawQuery string) (*Query, *Error) {
 		case "$expand":
 			q.Expand, err = parseExpand(value, 0)
 		case "$count":
-			switch value {
+			switch strings.TrimSpace(value) {
 			case "true":
 				q.Count = true
 			case "false":
@@ -189,9 +195,11 @@ func isIdentifier(s string) bool {
 	return true
 }
 
+// parseTop reads $top as ODL does, with .NET's long.TryParse: blanks around
+// the number and a leading sign are allowed, the value must not be negative.
 func parseTop(value string) (*int, *Error) {
-	n, err := strconv.ParseInt(value, 10, 32)
-	if err != nil || n < 0 || strings.HasPrefix(value, "+") {
+	n, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt {
 		return nil, newError(-1, msgInvalidTop, value)
 	}
 	top := int(n)
