@@ -34,7 +34,7 @@ func newClock() *clock {
 	c.t.Store(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC).Unix())
 	return c
 }
-func (c *clock) now() time.Time         { return time.Unix(c.t.Load(), 0).UTC() }
+func (c *clock) now() time.Time          { return time.Unix(c.t.Load(), 0).UTC() }
 func (c *clock) advance(d time.Duration) { c.t.Add(int64(d / time.Second)) }
 
 type env struct {
