@@ -34,6 +34,9 @@ type fakeDV struct {
 	t   *testing.T
 	srv *httptest.Server
 
+	// txMu makes change sets atomic: a change set holds it exclusively so
+	// that its rollback cannot undo concurrent requests' writes.
+	txMu    sync.RWMutex
 	mu      sync.Mutex
 	recs    map[string]map[string]any // by incidentid
 	version int64
@@ -191,6 +194,10 @@ func (f *fakeDV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-ms-dop-hint", "8")
 	if f.fault != nil && f.fault(w, r) {
 		return
+	}
+	if !strings.HasSuffix(r.URL.Path, "/$batch") {
+		f.txMu.RLock()
+		defer f.txMu.RUnlock()
 	}
 	f.serve(w, r)
 }
@@ -655,7 +662,9 @@ func (f *fakeDV) batch(w http.ResponseWriter, r *http.Request) {
 	status := 200
 	for _, p := range parts {
 		if p.Request != nil {
+			f.txMu.RLock()
 			resp := run(*p.Request)
+			f.txMu.RUnlock()
 			out = append(out, batchwire.ResponsePart{Response: &resp})
 			if resp.StatusCode >= 400 && !continueOnError {
 				status = resp.StatusCode
@@ -663,6 +672,7 @@ func (f *fakeDV) batch(w http.ResponseWriter, r *http.Request) {
 			}
 			continue
 		}
+		f.txMu.Lock()
 		f.mu.Lock()
 		snapshot, snapVersion, snapChanges := map[string]map[string]any{}, f.version, len(f.changes)
 		for k, v := range f.recs {
@@ -684,6 +694,9 @@ func (f *fakeDV) batch(w http.ResponseWriter, r *http.Request) {
 			f.mu.Lock()
 			f.recs, f.version, f.changes = snapshot, snapVersion, f.changes[:snapChanges]
 			f.mu.Unlock()
+		}
+		f.txMu.Unlock()
+		if failed >= 0 {
 			resp := rs[0]
 			out = append(out, batchwire.ResponsePart{Response: &resp})
 			if !continueOnError {

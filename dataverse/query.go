@@ -377,7 +377,8 @@ func KeySegment(key Key) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("dataverse: key %s: %w", n, err)
 		}
-		parts[i] = n + "=" + escapeQuery(lit)
+		// A '/' would end the path segment.
+		parts[i] = n + "=" + strings.ReplaceAll(escapeQuery(lit), "/", "%2F")
 	}
 	return strings.Join(parts, ","), nil
 }
