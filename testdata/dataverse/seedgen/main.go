@@ -257,7 +257,6 @@ func pick[T any](r *rand.Rand, items []T) T { return items[r.IntN(len(items))] }
 func chance(r *rand.Rand, p float64) bool { return r.Float64() < p }
 
 func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
-func dateOnly(t time.Time) string  { return t.UTC().Format("2006-01-02") }
 
 // workTime returns a moment during business hours, days after start.
 func workTime(r *rand.Rand, start time.Time, days int) time.Time {
@@ -408,7 +407,7 @@ type incidentRef struct {
 	active          bool
 	created         time.Time
 	sla             int // -1 without SLA
-	state           int
+	state, status   int
 }
 
 type generator struct {
@@ -467,6 +466,7 @@ func (g *generator) generate() []seedFile {
 		{"19-knowledgearticles.json", g.articleRecords()},
 		{"20-annotations.json", g.noteRecords()},
 		{"21-queueitems.json", g.queueItemRecords()},
+		{"22-incidentresolutions.json", g.resolutionRecords()},
 	}
 }
 
@@ -1314,7 +1314,7 @@ func (g *generator) incident(rng *rand.Rand, table string, n int, ticket string)
 	r.set("overriddencreatedon", timestamp(created))
 	r.set("statecode", state)
 	r.set("statuscode", status)
-	return r, incidentRef{ref: ref{id, title}, customerAccount: acct, customerContact: cont, active: state == 0, created: created, sla: sla, state: state}
+	return r, incidentRef{ref: ref{id, title}, customerAccount: acct, customerContact: cont, active: state == 0, created: created, sla: sla, state: state, status: status}
 }
 
 func (g *generator) incidentRecords() []record {
@@ -1333,7 +1333,7 @@ func (g *generator) incidentRecords() []record {
 			if master, ok := g.earlierCaseOf(inc, n); ok {
 				r = replaceState(r, 2, 2000)
 				r.bind("masterid", "incidents", g.incidents[master].id)
-				inc.active, inc.state = false, 2
+				inc.active, inc.state, inc.status = false, 2, 2000
 			}
 		}
 		g.incidents = append(g.incidents, inc)
@@ -1684,6 +1684,51 @@ func (g *generator) queueItemRecords() []record {
 		r.set("title", a.name)
 		r.bind("objectid_knowledgearticle", "knowledgearticles", a.id)
 		r.bind("queueid", "queues", g.queues[4].id)
+		out = append(out, r)
+	}
+	return out
+}
+
+var resolutionTexts = []string{
+	"Guided the customer through re-pairing; device reports normally.",
+	"Replacement unit shipped and confirmed working.",
+	"Router setting changed to WPA2/WPA3 transition mode; device stays online.",
+	"Firmware reinstalled over USB; update completed.",
+	"Explained the configuration steps; customer confirmed.",
+	"Refund of the duplicate charge processed.",
+	"Technician visit completed; installation verified.",
+}
+
+// resolutionRecords writes the Case Resolution activity CloseIncident
+// records for every resolved case.
+func (g *generator) resolutionRecords() []record {
+	rng := stream("incidentresolution")
+	var out []record
+	n := 0
+	for _, inc := range g.incidents {
+		if inc.state != 1 {
+			continue
+		}
+		resolved := inc.created.Add(time.Duration(1+rng.IntN(240)) * time.Hour)
+		if resolved.After(now) {
+			resolved = now.Add(-time.Hour)
+		}
+		id := recordID("incidentresolution", n)
+		n++
+		subject := "Problem Solved"
+		if inc.status == 1000 {
+			subject = "Information Provided"
+		}
+		r := record{}
+		r.set("activityid", id.String())
+		r.set("subject", subject)
+		r.set("description", pick(rng, resolutionTexts))
+		r.set("timespent", 5+rng.IntN(236))
+		r.set("actualend", timestamp(resolved))
+		r.bind("incidentid", "incidents", inc.id)
+		r.bind("ownerid", "systemusers", g.users[pick(rng, g.agents)].id)
+		r.set("statecode", 1)
+		r.set("statuscode", 2)
 		out = append(out, r)
 	}
 	return out
