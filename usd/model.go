@@ -468,3 +468,12 @@ func (m *Model) Count() map[Kind]int {
 		KindConfiguration: len(m.Configurations),
 	}
 }
+
+// NameOr returns the toolbar's name, or "" for a nil toolbar, so callers
+// can describe a dangling reference without a check.
+func (t *Toolbar) NameOr() string {
+	if t == nil {
+		return ""
+	}
+	return t.Name
+}
