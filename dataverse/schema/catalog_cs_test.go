@@ -250,7 +250,10 @@ func TestCSCatalogPolymorphicNavigation(t *testing.T) {
 		{"incident", "customerid_contact", "customerid", "contact"},
 		{"entitlement", "customerid_contact", "customerid", "contact"},
 		{"contact", "parentcustomerid_account", "parentcustomerid", "account"},
-		{"incident", "ownerid_team", "ownerid", "team"},
+		// Owner columns have one navigation property typed principal; the
+		// bound entity set tells user from team (Web API reference,
+		// principal EntityType: owner_accounts has partner ownerid).
+		{"incident", "ownerid", "ownerid", "systemuser"},
 		{"annotation", "objectid_incident", "objectid", "incident"},
 		{"queueitem", "objectid_knowledgearticle", "objectid", "knowledgearticle"},
 		{"incident", "parentcaseid", "parentcaseid", "incident"},
@@ -266,6 +269,9 @@ func TestCSCatalogPolymorphicNavigation(t *testing.T) {
 	inc, _ := reg.Table("incident")
 	if _, _, ok := inc.LookupByNavigation("customerid"); ok {
 		t.Error("incident: polymorphic customerid must be bound through customerid_account/_contact")
+	}
+	if _, _, ok := inc.LookupByNavigation("ownerid_team"); ok {
+		t.Error("incident: ownerid_team is not a Web API navigation property; owners bind through ownerid")
 	}
 }
 
