@@ -90,6 +90,7 @@ func (s *Server) metadataDocument(w http.ResponseWriter, r *http.Request) {
 	b.WriteString(`<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">`)
 	b.WriteString(`<edmx:DataServices><Schema Namespace="Microsoft.Dynamics.CRM" Alias="mscrm" xmlns="http://docs.oasis-open.org/odata/ns/edm">`)
 	b.WriteString(`<EntityType Name="crmbaseentity" Abstract="true"/>`)
+	b.WriteString(`<EntityType Name="principal" BaseType="mscrm.crmbaseentity" Abstract="true"/>`)
 	tables := s.reg.Tables()
 	for _, t := range tables {
 		fmt.Fprintf(&b, `<EntityType Name="%s" BaseType="mscrm.crmbaseentity"><Key><PropertyRef Name="%s"/></Key>`, t.LogicalName, t.PrimaryID)
@@ -108,6 +109,10 @@ func (s *Server) metadataDocument(w http.ResponseWriter, r *http.Request) {
 		for i := range t.Columns {
 			c := &t.Columns[i]
 			if !c.Type.IsLookup() {
+				continue
+			}
+			if c.Type == schema.TypeOwner {
+				fmt.Fprintf(&b, `<NavigationProperty Name="%s" Type="mscrm.principal"/>`, c.LogicalName)
 				continue
 			}
 			for _, target := range c.Targets {
@@ -129,6 +134,9 @@ func (s *Server) metadataDocument(w http.ResponseWriter, r *http.Request) {
 			c := &t.Columns[i]
 			if !c.Type.IsLookup() {
 				continue
+			}
+			if c.Type == schema.TypeOwner {
+				continue // bound to systemusers or teams per record
 			}
 			for _, target := range c.Targets {
 				if tt, ok := s.reg.Table(target); ok {

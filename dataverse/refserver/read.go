@@ -527,6 +527,7 @@ func contextSelect(p *readPlan) string {
 // writeRows writes rows as comma-separated JSON objects, resolving lookup
 // names and expansions for the whole page at once.
 func (s *Server) writeRows(ctx context.Context, buf *bytes.Buffer, p *readPlan, rows []row) error {
+	countRecords(ctx, len(rows)) // for the latency profile (latency.go)
 	names, err := s.lookupNames(ctx, p, rows)
 	if err != nil {
 		return err
@@ -728,7 +729,7 @@ func formattedValue(c *schema.Column, v any) (string, bool) {
 		}
 	case schema.TypeInteger, schema.TypeBigInt:
 		n, _ := v.(int64)
-		return groupThousands(strconv.FormatInt(n, 10)), true
+		return groupDigitString(strconv.FormatInt(n, 10)), true
 	case schema.TypeDecimal, schema.TypeDouble:
 		f, _ := v.(float64)
 		prec := c.Precision
@@ -737,17 +738,17 @@ func formattedValue(c *schema.Column, v any) (string, bool) {
 		}
 		s := strconv.FormatFloat(f, 'f', prec, 64)
 		whole, frac, _ := strings.Cut(s, ".")
-		return groupThousands(whole) + "." + frac, true
+		return groupDigitString(whole) + "." + frac, true
 	case schema.TypeMoney:
 		f, _ := v.(float64)
 		s := strconv.FormatFloat(f, 'f', 2, 64)
 		whole, frac, _ := strings.Cut(s, ".")
-		return "$" + groupThousands(whole) + "." + frac, true
+		return "$" + groupDigitString(whole) + "." + frac, true
 	}
 	return "", false
 }
 
-func groupThousands(s string) string {
+func groupDigitString(s string) string {
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
 	var b strings.Builder

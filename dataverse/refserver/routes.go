@@ -90,30 +90,38 @@ func (s *Server) closeIncident(w http.ResponseWriter, r *http.Request) {
 		if inc == nil {
 			return recordNotFound("incident", ref.ID)
 		}
-		if st, _ := inc["statecode"].(int64); st != incidentActive {
-			return badRequest(codeClosedRecord, "This case has already been resolved or cancelled. Reactivate the case to make changes.")
-		}
-		status := *req.Status
-		if status == -1 {
-			status = 5 // Problem Solved, the default Resolved status
-		}
-		statusCol, _ := incT.Column("statuscode")
-		if o, ok := statusCol.OptionByValue(int(status)); !ok || o.State == nil || *o.State != incidentResolved {
-			return badRequest(codeInvalidArgument, "%d is not a valid status code for state code Resolved(1) on incident.", status)
-		}
-		if _, err := s.createRecord(tx, resT, p, ""); err != nil {
-			return err
-		}
-		tx.closingIncident = true
-		defer func() { tx.closingIncident = false }()
-		_, err = s.updateRecord(tx, incT, inc, &payload{values: row{"statecode": int64(incidentResolved), "statuscode": status}})
-		return err
+		return s.closeIncidentTx(tx, incT, inc, resT, p, *req.Status)
 	})
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// closeIncidentTx resolves an active case inside tx: it records the
+// resolution and sets statecode 1 with the given Resolved status (-1 means
+// the default, 5 Problem Solved).
+func (s *Server) closeIncidentTx(tx *writeTx, incT *schema.Table, inc row, resT *schema.Table, resolution *payload, status int64) error {
+	if st, _ := inc["statecode"].(int64); st != incidentActive {
+		return badRequest(codeClosedRecord, "This case has already been resolved or cancelled. Reactivate the case to make changes.")
+	}
+	if status == -1 {
+		status = 5
+	}
+	statusCol, _ := incT.Column("statuscode")
+	if o, ok := statusCol.OptionByValue(int(status)); !ok || o.State == nil || *o.State != incidentResolved {
+		return badRequest(codeInvalidArgument, "%d is not a valid status code for state code Resolved(1) on incident.", status)
+	}
+	resolution.values["incidentid"] = lookupValue{ID: asString(inc[incT.PrimaryID]), Target: "incident"}
+	resolution.binds = nil
+	if _, err := s.createRecord(tx, resT, resolution, ""); err != nil {
+		return err
+	}
+	tx.closingIncident = true
+	defer func() { tx.closingIncident = false }()
+	_, err := s.updateRecord(tx, incT, inc, &payload{values: row{"statecode": int64(incidentResolved), "statuscode": status}})
+	return err
 }
 
 // propertyRequest serves /<set>(<key>)/<property>[/$value] (GET, PUT,

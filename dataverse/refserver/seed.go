@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/dvsync/dvsync/dataverse/schema"
 )
 
 // SeedStats counts what LoadSeed did.
@@ -87,7 +89,7 @@ func (s *Server) loadSeedFile(ctx context.Context, path string, st *SeedStats) e
 						continue
 					}
 				}
-				if _, err := s.createRecord(tx, t, p, ""); err != nil {
+				if err := s.createSeedRecord(tx, t, p); err != nil {
 					return fmt.Errorf("seed: %s: record %d: %s", path, index+i, asAPIError(err).Message)
 				}
 				st.Created++
@@ -100,4 +102,36 @@ func (s *Server) loadSeedFile(ctx context.Context, path string, st *SeedStats) e
 		index += len(records)
 	}
 	return nil
+}
+
+// createSeedRecord creates one fixture record the way a client must: a
+// resolved case is created active and then closed with CloseIncident, since
+// Dataverse refuses to create or update a case straight into Resolved.
+func (s *Server) createSeedRecord(tx *writeTx, t *schema.Table, p *payload) error {
+	state, _ := p.values["statecode"].(int64)
+	if t.LogicalName != "incident" || state != incidentResolved {
+		_, err := s.createRecord(tx, t, p, "")
+		return err
+	}
+	status, ok := p.values["statuscode"].(int64)
+	if !ok {
+		status = -1
+	}
+	delete(p.values, "statecode")
+	delete(p.values, "statuscode")
+	res, err := s.createRecord(tx, t, p, "")
+	if err != nil {
+		return err
+	}
+	resT, ok := s.reg.Table("incidentresolution")
+	if !ok {
+		return fmt.Errorf("the incidentresolution table is not declared")
+	}
+	inc, err := tx.get(t, res.id)
+	if err != nil {
+		return err
+	}
+	title, _ := inc["title"].(string)
+	resolution := &payload{values: row{"subject": "Resolved: " + title}}
+	return s.closeIncidentTx(tx, t, inc, resT, resolution, status)
 }

@@ -85,6 +85,14 @@ func (s *Server) decodeObject(t *schema.Table, raw map[string]any) (*payload, er
 				}
 				b.ref = ref
 				setName, keyText, err := splitEntityRef(ref)
+				if err == nil && col.Type == schema.TypeOwner {
+					// ownerid binds to /systemusers(...) or /teams(...).
+					for _, tn := range col.Targets {
+						if tt, ok := s.reg.Table(tn); ok && tt.EntitySetName == setName {
+							target, b.target = tt, tt
+						}
+					}
+				}
 				if err != nil || setName != target.EntitySetName {
 					return nil, badRequest(codeBadProperty, "Error identified in Payload provided by the user for Entity :'%ss', For more information on this error please follow this help link https://go.microsoft.com/fwlink/?linkid=2195293  ---->  InnerException : Microsoft.OData.ODataException: The URI '%s' in the payload for '%s' is not a valid reference to a '%s' record.", t.EntitySetName, ref, name, targetName)
 				}

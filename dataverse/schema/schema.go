@@ -100,9 +100,11 @@ type Column struct {
 
 // NavigationProperty returns the single-valued navigation property used to
 // bind or expand this lookup toward target. Polymorphic lookups have one per
-// target (customerid_account); plain lookups use the column name.
+// target (customerid_account); plain lookups and the owner lookup (whose one
+// navigation property, ownerid, is typed as the principal base type) use the
+// column name.
 func (c *Column) NavigationProperty(target string) string {
-	if len(c.Targets) > 1 {
+	if len(c.Targets) > 1 && c.Type != TypeOwner {
 		return c.LogicalName + "_" + target
 	}
 	return c.LogicalName
@@ -183,9 +185,12 @@ func (t *Table) LookupByValueProperty(prop string) (*Column, bool) {
 }
 
 // LookupByNavigation resolves a single-valued navigation property
-// (primarycontactid, customerid_account) to its lookup column and target.
+// (primarycontactid, customerid_account, ownerid) to its lookup column and
+// target. For ownerid, which may point at a systemuser or a team, the target
+// returned is the first one and callers binding a record must pick the
+// target from the reference itself (see TargetForSet).
 func (t *Table) LookupByNavigation(nav string) (*Column, string, bool) {
-	if c, ok := t.Column(nav); ok && c.Type.IsLookup() && len(c.Targets) == 1 {
+	if c, ok := t.Column(nav); ok && c.Type.IsLookup() && (len(c.Targets) == 1 || c.Type == TypeOwner) {
 		return c, c.Targets[0], true
 	}
 	for i := range t.Columns {
