@@ -117,7 +117,9 @@ func (c *call) activeTest() bool {
 
 func (c *call) intArg(name string) (int, error) {
 	v, ok := c.args[name]
-	if !ok || isFalse(v) {
+	// Odoo tests offset/limit for truthiness (Query.select), so None, False,
+	// 0 and '' all mean "default"; odoo-await sends '' for unset options.
+	if !ok || !truthy(v) {
 		return 0, nil
 	}
 	n, ok := asInt(v)
