@@ -81,6 +81,10 @@ func parseQuery(rawQuery string) (*Query, *Error) {
 			q.Select, err = parseSelect(value)
 		case "$filter":
 			q.Filter, err = parseFilter(value, resolve, true)
+			if err == nil && len(aliases) > 0 && expandedSize(q.Filter, map[Expr]int{}, maxExpandedNodes) > maxExpandedNodes {
+				// Our wording: Dataverse's limit here is not documented.
+				err = newError(-1, "The $filter expression is too large once parameter aliases are substituted (more than %d nodes).", maxExpandedNodes)
+			}
 		case "$orderby":
 			q.OrderBy, err = parseOrderBy(value, resolve, true)
 		case "$top":
@@ -151,9 +155,16 @@ func unhex(c byte) byte {
 // maxAliasDepth bounds alias chains (@p1=@p2, @p2=@p1).
 const maxAliasDepth = 8
 
+// newAliasResolver parses each alias value once. An alias used several
+// times yields the same subtree each time, so the tree is a DAG; callers
+// must treat it as read-only.
 func newAliasResolver(aliases map[string]string) aliasResolver {
+	cache := map[string]Expr{}
 	var resolve aliasResolver
 	resolve = func(name string, depth int) (Expr, *Error) {
+		if e, ok := cache[name]; ok {
+			return e, nil
+		}
 		text, ok := aliases[name]
 		if !ok {
 			return &Literal{Kind: LitNull}, nil
@@ -161,9 +172,60 @@ func newAliasResolver(aliases map[string]string) aliasResolver {
 		if depth >= maxAliasDepth {
 			return nil, newError(-1, msgTooDeep)
 		}
-		return parseFilterDepth(text, resolve, true, depth+1)
+		e, err := parseFilterDepth(text, resolve, true, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		cache[name] = e
+		return e, nil
 	}
 	return resolve
+}
+
+// maxExpandedNodes bounds the size of a filter once aliases are substituted.
+// Without aliases a 32 KB URL cannot come near it; with them, an alias
+// repeating another alias thousands of times could multiply the tree that
+// the server translates and that Format writes into @odata.nextLink.
+const maxExpandedNodes = 100_000
+
+// expandedSize counts the nodes of e as if shared subtrees were copied,
+// stopping early once past limit.
+func expandedSize(e Expr, memo map[Expr]int, limit int) int {
+	if e == nil {
+		return 0
+	}
+	if n, ok := memo[e]; ok {
+		return n
+	}
+	n := 1
+	add := func(c Expr) {
+		if n <= limit {
+			n += expandedSize(c, memo, limit)
+		}
+	}
+	switch x := e.(type) {
+	case *BinaryExpr:
+		add(x.Left)
+		add(x.Right)
+	case *NotExpr:
+		add(x.X)
+	case *ListLiteral:
+		for _, it := range x.Items {
+			add(it)
+		}
+	case *Call:
+		for _, a := range x.Args {
+			add(a)
+		}
+	case *QueryFunction:
+		for _, p := range x.Params {
+			add(p.Value)
+		}
+	case *LambdaExpr:
+		add(x.Body)
+	}
+	memo[e] = n
+	return n
 }
 
 // parseSelect splits $select into names. ODL skips blanks around items.

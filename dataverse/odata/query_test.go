@@ -44,6 +44,11 @@ func TestParseQuery(t *testing.T) {
 			filter: `Microsoft.Dynamics.CRM.In(PropertyName='lastname',PropertyValues=["OBrian","OBryan","O'Brian","O'Bryan"])`,
 		},
 		{
+			name:   "alias used twice",
+			raw:    "$filter=@a%20or%20not%20@a&@a=contains(name,'x')",
+			filter: "contains(name,'x') or not contains(name,'x')",
+		},
+		{
 			name:   "alias chain",
 			raw:    "$filter=name%20eq%20@a&@a=@b&@b='x'",
 			filter: "name eq 'x'",
@@ -185,8 +190,16 @@ func TestParseQueryErrors(t *testing.T) {
 		{"$expand=x($filter=name%20eq)", "Expression expected at position 7 in 'name eq'.", 400},
 		{"$apply=groupby((statecode))", "The query parameter $apply is not implemented by the dvsync reference server.", 501},
 	}
+	// An alias that repeats another alias thousands of times.
+	many := "@b" + strings.Repeat("%20and%20@b", 2000)
+	tests = append(tests, struct {
+		raw    string
+		msg    string
+		status int
+	}{"$filter=@a&@a=" + many + "&@b=" + strings.ReplaceAll(many, "@b", "@c") + "&@c=x%20eq%201",
+		"The $filter expression is too large once parameter aliases are substituted (more than 100000 nodes).", 400})
 	for _, tt := range tests {
-		t.Run(tt.raw, func(t *testing.T) {
+		t.Run(tt.raw[:min(len(tt.raw), 80)], func(t *testing.T) {
 			q, err := ParseQuery(tt.raw)
 			if err == nil {
 				t.Fatalf("ParseQuery = %+v, want error %q", q, tt.msg)
