@@ -622,3 +622,48 @@ func TestLoadSeed(t *testing.T) {
 		t.Errorf("bad seed error = %v", err)
 	}
 }
+
+func TestOwnerBindsToUserOrTeam(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	team := e.createID("teams", map[string]any{"name": "Tier 2"})
+	q := e.createID("queues", map[string]any{"name": "Escalations", "ownerid@odata.bind": "/teams(" + team + ")"})
+	r := mustStatus(t, e.do("GET", "queues("+q+")?$select=_ownerid_value", nil, `Prefer: odata.include-annotations="*"`), 200).json(t)
+	if r["_ownerid_value"] != team || r["_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"] != "team" ||
+		r["_ownerid_value@Microsoft.Dynamics.CRM.associatednavigationproperty"] != "ownerid" {
+		t.Errorf("team owner: %v", r)
+	}
+	// Without a bind the caller owns the record.
+	q2 := e.createID("queues", map[string]any{"name": "Default"})
+	me := mustStatus(t, e.do("GET", "WhoAmI", nil), 200).json(t)["UserId"]
+	r = mustStatus(t, e.do("GET", "queues("+q2+")?$select=_ownerid_value", nil), 200).json(t)
+	if r["_ownerid_value"] != me {
+		t.Errorf("default owner %v, want caller %v", r["_ownerid_value"], me)
+	}
+}
+
+func TestShippedSeedLoads(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	st, err := e.srv.LoadSeed(t.Context(), "../../testdata/dataverse/seed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(set, filter string) int {
+		path := set + "/$count"
+		if filter != "" {
+			path += "?$filter=" + url.PathEscape(filter)
+		}
+		var n int
+		fmt.Sscan(string(mustStatus(t, e.do("GET", path, nil), 200).body), &n)
+		return n
+	}
+	if count("incidents", "") < 300 || count("accounts", "") < 40 || count("knowledgearticles", "") < 20 || count("entitlements", "") < 20 {
+		t.Errorf("seed too small: %+v", st)
+	}
+	resolved := count("incidents", "statecode eq 1")
+	if resolved == 0 || count("incidentresolutions", "") != resolved {
+		t.Errorf("%d resolved cases but %d resolutions", resolved, count("incidentresolutions", ""))
+	}
+	if n := count("incidents", "_customerid_value eq null"); n != 0 {
+		t.Errorf("%d seeded cases without a customer", n)
+	}
+}

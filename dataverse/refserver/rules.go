@@ -103,6 +103,15 @@ func (knowledgeArticleRules) beforeCreate(s *Server, tx *writeTx, t *schema.Tabl
 			v["articlepublicnumber"] = fmt.Sprintf("KA-%05d", 1000+tx.s.version%99000)
 		}
 	}
+	if c, ok := t.Column("languagelocaleid"); ok && c.Type.IsLookup() && v["languagelocaleid"] == nil {
+		// Articles are written in the organization's base language unless
+		// the client says otherwise.
+		lang, err := s.baseLanguage(tx)
+		if err != nil {
+			return err
+		}
+		v["languagelocaleid"] = lang
+	}
 	for col, def := range map[string]int64{"majorversionnumber": 1, "minorversionnumber": 0} {
 		if _, ok := t.Column(col); ok && v[col] == nil {
 			v[col] = def
@@ -183,4 +192,37 @@ func (fullNameRules) beforeUpdate(s *Server, tx *writeTx, t *schema.Table, old, 
 	}
 	changes["fullname"] = composeFullName(first, last)
 	return nil
+}
+
+// baseLanguageID is the languagelocale record the reference organization
+// uses as its base language (English, United States; LCID 1033) when no
+// such record was loaded.
+const baseLanguageID = "0b8e3a5c-1033-4c6b-9d2e-656e2d555331"
+
+// baseLanguage finds the en-US languagelocale, creating it on first use:
+// every Dataverse organization has its base language's record.
+func (s *Server) baseLanguage(tx *writeTx) (lookupValue, error) {
+	t, ok := s.reg.Table("languagelocale")
+	if !ok {
+		return lookupValue{}, nil
+	}
+	if _, ok := t.Column("localeid"); ok {
+		rows, err := s.store.selectRows(tx.ctx, tx.tx, t, []string{t.PrimaryID, colVersion}, `"localeid" = 1033`, nil, "", 1)
+		if err != nil {
+			return lookupValue{}, err
+		}
+		if len(rows) == 1 {
+			return lookupValue{ID: asString(rows[0][t.PrimaryID]), Target: t.LogicalName}, nil
+		}
+	}
+	rec := row{t.PrimaryID: baseLanguageID}
+	for k, v := range map[string]any{"name": "English (United States)", "code": "en-US", "language": "English", "region": "United States", "localeid": int64(1033)} {
+		if _, ok := t.Column(k); ok {
+			rec[k] = v
+		}
+	}
+	if err := tx.insert(t, rec); err != nil {
+		return lookupValue{}, err
+	}
+	return lookupValue{ID: baseLanguageID, Target: t.LogicalName}, nil
 }

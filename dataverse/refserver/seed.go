@@ -104,34 +104,13 @@ func (s *Server) loadSeedFile(ctx context.Context, path string, st *SeedStats) e
 	return nil
 }
 
-// createSeedRecord creates one fixture record the way a client must: a
-// resolved case is created active and then closed with CloseIncident, since
-// Dataverse refuses to create or update a case straight into Resolved.
+// createSeedRecord creates one fixture record. Fixtures describe end states
+// (a resolved case, with its resolution in its own file), so they are
+// imported the way the Configuration Migration Tool imports them: the state
+// is applied as given rather than replayed through CloseIncident.
 func (s *Server) createSeedRecord(tx *writeTx, t *schema.Table, p *payload) error {
-	state, _ := p.values["statecode"].(int64)
-	if t.LogicalName != "incident" || state != incidentResolved {
-		_, err := s.createRecord(tx, t, p, "")
-		return err
-	}
-	status, ok := p.values["statuscode"].(int64)
-	if !ok {
-		status = -1
-	}
-	delete(p.values, "statecode")
-	delete(p.values, "statuscode")
-	res, err := s.createRecord(tx, t, p, "")
-	if err != nil {
-		return err
-	}
-	resT, ok := s.reg.Table("incidentresolution")
-	if !ok {
-		return fmt.Errorf("the incidentresolution table is not declared")
-	}
-	inc, err := tx.get(t, res.id)
-	if err != nil {
-		return err
-	}
-	title, _ := inc["title"].(string)
-	resolution := &payload{values: row{"subject": "Resolved: " + title}}
-	return s.closeIncidentTx(tx, t, inc, resT, resolution, status)
+	tx.closingIncident = true
+	defer func() { tx.closingIncident = false }()
+	_, err := s.createRecord(tx, t, p, "")
+	return err
 }

@@ -49,6 +49,14 @@ type Options struct {
 	ChangeRetention time.Duration
 	// Logger receives one line per request at debug level; nil discards.
 	Logger *slog.Logger
+	// Limits enforces service protection limits per caller (see
+	// DefaultLimits, ParseLimits); nil means none.
+	Limits *Limits
+	// Latency delays every response (see ParseLatency); nil means none.
+	Latency *Latency
+	// Faults injects 503/500 responses, dropped connections and slow
+	// responses (see ParseFaults); nil means none.
+	Faults *Faults
 }
 
 // Server is the reference Dataverse Web API.
@@ -66,6 +74,9 @@ type Server struct {
 	// messages; they are set by New.
 	batchHandler func(http.ResponseWriter, *http.Request)
 	bulkHandler  func(http.ResponseWriter, *http.Request, *schema.Table, string) bool
+
+	limiter *limiter     // nil: no service protection limits
+	faults  *faultSource // nil: no fault injection
 }
 
 // New opens the store and returns a ready server. Call Close to flush it.
@@ -93,6 +104,14 @@ func New(opts Options) (*Server, error) {
 	if err := s.ensureBuiltins(context.Background()); err != nil {
 		st.Close()
 		return nil, err
+	}
+	s.batchHandler = s.serveBatch
+	s.bulkHandler = s.serveBulk
+	if opts.Limits != nil {
+		s.limiter = newLimiter(*opts.Limits)
+	}
+	if opts.Faults != nil {
+		s.faults = newFaultSource(*opts.Faults)
 	}
 	s.mux = http.HandlerFunc(s.route)
 	return s, nil
@@ -155,7 +174,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest(codeQueryNotSupported, "The MaxDataServiceVersion '%s' is too low for the response. The lowest supported version is '4.0'.", v))
 		return
 	}
-	s.dispatch(w, r)
+	s.serveGuarded(w, r)
 	s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "req_id", reqID)
 }
 

@@ -485,6 +485,7 @@ func (w *writeTx) getByKey(t *schema.Table, key map[string]any) (row, error) {
 
 // insert stores a new record; r must hold the primary key.
 func (w *writeTx) insert(t *schema.Table, r row) error {
+	countRecords(w.ctx, 1) // for the latency profile (latency.go)
 	r[colVersion] = w.nextVersion()
 	var cols, marks []string
 	var args []any
@@ -504,6 +505,7 @@ func (w *writeTx) insert(t *schema.Table, r row) error {
 
 // update changes the given columns of an existing record.
 func (w *writeTx) update(t *schema.Table, id string, changes row) error {
+	countRecords(w.ctx, 1) // for the latency profile (latency.go)
 	changes[colVersion] = w.nextVersion()
 	var sets []string
 	var args []any
@@ -526,6 +528,7 @@ func (w *writeTx) update(t *schema.Table, id string, changes row) error {
 
 // remove deletes a record and leaves a tombstone for change tracking.
 func (w *writeTx) remove(t *schema.Table, id string) error {
+	countRecords(w.ctx, 1) // for the latency profile (latency.go)
 	if _, err := w.tx.ExecContext(w.ctx, `DELETE FROM `+sqlTable(t)+` WHERE `+quoteIdent(t.PrimaryID)+` = ?`, id); err != nil {
 		return err
 	}

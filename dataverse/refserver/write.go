@@ -187,6 +187,13 @@ func (s *Server) applyDefaults(tx *writeTx, t *schema.Table, v row) {
 	if c, ok := t.Column("ownerid"); ok && v["ownerid"] == nil && c.Type.IsLookup() {
 		v["ownerid"] = user
 	}
+	if c, ok := t.Column("administratorid"); ok && c.Type.IsLookup() && v["administratorid"] == nil {
+		v["administratorid"] = user // a team's administrator defaults to its creator
+	}
+	if c, ok := t.Column("businessunitid"); ok && c.Type.IsLookup() && v["businessunitid"] == nil {
+		// Teams and users belong to the caller's business unit by default.
+		v["businessunitid"] = lookupValue{ID: s.businessUnitID, Target: "businessunit"}
+	}
 	if c, ok := t.Column("owningbusinessunit"); ok && c.Type.IsLookup() {
 		v["owningbusinessunit"] = lookupValue{ID: s.businessUnitID, Target: "businessunit"}
 	}
