@@ -189,7 +189,9 @@ type Query struct {
 	// absent or empty (all columns). Names are only checked for identifier
 	// syntax; "*" is kept as is.
 	Select []string
-	// Filter is nil when $filter was absent.
+	// Filter is nil when $filter was absent or empty. Parameter aliases are
+	// already substituted; an alias used twice yields one shared subtree, so
+	// treat the tree as read-only.
 	Filter Expr
 	// OrderBy lists sort keys in order.
 	OrderBy []OrderItem

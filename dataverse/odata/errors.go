@@ -68,7 +68,6 @@ const (
 	msgSyntaxError            = "Syntax error at position %d in '%s'."
 	msgInvalidCharacter       = "Syntax error: character '%s' is not valid at position %d in '%s'."
 	msgExpressionExpected     = "Expression expected at position %d in '%s'."
-	msgOpenParenExpected      = "'(' expected at position %d in '%s'."
 	msgCloseParenOrComma      = "')' or ',' expected at position %d in '%s'."
 	msgCloseParenOrOperator   = "')' or operator expected at position %d in '%s'."
 	msgUnterminatedString     = "There is an unterminated string literal at position %d in '%s'."
@@ -77,7 +76,6 @@ const (
 	msgUnbalancedBracket      = "Found an unbalanced bracket expression."
 	msgInvalidNumeric         = "Numeric string '%s' is not a valid Int32/Int64/Double/Decimal."
 	msgUnrecognizedLiteral    = "Unrecognized '%s' literal '%s' at '%d' in '%s'."
-	msgKeywordExpected        = "'%s' expected at position %d in '%s'."
 	msgUnknownFunction        = "An unknown function with name '%s' was found. This may also be a function import or a key lookup on a navigation property, which is not allowed."
 	msgFunctionParamsMismatch = "Could not find a function named '%s' with parameters '%s'."
 	msgTooDeep                = "Recursion depth exceeded allowed limit."
@@ -87,7 +85,6 @@ const (
 	msgSpecifiedOnce          = "Query option '%s' was specified more than once, but it must be specified at most once."
 	msgInvalidTopOption       = "Top option must be a non-negative integer, it is set to '%s' instead."
 	msgMissingExpandOption    = "Missing expand option on navigation property '%s'. If a parenthesis expression follows an expanded navigation property, then at least one expand option must be provided."
-	msgEmptyParenthesis       = "Empty parenthesis not allowed."
 	// Dataverse's own wording for options it does not implement, as recorded
 	// by community testing (no trailing period).
 	msgQueryParamNotSupported = "The query parameter %s is not supported"
