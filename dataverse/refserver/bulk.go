@@ -82,7 +82,11 @@ func (b bulkTarget) label(t *schema.Table) string {
 		sort.Strings(names)
 		parts := make([]string, len(names))
 		for i, n := range names {
-			parts[i] = fmt.Sprintf("%s=%s", n, literalText(b.key[n]))
+			v := b.key[n]
+			if str, ok := v.(string); ok {
+				v = "'" + strings.ReplaceAll(str, "'", "''") + "'"
+			}
+			parts[i] = fmt.Sprintf("%s=%v", n, v)
 		}
 		return fmt.Sprintf("Targets[%d] (%s)", b.index, strings.Join(parts, ","))
 	case b.id != "":
