@@ -230,9 +230,15 @@ func (c *Client) resolve(path, query string) (*url.URL, error) {
 			return nil, fmt.Errorf("dataverse: server link points to %s, not %s", u.Host, c.root.Host)
 		}
 	} else {
-		u = &url.URL{Scheme: c.root.Scheme, Host: c.root.Host, Path: c.root.Path + path}
-		// Keep the path's own escaping ("accounts(accountnumber='A%2F1')").
-		u.RawPath = c.root.EscapedPath() + path
+		// path arrives escaped ("accounts(accountnumber='A%2F1')"): keep that
+		// exact form on the wire (RawPath) and give Path its decoded twin,
+		// or net/url would escape the escapes again.
+		raw := c.root.EscapedPath() + path
+		decoded, err := url.PathUnescape(raw)
+		if err != nil {
+			return nil, fmt.Errorf("dataverse: bad request path: %w", err)
+		}
+		u = &url.URL{Scheme: c.root.Scheme, Host: c.root.Host, Path: decoded, RawPath: raw}
 		if query != "" {
 			u.RawQuery = query
 		}

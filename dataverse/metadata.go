@@ -64,10 +64,13 @@ type entityDefinition struct {
 		IsValidForCreate *bool    `json:"IsValidForCreate"`
 		IsValidForUpdate *bool    `json:"IsValidForUpdate"`
 	} `json:"Attributes"`
-	Keys []struct {
-		LogicalName   string   `json:"LogicalName"`
-		KeyAttributes []string `json:"KeyAttributes"`
-	} `json:"Keys"`
+	// Keys is nil when the server ignored $expand=Keys.
+	Keys *[]entityKey `json:"Keys"`
+}
+
+type entityKey struct {
+	LogicalName   string   `json:"LogicalName"`
+	KeyAttributes []string `json:"KeyAttributes"`
 }
 
 // DiscoverTable reads a table definition from EntityDefinitions: entity set
@@ -123,7 +126,18 @@ func (c *Client) DiscoverTable(ctx context.Context, name string) (*schema.Table,
 		}
 		t.Columns = append(t.Columns, col)
 	}
-	for _, k := range def.Keys {
+	if def.Keys == nil {
+		// Keys is also addressable as a navigation property.
+		var list struct {
+			Value []entityKey `json:"value"`
+		}
+		path := "EntityDefinitions(LogicalName=" + escapeQuery(lit) + ")/Keys"
+		if _, err := c.doJSON(ctx, request{method: http.MethodGet, path: path, query: "$select=LogicalName,KeyAttributes"}, &list); err != nil {
+			return nil, fmt.Errorf("dataverse: reading alternate keys of %s: %w", def.LogicalName, err)
+		}
+		def.Keys = &list.Value
+	}
+	for _, k := range *def.Keys {
 		t.AlternateKeys = append(t.AlternateKeys, schema.AlternateKey{Name: k.LogicalName, Columns: k.KeyAttributes})
 	}
 	if len(lookups) > 0 {

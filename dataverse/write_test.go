@@ -2,6 +2,7 @@ package dataverse_test
 
 import (
 	"context"
+	"net/http"
 	"testing"
 
 	"github.com/google/uuid"
@@ -66,5 +67,28 @@ func TestSingleRecordWrites(t *testing.T) {
 	}
 	if _, err := c.Create(ctx, "incident", dataverse.Record{"incidentid": id2.String()}); !dataverse.IsAlreadyExists(err) {
 		t.Fatalf("duplicate create: %v", err)
+	}
+}
+
+func TestAlternateKeyValuesAreEscapedOnceOnTheWire(t *testing.T) {
+	f := newFake(t)
+	var raw string
+	f.fault = func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == "PATCH" {
+			raw = r.URL.EscapedPath()
+		}
+		return false
+	}
+	c := f.client(t, nil)
+	key := dataverse.ByKey("ticketnumber", "A 1/'x'%")
+	id, err := c.Upsert(context.Background(), "incident", key, dataverse.Record{"title": "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "/api/data/v9.2/incidents(ticketnumber='A%201%2F''x''%25')"; raw != want {
+		t.Fatalf("wire path %s, want %s", raw, want)
+	}
+	if got := f.get(id.String())["ticketnumber"]; got != "A 1/'x'%" {
+		t.Fatalf("stored key %q", got)
 	}
 }
