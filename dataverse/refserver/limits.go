@@ -14,10 +14,13 @@ import (
 // 300-second sliding window: the number of requests (6,000), their combined
 // execution time (1,200 s) and the requests running at once (52). Over a
 // limit the Web API answers 429 Too Many Requests with Retry-After in
-// seconds and one of three error codes. "If the client continues to send
-// requests ... the Retry-After duration increases" — here each request sent
-// before the previous Retry-After has elapsed lengthens the block by one
-// second per repeated attempt, up to one window.
+// seconds and one of three error codes. "If the application continues to
+// send such demanding requests, the duration will be extended to minimize
+// the impact on shared resources" — here each request sent before the
+// previous Retry-After has elapsed lengthens the block by one second per
+// repeated attempt, up to two windows from now. Concurrency errors come
+// immediately; the count and time limits here bite exactly at the limit
+// (Dataverse may let a client overshoot first).
 //
 // A $batch counts as one request (it is one ExecuteMultiple), but its
 // execution time is that of all its operations, so large batches press on
@@ -180,7 +183,7 @@ func (lm *limiter) admit(caller string, now time.Time) (done func(time.Duration)
 		// Continued pressure while throttled lengthens the wait.
 		c.strikes++
 		until := c.blockedUntil.Add(time.Duration(c.strikes) * time.Second)
-		if maxUntil := now.Add(max(l.RequestWindow, l.TimeWindow)); until.After(maxUntil) {
+		if maxUntil := now.Add(2 * max(l.RequestWindow, l.TimeWindow)); until.After(maxUntil) {
 			until = maxUntil
 		}
 		c.blockedUntil = until
