@@ -53,7 +53,7 @@ func (s *Server) parseQuery(r *http.Request) (*odata.Query, error) {
 	q, err := odata.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		if oe, ok := err.(*odata.Error); ok {
-			return nil, badRequest(oe.Code, "%s", oe.Message)
+			return nil, newError(oe.StatusCode(), oe.Code, "%s", oe.Message)
 		}
 		return nil, badRequest(codeQueryNotSupported, "%s", err.Error())
 	}
