@@ -94,6 +94,9 @@ func (z *CMTZip) Load(ctx context.Context) (*Model, error) {
 		serr := scanLocalEntries(io.NewSectionReader(z.r, 0, z.size), func(name string, body io.Reader) error {
 			return rd.entry(strings.TrimPrefix(name, "/"), body)
 		})
+		if errors.Is(serr, errNotZip) {
+			return nil, &ReadError{File: z.Name, Err: serr}
+		}
 		if serr != nil && !rd.sawData {
 			return nil, &ReadError{File: z.Name, Err: fmt.Errorf("not a readable zip archive: %w", serr)}
 		}
@@ -378,6 +381,8 @@ func (rd *cmtReader) checkAgainstSchema() {
 	}
 }
 
+var errNotZip = errors.New("not a zip archive; a Configuration Migration Tool export is a .zip holding data.xml and data_schema.xml")
+
 // scanLocalEntries walks a zip archive front to back by its local file
 // headers (APPNOTE.TXT 4.3.7), for archives whose central directory at the
 // end is missing. It stops at the first header it cannot follow.
@@ -398,7 +403,7 @@ func scanLocalEntries(r io.Reader, fn func(name string, body io.Reader) error) e
 		sig := binary.LittleEndian.Uint32(hdr[0:])
 		if sig != localSig {
 			if first {
-				return errors.New("no zip local file header at the start")
+				return errNotZip
 			}
 			return nil // central directory (or garbage) begins: all entries seen
 		}

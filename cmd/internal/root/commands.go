@@ -3,13 +3,17 @@ package root
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/dvsync/dvsync/cmd/internal/odooexport"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/cmd/internal/serve"
+	"github.com/dvsync/dvsync/cmd/internal/usdcmd"
 )
 
 // subcommands lists every top-level command. Add one line per command.
 func subcommands(streams *output.Streams) []*cobra.Command {
 	return []*cobra.Command{
 		serve.NewCommand(streams),
+		odooexport.NewCommand(streams),
+		usdcmd.NewCommand(streams),
 	}
 }

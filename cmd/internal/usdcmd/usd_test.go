@@ -1,0 +1,130 @@
+package usdcmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dvsync/dvsync/cmd/internal/output"
+)
+
+func fixture(name string) string { return filepath.Join("..", "..", "..", "testdata", "usd", name) }
+
+func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	t.Setenv("DVSYNC_ENV", "")
+	var out, errOut bytes.Buffer
+	cmd := NewCommand(output.NewStreams(strings.NewReader(""), &out, &errOut))
+	cmd.SetArgs(args)
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	err = cmd.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+func TestAssessToFileInEveryFormat(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"html", "md", "json"} {
+		path := filepath.Join(dir, "report."+f)
+		_, stderr, err := run(t, "assess", "--from", fixture("contoso.zip"), "--out", path)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch f {
+		case "html":
+			if !bytes.HasPrefix(data, []byte("<!DOCTYPE html>")) {
+				t.Errorf("html report starts %q", data[:20])
+			}
+		case "json":
+			var v map[string]any
+			if err := json.Unmarshal(data, &v); err != nil {
+				t.Errorf("json report: %v", err)
+			}
+		case "md":
+			if !bytes.HasPrefix(data, []byte("# Unified Service Desk")) {
+				t.Errorf("md report starts %q", data[:20])
+			}
+		}
+		if !strings.Contains(stderr, "configuration Tier 1 Agents") || !strings.Contains(stderr, "→ "+path) {
+			t.Errorf("summary = %q", stderr)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 3 {
+		t.Errorf("directory holds %d files; temporary files left behind?", len(entries))
+	}
+}
+
+func TestAssessConfigurationAndStdout(t *testing.T) {
+	stdout, _, err := run(t, "assess", "--from", fixture("contoso.zip"), "--configuration", "Supervisors", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Configuration string `json:"configuration"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil || r.Configuration != "Supervisors" {
+		t.Fatalf("configuration = %q, err %v", r.Configuration, err)
+	}
+}
+
+func TestAssessAllConfigurations(t *testing.T) {
+	stdout, stderr, err := run(t, "assess", "--from", fixture("contoso.zip"), "--all-configurations", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Configuration string `json:"configuration"`
+		Items         []any  `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil || r.Configuration != "" || len(r.Items) < 200 {
+		t.Fatalf("configuration %q, %d items, err %v", r.Configuration, len(r.Items), err)
+	}
+	if !strings.Contains(stderr, "all configurations") {
+		t.Errorf("summary = %q", stderr)
+	}
+}
+
+func TestAssessErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"assess"}, 2, "--from FILE is required"},
+		{[]string{"assess", "--from", fixture("small.zip"), "--format", "pdf"}, 2, `--format "pdf"`},
+		{[]string{"assess", "--from", fixture("contoso.zip"), "--configuration", "Nobody"}, 2, "Tier 2 Agents"},
+		{[]string{"assess", "--from", fixture("missing.zip")}, 1, "missing.zip"},
+		{[]string{"assess", "--from", fixture("broken-notzip.zip")}, 1, "not a zip archive"},
+		{[]string{"assess", "--env", "https://org.crm.dynamics.com"}, 2, "not available yet"},
+		{[]string{"assess", "--from", fixture("broken-dangling.zip"), "--strict"}, 2, "error(s)"},
+		{[]string{"assess", "--from", fixture("contoso.zip"), "--all-configurations", "--configuration", "Supervisors"}, 2, "not both"},
+	}
+	for _, c := range cases {
+		_, _, err := run(t, c.args...)
+		var exit *output.ExitError
+		if !errors.As(err, &exit) || exit.Code != c.code || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%v: err = %v, want code %d containing %q", c.args, err, c.code, c.msg)
+		}
+	}
+}
+
+// A partly broken export still gives a report, with the problems on stderr.
+func TestAssessBrokenExportStillReports(t *testing.T) {
+	stdout, stderr, err := run(t, "assess", "--from", fixture("broken-truncated.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout, "## Problems in the export") || !strings.Contains(stderr, "error: ") {
+		t.Errorf("problems not reported; stderr %q", stderr)
+	}
+}
