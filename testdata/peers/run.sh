@@ -15,7 +15,7 @@ trap 'kill "${pid:-}" 2>/dev/null || true; wait "${pid:-}" 2>/dev/null || true; 
 export DVSYNC_TOKEN="peer-check-token"
 export ODOO_API_KEY="peer-check-key"
 "$work/dvsync" serve --memory --token-file <(printf %s "$DVSYNC_TOKEN") \
-  --seed "$top/testdata/dataverse/seed" \
+  --seed "$top/testdata/dataverse/seed" --odoo-seed "$top/testdata/odoo/seed" \
   --listen 127.0.0.1:0 --odoo-listen 127.0.0.1:0 >"$work/urls" 2>"$work/serve.log" &
 pid=$!
 for _ in $(seq 1 200); do

@@ -12,6 +12,10 @@ import (
 	"github.com/dvsync/dvsync/odoo/odooserver"
 )
 
+// defaultOdooSeed is used when it exists (running from a checkout); else
+// the Odoo server starts empty.
+const defaultOdooSeed = "testdata/odoo/seed"
+
 type odooOptions struct {
 	listen  string
 	version int
@@ -23,12 +27,18 @@ func addOdooFlags(f *pflag.FlagSet, o *odooOptions) {
 	f.StringVar(&o.listen, "odoo-listen", "", "also start the reference Odoo server on this address (e.g. 127.0.0.1:0)")
 	f.IntVar(&o.version, "odoo-version", 17, "Odoo version the reference server behaves as (16, 17, 18 or 19)")
 	f.StringVar(&o.flavour, "odoo-flavour", "enterprise", "helpdesk flavour: enterprise (helpdesk) or oca (helpdesk_mgmt)")
-	f.StringVar(&o.seedDir, "odoo-seed", "testdata/odoo/seed", "seed directory for the reference Odoo server (empty: start empty)")
+	f.StringVar(&o.seedDir, "odoo-seed", defaultOdooSeed, "seed directory for the reference Odoo server (empty: start empty)")
 }
 
 // startOdoo builds the reference Odoo server. Its admin API key (and
 // password) is ODOO_API_KEY, or "admin" when unset.
 func startOdoo(ctx context.Context, o *odooOptions, logger *slog.Logger) (http.Handler, func(), error) {
+	if o.seedDir == defaultOdooSeed {
+		if _, err := os.Stat(o.seedDir); err != nil {
+			logger.Warn("no Odoo seed found; the reference Odoo starts empty", "looked_in", o.seedDir)
+			o.seedDir = ""
+		}
+	}
 	key := os.Getenv("ODOO_API_KEY")
 	if key == "" {
 		key = "admin"
