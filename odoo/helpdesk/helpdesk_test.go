@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
 
@@ -14,15 +15,20 @@ import (
 )
 
 func reader(t *testing.T, version int, flavour string) *helpdesk.Reader {
+	return readerWith(t, odooserver.Options{Version: version, Flavour: flavour})
+}
+
+func readerWith(t *testing.T, opts odooserver.Options) *helpdesk.Reader {
 	t.Helper()
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	srv, err := odooserver.New(odooserver.Options{Version: version, Flavour: flavour, APIKey: "k", SeedDir: "../../testdata/odoo/seed", Now: func() time.Time { return now }})
+	opts.APIKey, opts.SeedDir, opts.Now = "k", "../../testdata/odoo/seed", func() time.Time { return now }
+	srv, err := odooserver.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	c, err := odoo.New(context.Background(), odoo.Options{URL: ts.URL, Database: "dvsync", Login: "admin", APIKey: "k", PageSize: 64})
+	c, err := odoo.New(context.Background(), odoo.Options{URL: ts.URL, Database: "dvsync", Login: "admin", APIKey: "k", PageSize: 64, RetryBackoff: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,5 +200,25 @@ func TestMessagesSLAsAndWatermark(t *testing.T) {
 	}
 	if count == 0 || count >= 300 {
 		t.Fatalf("%d tickets since %v", count, since.WriteDate)
+	}
+}
+
+// TestExportFailureLeavesNoFiles: a model that keeps failing mid-export
+// (every page is over the emulated worker limit) aborts the export, and
+// neither complete-looking nor partial files remain.
+func TestExportFailureLeavesNoFiles(t *testing.T) {
+	r := readerWith(t, odooserver.Options{Version: 17, MaxRecordsPerCall: 5})
+	dir := t.TempDir()
+	_, err := r.Export(context.Background(), helpdesk.ExportOptions{Dir: dir, Models: []string{"helpdesk.stage", "helpdesk.tag"}, Concurrency: 1})
+	if !odoo.IsTransient(err) {
+		t.Fatalf("err = %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("files left: %v", entries)
+	}
+	// The same export within the limit succeeds.
+	sum, err := r.Export(context.Background(), helpdesk.ExportOptions{Dir: dir, Models: []string{"helpdesk.stage"}, PageSize: 5})
+	if err != nil || sum.Records != 5 {
+		t.Fatalf("export: %+v, %v", sum, err)
 	}
 }

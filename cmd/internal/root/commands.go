@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dvsync/dvsync/cmd/internal/odooexport"
+	"github.com/dvsync/dvsync/cmd/internal/odooexport"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/cmd/internal/serve"
 	"github.com/dvsync/dvsync/cmd/internal/usdcmd"
@@ -13,6 +14,7 @@ import (
 func subcommands(streams *output.Streams) []*cobra.Command {
 	return []*cobra.Command{
 		serve.NewCommand(streams),
+		odooexport.NewCommand(streams),
 		odooexport.NewCommand(streams),
 		usdcmd.NewCommand(streams),
 	}
