@@ -4,7 +4,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dvsync/dvsync/cmd/internal/odooexport"
-	"github.com/dvsync/dvsync/cmd/internal/odooexport"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/cmd/internal/serve"
 	"github.com/dvsync/dvsync/cmd/internal/usdcmd"
@@ -14,7 +13,6 @@ import (
 func subcommands(streams *output.Streams) []*cobra.Command {
 	return []*cobra.Command{
 		serve.NewCommand(streams),
-		odooexport.NewCommand(streams),
 		odooexport.NewCommand(streams),
 		usdcmd.NewCommand(streams),
 	}
