@@ -27,10 +27,20 @@ func couldNotFindProperty(t *schema.Table, name string) *apiError {
 	return badRequest(codeBadProperty, "Could not find a property named '%s' on type 'Microsoft.Dynamics.CRM.%s'.", name, t.LogicalName)
 }
 
-// operand is a resolved property on the SQL side.
+// operand is a resolved property on the SQL side: a column of the current
+// table, or (nav set) a column reached through a single-valued navigation
+// property, which conditions test through an IN sub-query.
 type operand struct {
 	sql string
 	col *schema.Column
+	nav *navHop
+}
+
+// navHop is one step through a lookup: rows whose foreign key fk is the
+// primary key pk of a row in from (a table with its alias) matching inner.
+type navHop struct {
+	fk, from, pk string
+	inner        operand
 }
 
 func (f *filterSQL) translate(e odata.Expr) (string, error) {
@@ -113,23 +123,22 @@ func (f *filterSQL) property(path []string) (operand, error) {
 	if err != nil {
 		return operand{}, err
 	}
-	// The comparison is applied inside the sub-query by the caller through
-	// navOperand; mark it by returning the pieces.
-	return operand{
-		sql: "\x00nav\x00" + f.alias + "." + quoteIdent(col.LogicalName) + "\x00" + sqlTable(target) + " " + sub.alias + "\x00" + sub.alias + "." + quoteIdent(target.PrimaryID) + "\x00" + inner.sql,
-		col: inner.col,
-	}, nil
+	return operand{col: inner.col, nav: &navHop{
+		fk:    f.alias + "." + quoteIdent(col.LogicalName),
+		from:  sqlTable(target) + " " + sub.alias,
+		pk:    sub.alias + "." + quoteIdent(target.PrimaryID),
+		inner: inner,
+	}}, nil
 }
 
-// wrapNav turns a condition on a navigation operand into an IN sub-query.
+// wrapNav applies cond to an operand's column, wrapping it in one IN
+// sub-query per navigation hop.
 func wrapNav(op operand, cond func(colSQL string) string) string {
-	if !strings.HasPrefix(op.sql, "\x00nav\x00") {
+	if op.nav == nil {
 		return cond(op.sql)
 	}
-	parts := strings.SplitN(strings.TrimPrefix(op.sql, "\x00nav\x00"), "\x00", 4)
-	fk, from, pk, inner := parts[0], parts[1], parts[2], parts[3]
-	innerOp := operand{sql: inner, col: op.col}
-	return "(" + fk + " IN (SELECT " + pk + " FROM " + from + " WHERE " + wrapNav(innerOp, cond) + "))"
+	h := op.nav
+	return "(" + h.fk + " IN (SELECT " + h.pk + " FROM " + h.from + " WHERE " + wrapNav(h.inner, cond) + "))"
 }
 
 func (f *filterSQL) bind(v any) string {
@@ -154,7 +163,7 @@ func (f *filterSQL) comparison(x *odata.BinaryExpr) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if strings.HasPrefix(l.sql, "\x00") || strings.HasPrefix(r.sql, "\x00") {
+		if l.nav != nil || r.nav != nil {
 			return "", badRequest(codeQueryNotSupported, "Comparing columns across navigation properties is not supported.")
 		}
 		return "(" + l.sql + " " + sqlOps[x.Op] + " " + r.sql + ")", nil
