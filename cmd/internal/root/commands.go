@@ -5,6 +5,8 @@ import (
 
 	"github.com/dvsync/dvsync/cmd/internal/odooexport"
 	"github.com/dvsync/dvsync/cmd/internal/output"
+	"github.com/dvsync/dvsync/cmd/internal/pull"
+	"github.com/dvsync/dvsync/cmd/internal/push"
 	"github.com/dvsync/dvsync/cmd/internal/serve"
 	"github.com/dvsync/dvsync/cmd/internal/usdcmd"
 )
@@ -13,6 +15,8 @@ import (
 func subcommands(streams *output.Streams) []*cobra.Command {
 	return []*cobra.Command{
 		serve.NewCommand(streams),
+		pull.NewCommand(streams),
+		push.NewCommand(streams),
 		odooexport.NewCommand(streams),
 		usdcmd.NewCommand(streams),
 	}

@@ -1,0 +1,77 @@
+package pull
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/dvsync/dvsync/dataverse"
+)
+
+// Connection is the set of flags that name a Dataverse environment and say
+// how to authenticate. Secrets are never flags: they come from the
+// environment (AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PASSWORD,
+// DVSYNC_TOKEN), so they never show in process lists or shell history.
+// Other commands that talk to Dataverse reuse it.
+type Connection struct {
+	Env               string
+	Auth              string
+	TenantID          string
+	ClientID          string
+	CertificatePath   string
+	ManagedIdentityID string
+}
+
+// AddFlags registers the connection flags.
+func (c *Connection) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.Env, "env", "", "Dataverse environment URL, e.g. https://org.crm.dynamics.com (default $DVSYNC_ENV)")
+	fs.StringVar(&c.Auth, "auth", "", "authentication: default, client-secret, certificate, managed-identity, workload-identity, azure-cli, device-code or token (default: token when $DVSYNC_TOKEN is set, otherwise default)")
+	fs.StringVar(&c.TenantID, "tenant-id", "", "Entra ID tenant (default $AZURE_TENANT_ID)")
+	fs.StringVar(&c.ClientID, "client-id", "", "application (client) ID (default $AZURE_CLIENT_ID); the secret is read from $AZURE_CLIENT_SECRET")
+	fs.StringVar(&c.CertificatePath, "client-certificate", "", "PEM or PKCS#12 file for --auth certificate (default $AZURE_CLIENT_CERTIFICATE_PATH; password in $AZURE_CLIENT_CERTIFICATE_PASSWORD)")
+	fs.StringVar(&c.ManagedIdentityID, "managed-identity-client-id", "", "client ID of a user-assigned managed identity")
+}
+
+func orEnv(v, name string) string {
+	if v != "" {
+		return v
+	}
+	return os.Getenv(name)
+}
+
+// Client builds a client from the flags and the environment.
+func (c *Connection) Client(deviceCodePrompt func(string), opts *dataverse.ClientOptions) (*dataverse.Client, error) {
+	env := orEnv(c.Env, "DVSYNC_ENV")
+	if env == "" {
+		return nil, errors.New("no environment: pass --env https://<org>.crm.dynamics.com or set DVSYNC_ENV")
+	}
+	kind := dataverse.CredentialKind(strings.ToLower(c.Auth))
+	if kind == "" {
+		kind = dataverse.CredentialDefault
+		if os.Getenv("DVSYNC_TOKEN") != "" {
+			kind = dataverse.CredentialStaticToken
+		}
+	}
+	cred, err := dataverse.NewCredential(dataverse.CredentialOptions{
+		Kind:                kind,
+		TenantID:            orEnv(c.TenantID, "AZURE_TENANT_ID"),
+		ClientID:            orEnv(c.ClientID, "AZURE_CLIENT_ID"),
+		ClientSecret:        os.Getenv("AZURE_CLIENT_SECRET"),
+		CertificatePath:     orEnv(c.CertificatePath, "AZURE_CLIENT_CERTIFICATE_PATH"),
+		CertificatePassword: os.Getenv("AZURE_CLIENT_CERTIFICATE_PASSWORD"),
+		ManagedIdentityID:   c.ManagedIdentityID,
+		DeviceCodePrompt:    deviceCodePrompt,
+		Token:               os.Getenv("DVSYNC_TOKEN"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	client, err := dataverse.NewClient(env, cred, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w", err)
+	}
+	return client, nil
+}

@@ -1,0 +1,163 @@
+package pull
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/dvsync/dvsync/dataverse"
+)
+
+// RecordWriter writes records in one file format.
+type RecordWriter interface {
+	Write(dataverse.Record) error
+	Flush() error
+}
+
+type jsonlWriter struct {
+	bw  *bufio.Writer
+	enc *json.Encoder
+}
+
+// NewJSONLWriter writes one JSON object per line. Keys come out sorted, so
+// the same records always produce the same file.
+func NewJSONLWriter(w io.Writer) RecordWriter {
+	bw := bufio.NewWriterSize(w, 256<<10)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	return &jsonlWriter{bw: bw, enc: enc}
+}
+
+func (j *jsonlWriter) Write(r dataverse.Record) error { return j.enc.Encode(r) }
+func (j *jsonlWriter) Flush() error                   { return j.bw.Flush() }
+
+type csvWriter struct {
+	w       *csv.Writer
+	columns []string
+	row     []string
+}
+
+// NewCSVWriter writes a header of columns and one row per record. Values
+// that are objects or arrays are written as JSON; null is an empty cell.
+func NewCSVWriter(w io.Writer, columns []string) (RecordWriter, error) {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(columns); err != nil {
+		return nil, err
+	}
+	return &csvWriter{w: cw, columns: columns, row: make([]string, len(columns))}, nil
+}
+
+func (c *csvWriter) Write(r dataverse.Record) error {
+	for i, col := range c.columns {
+		c.row[i] = CSVValue(r[col])
+	}
+	return c.w.Write(c.row)
+}
+
+func (c *csvWriter) Flush() error {
+	c.w.Flush()
+	return c.w.Error()
+}
+
+// CSVValue formats one value for a CSV cell.
+func CSVValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return fmt.Sprint(x)
+		}
+		return string(b)
+	}
+}
+
+// AtomicFile is an output file that appears under its name only when
+// complete: writes go to a temporary file in the same directory, renamed on
+// Commit. A failed or interrupted pull never leaves a truncated file that
+// looks finished.
+type AtomicFile struct {
+	*os.File
+	path string
+	done bool
+}
+
+// CreateAtomic starts an atomic file.
+func CreateAtomic(path string) (*AtomicFile, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".partial-*")
+	if err != nil {
+		return nil, err
+	}
+	return &AtomicFile{File: f, path: path}, nil
+}
+
+// Commit syncs and renames the file into place.
+func (a *AtomicFile) Commit() error {
+	if err := a.File.Sync(); err != nil {
+		return err
+	}
+	if err := a.File.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(a.File.Name(), a.path); err != nil {
+		return err
+	}
+	a.done = true
+	return nil
+}
+
+// Abort removes the temporary file unless Commit succeeded.
+func (a *AtomicFile) Abort() {
+	if a.done {
+		return
+	}
+	a.File.Close()
+	os.Remove(a.File.Name())
+}
+
+// WriteFileAtomic writes data to path atomically.
+func WriteFileAtomic(path string, data []byte) error {
+	f, err := CreateAtomic(path)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	return f.Commit()
+}
+
+// FormatFor picks the format from an explicit flag or the file extension.
+func FormatFor(flag, path string) (string, error) {
+	f := strings.ToLower(flag)
+	if f == "" {
+		if strings.EqualFold(filepath.Ext(path), ".csv") {
+			return "csv", nil
+		}
+		return "jsonl", nil
+	}
+	if f != "jsonl" && f != "csv" {
+		return "", fmt.Errorf("unknown format %q: use jsonl or csv", flag)
+	}
+	return f, nil
+}
