@@ -667,3 +667,30 @@ func TestShippedSeedLoads(t *testing.T) {
 		t.Errorf("%d seeded cases without a customer", n)
 	}
 }
+
+func TestCountIsCappedAt5000(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	populateIncidents(t, e.srv, 5003)
+	if n := string(mustStatus(t, e.do("GET", "incidents/$count", nil), 200).body); n != "5000" {
+		t.Errorf("/$count = %s, want 5000", n)
+	}
+	r := mustStatus(t, e.do("GET", "incidents?$select=title&$count=true", nil,
+		`Prefer: odata.maxpagesize=10,odata.include-annotations="Microsoft.Dynamics.CRM.totalrecordcount,Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"`), 200).json(t)
+	if r["@odata.count"] != float64(5000) || r["@Microsoft.Dynamics.CRM.totalrecordcount"] != float64(5000) || r["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] != true {
+		t.Errorf("count annotations: count=%v total=%v exceeded=%v", r["@odata.count"], r["@Microsoft.Dynamics.CRM.totalrecordcount"], r["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"])
+	}
+	if len(r["value"].([]any)) != 10 || r["@odata.nextLink"] == nil {
+		t.Errorf("page of %d rows, nextLink %v", len(r["value"].([]any)), r["@odata.nextLink"])
+	}
+}
+
+func TestDeclaredTablesFromJSON(t *testing.T) {
+	reg := schemaWithExtraTable(t)
+	e := newTestEnv(t, Options{Registry: reg})
+	id := e.createID("dvs_widgets", map[string]any{"dvs_name": "Sprocket", "dvs_size": 3})
+	w := mustStatus(t, e.do("GET", "dvs_widgets("+id+")?$select=dvs_name,dvs_size", nil), 200).json(t)
+	if w["dvs_name"] != "Sprocket" || w["dvs_size"] != float64(3) {
+		t.Errorf("declared table record: %v", w)
+	}
+	mustStatus(t, e.do("POST", "dvs_widgets", map[string]any{"dvs_name": "x", "dvs_size": 7}), 400)
+}

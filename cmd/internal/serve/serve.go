@@ -18,6 +18,7 @@ import (
 
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/dataverse/refserver"
+	"github.com/dvsync/dvsync/dataverse/schema"
 )
 
 type options struct {
@@ -31,6 +32,7 @@ type options struct {
 	changeRetention time.Duration
 	allowRemote     bool
 	verbose         bool
+	tables          []string
 	odoo            odooOptions
 }
 
@@ -63,6 +65,7 @@ Data persists under --data unless --memory is given. Stop with Ctrl-C.`,
 	f.DurationVar(&o.changeRetention, "change-retention", refserver.DefaultChangeRetention, "how long change-tracking delta tokens stay valid")
 	f.BoolVar(&o.allowRemote, "allow-non-loopback", false, "allow listening on a non-loopback address")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every request to stderr")
+	f.StringArrayVar(&o.tables, "tables", nil, `declare more tables from a JSON file ({"tables":[...],"manyToMany":[...]}); repeatable`)
 	addOdooFlags(f, &o.odoo)
 	return cmd
 }
@@ -104,12 +107,24 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		}
 		token = strings.TrimSpace(string(b))
 	}
+	reg := schema.Default()
+	for _, path := range o.tables {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("--tables: %w", err)
+		}
+		err = reg.LoadJSON(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("--tables %s: %w", path, err)
+		}
+	}
 	dataPath := ""
 	if !o.memory {
 		dataPath = filepath.Join(o.dataDir, "dataverse.db")
 	}
 	srv, err := refserver.New(refserver.Options{
-		DataPath: dataPath, Token: token, DOPHint: o.dopHint,
+		Registry: reg, DataPath: dataPath, Token: token, DOPHint: o.dopHint,
 		ChangeRetention: o.changeRetention, Logger: logger,
 	})
 	if err != nil {
