@@ -57,7 +57,7 @@ func golden(t *testing.T, name string, got []byte) {
 func TestGolden(t *testing.T) {
 	for _, tc := range []struct {
 		fixture, config, golden string
-		formats              []string
+		formats                 []string
 	}{
 		{"small.zip", "", "assess-small", []string{"json", "md", "html"}},
 		{"contoso.zip", "-", "assess-contoso-all", []string{"json", "md", "html"}},

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dvsync/dvsync/cmd/internal/output"
+	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/usd"
 	"github.com/dvsync/dvsync/usd/assess"
 )
@@ -52,8 +53,10 @@ its Copilot Service workspace target, a verdict (automatic, partial, manual), th
 reasons, and an effort estimate, totalled per verdict and component type.
 
 The input is a Configuration Migration Tool export zip (data.xml, data_schema.xml,
-[Content_Types].xml). A partly broken export is still assessed; its problems are
-listed in the report and summarised on stderr.
+[Content_Types].xml) given with --from, or the USD tables of a Dataverse
+environment given with --env (credentials: DVSYNC_TOKEN, else the Azure
+DefaultAzureCredential chain and its AZURE_* variables). A partly broken export is
+still assessed; its problems are listed in the report and summarised on stderr.
 
 --configuration picks one USD configuration; by default the configuration marked
 as default is assessed, or every component when none is marked;
@@ -112,7 +115,11 @@ func runAssess(ctx context.Context, streams *output.Streams, o *assessOptions) e
 			return &output.ExitError{Code: 1, Err: err}
 		}
 	case o.env != "":
-		return &output.ExitError{Code: 2, Err: errors.New("--env: reading USD tables from Dataverse is not available yet; export the configuration with the Configuration Migration Tool (or pac data export) and pass the zip with --from")}
+		source = o.env
+		m, err = loadFromEnvironment(ctx, o.env)
+		if err != nil {
+			return &output.ExitError{Code: 1, Err: err}
+		}
 	default:
 		return &output.ExitError{Code: 2, Err: errors.New("--from FILE is required: a Configuration Migration Tool export zip of the USD configuration")}
 	}
@@ -142,6 +149,27 @@ func runAssess(ctx context.Context, streams *output.Streams, o *assessOptions) e
 		return &output.ExitError{Code: 2, Err: fmt.Errorf("the export has %d error(s); first: %s", n, firstError(sel))}
 	}
 	return nil
+}
+
+// loadFromEnvironment reads the USD tables of a Dataverse environment.
+// Credentials follow the project conventions: DVSYNC_TOKEN (reference
+// server) when set, otherwise azidentity's DefaultAzureCredential with its
+// AZURE_* variables. Secrets never come from flags.
+func loadFromEnvironment(ctx context.Context, env string) (*usd.Model, error) {
+	kind := dataverse.CredentialDefault
+	if os.Getenv("DVSYNC_TOKEN") != "" {
+		kind = dataverse.CredentialStaticToken
+	}
+	cred, err := dataverse.NewCredential(dataverse.CredentialOptions{Kind: kind, Token: os.Getenv("DVSYNC_TOKEN"),
+		TenantID: os.Getenv("AZURE_TENANT_ID")})
+	if err != nil {
+		return nil, err
+	}
+	client, err := dataverse.NewClient(env, cred, nil)
+	if err != nil {
+		return nil, err
+	}
+	return (&usd.DataverseSource{Client: client, Name: env}).Load(ctx)
 }
 
 func firstError(m *usd.Model) string {

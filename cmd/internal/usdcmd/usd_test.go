@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/dvsync/dvsync/cmd/internal/output"
+	"github.com/dvsync/dvsync/dataverse"
+	"github.com/dvsync/dvsync/dataverse/refserver"
 )
 
 func fixture(name string) string { return filepath.Join("..", "..", "..", "testdata", "usd", name) }
@@ -105,7 +108,7 @@ func TestAssessErrors(t *testing.T) {
 		{[]string{"assess", "--from", fixture("contoso.zip"), "--configuration", "Nobody"}, 2, "Tier 2 Agents"},
 		{[]string{"assess", "--from", fixture("missing.zip")}, 1, "missing.zip"},
 		{[]string{"assess", "--from", fixture("broken-notzip.zip")}, 1, "not a zip archive"},
-		{[]string{"assess", "--env", "https://org.crm.dynamics.com"}, 2, "not available yet"},
+		{[]string{"assess", "--env", "http://example.com/"}, 1, "plain http"},
 		{[]string{"assess", "--from", fixture("broken-dangling.zip"), "--strict"}, 2, "error(s)"},
 		{[]string{"assess", "--from", fixture("contoso.zip"), "--all-configurations", "--configuration", "Supervisors"}, 2, "not both"},
 	}
@@ -115,6 +118,34 @@ func TestAssessErrors(t *testing.T) {
 		if !errors.As(err, &exit) || exit.Code != c.code || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%v: err = %v, want code %d containing %q", c.args, err, c.code, c.msg)
 		}
+	}
+}
+
+func TestAssessFromEnvironment(t *testing.T) {
+	srv, err := refserver.New(refserver.Options{Token: "usdcmd-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	c, err := dataverse.NewClient(hs.URL, dataverse.StaticToken("usdcmd-test"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(context.Background(), "uii_hostedapplication", dataverse.Record{"uii_name": "Debugger",
+		"msdyusd_crmwindowhosttype": 803750016}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DVSYNC_TOKEN", "usdcmd-test")
+	var out, errOut bytes.Buffer
+	cmd := NewCommand(output.NewStreams(strings.NewReader(""), &out, &errOut))
+	cmd.SetArgs([]string{"assess", "--env", hs.URL, "--format", "md"})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "| Debugger | Debugger | No equivalent | manual |") {
+		t.Errorf("report lacks the Debugger row:\n%s", out.String())
 	}
 }
 
