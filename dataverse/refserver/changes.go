@@ -91,6 +91,13 @@ func decodeDeltaCursor(token string) (deltaCursor, error) {
 	return deltaCursor{phase: c.Phase, after: c.After, afterID: c.AfterID, snapshot: c.Snapshot, page: c.Page, fromToken: c.From}, nil
 }
 
+// isTrackingSkipToken tells whether a $skiptoken continues a tracked read,
+// so that a client following @odata.nextLink without repeating
+// Prefer: odata.track-changes still gets the tracked pages.
+func isTrackingSkipToken(token string) bool {
+	return token != "" && strings.Contains(token, `istracking="True"`)
+}
+
 func (s *Server) retention() time.Duration {
 	if s.opts.ChangeRetention > 0 {
 		return s.opts.ChangeRetention

@@ -409,7 +409,7 @@ func (s *Server) getCollection(w http.ResponseWriter, r *http.Request, t *schema
 		return
 	}
 	pref := parsePrefer(r)
-	if pref.trackChanges || q.DeltaToken != "" {
+	if pref.trackChanges || q.DeltaToken != "" || isTrackingSkipToken(q.SkipToken) {
 		s.getChanges(w, r, t, q, pref)
 		return
 	}
