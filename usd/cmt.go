@@ -104,6 +104,9 @@ func (z *CMTZip) Load(ctx context.Context) (*Model, error) {
 			rd.b.AddProblem(Problem{Severity: SeverityError, File: z.Name, Message: fmt.Sprintf("archive ends early: %v", serr)})
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if !rd.sawData {
 		return nil, &ReadError{File: z.Name, Err: errors.New("no data.xml in the archive; is this a Configuration Migration Tool export?")}
 	}

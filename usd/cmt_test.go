@@ -258,3 +258,21 @@ func find[T any](s []T, f func(T) bool) T {
 	var zero T
 	return zero
 }
+
+func TestLoadCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, f := range []string{"contoso.zip", "broken-truncated.zip"} {
+		if _, err := usd.LoadFile(ctx, fixture(t, f)); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: err = %v, want context.Canceled", f, err)
+		}
+	}
+}
+
+func BenchmarkLoadContoso(b *testing.B) {
+	for b.Loop() {
+		if _, err := usd.LoadFile(context.Background(), fixture(b, "contoso.zip")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
