@@ -53,21 +53,21 @@ func ParseFaults(spec string) (*Faults, error) {
 	rate := func(name, v string) (float64, error) {
 		p, err := strconv.ParseFloat(v, 64)
 		if err != nil || p < 0 || p > 1 {
-			return 0, fmt.Errorf("faults: %s=%s is not a probability between 0 and 1", name, v)
+			return 0, fmt.Errorf("%s=%s is not a probability between 0 and 1", name, v)
 		}
 		return p, nil
 	}
 	for _, item := range strings.Split(spec, ",") {
 		name, value, ok := strings.Cut(strings.TrimSpace(item), "=")
 		if !ok {
-			return nil, fmt.Errorf("faults %q: %q is not name=value (names: seed, 503, 500, reset, slow)", spec, item)
+			return nil, fmt.Errorf("%q in %q is not name=value (names: seed, 503, 500, reset, slow)", item, spec)
 		}
 		name, value = strings.ToLower(strings.TrimSpace(name)), strings.TrimSpace(value)
 		var err error
 		switch name {
 		case "seed":
 			if f.Seed, err = strconv.ParseUint(value, 10, 64); err != nil {
-				return nil, fmt.Errorf("faults: seed=%s is not a non-negative integer", value)
+				return nil, fmt.Errorf("seed=%s is not a non-negative integer", value)
 			}
 		case "503":
 			f.Unavailable, err = rate(name, value)
@@ -79,18 +79,18 @@ func ParseFaults(spec string) (*Faults, error) {
 			p, d, hasDelay := strings.Cut(value, ":")
 			if f.Slow, err = rate(name, p); err == nil && hasDelay {
 				if f.SlowDelay, err = time.ParseDuration(d); err != nil || f.SlowDelay < 0 {
-					err = fmt.Errorf("faults: slow=%s: the delay after ':' must be a duration such as 2s", value)
+					err = fmt.Errorf("slow=%s: the delay after ':' must be a duration such as 2s", value)
 				}
 			}
 		default:
-			return nil, fmt.Errorf("faults: unknown setting %q (names: seed, 503, 500, reset, slow)", name)
+			return nil, fmt.Errorf("unknown setting %q (names: seed, 503, 500, reset, slow)", name)
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
 	if sum := f.Unavailable + f.Internal + f.Reset + f.Slow; sum > 1+1e-9 {
-		return nil, fmt.Errorf("faults %q: the rates add up to %g; they must not exceed 1", spec, sum)
+		return nil, fmt.Errorf("%q: the rates add up to %g; they must not exceed 1", spec, sum)
 	}
 	return &f, nil
 }

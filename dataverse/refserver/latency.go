@@ -40,14 +40,14 @@ func ParseLatency(spec string) (*Latency, error) {
 		if perRecord, ok := strings.CutSuffix(term, "/record"); ok {
 			d, err := parseDurationFraction(perRecord)
 			if err != nil {
-				return nil, fmt.Errorf("latency %q: %q: %w (e.g. 50ms+0.5ms/record)", spec, term, err)
+				return nil, fmt.Errorf("%q in %q: %w (e.g. 50ms+0.5ms/record)", term, spec, err)
 			}
 			l.PerRecord += d
 			continue
 		}
 		d, err := parseDurationFraction(term)
 		if err != nil {
-			return nil, fmt.Errorf("latency %q: %q: %w (e.g. 50ms+0.5ms/record)", spec, term, err)
+			return nil, fmt.Errorf("%q in %q: %w (e.g. 50ms+0.5ms/record)", term, spec, err)
 		}
 		l.PerRequest += d
 	}

@@ -74,30 +74,30 @@ func ParseLimits(spec string) (*Limits, error) {
 	for _, item := range strings.Split(spec, ",") {
 		name, value, ok := strings.Cut(strings.TrimSpace(item), "=")
 		if !ok {
-			return nil, fmt.Errorf("limits %q: %q is not name=value (names: requests, time, concurrent)", spec, item)
+			return nil, fmt.Errorf("%q in %q is not name=value (names: requests, time, concurrent)", item, spec)
 		}
 		value = strings.TrimSpace(value)
 		switch strings.ToLower(strings.TrimSpace(name)) {
 		case "requests":
 			n, win, err := amountPerWindow(value, func(s string) (int, error) { return strconv.Atoi(s) })
 			if err != nil {
-				return nil, fmt.Errorf("limits: requests=%s: %w (e.g. requests=600/30s)", value, err)
+				return nil, fmt.Errorf("requests=%s: %w (e.g. requests=600/30s)", value, err)
 			}
 			l.Requests, l.RequestWindow = n, win
 		case "time":
 			d, win, err := amountPerWindow(value, time.ParseDuration)
 			if err != nil {
-				return nil, fmt.Errorf("limits: time=%s: %w (e.g. time=120s/30s)", value, err)
+				return nil, fmt.Errorf("time=%s: %w (e.g. time=120s/30s)", value, err)
 			}
 			l.ExecutionTime, l.TimeWindow = d, win
 		case "concurrent":
 			n, err := strconv.Atoi(value)
 			if err != nil || n < 0 {
-				return nil, fmt.Errorf("limits: concurrent=%s is not a non-negative integer", value)
+				return nil, fmt.Errorf("concurrent=%s is not a non-negative integer", value)
 			}
 			l.Concurrent = n
 		default:
-			return nil, fmt.Errorf("limits: unknown setting %q (names: requests, time, concurrent)", name)
+			return nil, fmt.Errorf("unknown setting %q (names: requests, time, concurrent)", name)
 		}
 	}
 	return &l, nil
