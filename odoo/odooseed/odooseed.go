@@ -478,6 +478,9 @@ func (g *generator) thread(ticket int, subject, body string, partner row, user i
 	}
 	var last time.Time
 	emit := func(at time.Time, m row) error {
+		if at.After(g.opts.Now) {
+			return nil // the data is "as of" Now; later replies have not happened
+		}
 		m["id"] = g.msgID
 		g.msgID++
 		m["model"] = "helpdesk.ticket"
