@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dvsync/dvsync/cmd/internal/output"
-	"github.com/dvsync/dvsync/dataverse"
+	"github.com/dvsync/dvsync/cmd/internal/pull"
 	"github.com/dvsync/dvsync/usd"
 	"github.com/dvsync/dvsync/usd/assess"
 )
@@ -34,7 +34,7 @@ Migration Tool, and work out what it becomes in the Copilot Service workspace.`,
 
 type assessOptions struct {
 	from          string
-	env           string
+	conn          pull.Connection
 	format        string
 	out           string
 	configuration string
@@ -54,8 +54,8 @@ reasons, and an effort estimate, totalled per verdict and component type.
 
 The input is a Configuration Migration Tool export zip (data.xml, data_schema.xml,
 [Content_Types].xml) given with --from, or the USD tables of a Dataverse
-environment given with --env (credentials: DVSYNC_TOKEN, else the Azure
-DefaultAzureCredential chain and its AZURE_* variables). A partly broken export is
+environment given with --env (authentication as for dvsync pull: --auth, DVSYNC_TOKEN
+for the reference server, or the Azure credential chain and AZURE_* variables). A partly broken export is
 still assessed; its problems are listed in the report and summarised on stderr.
 
 --configuration picks one USD configuration; by default the configuration marked
@@ -68,7 +68,7 @@ as default is assessed, or every component when none is marked;
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.from, "from", "", "Configuration Migration Tool export zip to read")
-	f.StringVar(&o.env, "env", os.Getenv("DVSYNC_ENV"), "Dataverse environment URL to read the USD tables from (or DVSYNC_ENV)")
+	o.conn.AddFlags(f)
 	f.StringVar(&o.format, "format", "", "report format: html, md or json (default: from --out's extension, else md)")
 	f.StringVarP(&o.out, "out", "o", "-", "file to write the report to; - for stdout")
 	f.StringVar(&o.configuration, "configuration", "", "assess only this USD configuration")
@@ -105,8 +105,12 @@ func runAssess(ctx context.Context, streams *output.Streams, o *assessOptions) e
 	}
 	var m *usd.Model
 	var source string
+	env := o.conn.Env
+	if env == "" && o.from == "" {
+		env = os.Getenv("DVSYNC_ENV")
+	}
 	switch {
-	case o.from != "" && o.env != "" && o.env != os.Getenv("DVSYNC_ENV"):
+	case o.from != "" && env != "":
 		return &output.ExitError{Code: 2, Err: errors.New("give either --from or --env, not both")}
 	case o.from != "":
 		source = filepath.Base(o.from)
@@ -114,9 +118,13 @@ func runAssess(ctx context.Context, streams *output.Streams, o *assessOptions) e
 		if err != nil {
 			return &output.ExitError{Code: 1, Err: err}
 		}
-	case o.env != "":
-		source = o.env
-		m, err = loadFromEnvironment(ctx, o.env)
+	case env != "":
+		source = env
+		client, err := o.conn.Client(func(msg string) { fmt.Fprintln(streams.Err, msg) }, nil)
+		if err != nil {
+			return &output.ExitError{Code: 2, Err: err}
+		}
+		m, err = (&usd.DataverseSource{Client: client, Name: env}).Load(ctx)
 		if err != nil {
 			return &output.ExitError{Code: 1, Err: err}
 		}
@@ -149,27 +157,6 @@ func runAssess(ctx context.Context, streams *output.Streams, o *assessOptions) e
 		return &output.ExitError{Code: 2, Err: fmt.Errorf("the export has %d error(s); first: %s", n, firstError(sel))}
 	}
 	return nil
-}
-
-// loadFromEnvironment reads the USD tables of a Dataverse environment.
-// Credentials follow the project conventions: DVSYNC_TOKEN (reference
-// server) when set, otherwise azidentity's DefaultAzureCredential with its
-// AZURE_* variables. Secrets never come from flags.
-func loadFromEnvironment(ctx context.Context, env string) (*usd.Model, error) {
-	kind := dataverse.CredentialDefault
-	if os.Getenv("DVSYNC_TOKEN") != "" {
-		kind = dataverse.CredentialStaticToken
-	}
-	cred, err := dataverse.NewCredential(dataverse.CredentialOptions{Kind: kind, Token: os.Getenv("DVSYNC_TOKEN"),
-		TenantID: os.Getenv("AZURE_TENANT_ID")})
-	if err != nil {
-		return nil, err
-	}
-	client, err := dataverse.NewClient(env, cred, nil)
-	if err != nil {
-		return nil, err
-	}
-	return (&usd.DataverseSource{Client: client, Name: env}).Load(ctx)
 }
 
 func firstError(m *usd.Model) string {

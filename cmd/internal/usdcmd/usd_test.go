@@ -98,6 +98,7 @@ func TestAssessAllConfigurations(t *testing.T) {
 }
 
 func TestAssessErrors(t *testing.T) {
+	t.Setenv("DVSYNC_TOKEN", "x") // so that --auth token reaches the http check
 	cases := []struct {
 		args []string
 		code int
@@ -108,7 +109,8 @@ func TestAssessErrors(t *testing.T) {
 		{[]string{"assess", "--from", fixture("contoso.zip"), "--configuration", "Nobody"}, 2, "Tier 2 Agents"},
 		{[]string{"assess", "--from", fixture("missing.zip")}, 1, "missing.zip"},
 		{[]string{"assess", "--from", fixture("broken-notzip.zip")}, 1, "not a zip archive"},
-		{[]string{"assess", "--env", "http://example.com/"}, 1, "plain http"},
+		{[]string{"assess", "--env", "http://example.com/", "--auth", "token"}, 2, "plain http"},
+		{[]string{"assess", "--env", "https://org.crm.dynamics.com", "--from", fixture("small.zip")}, 2, "not both"},
 		{[]string{"assess", "--from", fixture("broken-dangling.zip"), "--strict"}, 2, "error(s)"},
 		{[]string{"assess", "--from", fixture("contoso.zip"), "--all-configurations", "--configuration", "Supervisors"}, 2, "not both"},
 	}
