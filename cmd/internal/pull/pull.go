@@ -72,7 +72,10 @@ token falls back to a full read, reported as fullRead in the summary.`,
   dvsync pull incident --partitions 4 --out incidents.jsonl --json
   dvsync pull incident --track --token-out incident.delta --out all.jsonl
   dvsync pull incident --since-token @incident.delta --token-out incident.delta --out changes.jsonl`,
-		Args: cobra.ExactArgs(1),
+		// Errors are printed once, by the root command, without usage.
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return run(cmd.Context(), streams, o, args[0])
 		},

@@ -78,7 +78,10 @@ move records between environments whose GUIDs differ, push by alternate key
 		Example: `  dvsync push incident cases.jsonl --env https://org.crm.dynamics.com --key ticketnumber
   dvsync push account accounts.csv --mode create --rejects bad.jsonl --json
   dvsync push incident cases.jsonl --key ticketnumber --dry-run`,
-		Args: cobra.ExactArgs(2),
+		// Errors are printed once, by the root command, without usage.
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return run(cmd.Context(), streams, o, args[0], args[1])
 		},
