@@ -18,6 +18,14 @@ type DataverseSource struct {
 	Client *dataverse.Client
 	// Name labels problems (the environment URL, say).
 	Name string
+	// Memberships reads the (owner, member) pairs of one relationship,
+	// owner being a row of rel.Entity1. Nil reads the intersect table as
+	// an entity set. Community reports say intersect tables of custom N:N
+	// relationships have no Web API entity set, so a real environment may
+	// need another way in: a collection-valued navigation property per
+	// owner (GET <owners>(<id>)/<rel.Name>) or FetchXML with an intersect
+	// link-entity, once the client offers them.
+	Memberships func(ctx context.Context, rel Relationship, pair func(owner, member string)) error
 }
 
 // Load implements Source. A table or relationship that cannot be read
@@ -107,29 +115,43 @@ func webFields(rec dataverse.Record) []Field {
 	return out
 }
 
-// readRelationship reads an N:N intersect table. Its two id columns are
-// named after the related tables' primary keys, with "one"/"two" suffixes
-// when the relationship joins a table to itself (the Dataverse convention
-// for Entity1IntersectAttribute/Entity2IntersectAttribute).
-func (s *DataverseSource) readRelationship(ctx context.Context, b *Builder, rel Relationship) error {
+// intersectMemberships reads an N:N intersect table. Its two id columns
+// are named after the related tables' primary keys, with "one"/"two"
+// suffixes when the relationship joins a table to itself (the Dataverse
+// convention for Entity1IntersectAttribute/Entity2IntersectAttribute).
+func (s *DataverseSource) intersectMemberships(ctx context.Context, rel Relationship, pair func(owner, member string)) error {
 	col1, col2 := rel.Entity1+"id", rel.Entity2+"id"
 	if rel.Entity1 == rel.Entity2 {
 		col1, col2 = col1+"one", col2+"two"
 	}
-	targets := map[string][]string{}
-	var order []string
 	for rec, err := range s.Client.Records(ctx, rel.Name, dataverse.Query{Select: []string{col1, col2}}) {
 		if err != nil {
 			return err
 		}
-		from, to := rec.String(col1), rec.String(col2)
+		pair(rec.String(col1), rec.String(col2))
+	}
+	return nil
+}
+
+// readRelationship reads the memberships of one relationship.
+func (s *DataverseSource) readRelationship(ctx context.Context, b *Builder, rel Relationship) error {
+	targets := map[string][]string{}
+	var order []string
+	pair := func(from, to string) {
 		if from == "" || to == "" {
-			continue
+			return
 		}
 		if _, ok := targets[from]; !ok {
 			order = append(order, from)
 		}
 		targets[from] = append(targets[from], to)
+	}
+	read := s.Memberships
+	if read == nil {
+		read = s.intersectMemberships
+	}
+	if err := read(ctx, rel, pair); err != nil {
+		return err
 	}
 	for _, from := range order {
 		b.AddAssociation(Association{Relationship: rel.Name, SourceEntity: rel.Entity1, SourceID: from, TargetIDs: targets[from], File: s.Name})

@@ -72,4 +72,24 @@ func TestDataverseSource(t *testing.T) {
 			t.Errorf("table read failed: %v", p)
 		}
 	}
+
+	// A membership reader plugged in by the caller feeds the same builder.
+	const cfgID = "6f1d1c1e-0000-4000-8000-000000000004"
+	mustCreate("msdyusd_configuration", dataverse.Record{"msdyusd_configurationid": cfgID, "msdyusd_name": "Agents", "msdyusd_isdefault": true})
+	src := &usd.DataverseSource{Client: c, Name: hs.URL, Memberships: func(_ context.Context, rel usd.Relationship, pair func(string, string)) error {
+		if rel.Name == "msdyusd_configuration_hostedcontrol" {
+			pair(cfgID, hcID)
+		}
+		return nil
+	}}
+	m, err = src.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Problems) != 0 {
+		t.Errorf("problems = %v", m.Problems)
+	}
+	if got := m.Configurations[0].Members[usd.KindHostedControl]; len(got) != 1 || got[0] != hcID {
+		t.Errorf("configuration members = %v", m.Configurations[0].Members)
+	}
 }
