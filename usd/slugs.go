@@ -200,7 +200,7 @@ func paramSlug(p *Param, ctx SlugContext, anchor string) (string, []SlugIssue) {
 		}
 	}
 	if anchor == "" {
-		return unsupported("%s reads a %s record, but the session has no anchor record (generic session)", p.Raw, src)
+		return unsupported("%s reads a %s record, but no session is anchored on %s; slugs only read the session's anchor record", p.Raw, src, src)
 	}
 	return unsupported("%s reads the last loaded %s record; slugs only read the session's anchor record (%s)", p.Raw, src, anchor)
 }

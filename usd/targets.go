@@ -182,3 +182,17 @@ func DashboardID(raw string) (string, bool) {
 
 // ListEntity is listEntity for other packages.
 func ListEntity(raw string) (string, bool) { return listEntity(raw) }
+
+// RecordURL recognises a Unified Interface or web client record URL
+// (pagetype=entityrecord&etn=X&id=Y); id may be empty.
+func RecordURL(raw string) (entity, id string, ok bool) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", "", false
+	}
+	q := u.Query()
+	if strings.EqualFold(q.Get("pagetype"), "entityrecord") && q.Get("etn") != "" {
+		return q.Get("etn"), q.Get("id"), true
+	}
+	return "", "", false
+}

@@ -224,19 +224,6 @@ func isPage(ct usd.ComponentType) bool {
 	return ct == usd.UnifiedInterfacePage || ct == usd.CRMPage || ct == usd.InteractiveServiceHubPage
 }
 
-// recordURL recognises pagetype=entityrecord&etn=X&id=Y.
-func recordURL(raw string) (entity, id string, ok bool) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", "", false
-	}
-	q := u.Query()
-	if strings.EqualFold(q.Get("pagetype"), "entityrecord") && q.Get("etn") != "" {
-		return q.Get("etn"), q.Get("id"), true
-	}
-	return "", "", false
-}
-
 func (t *translator) pagePlan(hc *usd.HostedControl) (*tabPlan, string) {
 	var opening []*usd.ActionCall
 	for _, ac := range t.m.ActionCallsOf(hc.ID) {
@@ -273,7 +260,7 @@ func (t *translator) pagePlan(hc *usd.HostedControl) (*tabPlan, string) {
 				}
 				return &tabPlan{pageType: pageEntityList, params: p, from: from}, ""
 			}
-			if e, id, ok := recordURL(raw); ok {
+			if e, id, ok := usd.RecordURL(raw); ok {
 				p := map[string]string{"entityName": e}
 				if id != "" {
 					p["entityId"] = id

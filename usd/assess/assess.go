@@ -330,6 +330,8 @@ func (a *assessor) pageControl(hc *usd.HostedControl, it *Item) {
 				it.Target = "Application tab template: dashboard"
 			case isList(raw):
 				it.Target = "Application tab template: entity list"
+			case isRecord(raw):
+				// A record URL carries over as an entity record tab.
 			default:
 				it.Verdict = worst(it.Verdict, Partial)
 				it.Reasons = append(it.Reasons, fmt.Sprintf("action call %q navigates to a page URL; only record, list and dashboard URLs map to a tab template", ac.Name))
@@ -355,6 +357,7 @@ func (a *assessor) pageControl(hc *usd.HostedControl, it *Item) {
 
 func isDashboard(raw string) bool { _, ok := usd.DashboardID(raw); return ok }
 func isList(raw string) bool      { _, ok := usd.ListEntity(raw); return ok }
+func isRecord(raw string) bool    { _, _, ok := usd.RecordURL(raw); return ok }
 
 func (a *assessor) webControl(hc *usd.HostedControl, it *Item) {
 	it.Target, it.Verdict = "Application tab template: third-party website", Automatic
