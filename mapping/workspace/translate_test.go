@@ -276,3 +276,32 @@ func TestUniqueNamesStableOnCollision(t *testing.T) {
 		t.Errorf("tab names = %v", names)
 	}
 }
+
+func TestBody(t *testing.T) {
+	reg := schema.Default()
+	r, err := workspace.Translate(model(t, "small.zip", ""), workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := find(r, "msdyn_productivityagentscriptstep", "dvs_greeting_03")
+	body, err := step.Body(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body["msdyn_agentscriptid@odata.bind"] != "/msdyn_productivityagentscripts(msdyn_uniquename='dvs_greeting')" ||
+		body["msdyn_routeactionid@odata.bind"] != "/msdyn_productivityagentscripts(msdyn_uniquename='dvs_new_case')" {
+		t.Errorf("body = %v", body)
+	}
+	if _, ok := body["msdyn_uniquename"]; ok {
+		t.Error("body repeats the key column")
+	}
+	for _, rec := range r.Records {
+		if _, err := rec.Body(reg); err != nil {
+			t.Errorf("%s %s: %v", rec.Table, rec.UniqueName, err)
+		}
+	}
+	path, _ := workspace.BindPath(reg, workspace.Ref{Table: "workflow", UniqueName: "o'brien"})
+	if path != "/workflows(uniquename='o''brien')" {
+		t.Errorf("bind path = %s", path)
+	}
+}
