@@ -22,6 +22,23 @@ type rpcError struct {
 	message    string
 	httpStatus int // JSON-2 status (json2.py Json2Dispatcher.handle_error)
 	fault      int // XML-RPC fault code
+	// arguments are the exception's args; nil means (message,).
+	// werkzeug HTTPExceptions carry (description, code) in JSON-2 bodies.
+	arguments []any
+}
+
+func (e *rpcError) args() []any {
+	if e.arguments != nil {
+		return e.arguments
+	}
+	return []any{e.message}
+}
+
+// errHTTP is a werkzeug HTTPException as Json2Dispatcher.handle_error
+// renders it: status = code, arguments = (description, code).
+func errHTTP(name string, status int, description string) *rpcError {
+	return &rpcError{name: "werkzeug.exceptions." + name, message: description, httpStatus: status,
+		fault: faultApplication, arguments: []any{description, status}}
 }
 
 func (e *rpcError) Error() string { return e.name + ": " + e.message }
@@ -77,8 +94,18 @@ func errType(format string, args ...any) *rpcError {
 	return &rpcError{name: "builtins.TypeError", message: fmt.Sprintf(format, args...), httpStatus: http.StatusUnprocessableEntity, fault: faultApplication}
 }
 
-func errNoMethod(model, method string) *rpcError {
-	return &rpcError{name: "builtins.AttributeError", message: fmt.Sprintf("type object '%s' has no attribute '%s'", model, method), httpStatus: http.StatusNotFound, fault: faultApplication}
+// errNoMethod: 16/17 fail in getattr on the class; 18 added
+// odoo.service.model.get_public_method with its own message.
+func errNoMethod(version int, model, method string) *rpcError {
+	msg := fmt.Sprintf("type object '%s' has no attribute '%s'", model, method)
+	if version >= 18 {
+		msg = fmt.Sprintf("The method '%s.%s' does not exist", model, method)
+	}
+	return &rpcError{name: "builtins.AttributeError", message: msg, httpStatus: http.StatusNotFound, fault: faultApplication}
+}
+
+func errPrivateMethod(model, method string) *rpcError {
+	return errAccess("Private methods (such as '%s.%s') cannot be called remotely.", model, method)
 }
 
 func errNoModel(model string) *rpcError {

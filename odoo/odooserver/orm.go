@@ -3,6 +3,7 @@ package odooserver
 import (
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -40,13 +41,13 @@ type call struct {
 }
 
 // bindPositional binds execute_kw's args/kwargs to the method's parameters.
-func bindPositional(model, method string, args []any, kwargs map[string]any) (*call, error) {
+func bindPositional(version int, model, method string, args []any, kwargs map[string]any) (*call, error) {
 	spec, ok := methods[method]
 	if strings.HasPrefix(method, "_") {
-		return nil, errAccess("Private methods (such as %s.%s) cannot be called remotely.", model, method)
+		return nil, errPrivateMethod(model, method)
 	}
 	if !ok {
-		return nil, errNoMethod(model, method)
+		return nil, errNoMethod(version, model, method)
 	}
 	c := &call{model: model, method: method, args: map[string]any{}}
 	if spec.recordBound {
@@ -83,18 +84,22 @@ func bindPositional(model, method string, args []any, kwargs map[string]any) (*c
 	return c, nil
 }
 
-// bindNamed binds a JSON-2 body, where every argument is named.
+// bindNamed binds a JSON-2 body, where every argument is named, with the
+// errors of addons/rpc/controllers/json2.py web_json_2_rpc.
 func bindNamed(model, method string, body map[string]any) (*call, error) {
+	if strings.HasPrefix(method, "_") {
+		return nil, errPrivateMethod(model, method)
+	}
 	spec, ok := methods[method]
-	if !ok || strings.HasPrefix(method, "_") {
-		return nil, errNoMethod(model, method)
+	if !ok {
+		return nil, errHTTP("NotFound", http.StatusNotFound, fmt.Sprintf("The method '%s.%s' does not exist", model, method))
 	}
 	c := &call{model: model, method: method, args: map[string]any{}}
 	for k, v := range body {
 		switch {
 		case k == "ids":
-			if !spec.recordBound {
-				return nil, errType("cannot call %s.%s with ids", model, method)
+			if !spec.recordBound && len(idList(v)) > 0 {
+				return nil, errHTTP("UnprocessableEntity", http.StatusUnprocessableEntity, fmt.Sprintf("cannot call %s.%s with ids", model, method))
 			}
 			c.ids = idList(v)
 		case k == "context":
@@ -102,7 +107,8 @@ func bindNamed(model, method string, body map[string]any) (*call, error) {
 		case slices.Contains(spec.params, k):
 			c.args[k] = v
 		default:
-			return nil, errType("%s() got an unexpected keyword argument '%s'", method, k)
+			// inspect.signature(func).bind(...) fails → UnprocessableEntity.
+			return nil, errHTTP("UnprocessableEntity", http.StatusUnprocessableEntity, fmt.Sprintf("got an unexpected keyword argument '%s'", k))
 		}
 	}
 	return c, nil
@@ -260,7 +266,7 @@ func (srv *Server) execute(c *call) (any, error) {
 		return true, nil
 	case "context_get":
 		if m.name != "res.users" {
-			return nil, errNoMethod(m.name, c.method)
+			return nil, errNoMethod(srv.opts.Version, m.name, c.method)
 		}
 		lang, tz := "en_US", "UTC"
 		if admin := srv.store.tables["res.users"].byID[adminUID]; admin != nil {
@@ -273,7 +279,7 @@ func (srv *Server) execute(c *call) (any, error) {
 		}
 		return map[string]any{"lang": lang, "tz": tz, "uid": adminUID}, nil
 	}
-	return nil, errNoMethod(c.model, c.method)
+	return nil, errNoMethod(srv.opts.Version, c.model, c.method)
 }
 
 func allowed(a access, op string) bool {

@@ -250,7 +250,7 @@ func (srv *Server) serveJSONRPC(w http.ResponseWriter, r *http.Request, handle f
 				"name":      rpcErr.name,
 				"debug":     rpcErr.debug(),
 				"message":   rpcErr.message,
-				"arguments": []any{rpcErr.message},
+				"arguments": rpcErr.args(),
 				"context":   map[string]any{},
 			},
 		}
@@ -349,7 +349,7 @@ func (srv *Server) dispatch(service, method string, args []any) (any, error) {
 			} else if len(args) > 5 {
 				posArgs = args[5:]
 			}
-			c, err := bindPositional(model, name, posArgs, kwargs)
+			c, err := bindPositional(srv.opts.Version, model, name, posArgs, kwargs)
 			if err != nil {
 				return nil, err
 			}
@@ -358,7 +358,7 @@ func (srv *Server) dispatch(service, method string, args []any) (any, error) {
 	default:
 		return nil, errValue("service %s not found", pyRepr(service))
 	}
-	return nil, errNoMethod(service, method)
+	return nil, errNoMethod(srv.opts.Version, service, method)
 }
 
 func checkDB(v any) error {
@@ -458,33 +458,29 @@ func (srv *Server) serveJSON2(w http.ResponseWriter, r *http.Request) {
 	fail := func(e *rpcError) {
 		srv.log.Debug("odoo call", "protocol", "json2", "path", r.URL.Path, "duration", time.Since(start), "error", e.name)
 		writeJSON(w, e.httpStatus, map[string]any{
-			"name": e.name, "message": e.message, "arguments": []any{e.message, e.httpStatus},
+			"name": e.name, "message": e.message, "arguments": e.args(),
 			"context": map[string]any{}, "debug": e.debug(),
 		})
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		fail(&rpcError{name: "werkzeug.exceptions.MethodNotAllowed", message: "The method is not allowed for the requested URL.", httpStatus: http.StatusMethodNotAllowed})
+	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/json/2/"), "/")
+	if r.Method != http.MethodPost || len(parts) != 2 || parts[0] == "" || parts[1] == "" {
+		// json2.py's catch-all route for /json/2/<path:subpath>.
+		fail(errHTTP("NotFound", http.StatusNotFound, "Did you mean POST /json/2/<model>/<method>?"))
 		return
 	}
 	scheme, key, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !strings.EqualFold(scheme, "bearer") || !srv.keyMatches(strings.TrimSpace(key)) {
 		w.Header().Set("WWW-Authenticate", "bearer")
-		fail(&rpcError{name: "werkzeug.exceptions.Unauthorized", message: "Invalid apikey", httpStatus: http.StatusUnauthorized})
+		fail(errHTTP("Unauthorized", http.StatusUnauthorized, "Invalid apikey"))
 		return
 	}
 	if db := r.Header.Get("X-Odoo-Database"); db != "" && db != Database {
-		fail(&rpcError{name: "werkzeug.exceptions.NotFound", message: fmt.Sprintf("database %q not found", db), httpStatus: http.StatusNotFound})
-		return
-	}
-	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/json/2/"), "/")
-	if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
-		notFound(w)
+		fail(errHTTP("NotFound", http.StatusNotFound, fmt.Sprintf("database %s not found", pyRepr(db))))
 		return
 	}
 	model, method := parts[0], parts[1]
 	if _, ok := srv.store.models[model]; !ok {
-		fail(&rpcError{name: "werkzeug.exceptions.NotFound", message: fmt.Sprintf("the model %q does not exist", model), httpStatus: http.StatusNotFound})
+		fail(errHTTP("NotFound", http.StatusNotFound, fmt.Sprintf("the model %s does not exist", pyRepr(model))))
 		return
 	}
 	body := map[string]any{}
@@ -499,7 +495,7 @@ func (srv *Server) serveJSON2(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		fail(&rpcError{name: "werkzeug.exceptions.BadRequest", message: "Invalid JSON data", httpStatus: http.StatusBadRequest})
+		fail(errHTTP("BadRequest", http.StatusBadRequest, "could not parse the body as json: "+err.Error()))
 		return
 	}
 	c, err := bindNamed(model, method, body)
