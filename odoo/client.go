@@ -326,6 +326,19 @@ func (c *Client) call(ctx context.Context, model, method string, ids []int, args
 	if args == nil {
 		args = map[string]any{}
 	}
+	if vals, ok := args["vals_list"]; ok && method == "create" {
+		// odoo/api.py _call_kw_model_create reads args[0] to decide between
+		// returning an id and a list of ids, so create's values must be
+		// positional over JSON-RPC/XML-RPC (kwargs alone give IndexError).
+		pos = append(pos, vals)
+		rest := make(map[string]any, len(args))
+		for k, v := range args {
+			if k != "vals_list" {
+				rest[k] = v
+			}
+		}
+		args = rest
+	}
 	callArgs := []any{c.opts.Database, c.uid, c.opts.APIKey, model, method, pos, args}
 	err := c.jsonrpc(ctx, "object", "execute_kw", callArgs, out, idempotent, attempts)
 	var oe *Error

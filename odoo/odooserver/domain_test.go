@@ -273,3 +273,11 @@ func TestMethodBinding(t *testing.T) {
 		}
 	}
 }
+
+func TestCreateNeedsPositionalValues(t *testing.T) {
+	_, err := bindPositional(17, "res.partner", "create", nil, map[string]any{"vals_list": map[string]any{"name": "x"}})
+	var re *rpcError
+	if !errors.As(err, &re) || re.name != "builtins.IndexError" {
+		t.Fatalf("kwargs-only create: %v", err)
+	}
+}

@@ -68,6 +68,11 @@ func bindPositional(version int, model, method string, args []any, kwargs map[st
 	for i, a := range args {
 		c.args[spec.params[i]] = a
 	}
+	if method == "create" && len(args) == 0 {
+		// odoo/api.py _call_kw_model_create looks at args[0] after the call
+		// to pick id vs ids: kwargs-only creates fail (and roll back).
+		return nil, &rpcError{name: "builtins.IndexError", message: "tuple index out of range", httpStatus: http.StatusInternalServerError, fault: faultApplication}
+	}
 	for k, v := range kwargs {
 		if k == "context" {
 			c.ctx, _ = v.(map[string]any)

@@ -192,7 +192,8 @@ func (srv *Server) versionInfo() map[string]any {
 }
 
 // jsonrpcErrorCode is error.code in JSON-RPC envelopes: 200 up to 18, 0 from
-// 19 (odoo/http.py JsonRPCDispatcher.handle_error; research/odoo.md §1.2).
+// 19 (odoo/http.py JsonRPCDispatcher.handle_error; research/odoo.md §1.2;
+// the 18.0 value is unverified, 200 is assumed).
 func (srv *Server) jsonrpcErrorCode() int {
 	if srv.opts.Version >= 19 {
 		return 0
