@@ -1,0 +1,643 @@
+package migrations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Defaults of RunOptions.
+const (
+	DefaultBatchSize   = 100
+	DefaultConcurrency = 4
+	DefaultSampleSize  = 5
+)
+
+// RunOptions configure Run and Plan.
+type RunOptions struct {
+	// Store keeps checkpoints, the ID map and the journal. Required for
+	// Run; optional for Plan, which then plans from the start and resolves
+	// lookups only against what the plan itself would write.
+	Store Store
+	// BatchSize is the number of target records per Target.Write (default
+	// DefaultBatchSize); a batch is also cut after BatchSize source records
+	// so steps that skip most records still checkpoint.
+	BatchSize int
+	// Concurrency is the number of batches in flight per step (default
+	// DefaultConcurrency). The Dataverse client's own limiter still caps
+	// requests.
+	Concurrency int
+	// Restart forgets the checkpoints of the steps to run first, so their
+	// sources are read from the start; the ID map is kept and re-written
+	// records are updated, not duplicated.
+	Restart bool
+	// Steps limits the run to the named steps (their dependencies are
+	// assumed done). Empty runs every step.
+	Steps []string
+	// Rejects receives one JSON line per rejected record (RejectLine).
+	// Nil discards the lines; rejects are still counted and kept in Store.
+	Rejects io.Writer
+	// SampleSize is the number of target records Plan keeps per step
+	// (default DefaultSampleSize; negative keeps none).
+	SampleSize int
+	// Progress is called after every committed batch and when a step
+	// starts and ends, never concurrently. It must not block for long.
+	Progress func(StepProgress)
+	Logger   *slog.Logger
+}
+
+// StepProgress is a progress report for one step.
+type StepProgress struct {
+	Step   string
+	Status Status
+	Counts Counts
+}
+
+// Summary is the result of a run or a plan.
+type Summary struct {
+	Job     string        `json:"job"`
+	RunID   string        `json:"run_id,omitempty"`
+	DryRun  bool          `json:"dry_run"`
+	Status  Status        `json:"status"`
+	Error   string        `json:"error,omitempty"`
+	Started time.Time     `json:"started"`
+	Ended   time.Time     `json:"ended"`
+	Steps   []StepSummary `json:"steps"`
+}
+
+// StepSummary is one step of a Summary. In a plan, Counts.Written counts
+// the source records that would be written (a dry run cannot tell creates
+// from updates without writing).
+type StepSummary struct {
+	Step   string `json:"step"`
+	Status Status `json:"status"`
+	// FromCursor is the checkpoint the step resumed from ("" from the start).
+	FromCursor string                 `json:"from_cursor,omitempty"`
+	Counts     Counts                 `json:"counts"`
+	Tables     map[string]TableCounts `json:"tables,omitempty"`
+	Duration   time.Duration          `json:"duration_ns"`
+	// Sample holds the first target records a plan would write.
+	Sample []TargetRecord `json:"sample,omitempty"`
+}
+
+// TableCounts count target records (not source records) per table.
+type TableCounts struct {
+	Records   int64 `json:"records"` // mapped to this table
+	Created   int64 `json:"created"`
+	Updated   int64 `json:"updated"`
+	Written   int64 `json:"written"`
+	Unchanged int64 `json:"unchanged"`
+	Rejected  int64 `json:"rejected"`
+}
+
+// Total returns the counts of all steps together.
+func (s *Summary) Total() Counts {
+	var c Counts
+	for _, st := range s.Steps {
+		c.Add(st.Counts)
+	}
+	return c
+}
+
+// StepError wraps an error that stopped a step.
+type StepError struct {
+	Step string
+	Err  error
+}
+
+func (e *StepError) Error() string { return fmt.Sprintf("step %s: %v", e.Step, e.Err) }
+func (e *StepError) Unwrap() error { return e.Err }
+
+// Plan runs job without writing anything, to the target or to the store:
+// every step reads its source from its checkpoint and maps every record,
+// and the summary holds the counts and a sample of the records a run would
+// write.
+func Plan(ctx context.Context, job *Job, o RunOptions) (*Summary, error) {
+	return run(ctx, job, o, true)
+}
+
+// Run runs job: each step, in dependency order, streams its source from its
+// last checkpoint, maps the records and writes them in concurrent batches,
+// committing the checkpoint after each batch is durable in the target.
+// Run stops at the first step error (the summary then holds the counts so
+// far); running the job again resumes where it stopped.
+func Run(ctx context.Context, job *Job, o RunOptions) (*Summary, error) {
+	if o.Store == nil {
+		return nil, errors.New("migrations: Run needs a Store")
+	}
+	return run(ctx, job, o, false)
+}
+
+func run(ctx context.Context, job *Job, o RunOptions, dry bool) (*Summary, error) {
+	order, err := job.validate()
+	if err != nil {
+		return nil, err
+	}
+	if len(o.Steps) > 0 {
+		want := map[string]bool{}
+		for _, n := range o.Steps {
+			want[n] = true
+		}
+		var sel []*Step
+		for _, s := range order {
+			if want[s.Name] {
+				sel = append(sel, s)
+				delete(want, s.Name)
+			}
+		}
+		if len(want) > 0 {
+			return nil, fmt.Errorf("migrations: job %s has no step %v", job.Name, slices.Sorted(maps.Keys(want)))
+		}
+		order = sel
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	sum := &Summary{Job: job.Name, DryRun: dry, Started: time.Now(), Status: StatusRunning}
+	names := make([]string, len(order))
+	for i, s := range order {
+		names[i] = s.Name
+		sum.Steps = append(sum.Steps, StepSummary{Step: s.Name, Status: StatusPending})
+	}
+	r := &runner{job: job, o: o, dry: dry, sum: sum, rejects: newRejectsFile(o.Rejects)}
+	r.ids = &idLookup{store: o.Store, job: job.Name}
+	if dry {
+		r.ids.overlay = map[string][]Ref{}
+	} else {
+		if o.Restart {
+			if err := o.Store.ResetCheckpoints(ctx, job.Name, names...); err != nil {
+				return nil, err
+			}
+		}
+		if r.runID, err = o.Store.BeginRun(ctx, job.Name, names); err != nil {
+			return nil, err
+		}
+		sum.RunID = r.runID
+	}
+	o.Logger.Info("job started", "job", job.Name, "run", r.runID, "dry_run", dry, "steps", len(order))
+	for i, s := range order {
+		if err = r.step(ctx, s, &sum.Steps[i]); err != nil {
+			err = &StepError{Step: s.Name, Err: err}
+			break
+		}
+	}
+	sum.Ended = time.Now()
+	switch {
+	case err == nil:
+		sum.Status = StatusSucceeded
+	case ctx.Err() != nil:
+		sum.Status = StatusCancelled
+		sum.Error = err.Error()
+	default:
+		sum.Status = StatusFailed
+		sum.Error = err.Error()
+	}
+	if !dry {
+		// The journal is closed even when ctx is cancelled.
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if eerr := o.Store.EndRun(ectx, r.runID, sum.Status, sum.Error); eerr != nil && err == nil {
+			err = eerr
+		}
+		cancel()
+	}
+	o.Logger.Info("job ended", "job", job.Name, "run", r.runID, "status", sum.Status, "duration", sum.Ended.Sub(sum.Started))
+	return sum, err
+}
+
+type runner struct {
+	job     *Job
+	o       RunOptions
+	dry     bool
+	runID   string
+	sum     *Summary
+	ids     *idLookup
+	rejects *rejectsFile
+}
+
+// item is one source record in a batch and the slice of the batch's target
+// records it produced.
+type item struct {
+	rec   SourceRecord
+	res   MapResult
+	first int
+}
+
+type batch struct {
+	seq     int
+	items   []item
+	targets []TargetRecord
+	cursor  string // position after the batch's last record
+	done    bool   // the last batch of a completely read source
+}
+
+func (r *runner) step(ctx context.Context, s *Step, ss *StepSummary) (err error) {
+	log := r.o.Logger.With("job", r.job.Name, "step", s.Name)
+	started := time.Now()
+	ss.Status = StatusRunning
+	ss.Tables = map[string]TableCounts{}
+	size := firstPositive(s.BatchSize, r.o.BatchSize, DefaultBatchSize)
+	conc := firstPositive(s.Concurrency, r.o.Concurrency, DefaultConcurrency)
+	sample := r.o.SampleSize
+	if sample == 0 {
+		sample = DefaultSampleSize
+	}
+
+	var cp Checkpoint
+	if r.o.Store != nil {
+		if cp, err = r.o.Store.Checkpoint(ctx, r.job.Name, s.Name); err != nil {
+			return err
+		}
+	}
+	ss.FromCursor = cp.Cursor
+	if !r.dry {
+		if err := r.o.Store.SetStepStatus(ctx, r.runID, s.Name, StatusRunning); err != nil {
+			return err
+		}
+	}
+	log.Info("step started", "from_cursor", cp.Cursor, "dry_run", r.dry)
+	r.progress(ss)
+
+	defer func() {
+		ss.Duration = time.Since(started)
+		if err == nil {
+			// Every source record read must be accounted for exactly once.
+			err = ss.Counts.Reconcile(s.Name)
+		}
+		switch {
+		case err == nil:
+			ss.Status = StatusSucceeded
+		case ctx.Err() != nil:
+			ss.Status = StatusCancelled
+		default:
+			ss.Status = StatusFailed
+		}
+		if !r.dry {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			if serr := r.o.Store.SetStepStatus(sctx, r.runID, s.Name, ss.Status); serr != nil && err == nil {
+				err = serr
+			}
+			cancel()
+		}
+		r.progress(ss)
+		c := ss.Counts
+		log.Info("step ended", "status", ss.Status, "read", c.Read, "created", c.Created, "updated", c.Updated,
+			"written", c.Written, "unchanged", c.Unchanged, "skipped", c.Skipped, "rejected", c.Rejected, "duration", ss.Duration)
+	}()
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(conc)
+	r.ids.ctx = gctx
+	cm := &committer{r: r, s: s, ss: ss, log: log, sample: sample, pending: map[int]finished{}}
+	dispatch := func(b *batch) {
+		if r.dry {
+			// Nothing to write, so no concurrency: plan batches in order.
+			g.Go(func() error { return cm.finish(gctx, b, nil) })
+			return
+		}
+		g.Go(func() error {
+			var results []WriteResult
+			if len(b.targets) > 0 {
+				var err error
+				if results, err = s.Target.Write(gctx, b.targets); err != nil {
+					return fmt.Errorf("write batch of %d records: %w", len(b.targets), err)
+				}
+				if len(results) != len(b.targets) {
+					return fmt.Errorf("target returned %d results for %d records", len(results), len(b.targets))
+				}
+			}
+			return cm.finish(gctx, b, results)
+		})
+	}
+
+	readErr := func() error {
+		cur := &batch{cursor: cp.Cursor}
+		seq := 0
+		for rec, err := range s.Source.Records(gctx, cp.Cursor) {
+			if err != nil {
+				return fmt.Errorf("read source: %w", err)
+			}
+			if gctx.Err() != nil {
+				break
+			}
+			if rec.IsMarker() {
+				cur.cursor = rec.Cursor
+				continue
+			}
+			res := r.mapRecord(s, rec)
+			if err := r.ids.takeErr(); err != nil {
+				return err
+			}
+			cur.items = append(cur.items, item{rec: rec, res: res, first: len(cur.targets)})
+			if res.Err == nil && res.SkipReason == "" {
+				cur.targets = append(cur.targets, res.Records...)
+			}
+			if rec.Cursor != "" {
+				cur.cursor = rec.Cursor
+			}
+			if len(cur.targets) >= size || len(cur.items) >= size {
+				cur.seq = seq
+				seq++
+				dispatch(cur)
+				cur = &batch{cursor: cur.cursor}
+			}
+		}
+		if err := gctx.Err(); err != nil {
+			return err
+		}
+		cur.seq, cur.done = seq, true
+		dispatch(cur)
+		return nil
+	}()
+	werr := g.Wait()
+	switch {
+	case werr != nil && !errors.Is(werr, context.Canceled):
+		return werr
+	case readErr != nil:
+		return readErr
+	case werr != nil:
+		return werr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !cm.sawDone {
+		return errors.New("internal error: the last batch was not committed")
+	}
+	return nil
+}
+
+// mapRecord calls the step's MapFunc, turning a panic into a reject so one
+// malformed record cannot stop a migration.
+func (r *runner) mapRecord(s *Step, rec SourceRecord) (res MapResult) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = MapResult{Err: fmt.Errorf("mapping panicked: %v", p), Reason: ReasonMap}
+		}
+	}()
+	res = s.Map(rec, r.ids)
+	switch {
+	case res.Err != nil:
+		if res.Reason == "" {
+			res.Reason = ReasonMap
+		}
+	case res.SkipReason != "":
+	case len(res.Records) == 0:
+		res = MapResult{Err: errors.New("mapping returned no records and no skip reason"), Reason: ReasonEmpty}
+	default:
+		for _, t := range res.Records {
+			if t.Table == "" || t.Key.IsZero() {
+				return MapResult{Err: fmt.Errorf("mapping returned a record without table or key (table %q)", t.Table), Reason: ReasonMap}
+			}
+		}
+	}
+	return res
+}
+
+func (r *runner) progress(ss *StepSummary) {
+	if r.o.Progress != nil {
+		r.o.Progress(StepProgress{Step: ss.Step, Status: ss.Status, Counts: ss.Counts})
+	}
+}
+
+func firstPositive(vals ...int) int {
+	for _, v := range vals {
+		if v > 0 {
+			return v
+		}
+	}
+	return 0
+}
+
+type finished struct {
+	b       *batch
+	results []WriteResult
+}
+
+// committer applies finished batches in source order, so the committed
+// cursor never passes a batch that is not yet durable.
+type committer struct {
+	r       *runner
+	s       *Step
+	ss      *StepSummary
+	log     *slog.Logger
+	sample  int
+	mu      sync.Mutex
+	next    int
+	pending map[int]finished
+	sawDone bool
+}
+
+func (c *committer) finish(ctx context.Context, b *batch, results []WriteResult) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pending[b.seq] = finished{b, results}
+	for {
+		f, ok := c.pending[c.next]
+		if !ok {
+			return nil
+		}
+		delete(c.pending, c.next)
+		if err := c.apply(ctx, f.b, f.results); err != nil {
+			return err
+		}
+		c.next++
+	}
+}
+
+func (c *committer) apply(ctx context.Context, b *batch, results []WriteResult) error {
+	r, s, ss := c.r, c.s, c.ss
+	cm := Commit{Job: r.job.Name, Step: s.Name, RunID: r.runID, Cursor: b.cursor, Done: b.done}
+	tables := map[string]TableCounts{}
+	var overlay map[string][]Ref
+	if r.dry {
+		overlay = map[string][]Ref{}
+	}
+	for _, it := range b.items {
+		cm.Counts.Read++
+		switch {
+		case it.res.SkipReason != "":
+			cm.Counts.Skipped++
+			continue
+		case it.res.Err != nil:
+			cm.Counts.Rejected++
+			rj := RejectLine{Time: time.Now().UTC(), RunID: r.runID, Job: r.job.Name, Step: s.Name, SourceID: it.rec.ID,
+				Reason: it.res.Reason, Error: it.res.Err.Error(), Source: it.rec.Data}
+			if err := c.reject(&cm, rj); err != nil {
+				return err
+			}
+			continue
+		}
+		recs := b.targets[it.first : it.first+len(it.res.Records)]
+		if r.dry {
+			cm.Counts.Written++
+			for i, t := range recs {
+				tc := tables[t.Table]
+				tc.Records++
+				tc.Written++
+				tables[t.Table] = tc
+				overlay[it.rec.ID] = append(overlay[it.rec.ID], Ref{Table: t.Table, Key: t.Key.String(), ID: t.Key.ID})
+				if len(ss.Sample) < c.sample {
+					ss.Sample = append(ss.Sample, recs[i])
+				}
+			}
+			continue
+		}
+		res := results[it.first : it.first+len(recs)]
+		var created, written, unchanged int
+		var rejErr []error
+		for i, t := range recs {
+			tc := tables[t.Table]
+			tc.Records++
+			w := res[i]
+			switch w.Outcome {
+			case Created:
+				tc.Created++
+				created++
+			case Updated:
+				tc.Updated++
+			case Written:
+				tc.Written++
+				written++
+			case Unchanged:
+				tc.Unchanged++
+				unchanged++
+			case Rejected:
+				tc.Rejected++
+				if w.Err == nil {
+					w.Err = errors.New("rejected by the target")
+				}
+				rejErr = append(rejErr, fmt.Errorf("%s %s: %w", t.Table, t.Key, w.Err))
+			default:
+				return fmt.Errorf("target returned unknown outcome %q for %s %s", w.Outcome, t.Table, t.Key)
+			}
+			tables[t.Table] = tc
+			if w.Outcome != Rejected {
+				id := w.ID
+				if id == "" {
+					id = t.Key.ID
+				}
+				cm.IDs = append(cm.IDs, IDEntry{SourceID: it.rec.ID, Seq: i, Ref: Ref{Table: t.Table, Key: t.Key.String(), ID: id}})
+			}
+		}
+		switch {
+		case len(rejErr) > 0:
+			cm.Counts.Rejected++
+			rj := RejectLine{Time: time.Now().UTC(), RunID: r.runID, Job: r.job.Name, Step: s.Name, SourceID: it.rec.ID,
+				Reason: ReasonWrite, Error: errors.Join(rejErr...).Error(), Source: it.rec.Data, Target: recs}
+			if err := c.reject(&cm, rj); err != nil {
+				return err
+			}
+		case created > 0:
+			cm.Counts.Created++
+			cm.Cleared = append(cm.Cleared, it.rec.ID)
+		case unchanged == len(recs):
+			cm.Counts.Unchanged++
+			cm.Cleared = append(cm.Cleared, it.rec.ID)
+		case written > 0:
+			cm.Counts.Written++
+			cm.Cleared = append(cm.Cleared, it.rec.ID)
+		default:
+			cm.Counts.Updated++
+			cm.Cleared = append(cm.Cleared, it.rec.ID)
+		}
+	}
+	if r.dry {
+		r.ids.addOverlay(s.Name, overlay)
+	} else if err := r.o.Store.Commit(ctx, cm); err != nil {
+		return err
+	}
+	ss.Counts.Add(cm.Counts)
+	for t, n := range tables {
+		tc := ss.Tables[t]
+		tc.Records += n.Records
+		tc.Created += n.Created
+		tc.Updated += n.Updated
+		tc.Written += n.Written
+		tc.Unchanged += n.Unchanged
+		tc.Rejected += n.Rejected
+		ss.Tables[t] = tc
+	}
+	if b.done {
+		c.sawDone = true
+	}
+	c.log.Debug("batch committed", "seq", b.seq, "records", len(b.targets), "cursor", b.cursor, "done", b.done)
+	r.progress(ss)
+	return nil
+}
+
+func (c *committer) reject(cm *Commit, l RejectLine) error {
+	c.log.Debug("record rejected", "source_id", l.SourceID, "reason", l.Reason, "error", l.Error)
+	cm.Rejects = append(cm.Rejects, RejectState{SourceID: l.SourceID, Reason: l.Reason, Error: l.Error})
+	return c.r.rejects.write(l)
+}
+
+// idLookup implements IDs over the store, plus, in a plan, the records the
+// plan itself would have written. A store error is kept and turned into a
+// step error by the engine right after the MapFunc returns, so mappings
+// stay simple and a broken store never looks like a rejected record.
+type idLookup struct {
+	store   Store
+	job     string
+	ctx     context.Context
+	mu      sync.Mutex
+	err     error
+	overlay map[string][]Ref // step + "\x00" + source ID
+}
+
+func (l *idLookup) Lookup(step, sourceID string) (Ref, bool) {
+	refs := l.LookupAll(step, sourceID)
+	if len(refs) == 0 {
+		return Ref{}, false
+	}
+	return refs[0], true
+}
+
+func (l *idLookup) LookupAll(step, sourceID string) []Ref {
+	l.mu.Lock()
+	if refs, ok := l.overlay[step+"\x00"+sourceID]; ok {
+		l.mu.Unlock()
+		return slices.Clone(refs)
+	}
+	l.mu.Unlock()
+	if l.store == nil {
+		return nil
+	}
+	ctx := l.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	refs, err := l.store.LookupIDs(ctx, l.job, step, sourceID)
+	if err != nil {
+		l.mu.Lock()
+		if l.err == nil {
+			l.err = err
+		}
+		l.mu.Unlock()
+		return nil
+	}
+	return refs
+}
+
+func (l *idLookup) takeErr() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := l.err
+	l.err = nil
+	return err
+}
+
+func (l *idLookup) addOverlay(step string, m map[string][]Ref) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for id, refs := range m {
+		l.overlay[step+"\x00"+id] = refs
+	}
+}

@@ -1,0 +1,438 @@
+package migrations
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"iter"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+)
+
+//go:embed schema/*.sql
+var schemaFS embed.FS
+
+// SQLiteStore is the embedded state store: one SQLite file in WAL mode.
+// Its schema is versioned; Open applies the embedded migrations
+// (schema/NNNN_name.sql) that the file has not seen yet, each in its own
+// transaction, and records the version in schema_version.
+//
+// Durability: synchronous=NORMAL in WAL mode survives a killed process
+// (the case resumes are built for); a power loss may lose the last commits,
+// which only means re-writing those batches, harmless because writes are
+// idempotent.
+type SQLiteStore struct {
+	db *sql.DB
+}
+
+var _ Store = (*SQLiteStore)(nil)
+
+// SchemaVersionError reports a state file written by a newer dvsync.
+type SchemaVersionError struct {
+	Path          string
+	Found, Latest int
+}
+
+func (e *SchemaVersionError) Error() string {
+	return fmt.Sprintf("migrations: state file %s has schema version %d, newer than this dvsync understands (%d); use a newer dvsync or another --state file", e.Path, e.Found, e.Latest)
+}
+
+// OpenSQLite opens (creating it if needed) the state file at path and brings
+// its schema up to date.
+func OpenSQLite(ctx context.Context, path string) (*SQLiteStore, error) {
+	sub, err := fs.Sub(schemaFS, "schema")
+	if err != nil {
+		return nil, err
+	}
+	return openSQLite(ctx, path, sub)
+}
+
+func openSQLite(ctx context.Context, file string, migrations fs.FS) (*SQLiteStore, error) {
+	if file == "" {
+		return nil, errors.New("migrations: empty state file path")
+	}
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+file+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("migrations: open state file %s: %w", file, err)
+	}
+	s := &SQLiteStore{db: db}
+	if err := s.migrate(ctx, file, migrations); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+type schemaStep struct {
+	version int
+	name    string
+}
+
+func (s *SQLiteStore) migrate(ctx context.Context, file string, migrations fs.FS) error {
+	entries, err := fs.ReadDir(migrations, ".")
+	if err != nil {
+		return fmt.Errorf("migrations: read embedded schema: %w", err)
+	}
+	var steps []schemaStep
+	for _, e := range entries {
+		if e.IsDir() || path.Ext(e.Name()) != ".sql" {
+			continue
+		}
+		num, _, _ := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if err != nil || v <= 0 {
+			return fmt.Errorf("migrations: schema file %s must start with a positive version number", e.Name())
+		}
+		steps = append(steps, schemaStep{v, e.Name()})
+	}
+	slices.SortFunc(steps, func(a, b schemaStep) int { return a.version - b.version })
+	for i, st := range steps {
+		if st.version != i+1 {
+			return fmt.Errorf("migrations: schema versions must run 1..n without gaps; found %s at position %d", st.name, i+1)
+		}
+	}
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrations: state file %s: %w", file, err)
+	}
+	var current int
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
+		return fmt.Errorf("migrations: state file %s: %w", file, err)
+	}
+	if current > len(steps) {
+		return &SchemaVersionError{Path: file, Found: current, Latest: len(steps)}
+	}
+	for _, st := range steps[current:] {
+		body, err := fs.ReadFile(migrations, st.name)
+		if err != nil {
+			return err
+		}
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migrations: state file %s: %w", file, err)
+		}
+		// Re-check inside the write transaction: another process may have
+		// migrated the file meanwhile.
+		var v int
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if v >= st.version {
+			tx.Rollback()
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrations: state file %s: apply schema %s: %w", file, st.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`, st.version, now()); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrations: state file %s: apply schema %s: %w", file, st.name, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion returns the schema version of the open file.
+func (s *SQLiteStore) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v)
+	return v, err
+}
+
+func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+// Close closes the file.
+func (s *SQLiteStore) Close() error { return s.db.Close() }
+
+// Checkpoint implements Store.
+func (s *SQLiteStore) Checkpoint(ctx context.Context, job, step string) (Checkpoint, error) {
+	var c Checkpoint
+	var done int
+	var at string
+	err := s.db.QueryRowContext(ctx, `SELECT cursor, done, updated_at FROM checkpoints WHERE job = ? AND step = ?`, job, step).Scan(&c.Cursor, &done, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Checkpoint{}, nil
+	}
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("migrations: read checkpoint of %s/%s: %w", job, step, err)
+	}
+	c.Done = done != 0
+	c.UpdatedAt = parseTime(at)
+	return c, nil
+}
+
+// Commit implements Store.
+func (s *SQLiteStore) Commit(ctx context.Context, c Commit) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrations: commit %s/%s: %w", c.Job, c.Step, err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+			err = fmt.Errorf("migrations: commit %s/%s: %w", c.Job, c.Step, err)
+		}
+	}()
+	if len(c.IDs) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO idmap (job, step, source_id, seq, tbl, key, target_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (job, step, source_id, seq) DO UPDATE SET tbl = excluded.tbl, key = excluded.key,
+			target_id = CASE WHEN excluded.target_id = '' THEN idmap.target_id ELSE excluded.target_id END`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, e := range c.IDs {
+			if _, err := st.ExecContext(ctx, c.Job, c.Step, e.SourceID, e.Seq, e.Ref.Table, e.Ref.Key, e.Ref.ID); err != nil {
+				return err
+			}
+		}
+	}
+	for _, id := range c.Cleared {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM rejects WHERE job = ? AND step = ? AND source_id = ?`, c.Job, c.Step, id); err != nil {
+			return err
+		}
+	}
+	for _, r := range c.Rejects {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO rejects (job, step, source_id, run_id, reason, error) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (job, step, source_id) DO UPDATE SET run_id = excluded.run_id, reason = excluded.reason, error = excluded.error`,
+			c.Job, c.Step, r.SourceID, c.RunID, r.Reason, r.Error); err != nil {
+			return err
+		}
+	}
+	if c.Cursor != "" || c.Done {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (job, step, cursor, done, updated_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (job, step) DO UPDATE SET
+				cursor = CASE WHEN excluded.cursor = '' THEN checkpoints.cursor ELSE excluded.cursor END,
+				done = excluded.done, updated_at = excluded.updated_at`,
+			c.Job, c.Step, c.Cursor, boolInt(c.Done), now()); err != nil {
+			return err
+		}
+	}
+	if c.RunID != "" && c.Counts != (Counts{}) {
+		n := c.Counts
+		if _, err := tx.ExecContext(ctx, `INSERT INTO run_steps (run_id, step, status, read, created, updated, written, unchanged, skipped, rejected)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (run_id, step) DO UPDATE SET read = read + excluded.read, created = created + excluded.created,
+				updated = updated + excluded.updated, written = written + excluded.written, unchanged = unchanged + excluded.unchanged,
+				skipped = skipped + excluded.skipped, rejected = rejected + excluded.rejected`,
+			c.RunID, c.Step, StatusRunning, n.Read, n.Created, n.Updated, n.Written, n.Unchanged, n.Skipped, n.Rejected); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ResetCheckpoints implements Store.
+func (s *SQLiteStore) ResetCheckpoints(ctx context.Context, job string, steps ...string) error {
+	var err error
+	if len(steps) == 0 {
+		_, err = s.db.ExecContext(ctx, `DELETE FROM checkpoints WHERE job = ?`, job)
+	} else {
+		tx, terr := s.db.BeginTx(ctx, nil)
+		if terr != nil {
+			return terr
+		}
+		for _, st := range steps {
+			if _, err = tx.ExecContext(ctx, `DELETE FROM checkpoints WHERE job = ? AND step = ?`, job, st); err != nil {
+				tx.Rollback()
+				break
+			}
+		}
+		if err == nil {
+			err = tx.Commit()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("migrations: reset checkpoints of %s: %w", job, err)
+	}
+	return nil
+}
+
+// LookupIDs implements Store.
+func (s *SQLiteStore) LookupIDs(ctx context.Context, job, step, sourceID string) ([]Ref, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT tbl, key, target_id FROM idmap WHERE job = ? AND step = ? AND source_id = ? ORDER BY seq`, job, step, sourceID)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: look up %s/%s %s: %w", job, step, sourceID, err)
+	}
+	defer rows.Close()
+	var refs []Ref
+	for rows.Next() {
+		var r Ref
+		if err := rows.Scan(&r.Table, &r.Key, &r.ID); err != nil {
+			return nil, err
+		}
+		refs = append(refs, r)
+	}
+	return refs, rows.Err()
+}
+
+// Value implements Store.
+func (s *SQLiteStore) Value(ctx context.Context, job, name string) (string, bool, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM job_values WHERE job = ? AND name = ?`, job, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("migrations: read %s/%s: %w", job, name, err)
+	}
+	return v, true, nil
+}
+
+// SetValue implements Store.
+func (s *SQLiteStore) SetValue(ctx context.Context, job, name, value string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO job_values (job, name, value, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (job, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, job, name, value, now())
+	if err != nil {
+		return fmt.Errorf("migrations: write %s/%s: %w", job, name, err)
+	}
+	return nil
+}
+
+// Rejects implements Store.
+func (s *SQLiteStore) Rejects(ctx context.Context, job, step string) iter.Seq2[RejectState, error] {
+	return func(yield func(RejectState, error) bool) {
+		rows, err := s.db.QueryContext(ctx, `SELECT source_id, run_id, reason, error FROM rejects WHERE job = ? AND step = ? ORDER BY source_id`, job, step)
+		if err != nil {
+			yield(RejectState{}, err)
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r RejectState
+			if err := rows.Scan(&r.SourceID, &r.RunID, &r.Reason, &r.Error); err != nil {
+				yield(RejectState{}, err)
+				return
+			}
+			if !yield(r, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(RejectState{}, err)
+		}
+	}
+}
+
+// BeginRun implements Store.
+func (s *SQLiteStore) BeginRun(ctx context.Context, job string, steps []string) (string, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return "", err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return "", fmt.Errorf("migrations: begin run of %s: %w", job, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE run_steps SET status = ? WHERE status IN (?, ?) AND run_id IN (SELECT run_id FROM runs WHERE job = ? AND status = ?)`,
+		StatusInterrupted, StatusRunning, StatusPending, job, StatusRunning); err != nil {
+		return "", err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, error = 'process ended without closing the run' WHERE job = ? AND status = ?`,
+		StatusInterrupted, job, StatusRunning); err != nil {
+		return "", err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO runs (run_id, job, started_at, status) VALUES (?, ?, ?, ?)`, id.String(), job, now(), StatusRunning); err != nil {
+		return "", err
+	}
+	for i, st := range steps {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO run_steps (run_id, step, pos, status) VALUES (?, ?, ?, ?)`, id.String(), st, i, StatusPending); err != nil {
+			return "", err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return "", fmt.Errorf("migrations: begin run of %s: %w", job, err)
+	}
+	return id.String(), nil
+}
+
+// SetStepStatus implements Store.
+func (s *SQLiteStore) SetStepStatus(ctx context.Context, runID, step string, status Status) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO run_steps (run_id, step, status) VALUES (?, ?, ?)
+		ON CONFLICT (run_id, step) DO UPDATE SET status = excluded.status`, runID, step, status)
+	return err
+}
+
+// EndRun implements Store.
+func (s *SQLiteStore) EndRun(ctx context.Context, runID string, status Status, errMsg string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE runs SET ended_at = ?, status = ?, error = ? WHERE run_id = ?`, now(), status, errMsg, runID)
+	return err
+}
+
+// Runs implements Store.
+func (s *SQLiteStore) Runs(ctx context.Context, job string) ([]RunRecord, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT run_id, started_at, COALESCE(ended_at, ''), status, error FROM runs WHERE job = ? ORDER BY started_at, run_id`, job)
+	if err != nil {
+		return nil, err
+	}
+	var runs []RunRecord
+	for rows.Next() {
+		r := RunRecord{Job: job}
+		var started, ended string
+		if err := rows.Scan(&r.ID, &started, &ended, &r.Status, &r.Error); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		r.Started = parseTime(started)
+		if ended != "" {
+			r.Ended = parseTime(ended)
+		}
+		runs = append(runs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range runs {
+		srows, err := s.db.QueryContext(ctx, `SELECT step, status, read, created, updated, written, unchanged, skipped, rejected FROM run_steps WHERE run_id = ? ORDER BY pos, step`, runs[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		for srows.Next() {
+			var st RunStepRecord
+			c := &st.Counts
+			if err := srows.Scan(&st.Step, &st.Status, &c.Read, &c.Created, &c.Updated, &c.Written, &c.Unchanged, &c.Skipped, &c.Rejected); err != nil {
+				srows.Close()
+				return nil, err
+			}
+			runs[i].Steps = append(runs[i].Steps, st)
+		}
+		srows.Close()
+		if err := srows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return runs, nil
+}
