@@ -33,6 +33,7 @@ type readPlan struct {
 	where       string
 	args        []any
 	expand      []expandPlan
+	collections []*collectionExpand
 	ann         annotationFilter
 	top         *int
 }
@@ -120,6 +121,13 @@ func (s *Server) planRead(ctx context.Context, t *schema.Table, q *odata.Query, 
 		return nil, badRequest(codeQueryNotSupported, "Number of expands in the query exceeds the limit of 15.")
 	}
 	for _, e := range q.Expand {
+		if ce, ok, err := s.expandManyToMany(ctx, t, e, ann); ok {
+			if err != nil {
+				return nil, err
+			}
+			p.collections = append(p.collections, ce)
+			continue
+		}
 		ep, err := s.planExpand(ctx, t, e, ann)
 		if err != nil {
 			return nil, err
@@ -515,8 +523,11 @@ func contextSelect(p *readPlan) string {
 	for _, e := range p.expand {
 		parts = append(parts, e.nav+contextSelect(e.plan))
 	}
+	for _, c := range p.collections {
+		parts = append(parts, c.nav+contextSelect(c.plan))
+	}
 	if len(parts) == 0 {
-		if len(p.expand) > 0 {
+		if len(p.expand) > 0 || len(p.collections) > 0 {
 			return "(*)"
 		}
 		return ""
@@ -689,6 +700,19 @@ func (s *Server) writeRecord(ctx context.Context, buf *bytes.Buffer, p *readPlan
 			return err
 		}
 		buf.Write(sub.Bytes())
+	}
+	for _, ce := range p.collections {
+		related, err := s.relatedRows(ctx, ce.rel, t, asString(r[t.PrimaryID]), ce.plan)
+		if err != nil {
+			return err
+		}
+		buf.WriteString(",")
+		writeJSONValue(buf, ce.nav)
+		buf.WriteString(":[")
+		if err := s.writeRows(ctx, buf, ce.plan, related); err != nil {
+			return err
+		}
+		buf.WriteString("]")
 	}
 	buf.WriteString("}")
 	return nil

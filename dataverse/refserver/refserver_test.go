@@ -694,3 +694,35 @@ func TestDeclaredTablesFromJSON(t *testing.T) {
 	}
 	mustStatus(t, e.do("POST", "dvs_widgets", map[string]any{"dvs_name": "x", "dvs_size": 7}), 400)
 }
+
+func TestManyToManyAssociations(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	cfg := e.createID("msdyusd_configurations", map[string]any{"msdyusd_name": "Tier 1"})
+	hc1 := e.createID("uii_hostedapplications", map[string]any{"uii_name": "Account"})
+	hc2 := e.createID("uii_hostedapplications", map[string]any{"uii_name": "Contact"})
+	rel := "msdyusd_configuration_hostedcontrol"
+	for _, hc := range []string{hc1, hc2} {
+		mustStatus(t, e.do("POST", "msdyusd_configurations("+cfg+")/"+rel+"/$ref", map[string]any{"@odata.id": e.api + "uii_hostedapplications(" + hc + ")"}), http.StatusNoContent)
+	}
+	dup := mustStatus(t, e.do("POST", "msdyusd_configurations("+cfg+")/"+rel+"/$ref", map[string]any{"@odata.id": e.api + "uii_hostedapplications(" + hc1 + ")"}), http.StatusPreconditionFailed)
+	dup.errorPayload(t)
+	got := mustStatus(t, e.do("GET", "msdyusd_configurations("+cfg+")/"+rel+"?$select=uii_name&$orderby=uii_name", nil), 200).values(t)
+	if len(got) != 2 || got[0]["uii_name"] != "Account" {
+		t.Fatalf("related: %v", got)
+	}
+	// From the other side, and through $expand.
+	back := mustStatus(t, e.do("GET", "uii_hostedapplications("+hc2+")/"+rel+"?$select=msdyusd_name", nil), 200).values(t)
+	if len(back) != 1 || back[0]["msdyusd_name"] != "Tier 1" {
+		t.Errorf("reverse side: %v", back)
+	}
+	ex := mustStatus(t, e.do("GET", "msdyusd_configurations?$select=msdyusd_name&$expand="+rel+"($select=uii_name)", nil), 200).values(t)
+	if items, _ := ex[0][rel].([]any); len(items) != 2 {
+		t.Errorf("$expand of N:N: %v", ex)
+	}
+	mustStatus(t, e.do("DELETE", "msdyusd_configurations("+cfg+")/"+rel+"("+hc1+")/$ref", nil), http.StatusNoContent)
+	mustStatus(t, e.do("DELETE", "msdyusd_configurations("+cfg+")/"+rel+"/$ref?$id="+url.QueryEscape(e.api+"uii_hostedapplications("+hc2+")"), nil), http.StatusNoContent)
+	if left := mustStatus(t, e.do("GET", "msdyusd_configurations("+cfg+")/"+rel, nil), 200).values(t); len(left) != 0 {
+		t.Errorf("after disassociate: %v", left)
+	}
+	mustStatus(t, e.do("POST", "msdyusd_configurations("+cfg+")/"+rel+"/$ref", map[string]any{"@odata.id": e.api + "uii_hostedapplications(00000000-0000-0000-0000-000000000009)"}), http.StatusNotFound)
+}

@@ -127,6 +127,9 @@ func (s *Server) closeIncidentTx(tx *writeTx, incT *schema.Table, inc row, resT 
 // propertyRequest serves /<set>(<key>)/<property>[/$value] (GET, PUT,
 // DELETE) and /<set>(<key>)/<navigation>/$ref (DELETE, PUT).
 func (s *Server) propertyRequest(w http.ResponseWriter, r *http.Request, t *schema.Table, id string, key map[string]any, rest []string) {
+	if s.manyToManyRequest(w, r, t, id, key, rest) {
+		return
+	}
 	prop := rest[0]
 	ctx := r.Context()
 	if len(rest) == 2 && rest[1] == "$ref" {

@@ -402,6 +402,9 @@ func (s *Server) deleteRecord(tx *writeTx, t *schema.Table, id string) error {
 			}
 		}
 	}
+	if err := s.removeAssociations(tx, t, id); err != nil {
+		return err
+	}
 	return tx.remove(t, id)
 }
 

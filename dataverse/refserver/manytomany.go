@@ -1,0 +1,232 @@
+package refserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/dvsync/dvsync/dataverse/odata"
+	"github.com/dvsync/dvsync/dataverse/schema"
+)
+
+// Many-to-many relationships are collection-valued navigation properties
+// named after the relationship's SchemaName on both tables
+// (associate-disassociate-entities-using-web-api.md):
+//
+//	POST   /<set>(<id>)/<rel>/$ref           {"@odata.id":"<url of the other record>"}
+//	DELETE /<set>(<id>)/<rel>(<otherid>)/$ref
+//	DELETE /<set>(<id>)/<rel>/$ref?$id=<url of the other record>
+//	GET    /<set>(<id>)/<rel>                related records ($select, $filter, $orderby)
+//	GET    /<set>?$expand=<rel>($select=...)
+//
+// Pairs are stored in _associations as (rel, id1, id2) with id1 on the
+// relationship's Entity1 side; for a reflexive relationship id1 is the
+// record the request was addressed to.
+
+// manyToManyFor finds an N:N relationship of t by navigation name and
+// returns it with the table on the other side.
+func (s *Server) manyToManyFor(t *schema.Table, nav string) (schema.ManyToMany, *schema.Table, bool) {
+	rel, ok := s.reg.ManyToMany(nav)
+	if !ok || (rel.Entity1 != t.LogicalName && rel.Entity2 != t.LogicalName) {
+		return schema.ManyToMany{}, nil, false
+	}
+	other := rel.Entity2
+	if rel.Entity1 != t.LogicalName {
+		other = rel.Entity1
+	}
+	ot, ok := s.reg.Table(other)
+	return rel, ot, ok
+}
+
+// pairColumns tells which stored column holds t's id and which the other's.
+func pairColumns(rel schema.ManyToMany, t *schema.Table) (self, other string) {
+	if rel.Entity1 == t.LogicalName {
+		return "id1", "id2"
+	}
+	return "id2", "id1"
+}
+
+// manyToManyRequest serves the requests above; it reports whether rest named
+// an N:N navigation property of t.
+func (s *Server) manyToManyRequest(w http.ResponseWriter, r *http.Request, t *schema.Table, id string, key map[string]any, rest []string) bool {
+	nav, otherKey, hasOtherKey := cutKey(rest[0])
+	rel, ot, ok := s.manyToManyFor(t, nav)
+	if !ok {
+		return false
+	}
+	ctx := r.Context()
+	isRef := len(rest) == 2 && rest[1] == "$ref"
+	switch {
+	case r.Method == http.MethodPost && isRef && !hasOtherKey:
+		body, err := readBody(r)
+		if err != nil {
+			writeError(w, err)
+			return true
+		}
+		var ref struct {
+			ID string `json:"@odata.id"`
+		}
+		if err := json.Unmarshal(body, &ref); err != nil || ref.ID == "" {
+			writeError(w, badRequest(codeBadProperty, "The request body must be {\"@odata.id\": \"<entity URL>\"}."))
+			return true
+		}
+		s.changeAssociation(w, r, rel, t, id, key, ot, ref.ID, true)
+	case r.Method == http.MethodDelete && isRef:
+		target := ""
+		if hasOtherKey {
+			target = ot.EntitySetName + "(" + otherKey + ")"
+		} else {
+			target = r.URL.Query().Get("$id")
+		}
+		if target == "" {
+			writeError(w, badRequest(codeBadProperty, "Name the record to disassociate: DELETE .../%s(<id>)/$ref or .../%s/$ref?$id=<entity URL>.", nav, nav))
+			return true
+		}
+		s.changeAssociation(w, r, rel, t, id, key, ot, target, false)
+	case r.Method == http.MethodGet && len(rest) == 1 && !hasOtherKey:
+		rec, err := s.findRecord(ctx, s.store.reader(ctx), t, id, key)
+		if err != nil {
+			writeError(w, err)
+			return true
+		}
+		if rec == nil {
+			writeError(w, notFoundByKey(t, id, key))
+			return true
+		}
+		q, err := s.parseQuery(r)
+		if err != nil {
+			writeError(w, err)
+			return true
+		}
+		pref := parsePrefer(r)
+		plan, err := s.planRead(ctx, ot, q, newAnnotationFilter(pref.annotations))
+		if err != nil {
+			writeError(w, err)
+			return true
+		}
+		rows, err := s.relatedRows(ctx, rel, t, asString(rec[t.PrimaryID]), plan)
+		if err != nil {
+			writeError(w, err)
+			return true
+		}
+		var buf bytes.Buffer
+		buf.WriteString(`{"@odata.context":`)
+		writeJSONValue(&buf, baseURL(r)+"$metadata#"+ot.EntitySetName+contextSelect(plan))
+		buf.WriteString(`,"value":[`)
+		if err := s.writeRows(ctx, &buf, plan, rows); err != nil {
+			writeError(w, err)
+			return true
+		}
+		buf.WriteString("]}")
+		writeJSONBytes(w, http.StatusOK, buf.Bytes())
+	default:
+		writeError(w, methodNotAllowed(r.Method, nav))
+	}
+	return true
+}
+
+// changeAssociation adds or removes one pair. Associating an existing pair
+// fails with a duplicate-key error and removing a missing pair is a no-op,
+// as Dataverse does.
+func (s *Server) changeAssociation(w http.ResponseWriter, r *http.Request, rel schema.ManyToMany, t *schema.Table, id string, key map[string]any, ot *schema.Table, ref string, add bool) {
+	setName, keyText, err := splitEntityRef(ref)
+	if err != nil || setName != ot.EntitySetName {
+		writeError(w, badRequest(codeBadProperty, "The URI '%s' is not a valid reference to a '%s' record.", ref, ot.LogicalName))
+		return
+	}
+	otherID, otherKey, err := parseKeySegment(ot, keyText)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	err = s.store.write(r.Context(), func(tx *writeTx) error {
+		rec, err := s.findRecord(tx.ctx, tx.tx, t, id, key)
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return notFoundByKey(t, id, key)
+		}
+		orec, err := s.findRecord(tx.ctx, tx.tx, ot, otherID, otherKey)
+		if err != nil {
+			return err
+		}
+		if orec == nil {
+			return notFoundByKey(ot, otherID, otherKey)
+		}
+		selfCol, _ := pairColumns(rel, t)
+		a, b := asString(rec[t.PrimaryID]), asString(orec[ot.PrimaryID])
+		if selfCol == "id2" && rel.Entity1 != rel.Entity2 {
+			a, b = b, a
+		}
+		if !add {
+			_, err := tx.tx.ExecContext(tx.ctx, `DELETE FROM _associations WHERE rel = ? AND id1 = ? AND id2 = ?`, rel.SchemaName, a, b)
+			return err
+		}
+		var n int
+		if err := tx.tx.QueryRowContext(tx.ctx, `SELECT COUNT(*) FROM _associations WHERE rel = ? AND id1 = ? AND id2 = ?`, rel.SchemaName, a, b).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return newError(http.StatusPreconditionFailed, codeDuplicateKey, "Cannot insert duplicate key.")
+		}
+		_, err = tx.tx.ExecContext(tx.ctx, `INSERT INTO _associations (rel, id1, id2) VALUES (?, ?, ?)`, rel.SchemaName, a, b)
+		return err
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// relatedRows reads the records associated with id through rel, applying
+// the plan's filter and order.
+func (s *Server) relatedRows(ctx context.Context, rel schema.ManyToMany, t *schema.Table, id string, p *readPlan) ([]row, error) {
+	selfCol, otherCol := pairColumns(rel, t)
+	if rel.Entity1 == rel.Entity2 {
+		selfCol, otherCol = "id1", "id2"
+	}
+	where := quoteIdent(p.t.PrimaryID) + ` IN (SELECT ` + otherCol + ` FROM _associations WHERE rel = ? AND ` + selfCol + ` = ?)`
+	args := []any{rel.SchemaName, id}
+	if p.where != "" {
+		where = "(" + p.where + ") AND " + where
+		args = append(append([]any(nil), p.args...), args...)
+	}
+	return s.store.selectRows(ctx, s.store.reader(ctx), p.t, p.fetchColumns(), where, args, p.orderSQL(), MaxPageSize)
+}
+
+// removeAssociations drops every pair a deleted record was part of.
+func (s *Server) removeAssociations(tx *writeTx, t *schema.Table, id string) error {
+	for _, rel := range s.reg.ManyToManyRelationships() {
+		if rel.Entity1 != t.LogicalName && rel.Entity2 != t.LogicalName {
+			continue
+		}
+		if _, err := tx.tx.ExecContext(tx.ctx, `DELETE FROM _associations WHERE rel = ? AND (id1 = ? OR id2 = ?)`, rel.SchemaName, id, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// expandManyToMany plans $expand of an N:N navigation property.
+func (s *Server) expandManyToMany(ctx context.Context, t *schema.Table, e odata.ExpandItem, ann annotationFilter) (*collectionExpand, bool, error) {
+	rel, ot, ok := s.manyToManyFor(t, e.Property)
+	if !ok {
+		return nil, false, nil
+	}
+	plan, err := s.planRead(ctx, ot, &odata.Query{Select: e.Select, Filter: e.Filter, OrderBy: e.OrderBy}, ann)
+	if err != nil {
+		return nil, true, err
+	}
+	return &collectionExpand{nav: e.Property, rel: rel, plan: plan}, true, nil
+}
+
+// collectionExpand is a planned $expand of an N:N navigation property.
+type collectionExpand struct {
+	nav  string
+	rel  schema.ManyToMany
+	plan *readPlan
+}
+
