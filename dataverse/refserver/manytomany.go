@@ -229,4 +229,3 @@ type collectionExpand struct {
 	rel  schema.ManyToMany
 	plan *readPlan
 }
-
