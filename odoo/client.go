@@ -129,7 +129,11 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 	base.Path = strings.TrimSuffix(base.Path, "/")
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: 5 * time.Minute}
+		// Keep enough idle connections for concurrent model readers; the
+		// default of 2 per host would reconnect on every page.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 16
+		opts.HTTPClient = &http.Client{Timeout: 5 * time.Minute, Transport: tr}
 	}
 	if opts.PageSize <= 0 {
 		opts.PageSize = DefaultPageSize

@@ -226,6 +226,6 @@ func (d Domain) String() string {
 
 // EscapeLike escapes the LIKE wildcards % and _ (and the escape character
 // itself) so that s matches literally inside a Like/ILike/EqLike value.
-func EscapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
+func EscapeLike(s string) string { return likeEscaper.Replace(s) }
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)

@@ -93,14 +93,12 @@ func (e *HTTPError) Error() string {
 	return msg
 }
 
-// Retryable reports whether the failure is transient: a gateway error or
-// throttling, which is how a killed worker or an overloaded server shows.
+// Retryable reports whether the failure is transient: throttling or a 5xx
+// that did not come with an Odoo error body, which is how a killed worker
+// (--limit-time-real), a restarting server or an overloaded proxy shows.
+// Odoo's own errors are *Error and never retried.
 func (e *HTTPError) Retryable() bool {
-	switch e.StatusCode {
-	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return false
+	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
 }
 
 // DecodeError reports a field value whose shape is not what its type allows.

@@ -462,9 +462,9 @@ func (g *generator) subject(id int, customer string) (string, string) {
 	return subject, body + "<p>Kind regards,<br/>" + htmlEscape(customer) + "</p>"
 }
 
-func htmlEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\"", "&quot;").Replace(s)
-}
+var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\"", "&quot;")
+
+func htmlEscape(s string) string { return htmlEscaper.Replace(s) }
 
 // thread writes the ticket's messages: the customer's email, agent replies
 // and internal notes along the stage events. It returns the last date.

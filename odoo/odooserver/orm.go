@@ -601,7 +601,7 @@ func (srv *Server) onCreate(m *modelDef, r *record, vals map[string]any) {
 			set("date", r.get(m, "create_date"))
 		}
 		if isNull(r.get(m, "message_id")) {
-			set("message_id", fmt.Sprintf("<%d.%s@dvsync.odoo>", r.id, strings.NewReplacer(" ", ".", ":", "").Replace(r.get(m, "create_date").(string))))
+			set("message_id", fmt.Sprintf("<%d.%s@dvsync.odoo>", r.id, messageIDStamp.Replace(r.get(m, "create_date").(string))))
 		}
 		srv.messageComputes(m, r)
 	}
@@ -617,6 +617,8 @@ func (srv *Server) onWrite(m *modelDef, old, next *record, vals map[string]any) 
 		srv.messageComputes(m, next)
 	}
 }
+
+var messageIDStamp = strings.NewReplacer(" ", ".", ":", "")
 
 func isZero(v any) bool { n, _ := v.(int); return n == 0 }
 
