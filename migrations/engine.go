@@ -331,7 +331,7 @@ func (r *runner) step(ctx context.Context, s *Step, ss *StepSummary) (err error)
 				cur.cursor = rec.Cursor
 				continue
 			}
-			res := r.mapRecord(s, rec)
+			res := mapRecord(s, rec, r.ids)
 			if err := r.ids.takeErr(); err != nil {
 				return err
 			}
@@ -376,13 +376,13 @@ func (r *runner) step(ctx context.Context, s *Step, ss *StepSummary) (err error)
 
 // mapRecord calls the step's MapFunc, turning a panic into a reject so one
 // malformed record cannot stop a migration.
-func (r *runner) mapRecord(s *Step, rec SourceRecord) (res MapResult) {
+func mapRecord(s *Step, rec SourceRecord, ids IDs) (res MapResult) {
 	defer func() {
 		if p := recover(); p != nil {
 			res = MapResult{Err: fmt.Errorf("mapping panicked: %v", p), Reason: ReasonMap}
 		}
 	}()
-	res = s.Map(rec, r.ids)
+	res = s.Map(rec, ids)
 	switch {
 	case res.Err != nil:
 		if res.Reason == "" {
