@@ -214,6 +214,12 @@ func (s *Server) runOperation(ctx context.Context, outer *http.Request, op batch
 	if err != nil {
 		return errorResponse(op.ContentID, asAPIError(err))
 	}
+	if p, _, _ := strings.Cut(target, "?"); strings.TrimSuffix(p, "/") == APIPath+"$batch" {
+		// "Batch requests ... can't contain other batch requests." Running
+		// one inside a change set would also wait forever for the store's
+		// writer lock that the change set holds.
+		return errorResponse(op.ContentID, badRequest(codeBadProperty, "A batch request cannot contain another batch request."))
+	}
 	body := op.Body
 	if refs != nil && len(bytes.TrimSpace(body)) > 0 {
 		if body, err = substituteReferences(body, refs); err != nil {
@@ -230,9 +236,25 @@ func (s *Server) runOperation(ctx context.Context, outer *http.Request, op batch
 	for _, f := range op.Header {
 		req.Header.Add(f.Name, f.Value)
 	}
+	return s.dispatchRecorded(op.ContentID, req)
+}
+
+// dispatchRecorded runs one operation; a panicking handler becomes a 500 for
+// that operation, so that an enclosing change set is rolled back rather
+// than left holding its transaction.
+func (s *Server) dispatchRecorded(contentID string, req *http.Request) (resp batchwire.Response) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("batch operation panicked", "method", req.Method, "path", req.URL.Path, "panic", v)
+			resp = errorResponse(contentID, newError(http.StatusInternalServerError, "0x80040216", "An unexpected error occurred."))
+		}
+	}()
 	rec := newRecorder()
 	s.dispatch(rec, req)
-	return recordedResponse(op.ContentID, rec)
+	return recordedResponse(contentID, rec)
 }
 
 // resolveOperationURL turns an operation's URL — absolute, absolute path,
@@ -240,14 +262,18 @@ func (s *Server) runOperation(ctx context.Context, outer *http.Request, op batch
 // with query under APIPath.
 func resolveOperationURL(raw string, refs map[string]string) (string, error) {
 	if strings.HasPrefix(raw, "$") {
-		id, rest, _ := strings.Cut(raw[1:], "/")
-		loc, ok := refs[id]
-		if !ok {
-			return "", contentIDNotFound("$" + id)
+		// "$1", "$1/lastname", "$1?$select=name": the reference ends at the
+		// first '/' or '?'.
+		end := len(raw)
+		if i := strings.IndexAny(raw, "/?"); i > 0 {
+			end = i
 		}
-		raw = loc
-		if rest != "" {
-			raw += "/" + rest
+		if id := raw[1:end]; !isSystemResource(id) {
+			loc, ok := refs[id]
+			if !ok {
+				return "", contentIDNotFound("$" + id)
+			}
+			raw = loc + raw[end:]
 		}
 	}
 	u, err := url.Parse(raw)
@@ -263,6 +289,10 @@ func resolveOperationURL(raw string, refs map[string]string) (string, error) {
 	}
 	return p, nil
 }
+
+// isSystemResource tells "$batch" and "$metadata" (relative to the service
+// root) from Content-ID references such as "$1".
+func isSystemResource(name string) bool { return name == "batch" || name == "metadata" }
 
 // substituteReferences replaces "$n" in @odata.bind values and in
 // @odata.id (the body of PUT .../$ref) by the URL of the record created by

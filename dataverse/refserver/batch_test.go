@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dvsync/dvsync/dataverse/batchwire"
 )
@@ -279,5 +280,26 @@ func TestBatchOfExactlyMaxRequestsRuns(t *testing.T) {
 	res := e.batch(parts)
 	if res.status != http.StatusOK || len(res.parts) != batchwire.MaxRequests {
 		t.Fatalf("status %d, %d parts", res.status, len(res.parts))
+	}
+}
+
+func TestBatchInsideBatchIsRejected(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	inner := op("POST", "$batch", nil, "1")
+	inner.Header = batchwire.Header{{Name: "Content-Type", Value: `multipart/mixed; boundary="batch_inner"`}}
+	inner.Body = []byte("--batch_inner--\r\n")
+	done := make(chan batchResult, 1)
+	go func() { done <- e.batch([]batchwire.Part{{ChangeSet: []batchwire.Request{inner}}}) }()
+	select {
+	case res := <-done:
+		r := batchwire.Flatten(res.parts)
+		if res.status != http.StatusBadRequest || len(r) != 1 {
+			t.Fatalf("status %d: %s", res.status, res.raw)
+		}
+		if _, msg := partError(t, r[0]); msg != "A batch request cannot contain another batch request." {
+			t.Fatalf("message %q", msg)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a $batch inside a change set deadlocked")
 	}
 }
