@@ -281,3 +281,17 @@ func TestCreateNeedsPositionalValues(t *testing.T) {
 		t.Fatalf("kwargs-only create: %v", err)
 	}
 }
+
+func TestVersionedSignaturesAndLoad(t *testing.T) {
+	if _, err := bindPositional(16, "res.partner", "search_count", []any{[]any{}}, map[string]any{"limit": 3}); err == nil {
+		t.Fatal("search_count(limit=) accepted on 16")
+	}
+	if _, err := bindPositional(17, "res.partner", "search_count", []any{[]any{}}, map[string]any{"limit": 3}); err != nil {
+		t.Fatalf("search_count(limit=) on 17: %v", err)
+	}
+	srv := seeded(t, 17, FlavourEnterprise)
+	out, err := srv.run(&call{model: "res.partner", method: "read", ids: []int{20}, args: map[string]any{"fields": []any{"parent_id"}, "load": nil}})
+	if err != nil || out.([]any)[0].(map[string]any)["parent_id"] != 10 {
+		t.Fatalf("load=None: %v %v", out, err)
+	}
+}

@@ -41,8 +41,18 @@ type call struct {
 }
 
 // bindPositional binds execute_kw's args/kwargs to the method's parameters.
-func bindPositional(version int, model, method string, args []any, kwargs map[string]any) (*call, error) {
+// specFor adjusts a method's signature to the version: search_count gained
+// its limit parameter in 17.
+func specFor(version int, method string) (methodSpec, bool) {
 	spec, ok := methods[method]
+	if ok && method == "search_count" && version < 17 {
+		spec.params = []string{"domain"}
+	}
+	return spec, ok
+}
+
+func bindPositional(version int, model, method string, args []any, kwargs map[string]any) (*call, error) {
+	spec, ok := specFor(version, method)
 	if strings.HasPrefix(method, "_") {
 		return nil, errPrivateMethod(model, method)
 	}
@@ -91,11 +101,11 @@ func bindPositional(version int, model, method string, args []any, kwargs map[st
 
 // bindNamed binds a JSON-2 body, where every argument is named, with the
 // errors of addons/rpc/controllers/json2.py web_json_2_rpc.
-func bindNamed(model, method string, body map[string]any) (*call, error) {
+func bindNamed(version int, model, method string, body map[string]any) (*call, error) {
 	if strings.HasPrefix(method, "_") {
 		return nil, errPrivateMethod(model, method)
 	}
-	spec, ok := methods[method]
+	spec, ok := specFor(version, method)
 	if !ok {
 		return nil, errHTTP("NotFound", http.StatusNotFound, fmt.Sprintf("The method '%s.%s' does not exist", model, method))
 	}
@@ -232,9 +242,21 @@ func (srv *Server) execute(c *call) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		// load=None (anything but "_classic_read") returns many2one values
+		// as bare ids instead of [id, display_name].
+		load, hasLoad := c.args["load"]
+		bareM2O := hasLoad && load != "_classic_read"
 		out := make([]any, len(recs))
 		for i, r := range recs {
-			out[i] = readRecord(s, m, r, fields)
+			rec := readRecord(s, m, r, fields)
+			if bareM2O {
+				for _, f := range fields {
+					if pair, ok := rec[f.name].([]any); ok && f.typ == tMany2one {
+						rec[f.name] = pair[0]
+					}
+				}
+			}
+			out[i] = rec
 		}
 		return out, nil
 	case "fields_get":

@@ -499,7 +499,7 @@ func (srv *Server) serveJSON2(w http.ResponseWriter, r *http.Request) {
 		fail(errHTTP("BadRequest", http.StatusBadRequest, "could not parse the body as json: "+err.Error()))
 		return
 	}
-	c, err := bindNamed(model, method, body)
+	c, err := bindNamed(srv.opts.Version, model, method, body)
 	var result any
 	if err == nil {
 		result, err = srv.run(c)
