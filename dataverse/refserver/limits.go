@@ -124,7 +124,12 @@ type limiter struct {
 	l       Limits
 	mu      sync.Mutex
 	callers map[string]*callerWindow
+	admits  int // admissions since the last sweep of idle callers
 }
+
+// sweepEvery bounds the memory of callers that stopped calling: every so
+// many admissions, callers with nothing running and empty windows go.
+const sweepEvery = 4096
 
 type execEntry struct {
 	at time.Time
@@ -211,6 +216,15 @@ func (lm *limiter) admit(caller string, now time.Time) (done func(time.Duration)
 	c.strikes = 0
 	c.admitted = append(c.admitted, now)
 	c.inflight++
+	if lm.admits++; lm.admits >= sweepEvery {
+		lm.admits = 0
+		for id, other := range lm.callers {
+			other.prune(l, now)
+			if other.inflight == 0 && len(other.admitted) == 0 && len(other.exec) == 0 && !now.Before(other.blockedUntil) {
+				delete(lm.callers, id)
+			}
+		}
+	}
 	remaining = -1
 	if l.Requests > 0 {
 		remaining = l.Requests - len(c.admitted)

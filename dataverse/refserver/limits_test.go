@@ -194,3 +194,21 @@ func TestGroupThousands(t *testing.T) {
 		}
 	}
 }
+
+func TestIdleCallersAreForgotten(t *testing.T) {
+	lm := newLimiter(Limits{Requests: 10, RequestWindow: time.Second})
+	start := time.Now()
+	for i := range sweepEvery - 1 {
+		done, _, err := lm.admit(strconv.Itoa(i), start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done(0)
+	}
+	later := start.Add(time.Hour)
+	done, _, _ := lm.admit("active", later) // triggers the sweep
+	if len(lm.callers) != 1 {
+		t.Fatalf("%d callers remembered after a sweep, want only the active one", len(lm.callers))
+	}
+	done(0)
+}
