@@ -187,7 +187,7 @@ func (s *Server) runChangeSet(ctx context.Context, outer *http.Request, reqs []b
 				return errChangeSetFailed
 			}
 			if req.ContentID != "" {
-				if loc := resp.Header.Get("OData-EntityId"); loc != "" {
+				if loc := s.createdEntityURL(outer, resp); loc != "" {
 					refs[req.ContentID] = loc
 				}
 			}
@@ -204,6 +204,40 @@ func (s *Server) runChangeSet(ctx context.Context, outer *http.Request, reqs []b
 		return nil, &resp
 	}
 	return resps, nil
+}
+
+// createdEntityURL is the URL a Content-ID stands for: the OData-EntityId
+// of the operation's response or, with Prefer: return=representation
+// (which sends the record instead of that header), the record's own URL.
+func (s *Server) createdEntityURL(outer *http.Request, resp batchwire.Response) string {
+	if loc := resp.Header.Get("OData-EntityId"); loc != "" {
+		return loc
+	}
+	if len(resp.Body) == 0 {
+		return ""
+	}
+	var rec map[string]any
+	if json.Unmarshal(resp.Body, &rec) != nil {
+		return ""
+	}
+	ctxURL, _ := rec["@odata.context"].(string)
+	_, frag, ok := strings.Cut(ctxURL, "$metadata#")
+	if !ok {
+		return ""
+	}
+	set := frag
+	if i := strings.IndexAny(set, "(/"); i >= 0 {
+		set = set[:i]
+	}
+	t, ok := s.reg.TableBySet(set)
+	if !ok {
+		return ""
+	}
+	id, _ := rec[t.PrimaryID].(string)
+	if id == "" {
+		return ""
+	}
+	return entityID(baseURL(outer), t, id)
 }
 
 // runOperation executes one operation of a batch through the normal

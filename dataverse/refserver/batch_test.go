@@ -303,3 +303,24 @@ func TestBatchInsideBatchIsRejected(t *testing.T) {
 		t.Fatal("a $batch inside a change set deadlocked")
 	}
 }
+
+func TestBatchContentIDAfterReturnRepresentation(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	create := op("POST", "accounts?$select=name", map[string]any{"name": "rep"}, "1")
+	create.Header = append(create.Header, batchwire.Field{Name: "Prefer", Value: "return=representation"})
+	res := e.batch([]batchwire.Part{{ChangeSet: []batchwire.Request{
+		create,
+		op("PATCH", "$1", map[string]any{"telephone1": "555-0111"}, "2"),
+	}}})
+	if res.status != http.StatusOK || len(res.parts) != 1 || len(res.parts[0].ChangeSet) != 2 {
+		t.Fatalf("status %d: %s", res.status, res.raw)
+	}
+	cs := res.parts[0].ChangeSet
+	if cs[0].StatusCode != http.StatusCreated || cs[1].StatusCode != http.StatusNoContent {
+		t.Fatalf("statuses %d %d: %s", cs[0].StatusCode, cs[1].StatusCode, res.raw)
+	}
+	id := response{status: 201, body: cs[0].Body}.json(t)["accountid"].(string)
+	if got := mustStatus(t, e.do("GET", "accounts("+id+")?$select=telephone1", nil), 200).json(t); got["telephone1"] != "555-0111" {
+		t.Fatalf("PATCH $1 after a representation: %v", got)
+	}
+}

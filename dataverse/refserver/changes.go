@@ -331,7 +331,7 @@ func (s *Server) countChanges(w http.ResponseWriter, r *http.Request, t *schema.
 		writeError(w, err)
 		return
 	}
-	if time.Since(tok.issued) > s.retention() {
+	if time.Since(tok.issued) > s.retention() || tok.version > s.currentVersion() {
 		writeError(w, badRequest(codeExpiredVersionStamp, "Version stamp associated with the client has expired. Please perform a full sync."))
 		return
 	}

@@ -228,6 +228,15 @@ func TestDeltaTokenExpires(t *testing.T) {
 			t.Fatalf("%s: %s %q", path, code, msg)
 		}
 	}
+	// A token from a store that has since been replaced (its version is
+	// ahead of this one) cannot be served either.
+	future := deltaToken{version: tok.version + 1000, issued: time.Now()}
+	for _, path := range []string{"accounts?$deltatoken=", "accounts/$count?$deltatoken="} {
+		r := e.do("GET", path+url.QueryEscape(future.String()), nil)
+		if code, _ := r.errorPayload(t); r.status != http.StatusBadRequest || code != codeExpiredVersionStamp {
+			t.Fatalf("%s with a future token: %d %s", path, r.status, code)
+		}
+	}
 	// Garbage is rejected with the same code, so clients re-read in full.
 	r := e.do("GET", "accounts?$deltatoken=garbage", nil)
 	if code, _ := r.errorPayload(t); r.status != http.StatusBadRequest || code != codeExpiredVersionStamp {
