@@ -537,3 +537,26 @@ func TestStreamModelsConcurrently(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestWrongDatabase(t *testing.T) {
+	for _, v := range []int{17, 19} {
+		e := start(t, odooserver.Options{Version: v}, nil)
+		_, err := odoo.New(context.Background(), odoo.Options{URL: e.ts.URL, Database: "other", Login: "admin", APIKey: testKey})
+		var oe *odoo.Error
+		if !errors.As(err, &oe) {
+			t.Fatalf("v%d: err = %v", v, err)
+		}
+		if v >= 19 && (oe.HTTPStatus != 404 || !errors.Is(err, odoo.ErrNotFound)) {
+			t.Fatalf("v%d: %+v", v, oe)
+		}
+		if v < 19 && !strings.Contains(oe.Message, `database "other" does not exist`) {
+			t.Fatalf("v%d: %+v", v, oe)
+		}
+	}
+	if _, err := odoo.New(context.Background(), odoo.Options{URL: "ftp://x", Database: "d", Login: "l", APIKey: "k"}); err == nil {
+		t.Fatal("ftp URL accepted")
+	}
+	if _, err := odoo.New(context.Background(), odoo.Options{URL: "http://127.0.0.1:1", Database: "d", Login: "l"}); err == nil || !strings.Contains(err.Error(), "ODOO_API_KEY") {
+		t.Fatalf("missing key: %v", err)
+	}
+}
