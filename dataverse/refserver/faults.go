@@ -23,7 +23,10 @@ import (
 //     part-way through the response (reset) or waits longer for it (slow).
 //
 // A change set or bulk message is one transaction either way, so a client
-// never finds part of one applied.
+// never finds part of one applied. A $batch draws once, as one request: a
+// 503/500 means none of its operations ran; a reset or slow response means
+// all of them ran as the batch's own rules say. A reset of a response with
+// no body (204) closes the connection before the status line.
 
 // Faults is a fault-injection profile: the probability of each fault per
 // request (they are exclusive; their sum must not exceed 1).
