@@ -21,7 +21,7 @@ type ExportOptions struct {
 	// Models to export; nil exports every helpdesk model that exists
 	// (Models.All). Unknown names are refused before anything is read.
 	Models []string
-	// Since, when set, exports only records written after it.
+	// Since, when set, exports only records written at or after it.
 	Since *odoo.Watermark
 	// AllFields reads every readable field instead of the helpdesk field
 	// lists (slower: Odoo computes non-stored fields per read).

@@ -63,7 +63,7 @@ and later, JSON-RPC before.
 
 The API key is read from ODOO_API_KEY or from --odoo-key-file, never from the
 command line. Archived records are included unless --active-only is given.
-With --since, only records written after that time are exported; the summary
+With --since, only records written at or after that time are exported; the summary
 gives each model's watermark for the next run.`,
 		Example: `  ODOO_API_KEY=... dvsync odoo export --odoo https://example.odoo.com --odoo-db example --odoo-user bot@example.com --out ./odoo
   dvsync odoo export --odoo http://127.0.0.1:8069 --odoo-db dvsync --odoo-user admin --models helpdesk.ticket,mail.message --since 2026-02-01 --out ./delta --json`,
@@ -77,7 +77,7 @@ gives each model's watermark for the next run.`,
 	f.StringVar(&o.conn.keyFile, "odoo-key-file", "", "read the API key from this file instead of $ODOO_API_KEY")
 	f.StringVar(&o.conn.protocol, "odoo-protocol", "auto", "auto, jsonrpc or json2")
 	f.StringSliceVar(&o.models, "models", nil, "models to export (default: every helpdesk model present)")
-	f.StringVar(&o.since, "since", "", "export only records written after this UTC time (RFC 3339, 'YYYY-MM-DD HH:MM:SS' or YYYY-MM-DD)")
+	f.StringVar(&o.since, "since", "", "export only records written at or after this UTC time (RFC 3339, 'YYYY-MM-DD HH:MM:SS' or YYYY-MM-DD)")
 	f.StringVar(&o.out, "out", "", "output directory (required)")
 	f.IntVar(&o.pageSize, "page-size", odoo.DefaultPageSize, "records per search_read call")
 	f.IntVar(&o.concurrency, "concurrency", 4, "models read at the same time")
