@@ -560,3 +560,42 @@ func TestWrongDatabase(t *testing.T) {
 		t.Fatalf("missing key: %v", err)
 	}
 }
+
+func TestFieldsGetFollowsVersion(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		version     int
+		hoursType   string
+		hasType     bool
+		kanbanGreen string
+	}{{16, "integer", true, "Green"}, {17, "integer", true, "Green"}, {18, "float", false, "Ready"}, {19, "float", false, "Ready"}} {
+		e := start(t, odooserver.Options{Version: tc.version}, nil)
+		c := connect(t, e, nil)
+		fields, err := c.FieldsGet(ctx, "helpdesk.ticket")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fields["assign_hours"].Type != tc.hoursType {
+			t.Errorf("v%d: assign_hours is %s", tc.version, fields["assign_hours"].Type)
+		}
+		if _, ok := fields["ticket_type_id"]; ok != tc.hasType {
+			t.Errorf("v%d: ticket_type_id present = %v", tc.version, ok)
+		}
+		prio := fields["priority"]
+		if len(prio.Selection) != 4 || prio.Selection[3] != (odoo.SelectionOption{Key: "3", Label: "Urgent"}) {
+			t.Errorf("v%d: priority selection %v", tc.version, prio.Selection)
+		}
+		var green string
+		for _, o := range fields["kanban_state"].Selection {
+			if o.Key == "done" {
+				green = o.Label
+			}
+		}
+		if green != tc.kanbanGreen {
+			t.Errorf("v%d: kanban done label %q", tc.version, green)
+		}
+		if f := fields["team_id"]; f.Type != "many2one" || f.Relation != "helpdesk.team" {
+			t.Errorf("v%d: team_id %+v", tc.version, f)
+		}
+	}
+}
