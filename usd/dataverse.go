@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/dvsync/dvsync/dataverse"
 )
 
@@ -19,13 +21,17 @@ type DataverseSource struct {
 	// Name labels problems (the environment URL, say).
 	Name string
 	// Memberships reads the (owner, member) pairs of one relationship,
-	// owner being a row of rel.Entity1. Nil reads the intersect table as
-	// an entity set. Community reports say intersect tables of custom N:N
-	// relationships have no Web API entity set, so a real environment may
-	// need another way in: a collection-valued navigation property per
-	// owner (GET <owners>(<id>)/<rel.Name>) or FetchXML with an intersect
-	// link-entity, once the client offers them.
+	// owner being a row of rel.Entity1. Nil reads them through the
+	// relationship's collection-valued navigation property, once per
+	// owner row (GET <owners>(<id>)/<rel.Name>): intersect tables of custom
+	// N:N relationships are not reliably exposed as entity sets, while the
+	// navigation property always is
+	// (learn.microsoft.com/power-apps/developer/data-platform/webapi/associate-disassociate-entities-using-web-api).
 	Memberships func(ctx context.Context, rel Relationship, pair func(owner, member string)) error
+
+	// owners holds the ids read per table, the rows whose memberships
+	// the navigation reader asks for.
+	owners map[string][]string
 }
 
 // Load implements Source. A table or relationship that cannot be read
@@ -33,6 +39,7 @@ type DataverseSource struct {
 // is still read; only a failure on every table is an error.
 func (s *DataverseSource) Load(ctx context.Context) (*Model, error) {
 	b := NewBuilder()
+	s.owners = map[string][]string{}
 	var firstErr error
 	readTables := 0
 	for _, t := range Tables {
@@ -71,7 +78,9 @@ func (s *DataverseSource) readTable(ctx context.Context, b *Builder, t TableInfo
 		if err != nil {
 			return n, err
 		}
-		b.AddRecord(Record{Entity: t.LogicalName, ID: rec.String(t.PrimaryID), Fields: webFields(rec), File: s.Name})
+		id := rec.String(t.PrimaryID)
+		b.AddRecord(Record{Entity: t.LogicalName, ID: id, Fields: webFields(rec), File: s.Name})
+		s.owners[t.LogicalName] = append(s.owners[t.LogicalName], id)
 		n++
 	}
 	return n, nil
@@ -115,20 +124,27 @@ func webFields(rec dataverse.Record) []Field {
 	return out
 }
 
-// intersectMemberships reads an N:N intersect table. Its two id columns
-// are named after the related tables' primary keys, with "one"/"two"
-// suffixes when the relationship joins a table to itself (the Dataverse
-// convention for Entity1IntersectAttribute/Entity2IntersectAttribute).
-func (s *DataverseSource) intersectMemberships(ctx context.Context, rel Relationship, pair func(owner, member string)) error {
-	col1, col2 := rel.Entity1+"id", rel.Entity2+"id"
-	if rel.Entity1 == rel.Entity2 {
-		col1, col2 = col1+"one", col2+"two"
+// navigationMemberships reads, for every owner row read from rel.Entity1,
+// the ids of the rows related to it through the navigation property named
+// after the relationship. Owners that are not GUIDs cannot be addressed
+// and are reported by the builder's own checks, so they are skipped here.
+func (s *DataverseSource) navigationMemberships(ctx context.Context, rel Relationship, pair func(owner, member string)) error {
+	other, err := s.Client.Table(ctx, rel.Entity2)
+	if err != nil {
+		return err
 	}
-	for rec, err := range s.Client.Records(ctx, rel.Name, dataverse.Query{Select: []string{col1, col2}}) {
+	q := dataverse.Query{Select: []string{other.PrimaryID}}
+	for _, owner := range s.owners[rel.Entity1] {
+		id, err := uuid.Parse(owner)
 		if err != nil {
-			return err
+			continue
 		}
-		pair(rec.String(col1), rec.String(col2))
+		for rec, err := range s.Client.Related(ctx, rel.Entity1, dataverse.ByID(id), rel.Name, q) {
+			if err != nil {
+				return fmt.Errorf("%s(%s)/%s: %w", rel.Entity1, owner, rel.Name, err)
+			}
+			pair(owner, rec.String(other.PrimaryID))
+		}
 	}
 	return nil
 }
@@ -148,7 +164,7 @@ func (s *DataverseSource) readRelationship(ctx context.Context, b *Builder, rel 
 	}
 	read := s.Memberships
 	if read == nil {
-		read = s.intersectMemberships
+		read = s.navigationMemberships
 	}
 	if err := read(ctx, rel, pair); err != nil {
 		return err

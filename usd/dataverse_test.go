@@ -1,14 +1,19 @@
 package usd_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/refserver"
 	"github.com/dvsync/dvsync/usd"
+	"github.com/dvsync/dvsync/usd/assess"
+	"github.com/dvsync/dvsync/usd/internal/cmtseed"
 )
 
 func TestDataverseSource(t *testing.T) {
@@ -92,4 +97,85 @@ func TestDataverseSource(t *testing.T) {
 	if got := m.Configurations[0].Members[usd.KindHostedControl]; len(got) != 1 || got[0] != hcID {
 		t.Errorf("configuration members = %v", m.Configurations[0].Members)
 	}
+}
+
+// The realistic fixture written into the reference server and read back
+// through the Web API, memberships included, assesses exactly as the zip
+// does, for every configuration and for the whole export.
+func TestDataverseSourceMatchesZip(t *testing.T) {
+	srv, err := refserver.New(refserver.Options{Token: "usd-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	ctx := context.Background()
+	c, err := dataverse.NewClient(hs.URL, dataverse.StaticToken("usd-test"), &dataverse.ClientOptions{MaxRetries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zipPath := filepath.Join("..", "testdata", "usd", "contoso.zip")
+	st, err := cmtseed.ImportFile(ctx, c, zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Associations == 0 {
+		t.Fatal("fixture wrote no memberships")
+	}
+	fromZip, err := usd.LoadFile(ctx, zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromEnv, err := (&usd.DataverseSource{Client: c, Name: hs.URL}).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The zip also holds msdyusd_ucisettings rows, which the model leaves
+	// out (a warning there); the environment reader never asks for them.
+	if len(fromEnv.Problems) != 0 {
+		t.Errorf("problems reading the environment: %v", fromEnv.Problems)
+	}
+	if len(fromEnv.Configurations) < 2 {
+		t.Fatalf("configurations = %d", len(fromEnv.Configurations))
+	}
+	for _, cfg := range fromZip.Configurations {
+		envCfg := fromEnv.Configuration(cfg.Name)
+		if envCfg == nil {
+			t.Fatalf("configuration %q not read back", cfg.Name)
+		}
+		for k, ids := range cfg.Members {
+			if len(envCfg.Members[k]) != len(ids) {
+				t.Errorf("%s %s members: env %d, zip %d", cfg.Name, k, len(envCfg.Members[k]), len(ids))
+			}
+		}
+	}
+	compare := func(name string, a, b *usd.Model) {
+		t.Helper()
+		ra, rb := assess.Assess(a, assess.Options{}), assess.Assess(b, assess.Options{})
+		ja, _ := json.Marshal(struct{ Items, Totals any }{ra.Items, ra.Totals})
+		jb, _ := json.Marshal(struct{ Items, Totals any }{rb.Items, rb.Totals})
+		if !bytes.Equal(ja, jb) {
+			t.Errorf("%s: assessment from the environment differs from the zip's:\nenv %s\nzip %s", name, firstDiff(ja, jb), firstDiff(jb, ja))
+		}
+	}
+	compare("all configurations", fromEnv, fromZip)
+	for _, cfg := range fromZip.Configurations {
+		a, err := usd.Select(fromEnv, cfg.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := usd.Select(fromZip, cfg.Name)
+		compare(cfg.Name, a, b)
+	}
+}
+
+// firstDiff returns a window of a around its first byte that differs from b.
+func firstDiff(a, b []byte) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	lo, hi := max(0, i-120), min(len(a), i+120)
+	return string(a[lo:hi])
 }
