@@ -52,18 +52,20 @@ func (e *NotInstalledError) Is(target error) bool { return target == ErrNotInsta
 // Models are the model names of each concept in the detected flavour; ""
 // when the concept has no model there.
 type Models struct {
-	Ticket, Team, Stage, Tag         string
-	SLA, SLAStatus                   string // Enterprise only
-	TicketType                       string // Enterprise 16/17 only
-	Category, Channel                string // OCA only
-	Article                          string // Enterprise Knowledge app
-	Partner, User, Message, Calendar string
+	Ticket, Team, Stage, Tag string
+	SLA, SLAStatus           string // Enterprise only
+	TicketType               string // Enterprise 16/17 only
+	Category, Channel        string // OCA only
+	Article                  string // Enterprise Knowledge app
+	Partner, User, Message   string
+	// Working-hour calendars (SLA deadlines are counted in them).
+	Calendar, CalendarAttendance string
 }
 
 // All lists the models that exist, in a stable order.
 func (m Models) All() []string {
 	var out []string
-	for _, name := range []string{m.Team, m.Stage, m.Tag, m.TicketType, m.Category, m.Channel, m.SLA, m.Ticket, m.SLAStatus, m.Partner, m.User, m.Message, m.Article} {
+	for _, name := range []string{m.Calendar, m.CalendarAttendance, m.Team, m.Stage, m.Tag, m.TicketType, m.Category, m.Channel, m.SLA, m.Ticket, m.SLAStatus, m.Partner, m.User, m.Message, m.Article} {
 		if name != "" {
 			out = append(out, name)
 		}
@@ -87,7 +89,8 @@ type Reader struct {
 // exist (helpdesk.team → Enterprise, helpdesk.ticket.team → OCA).
 func Detect(ctx context.Context, c *odoo.Client) (*Reader, error) {
 	candidates := []string{"helpdesk.team", "helpdesk.ticket.team", "helpdesk.ticket.type", "helpdesk.sla",
-		"helpdesk.sla.status", "helpdesk.ticket.category", "helpdesk.ticket.channel", "knowledge.article"}
+		"helpdesk.sla.status", "helpdesk.ticket.category", "helpdesk.ticket.channel", "knowledge.article",
+		"resource.calendar", "resource.calendar.attendance"}
 	have, err := c.InstalledModels(ctx, candidates...)
 	if err != nil {
 		return nil, fmt.Errorf("helpdesk: detecting the flavour: %w", err)
@@ -99,7 +102,8 @@ func Detect(ctx context.Context, c *odoo.Client) (*Reader, error) {
 		}
 		return ""
 	}
-	common := Models{Ticket: "helpdesk.ticket", Partner: "res.partner", User: "res.users", Message: "mail.message", Calendar: "resource.calendar", Article: pick("knowledge.article")}
+	common := Models{Ticket: "helpdesk.ticket", Partner: "res.partner", User: "res.users", Message: "mail.message",
+		Article: pick("knowledge.article"), Calendar: pick("resource.calendar"), CalendarAttendance: pick("resource.calendar.attendance")}
 	switch {
 	case have["helpdesk.team"]:
 		r.Flavour = Enterprise
@@ -161,7 +165,8 @@ func (r *Reader) Fields(ctx context.Context, model string) ([]string, error) {
 // Query narrows a read.
 type Query struct {
 	Domain odoo.Domain
-	// Since, when set, reads only records written after it (watermark).
+	// Since, when set, reads only records written at or after it, in
+	// (write_date, id) order (see odoo.Client.Changes).
 	Since *odoo.Watermark
 	// Archived includes inactive records (active_test=false).
 	Archived bool

@@ -207,9 +207,10 @@ func TestMessagesSLAsAndWatermark(t *testing.T) {
 // (every page is over the emulated worker limit) aborts the export, and
 // neither complete-looking nor partial files remain.
 func TestExportFailureLeavesNoFiles(t *testing.T) {
-	r := readerWith(t, odooserver.Options{Version: 17, MaxRecordsPerCall: 5})
+	r := readerWith(t, odooserver.Options{Version: 17, MaxRecordsPerCall: 8})
 	dir := t.TempDir()
-	_, err := r.Export(context.Background(), helpdesk.ExportOptions{Dir: dir, Models: []string{"helpdesk.stage", "helpdesk.tag"}, Concurrency: 1})
+	// Pages never shrink below 10 records, so the 36 partners keep failing.
+	_, err := r.Export(context.Background(), helpdesk.ExportOptions{Dir: dir, Models: []string{"helpdesk.stage", "res.partner"}, Concurrency: 1})
 	if !odoo.IsTransient(err) {
 		t.Fatalf("err = %v", err)
 	}
@@ -220,5 +221,19 @@ func TestExportFailureLeavesNoFiles(t *testing.T) {
 	sum, err := r.Export(context.Background(), helpdesk.ExportOptions{Dir: dir, Models: []string{"helpdesk.stage"}, PageSize: 5})
 	if err != nil || sum.Records != 5 {
 		t.Fatalf("export: %+v, %v", sum, err)
+	}
+}
+
+func TestCalendars(t *testing.T) {
+	r := reader(t, 18, odooserver.FlavourOCA)
+	cals, err := r.Calendars(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cals) != 2 || cals[0].TZ != "Europe/Brussels" || len(cals[0].Attendances) != 10 || len(cals[1].Attendances) != 6 {
+		t.Fatalf("calendars = %+v", cals)
+	}
+	if a := cals[0].Attendances[0]; a.DayOfWeek != "0" || a.HourFrom != 8 || a.HourTo != 12 {
+		t.Fatalf("first attendance %+v", a)
 	}
 }

@@ -43,7 +43,9 @@ var wantedFields = map[string][]string{
 	"knowledge.article": {"name", "body", "icon", "parent_id", "sequence", "category", "internal_permission",
 		"is_published", "website_url", "is_article_item", "is_template", "to_delete", "active", "last_edition_date",
 		"create_date", "write_date"},
-	"resource.calendar": {"name", "tz", "hours_per_day", "attendance_ids", "company_id", "create_date", "write_date"},
+	"resource.calendar": {"name", "tz", "hours_per_day", "attendance_ids", "company_id", "active", "create_date", "write_date"},
+	"resource.calendar.attendance": {"name", "calendar_id", "dayofweek", "hour_from", "hour_to", "day_period",
+		"create_date", "write_date"},
 }
 
 // decoder accumulates the first decoding error so that typed readers stay
@@ -458,4 +460,53 @@ func (r *Reader) Articles(ctx context.Context, q Query) iter.Seq2[Article, error
 			Sequence: d.num("sequence"), Category: d.str("category"), Published: d.b("is_published"),
 			Active: d.active(), LastEdition: d.t("last_edition_date"), Raw: d.r}
 	})
+}
+
+// Calendar is a resource.calendar: the working hours SLA deadlines count in.
+type Calendar struct {
+	ID          int
+	Name        string
+	TZ          string
+	HoursPerDay float64
+	Attendances []Attendance
+	Raw         odoo.Record
+}
+
+// Attendance is one weekly working interval. DayOfWeek is Odoo's key,
+// "0" = Monday … "6" = Sunday; hours are local to the calendar's TZ.
+type Attendance struct {
+	ID        int
+	DayOfWeek string
+	HourFrom  float64
+	HourTo    float64
+	DayPeriod string
+}
+
+// Calendars reads the working-hour calendars with their attendances.
+func (r *Reader) Calendars(ctx context.Context) ([]Calendar, error) {
+	cals, err := collect(stream(ctx, r, r.Models.Calendar, "working-hour calendars", Query{Archived: true}, func(d *decoder) Calendar {
+		return Calendar{ID: d.r.ID(), Name: d.str("name"), TZ: d.str("tz"), HoursPerDay: d.flt("hours_per_day"), Raw: d.r}
+	}))
+	if err != nil {
+		return nil, err
+	}
+	byCal := map[int][]Attendance{}
+	for a, err := range stream(ctx, r, r.Models.CalendarAttendance, "calendar attendances", Query{}, func(d *decoder) struct {
+		cal int
+		a   Attendance
+	} {
+		return struct {
+			cal int
+			a   Attendance
+		}{d.m2o("calendar_id").ID, Attendance{ID: d.r.ID(), DayOfWeek: d.str("dayofweek"), HourFrom: d.flt("hour_from"), HourTo: d.flt("hour_to"), DayPeriod: d.str("day_period")}}
+	}) {
+		if err != nil {
+			return nil, err
+		}
+		byCal[a.cal] = append(byCal[a.cal], a.a)
+	}
+	for i := range cals {
+		cals[i].Attendances = byCal[cals[i].ID]
+	}
+	return cals, nil
 }
