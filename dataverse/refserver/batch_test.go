@@ -84,8 +84,7 @@ func idFromEntityID(t *testing.T, loc string) string {
 	return loc[open+1 : close]
 }
 
-func TestBatchChangeSetWithContentIDReferences(t *testing.T) {
-	e := newTestEnv(t, Options{})
+func testBatchChangeSetWithContentIDReferences(t *testing.T, e *testEnv) {
 	res := e.batch([]batchwire.Part{
 		{ChangeSet: []batchwire.Request{
 			op("POST", "/api/data/v9.2/contacts", map[string]any{"firstname": "Ada", "lastname": "Lovelace"}, "1"),
@@ -129,8 +128,7 @@ func TestBatchChangeSetWithContentIDReferences(t *testing.T) {
 	}
 }
 
-func TestBatchChangeSetRollsBackOnFailure(t *testing.T) {
-	e := newTestEnv(t, Options{})
+func testBatchChangeSetRollsBackOnFailure(t *testing.T, e *testEnv) {
 	before := mustStatus(t, e.do("GET", "accounts?$select=name", nil), 200).values(t)
 	res := e.batch([]batchwire.Part{{ChangeSet: []batchwire.Request{
 		op("POST", "accounts", map[string]any{"name": "rollback-1"}, "1"),
@@ -156,8 +154,7 @@ func TestBatchChangeSetRollsBackOnFailure(t *testing.T) {
 	}
 }
 
-func TestBatchStopsAtFirstFailureByDefault(t *testing.T) {
-	e := newTestEnv(t, Options{})
+func testBatchStopsAtFirstFailureByDefault(t *testing.T, e *testEnv) {
 	parts := func(tag string) []batchwire.Part {
 		return []batchwire.Part{
 			single(op("POST", "accounts", map[string]any{"name": tag + "-1"}, "")),
@@ -197,8 +194,7 @@ func TestBatchStopsAtFirstFailureByDefault(t *testing.T) {
 	}
 }
 
-func TestBatchContinueOnErrorWithFailedChangeSet(t *testing.T) {
-	e := newTestEnv(t, Options{})
+func testBatchContinueOnErrorWithFailedChangeSet(t *testing.T, e *testEnv) {
 	res := e.batch([]batchwire.Part{
 		{ChangeSet: []batchwire.Request{
 			op("POST", "accounts", map[string]any{"name": "cs-a"}, "1"),
@@ -220,8 +216,7 @@ func TestBatchContinueOnErrorWithFailedChangeSet(t *testing.T) {
 	}
 }
 
-func TestBatchForwardContentIDReference(t *testing.T) {
-	e := newTestEnv(t, Options{})
+func testBatchForwardContentIDReference(t *testing.T, e *testEnv) {
 	res := e.batch([]batchwire.Part{{ChangeSet: []batchwire.Request{
 		op("POST", "contacts", map[string]any{"lastname": "x", "parentcustomerid_account@odata.bind": "$1"}, "2"),
 		op("POST", "accounts", map[string]any{"name": "fwd"}, "1"),
@@ -240,8 +235,7 @@ func TestBatchForwardContentIDReference(t *testing.T) {
 	}
 }
 
-func TestBatchMalformedBodies(t *testing.T) {
-	e := newTestEnv(t, Options{})
+func testBatchMalformedBodies(t *testing.T, e *testEnv) {
 	ct := `multipart/mixed; boundary="batch_x"`
 	var many strings.Builder
 	for range batchwire.MaxRequests + 1 {
@@ -259,6 +253,8 @@ func TestBatchMalformedBodies(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			e := *e
+			e.t = t
 			res := e.rawBatch(c.ct, c.body)
 			r := response{status: res.status, body: res.raw}
 			if res.status != http.StatusBadRequest {
@@ -271,8 +267,7 @@ func TestBatchMalformedBodies(t *testing.T) {
 	}
 }
 
-func TestBatchOfExactlyMaxRequestsRuns(t *testing.T) {
-	e := newTestEnv(t, Options{})
+func testBatchOfExactlyMaxRequestsRuns(t *testing.T, e *testEnv) {
 	parts := make([]batchwire.Part, batchwire.MaxRequests)
 	for i := range parts {
 		parts[i] = single(op("GET", "WhoAmI", nil, ""))
@@ -283,8 +278,7 @@ func TestBatchOfExactlyMaxRequestsRuns(t *testing.T) {
 	}
 }
 
-func TestBatchInsideBatchIsRejected(t *testing.T) {
-	e := newTestEnv(t, Options{})
+func testBatchInsideBatchIsRejected(t *testing.T, e *testEnv) {
 	inner := op("POST", "$batch", nil, "1")
 	inner.Header = batchwire.Header{{Name: "Content-Type", Value: `multipart/mixed; boundary="batch_inner"`}}
 	inner.Body = []byte("--batch_inner--\r\n")
@@ -304,8 +298,7 @@ func TestBatchInsideBatchIsRejected(t *testing.T) {
 	}
 }
 
-func TestBatchContentIDAfterReturnRepresentation(t *testing.T) {
-	e := newTestEnv(t, Options{})
+func testBatchContentIDAfterReturnRepresentation(t *testing.T, e *testEnv) {
 	create := op("POST", "accounts?$select=name", map[string]any{"name": "rep"}, "1")
 	create.Header = append(create.Header, batchwire.Field{Name: "Prefer", Value: "return=representation"})
 	res := e.batch([]batchwire.Part{{ChangeSet: []batchwire.Request{
@@ -322,5 +315,31 @@ func TestBatchContentIDAfterReturnRepresentation(t *testing.T) {
 	id := response{status: 201, body: cs[0].Body}.json(t)["accountid"].(string)
 	if got := mustStatus(t, e.do("GET", "accounts("+id+")?$select=telephone1", nil), 200).json(t); got["telephone1"] != "555-0111" {
 		t.Fatalf("PATCH $1 after a representation: %v", got)
+	}
+}
+
+// TestBatch runs the $batch cases against one server (starting one per case
+// costs more than the cases); each case uses its own record names.
+func TestBatch(t *testing.T) {
+	shared := newTestEnv(t, Options{})
+	for _, c := range []struct {
+		name string
+		fn   func(*testing.T, *testEnv)
+	}{
+		{"BatchChangeSetWithContentIDReferences", testBatchChangeSetWithContentIDReferences},
+		{"BatchChangeSetRollsBackOnFailure", testBatchChangeSetRollsBackOnFailure},
+		{"BatchStopsAtFirstFailureByDefault", testBatchStopsAtFirstFailureByDefault},
+		{"BatchContinueOnErrorWithFailedChangeSet", testBatchContinueOnErrorWithFailedChangeSet},
+		{"BatchForwardContentIDReference", testBatchForwardContentIDReference},
+		{"BatchMalformedBodies", testBatchMalformedBodies},
+		{"BatchOfExactlyMaxRequestsRuns", testBatchOfExactlyMaxRequestsRuns},
+		{"BatchInsideBatchIsRejected", testBatchInsideBatchIsRejected},
+		{"BatchContentIDAfterReturnRepresentation", testBatchContentIDAfterReturnRepresentation},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := *shared
+			e.t = t
+			c.fn(t, &e)
+		})
 	}
 }

@@ -11,8 +11,7 @@ func accountTarget(fields map[string]any) map[string]any {
 	return fields
 }
 
-func TestCreateMultipleReturnsIds(t *testing.T) {
-	e := newTestEnv(t, Options{})
+func testCreateMultipleReturnsIds(t *testing.T, e *testEnv) {
 	r := mustStatus(t, e.do("POST", "accounts/Microsoft.Dynamics.CRM.CreateMultiple", map[string]any{"Targets": []any{
 		accountTarget(map[string]any{"name": "bulk-1", "accountnumber": "B-1"}),
 		accountTarget(map[string]any{"name": "bulk-2", "accountid": "2d0c8f2e-0000-4000-8000-000000000002"}),
@@ -31,8 +30,7 @@ func TestCreateMultipleReturnsIds(t *testing.T) {
 	}
 }
 
-func TestUpsertMultipleByAlternateKey(t *testing.T) {
-	e := newTestEnv(t, Options{})
+func testUpsertMultipleByAlternateKey(t *testing.T, e *testEnv) {
 	existing := e.createID("accounts", map[string]any{"name": "old name", "accountnumber": "U-1"})
 	r := e.do("POST", "accounts/Microsoft.Dynamics.CRM.UpsertMultiple", map[string]any{"Targets": []any{
 		accountTarget(map[string]any{"@odata.id": "accounts(accountnumber='U-1')", "name": "new name"}),
@@ -52,8 +50,7 @@ func TestUpsertMultipleByAlternateKey(t *testing.T) {
 	}
 }
 
-func TestBulkFailureRollsBackAllAndNamesTarget(t *testing.T) {
-	e := newTestEnv(t, Options{})
+func testBulkFailureRollsBackAllAndNamesTarget(t *testing.T, e *testEnv) {
 	a := e.createID("accounts", map[string]any{"name": "keep", "accountnumber": "R-1"})
 	missing := "00000000-0000-4000-8000-0000000000ff"
 
@@ -100,8 +97,7 @@ func TestBulkFailureRollsBackAllAndNamesTarget(t *testing.T) {
 	}
 }
 
-func TestBulkRejectsBadTargets(t *testing.T) {
-	e := newTestEnv(t, Options{})
+func testBulkRejectsBadTargets(t *testing.T, e *testEnv) {
 	cases := []struct {
 		name, path string
 		body       any
@@ -125,6 +121,8 @@ func TestBulkRejectsBadTargets(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			e := *e
+			e.t = t
 			r := e.do("POST", c.path, c.body)
 			if r.status != c.status {
 				t.Fatalf("status %d, want %d: %s", r.status, c.status, r.body)
@@ -139,8 +137,7 @@ func TestBulkRejectsBadTargets(t *testing.T) {
 	}
 }
 
-func TestUpdateMultipleIgnoresDuplicateTargets(t *testing.T) {
-	e := newTestEnv(t, Options{})
+func testUpdateMultipleIgnoresDuplicateTargets(t *testing.T, e *testEnv) {
 	a := e.createID("accounts", map[string]any{"name": "dup"})
 	mustStatus(t, e.do("POST", "accounts/Microsoft.Dynamics.CRM.UpdateMultiple", map[string]any{"Targets": []any{
 		accountTarget(map[string]any{"accountid": a, "name": "first"}),
@@ -148,5 +145,27 @@ func TestUpdateMultipleIgnoresDuplicateTargets(t *testing.T) {
 	}}), http.StatusNoContent)
 	if got := mustStatus(t, e.do("GET", "accounts("+a+")?$select=name", nil), 200).json(t); got["name"] != "first" {
 		t.Fatalf("the first duplicate wins: %v", got)
+	}
+}
+
+// TestBulkMessages runs the bulk-message cases against one server; each case
+// uses its own keys and names.
+func TestBulkMessages(t *testing.T) {
+	shared := newTestEnv(t, Options{})
+	for _, c := range []struct {
+		name string
+		fn   func(*testing.T, *testEnv)
+	}{
+		{"CreateMultipleReturnsIds", testCreateMultipleReturnsIds},
+		{"UpsertMultipleByAlternateKey", testUpsertMultipleByAlternateKey},
+		{"BulkFailureRollsBackAllAndNamesTarget", testBulkFailureRollsBackAllAndNamesTarget},
+		{"BulkRejectsBadTargets", testBulkRejectsBadTargets},
+		{"UpdateMultipleIgnoresDuplicateTargets", testUpdateMultipleIgnoresDuplicateTargets},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := *shared
+			e.t = t
+			c.fn(t, &e)
+		})
 	}
 }
