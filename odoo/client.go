@@ -353,7 +353,10 @@ func (c *Client) call(ctx context.Context, model, method string, ids []int, args
 }
 
 type jsonrpcResponse struct {
-	Result json.RawMessage `json:"result"`
+	// Result holds a pointer to the caller's output, so the body is decoded
+	// once, straight into it (encoding/json follows non-nil pointers stored
+	// in interfaces).
+	Result any `json:"result"`
 	Error  *struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
@@ -382,8 +385,18 @@ func (c *Client) jsonrpc(ctx context.Context, service, method string, args []any
 		if resp.StatusCode != http.StatusOK {
 			return httpError(resp, resp.Request.URL)
 		}
-		var env jsonrpcResponse
+		var discard json.RawMessage
+		env := jsonrpcResponse{Result: &discard}
+		if out != nil {
+			env.Result = out
+		}
 		if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+			// A result of the wrong shape is our bug or a server's; a body
+			// cut short is a dropped connection, worth a retry.
+			var typeErr *json.UnmarshalTypeError
+			if errors.As(err, &typeErr) {
+				return fmt.Errorf("odoo: decoding %s.%s result: %w", service, method, err)
+			}
 			return &transientError{fmt.Errorf("odoo: reading %s.%s response: %w", service, method, err)}
 		}
 		if env.Error != nil {
@@ -392,12 +405,6 @@ func (c *Client) jsonrpc(ctx context.Context, service, method string, args []any
 				e.Name, e.Message = "odoo.http.SessionExpiredException", env.Error.Message
 			}
 			return e
-		}
-		if out == nil {
-			return nil
-		}
-		if err := json.Unmarshal(env.Result, out); err != nil {
-			return fmt.Errorf("odoo: decoding %s.%s result: %w", service, method, err)
 		}
 		return nil
 	})
