@@ -87,8 +87,7 @@ func TestRequestLimitAndGrowingRetryAfter(t *testing.T) {
 }
 
 func TestRequestWindowSlides(t *testing.T) {
-	e := newTestEnv(t, Options{Limits: &Limits{Requests: 2, RequestWindow: time.Minute}})
-	lm := e.srv.limiter
+	lm := newLimiter(Limits{Requests: 2, RequestWindow: time.Minute})
 	now := time.Now()
 	id := "caller"
 	for range 2 {
