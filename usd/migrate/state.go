@@ -1,0 +1,223 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/dvsync/dvsync/dataverse"
+	"github.com/dvsync/dvsync/dataverse/schema"
+	"github.com/dvsync/dvsync/mapping/workspace"
+)
+
+// namesPerQuery bounds the unique names of one In filter, keeping the URL
+// well under Dataverse's 32 KB limit (max-url-length in
+// compose-http-requests-handle-errors.md) whatever the name lengths.
+const namesPerQuery = 50
+
+// state is what the environment holds of a translation: the translated
+// records found by unique name, and the links of the translated
+// associations' "from" records.
+type state struct {
+	tables map[string]*schema.Table
+	recs   map[workspace.Ref]dataverse.Record
+	// names maps table → lower-case id → unique name, to read lookups.
+	names map[string]map[string]string
+	// links maps relationship/from → unique names of related records.
+	links map[linkKey]map[string]bool
+}
+
+type linkKey struct {
+	rel  string
+	from workspace.Ref
+	to   string // table on the other side
+}
+
+func (m *Migrator) readState(ctx context.Context, phase Phase) (*state, error) {
+	st := &state{tables: map[string]*schema.Table{}, recs: map[workspace.Ref]dataverse.Record{},
+		names: map[string]map[string]string{}, links: map[linkKey]map[string]bool{}}
+	byTable := map[string][]*workspace.Record{}
+	for _, r := range m.Result.Records {
+		byTable[r.Table] = append(byTable[r.Table], r)
+	}
+	groups := map[linkKey]bool{}
+	var order []linkKey
+	for _, a := range m.Result.Associations {
+		k := linkKey{a.Relationship, a.From, a.To.Table}
+		if !groups[k] {
+			groups[k] = true
+			order = append(order, k)
+		}
+	}
+	done, total := 0, len(m.Result.Records)+len(order)
+	step := func(n int) {
+		done += n
+		if m.Progress != nil && n > 0 {
+			m.Progress(phase, done, total)
+		}
+	}
+	for _, table := range sortedKeys(byTable) {
+		recs := byTable[table]
+		t, err := tableOf(ctx, m.Client, table)
+		if err != nil {
+			return nil, err
+		}
+		st.tables[table] = t
+		st.names[table] = map[string]string{}
+		keyCol := workspace.KeyColumn(table)
+		sel := []string{t.PrimaryID, keyCol}
+		seen := map[string]bool{t.PrimaryID: true, keyCol: true}
+		for _, r := range recs {
+			for col := range r.Fields {
+				c, ok := t.Column(col)
+				if !ok {
+					return nil, fmt.Errorf("migrate: %s has no column %s", table, col)
+				}
+				name := col
+				if c.Type.IsLookup() {
+					name = lookupValue(col)
+				}
+				if !seen[name] {
+					seen[name] = true
+					sel = append(sel, name)
+				}
+			}
+		}
+		sort.Strings(sel[2:])
+		for i := 0; i < len(recs); i += namesPerQuery {
+			chunk := recs[i:min(i+namesPerQuery, len(recs))]
+			names := make([]any, len(chunk))
+			for j, r := range chunk {
+				names[j] = r.UniqueName
+			}
+			q := dataverse.Query{Select: sel, Filter: dataverse.In(keyCol, names...)}
+			for rec, err := range m.Client.Records(ctx, table, q) {
+				if err != nil {
+					return nil, fmt.Errorf("migrate: reading %s: %w", table, err)
+				}
+				unique := rec.String(keyCol)
+				st.recs[workspace.Ref{Table: table, UniqueName: unique}] = rec
+				st.names[table][strings.ToLower(rec.String(t.PrimaryID))] = unique
+			}
+			step(len(chunk))
+		}
+	}
+	for _, k := range order {
+		if _, ok := st.recs[k.from]; !ok {
+			st.links[k] = map[string]bool{}
+			step(1)
+			continue
+		}
+		toKey := workspace.KeyColumn(k.to)
+		set := map[string]bool{}
+		for rec, err := range m.Client.Related(ctx, k.from.Table, key(k.from), k.rel, dataverse.Query{Select: []string{toKey}}) {
+			if err != nil {
+				return nil, fmt.Errorf("migrate: reading %s of %s %s: %w", k.rel, k.from.Table, k.from.UniqueName, err)
+			}
+			set[rec.String(toKey)] = true
+		}
+		st.links[k] = set
+		step(1)
+	}
+	return st, nil
+}
+
+func (st *state) record(r workspace.Ref) (dataverse.Record, bool) {
+	rec, ok := st.recs[r]
+	return rec, ok
+}
+
+func (st *state) linked(a workspace.Association) bool {
+	return st.links[linkKey{a.Relationship, a.From, a.To.Table}][a.To.UniqueName]
+}
+
+// allLinks lists every link read, in a stable order.
+func (st *state) allLinks() []workspace.Association {
+	var out []workspace.Association
+	for k, set := range st.links {
+		for to := range set {
+			out = append(out, workspace.Association{Relationship: k.rel, From: k.from, To: workspace.Ref{Table: k.to, UniqueName: to}})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Relationship != b.Relationship {
+			return a.Relationship < b.Relationship
+		}
+		if a.From.UniqueName != b.From.UniqueName {
+			return a.From.UniqueName < b.From.UniqueName
+		}
+		return a.To.UniqueName < b.To.UniqueName
+	})
+	return out
+}
+
+// diff compares a translated record with what the environment holds,
+// column by column. Columns the translation does not set are not compared:
+// a person may have filled them in since.
+func (st *state) diff(r *workspace.Record, cur dataverse.Record) ([]Mismatch, error) {
+	t := st.tables[r.Table]
+	var out []Mismatch
+	for _, col := range sortedKeys(r.Fields) {
+		if col == workspace.KeyColumn(r.Table) {
+			continue
+		}
+		c, ok := t.Column(col)
+		if !ok {
+			return nil, fmt.Errorf("migrate: %s has no column %s", r.Table, col)
+		}
+		want, got, equal := st.compare(r.Fields[col], c, cur)
+		if !equal {
+			out = append(out, Mismatch{Table: r.Table, UniqueName: r.UniqueName, Column: col, Want: clip(want), Got: clip(got), Problem: "value differs"})
+		}
+	}
+	return out, nil
+}
+
+// compare reads one column from cur and compares it with the translated
+// value, returning both as text.
+func (st *state) compare(want any, c *schema.Column, cur dataverse.Record) (string, string, bool) {
+	if ref, ok := want.(workspace.Ref); ok {
+		id := cur.String(lookupValue(c.LogicalName))
+		if id == "" {
+			return ref.UniqueName, "(empty)", false
+		}
+		got, ok := st.names[ref.Table][strings.ToLower(id)]
+		if !ok {
+			return ref.UniqueName, "a record outside the translation (" + id + ")", false
+		}
+		return ref.UniqueName, got, got == ref.UniqueName
+	}
+	raw := cur[c.LogicalName]
+	switch w := want.(type) {
+	case bool:
+		g, ok := raw.(bool)
+		return fmt.Sprint(w), text(raw), ok && g == w
+	case string:
+		// Dataverse stores an empty string as null.
+		g := cur.String(c.LogicalName)
+		return w, text(raw), g == w
+	case nil:
+		return "(empty)", text(raw), raw == nil
+	default:
+		g := cur.String(c.LogicalName)
+		return fmt.Sprint(w), text(raw), raw != nil && g == fmt.Sprint(w)
+	}
+}
+
+func text(v any) string {
+	if v == nil {
+		return "(empty)"
+	}
+	return fmt.Sprint(v)
+}
+
+// clip keeps mismatch reports readable when a column holds a whole
+// macro definition.
+func clip(s string) string {
+	if r := []rune(s); len(r) > 120 {
+		return string(r[:119]) + "…"
+	}
+	return s
+}
