@@ -13,7 +13,7 @@ import (
 	"github.com/dvsync/dvsync/dataverse/refserver"
 	"github.com/dvsync/dvsync/usd"
 	"github.com/dvsync/dvsync/usd/assess"
-	"github.com/dvsync/dvsync/usd/internal/cmtseed"
+	"github.com/dvsync/dvsync/usd/cmtseed"
 )
 
 func TestDataverseSource(t *testing.T) {
