@@ -1,5 +1,6 @@
 // Package usdcmd implements `dvsync usd`: reading a Unified Service Desk
-// configuration and assessing its move to the Copilot Service workspace.
+// configuration, assessing its move to the Copilot Service workspace, and
+// migrating it there.
 package usdcmd
 
 import (
@@ -23,12 +24,14 @@ import (
 func NewCommand(streams *output.Streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "usd",
-		Short: "Assess a Unified Service Desk configuration for the Copilot Service workspace",
+		Short: "Assess and migrate a Unified Service Desk configuration to the Copilot Service workspace",
 		Long: `Read a Unified Service Desk (USD) configuration, exported with the Configuration
-Migration Tool, and work out what it becomes in the Copilot Service workspace.`,
+Migration Tool or read from an environment, work out what it becomes in the Copilot
+Service workspace (assess), and write that workspace configuration to an
+environment (migrate).`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newAssessCommand(streams))
+	cmd.AddCommand(newAssessCommand(streams), newMigrateCommand(streams))
 	return cmd
 }
 
