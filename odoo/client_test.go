@@ -599,3 +599,46 @@ func TestFieldsGetFollowsVersion(t *testing.T) {
 		}
 	}
 }
+
+func TestParallelStreamKeepsOrder(t *testing.T) {
+	ctx := context.Background()
+	e := start(t, odooserver.Options{Version: 17, SeedDir: seedDir, MaxRecordsPerCall: 40}, nil)
+	c := connect(t, e, func(o *odoo.Options) { o.PageSize = 64 })
+	opts := odoo.StreamOptions{Domain: odoo.Cond("priority", odoo.In, []string{"0", "2"}), Fields: []string{"name"}, Context: odoo.Context{}.WithArchived()}
+	want := collect(t, c.Stream(ctx, "helpdesk.ticket", opts))
+	for _, parallel := range []int{2, 3, 7} {
+		opts.Parallel = parallel
+		got := collect(t, c.Stream(ctx, "helpdesk.ticket", opts))
+		if len(got) != len(want) || len(got) < 100 {
+			t.Fatalf("parallel %d: %d records, want %d", parallel, len(got), len(want))
+		}
+		for i := range got {
+			if got[i].ID() != want[i].ID() {
+				t.Fatalf("parallel %d: record %d is %d, want %d", parallel, i, got[i].ID(), want[i].ID())
+			}
+		}
+	}
+	// Stopping early releases the readers.
+	n := 0
+	for _, err := range c.Stream(ctx, "helpdesk.ticket", opts) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n++; n == 5 {
+			break
+		}
+	}
+	// Nothing matches: no pages, no error.
+	opts.Domain = odoo.Cond("name", odoo.Eq, "no such ticket")
+	if got := collect(t, c.Stream(ctx, "helpdesk.ticket", opts)); len(got) != 0 {
+		t.Fatalf("%d records", len(got))
+	}
+	// Errors surface.
+	var errs []error
+	for _, err := range c.Stream(ctx, "res.users.apikeys", odoo.StreamOptions{Parallel: 2}) {
+		errs = append(errs, err)
+	}
+	if len(errs) != 1 || !errors.Is(errs[0], odoo.ErrAccess) {
+		t.Fatalf("errors = %v", errs)
+	}
+}

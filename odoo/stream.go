@@ -19,7 +19,13 @@ type StreamOptions struct {
 	// MinPageSize is the floor when pages shrink after failures (default 10).
 	MinPageSize int
 	// OnPage, if set, is called after each page with its record count.
+	// With Parallel > 1 it is called from several goroutines.
 	OnPage func(n int)
+	// Parallel > 1 splits Stream's id range into that many slices read
+	// concurrently (Odoo serves each call in its own worker), still yielding
+	// records in id order. Records created after the stream starts are not
+	// read. Ignored by Changes, whose order is by write_date.
+	Parallel int
 }
 
 // Watermark is a position in (write_date, id) order: everything at or
@@ -42,11 +48,23 @@ func (w Watermark) IsZero() bool { return w.WriteDate.IsZero() && w.ID == 0 }
 // 429) is retried with half the page size, down to MinPageSize, up to the
 // client's MaxAttempts in a row.
 func (c *Client) Stream(ctx context.Context, model string, o StreamOptions) iter.Seq2[Record, error] {
+	if o.Parallel > 1 {
+		return c.streamParallel(ctx, model, o)
+	}
+	return c.streamRange(ctx, model, o, 0, 0)
+}
+
+// streamRange streams ids in (after, upTo] (upTo 0 = no upper bound).
+func (c *Client) streamRange(ctx context.Context, model string, o StreamOptions, after, upTo int) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
 		fields := withFields(o.Fields, "id")
-		lastID := 0
+		base := o.Domain
+		if upTo > 0 {
+			base = And(base, Cond("id", Le, upTo))
+		}
+		lastID := after
 		for {
-			d := And(o.Domain, Cond("id", Gt, lastID))
+			d := And(base, Cond("id", Gt, lastID))
 			page, err := c.page(ctx, model, d, fields, "id asc", &o)
 			if err != nil {
 				yield(nil, err)
@@ -157,6 +175,89 @@ func (c *Client) page(ctx context.Context, model string, d Domain, fields []stri
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(delay):
+		}
+	}
+}
+
+type item struct {
+	rec Record
+	err error
+}
+
+// streamParallel reads id slices concurrently and yields them in order:
+// slice i is handed over only after slice i-1 is drained, and a slice that
+// is ahead blocks once its buffer (one page) is full, so memory stays at
+// about Parallel pages whatever the table size.
+func (c *Client) streamParallel(ctx context.Context, model string, o StreamOptions) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		q := Query{Domain: o.Domain, Context: o.Context, Limit: 1}
+		q.Order = "id asc"
+		first, err := c.Search(ctx, model, q)
+		if err != nil || len(first) == 0 {
+			if err != nil {
+				yield(nil, err)
+			}
+			return
+		}
+		q.Order = "id desc"
+		last, err := c.Search(ctx, model, q)
+		if err != nil || len(last) == 0 {
+			if err != nil {
+				yield(nil, err)
+			}
+			return
+		}
+		lo, hi := first[0], last[0]
+		n := min(o.Parallel, hi-lo+1)
+		if o.PageSize <= 0 {
+			o.PageSize = c.opts.PageSize
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		chans := make([]chan item, n)
+		for i := range chans {
+			chans[i] = make(chan item, o.PageSize)
+		}
+		sem := make(chan struct{}, o.Parallel)
+		go func() {
+			width := (hi - lo + 1 + n - 1) / n
+			for i := range n {
+				after, upTo := lo-1+i*width, min(lo-1+(i+1)*width, hi)
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					for _, ch := range chans[i:] {
+						close(ch)
+					}
+					return
+				}
+				go func(ch chan item) {
+					defer func() { <-sem }()
+					defer close(ch)
+					opts := o // each slice shrinks its own page size
+					for r, err := range c.streamRange(ctx, model, opts, after, upTo) {
+						select {
+						case ch <- item{r, err}:
+						case <-ctx.Done():
+							return
+						}
+						if err != nil {
+							return
+						}
+					}
+				}(chans[i])
+			}
+		}()
+		for _, ch := range chans {
+			for it := range ch {
+				if !yield(it.rec, it.err) || it.err != nil {
+					return
+				}
+			}
+			if ctx.Err() != nil {
+				yield(nil, ctx.Err())
+				return
+			}
 		}
 	}
 }

@@ -32,6 +32,9 @@ type ExportOptions struct {
 	Concurrency int
 	// PageSize overrides the client's page size.
 	PageSize int
+	// Parallel > 1 reads each model (without Since) in that many id slices
+	// at once; see odoo.StreamOptions.Parallel.
+	Parallel int
 	// OnStart is called once with the number of records to expect (from
 	// search_count; records written during the export may change it).
 	OnStart func(total int)
@@ -127,7 +130,7 @@ func (r *Reader) Export(ctx context.Context, o ExportOptions) (*ExportSummary, e
 			total += n
 		}
 		streams = append(streams, odoo.ModelStream{Model: m, Since: o.Since, Options: odoo.StreamOptions{
-			Domain: domain, Fields: fields, Context: cx, PageSize: o.PageSize, OnPage: o.OnProgress,
+			Domain: domain, Fields: fields, Context: cx, PageSize: o.PageSize, OnPage: o.OnProgress, Parallel: o.Parallel,
 		}})
 	}
 	if o.OnStart != nil {

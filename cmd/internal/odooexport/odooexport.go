@@ -36,6 +36,7 @@ type options struct {
 	out         string
 	pageSize    int
 	concurrency int
+	parallel    int
 	allFields   bool
 	activeOnly  bool
 	json        bool
@@ -81,6 +82,7 @@ gives each model's watermark for the next run.`,
 	f.StringVar(&o.out, "out", "", "output directory (required)")
 	f.IntVar(&o.pageSize, "page-size", odoo.DefaultPageSize, "records per search_read call")
 	f.IntVar(&o.concurrency, "concurrency", 4, "models read at the same time")
+	f.IntVar(&o.parallel, "parallel", 1, "id slices of one model read at the same time (full exports only)")
 	f.BoolVar(&o.allFields, "all-fields", false, "read every field, not only the helpdesk field lists (slower)")
 	f.BoolVar(&o.activeOnly, "active-only", false, "leave archived records out")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON")
@@ -157,6 +159,9 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	if o.pageSize <= 0 {
 		return errors.New("--page-size must be positive")
 	}
+	if o.concurrency <= 0 || o.parallel <= 0 {
+		return errors.New("--concurrency and --parallel must be positive")
+	}
 	var since *odoo.Watermark
 	if o.since != "" {
 		t, err := parseSince(o.since)
@@ -181,7 +186,7 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	var bar *output.Progress
 	sum, err := reader.Export(ctx, helpdesk.ExportOptions{
 		Dir: o.out, Models: o.models, Since: since, AllFields: o.allFields, ActiveOnly: o.activeOnly,
-		Concurrency: o.concurrency, PageSize: o.pageSize,
+		Concurrency: o.concurrency, PageSize: o.pageSize, Parallel: o.parallel,
 		OnStart:    func(total int) { bar = output.NewProgress(streams.Err, int64(total), "export") },
 		OnProgress: func(n int) { bar.Add(n) },
 	})
