@@ -256,14 +256,22 @@ func writePlan(w io.Writer, s *migrateSummary) error {
 	p := s.Plan
 	fmt.Fprintf(w, "Dry run: %s (%s) → %s\n\n", s.Source, scope(s), s.Target)
 	var rows [][]string
+	header := []string{"action", "table", "unique name", "name"}
+	if p.Counts.Update > 0 {
+		header = append(header, "changed columns")
+	}
 	for _, r := range p.Records {
 		if r.Action == migrate.ActionUnchanged {
 			continue
 		}
-		rows = append(rows, []string{string(r.Action), r.Table, r.UniqueName, r.Name, strings.Join(r.Changed, ",")})
+		row := []string{string(r.Action), r.Table, r.UniqueName, r.Name}
+		if p.Counts.Update > 0 {
+			row = append(row, strings.Join(r.Changed, ","))
+		}
+		rows = append(rows, row)
 	}
 	if len(rows) > 0 {
-		if err := output.Table(w, []string{"action", "table", "unique name", "name", "changed columns"}, rows); err != nil {
+		if err := output.Table(w, header, rows); err != nil {
 			return err
 		}
 		fmt.Fprintln(w)
