@@ -18,7 +18,7 @@ import (
 
 const refToken = "migrations-test-token"
 
-func newRefClient(t *testing.T, faults string) *dataverse.Client {
+func newRefClient(t testing.TB, faults string) *dataverse.Client {
 	t.Helper()
 	f, err := refserver.ParseFaults(faults)
 	if err != nil {
