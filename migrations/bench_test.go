@@ -65,4 +65,3 @@ func BenchmarkRunRefserver(b *testing.B) {
 	}
 	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
 }
-
