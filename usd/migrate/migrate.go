@@ -89,6 +89,8 @@ type RecordPlan struct {
 	UniqueName string `json:"uniqueName"`
 	Name       string `json:"name,omitempty"`
 	Action     Action `json:"action"`
+	// ID is the existing record's primary key (updates and unchanged).
+	ID string `json:"id,omitempty"`
 	// Changed lists the columns whose current value differs from the
 	// translation (updates only).
 	Changed []string `json:"changed,omitempty"`
@@ -141,6 +143,7 @@ func (m *Migrator) Plan(ctx context.Context) (*Plan, error) {
 			rp.Action = ActionCreate
 			p.Counts.Create++
 		default:
+			rp.ID = st.id(r.Ref(), cur)
 			diffs, err := st.diff(r, cur)
 			if err != nil {
 				return nil, err
@@ -300,7 +303,7 @@ func (m *Migrator) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 			if rp.Table != table {
 				continue
 			}
-			run.Records[i] = RecordOutcome{Table: rp.Table, UniqueName: rp.UniqueName, Outcome: Unchanged}
+			run.Records[i] = RecordOutcome{Table: rp.Table, UniqueName: rp.UniqueName, Outcome: Unchanged, ID: rp.ID}
 			if rp.Action != ActionUnchanged {
 				idx = append(idx, i)
 			}
@@ -311,6 +314,12 @@ func (m *Migrator) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 		items := func(yield func(dataverse.Item) bool) {
 			for _, i := range idx {
 				r := m.Result.Records[i]
+				if why := refersToRejected(r, rejected); why != "" {
+					run.Records[i].Outcome, run.Records[i].Error = Rejected, why
+					rejected[r.Ref()] = true
+					progress(PhaseWrite, total)
+					continue
+				}
 				body, err := r.Body(reg)
 				if err != nil {
 					// Only a translation bug gets here; say so per record.
@@ -387,6 +396,18 @@ func (m *Migrator) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 	}
 	run.Verification = v
 	return run, nil
+}
+
+// refersToRejected says why a record cannot be written when one of its
+// lookups points at a record that was rejected: Dataverse would refuse
+// the bind anyway, with a less helpful message.
+func refersToRejected(r *workspace.Record, rejected map[workspace.Ref]bool) string {
+	for _, col := range sortedKeys(r.Fields) {
+		if ref, ok := r.Fields[col].(workspace.Ref); ok && rejected[ref] {
+			return fmt.Sprintf("not written: %s points at %s %s, which was rejected", col, ref.Table, ref.UniqueName)
+		}
+	}
+	return ""
 }
 
 func (r *Run) tally() {

@@ -377,6 +377,9 @@ func TestRejectedRecord(t *testing.T) {
 				"msdyn_uniquename": "dvs_good", "msdyn_name": "Good", "msdyn_pagetype": 509180006}},
 			{Table: "msdyn_sessiontemplate", UniqueName: "dvs_session", Fields: map[string]any{
 				"msdyn_uniquename": "dvs_session", "msdyn_name": "Session", "msdyn_sessiontype": 1, "msdyn_entity": "incident", "msdyn_title": "{anchor.title}"}},
+			{Table: "msdyn_templateparameter", UniqueName: "dvs_bad_url", Fields: map[string]any{
+				"msdyn_uniquename": "dvs_bad_url", "msdyn_name": "url", "msdyn_value": "https://example.com/",
+				"msdyn_applicationtabtemplateid": workspace.Ref{Table: "msdyn_applicationtabtemplate", UniqueName: "dvs_bad"}}},
 		},
 		Associations: []workspace.Association{
 			{Relationship: "msdyn_sessiontemplate_applicationtab", From: workspace.Ref{Table: "msdyn_sessiontemplate", UniqueName: "dvs_session"},
@@ -390,11 +393,14 @@ func TestRejectedRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := run.Counts
-	if c.Created != 2 || c.Rejected != 1 || c.AssociationsAdded != 1 || c.AssociationsSkipped != 1 || c.Records != 3 || c.Associations != 2 {
+	if c.Created != 2 || c.Rejected != 2 || c.AssociationsAdded != 1 || c.AssociationsSkipped != 1 || c.Records != 4 || c.Associations != 2 {
 		t.Errorf("counts %+v", c)
 	}
 	if run.Records[0].Outcome != migrate.Rejected || !strings.Contains(run.Records[0].Error, "12345") {
 		t.Errorf("bad record: %+v", run.Records[0])
+	}
+	if r := run.Records[3]; r.Outcome != migrate.Rejected || r.Error != "not written: msdyn_applicationtabtemplateid points at msdyn_applicationtabtemplate dvs_bad, which was rejected" {
+		t.Errorf("record pointing at the rejected one: %+v", r)
 	}
 	if run.OK() {
 		t.Error("run with a rejected record is OK")
@@ -405,6 +411,7 @@ func TestRejectedRecord(t *testing.T) {
 	}
 	want := []string{
 		"msdyn_applicationtabtemplate dvs_bad: record not found",
+		"msdyn_templateparameter dvs_bad_url: record not found",
 		"msdyn_sessiontemplate dvs_session: msdyn_sessiontemplate_applicationtab dvs_bad: association not found",
 	}
 	if !slices.Equal(problems, want) {

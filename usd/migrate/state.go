@@ -128,6 +128,11 @@ func (st *state) record(r workspace.Ref) (dataverse.Record, bool) {
 	return rec, ok
 }
 
+// id returns a record's primary key as read.
+func (st *state) id(r workspace.Ref, cur dataverse.Record) string {
+	return cur.String(st.tables[r.Table].PrimaryID)
+}
+
 func (st *state) linked(a workspace.Association) bool {
 	return st.links[linkKey{a.Relationship, a.From, a.To.Table}][a.To.UniqueName]
 }
