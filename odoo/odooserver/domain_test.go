@@ -142,7 +142,7 @@ func TestTicketStageRules(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return out.([]any)[0].(map[string]any)
+			return out.([]any)[0].(*recordOut).toMap()
 		}
 		closeField, number, priority := "close_date", "ticket_ref", "0"
 		if fl == FlavourOCA {
@@ -291,7 +291,7 @@ func TestVersionedSignaturesAndLoad(t *testing.T) {
 	}
 	srv := seeded(t, 17, FlavourEnterprise)
 	out, err := srv.run(&call{model: "res.partner", method: "read", ids: []int{20}, args: map[string]any{"fields": []any{"parent_id"}, "load": nil}})
-	if err != nil || out.([]any)[0].(map[string]any)["parent_id"] != 10 {
+	if err != nil || out.([]any)[0].(*recordOut).toMap()["parent_id"] != 10 {
 		t.Fatalf("load=None: %v %v", out, err)
 	}
 }

@@ -251,8 +251,10 @@ func (srv *Server) execute(c *call) (any, error) {
 			rec := readRecord(s, m, r, fields)
 			if bareM2O {
 				for _, f := range fields {
-					if pair, ok := rec[f.name].([]any); ok && f.typ == tMany2one {
-						rec[f.name] = pair[0]
+					if v, _ := rec.get(f.name); f.typ == tMany2one {
+						if pair, ok := v.([]any); ok {
+							rec.set(f.name, pair[0])
+						}
 					}
 				}
 			}
@@ -321,11 +323,13 @@ func allowed(a access, op string) bool {
 	return a.unlink
 }
 
-func readRecord(s *store, m *modelDef, r *record, fields []*fieldDef) map[string]any {
-	out := make(map[string]any, len(fields)+1)
-	out["id"] = r.id
+func readRecord(s *store, m *modelDef, r *record, fields []*fieldDef) *recordOut {
+	out := newRecordOut(len(fields) + 1)
+	out.add("id", r.id)
 	for _, f := range fields {
-		out[f.name] = s.convertOut(m, f, r)
+		if f.name != "id" {
+			out.add(f.name, s.convertOut(m, f, r))
+		}
 	}
 	return out
 }

@@ -205,6 +205,9 @@ func encodeXMLRPCFault(code int, message string) []byte {
 var errXMLRPCOverflow = errors.New("int exceeds XML-RPC limits")
 
 func encodeValue(b *bytes.Buffer, v any) error {
+	if r, ok := v.(*recordOut); ok {
+		v = r.toMap()
+	}
 	b.WriteString("<value>")
 	switch x := v.(type) {
 	case nil:
