@@ -141,14 +141,14 @@ func (s *Server) changeAssociation(w http.ResponseWriter, r *http.Request, rel s
 		return
 	}
 	err = s.store.write(r.Context(), func(tx *writeTx) error {
-		rec, err := s.findRecord(tx.ctx, tx.tx, t, id, key)
+		rec, err := s.findRecord(tx.ctx, tx.q, t, id, key)
 		if err != nil {
 			return err
 		}
 		if rec == nil {
 			return notFoundByKey(t, id, key)
 		}
-		orec, err := s.findRecord(tx.ctx, tx.tx, ot, otherID, otherKey)
+		orec, err := s.findRecord(tx.ctx, tx.q, ot, otherID, otherKey)
 		if err != nil {
 			return err
 		}
@@ -161,17 +161,17 @@ func (s *Server) changeAssociation(w http.ResponseWriter, r *http.Request, rel s
 			a, b = b, a
 		}
 		if !add {
-			_, err := tx.tx.ExecContext(tx.ctx, `DELETE FROM _associations WHERE rel = ? AND id1 = ? AND id2 = ?`, rel.SchemaName, a, b)
+			_, err := tx.q.ExecContext(tx.ctx, `DELETE FROM _associations WHERE rel = ? AND id1 = ? AND id2 = ?`, rel.SchemaName, a, b)
 			return err
 		}
 		var n int
-		if err := tx.tx.QueryRowContext(tx.ctx, `SELECT COUNT(*) FROM _associations WHERE rel = ? AND id1 = ? AND id2 = ?`, rel.SchemaName, a, b).Scan(&n); err != nil {
+		if err := tx.q.QueryRowContext(tx.ctx, `SELECT COUNT(*) FROM _associations WHERE rel = ? AND id1 = ? AND id2 = ?`, rel.SchemaName, a, b).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
 			return newError(http.StatusPreconditionFailed, codeDuplicateKey, "Cannot insert duplicate key.")
 		}
-		_, err = tx.tx.ExecContext(tx.ctx, `INSERT INTO _associations (rel, id1, id2) VALUES (?, ?, ?)`, rel.SchemaName, a, b)
+		_, err = tx.q.ExecContext(tx.ctx, `INSERT INTO _associations (rel, id1, id2) VALUES (?, ?, ?)`, rel.SchemaName, a, b)
 		return err
 	})
 	if err != nil {
@@ -203,7 +203,7 @@ func (s *Server) removeAssociations(tx *writeTx, t *schema.Table, id string) err
 		if rel.Entity1 != t.LogicalName && rel.Entity2 != t.LogicalName {
 			continue
 		}
-		if _, err := tx.tx.ExecContext(tx.ctx, `DELETE FROM _associations WHERE rel = ? AND (id1 = ? OR id2 = ?)`, rel.SchemaName, id, id); err != nil {
+		if _, err := tx.q.ExecContext(tx.ctx, `DELETE FROM _associations WHERE rel = ? AND (id1 = ? OR id2 = ?)`, rel.SchemaName, id, id); err != nil {
 			return err
 		}
 	}

@@ -247,7 +247,7 @@ func (s *Server) propertyRequest(w http.ResponseWriter, r *http.Request, t *sche
 
 func (s *Server) updateExisting(w http.ResponseWriter, r *http.Request, t *schema.Table, id string, key map[string]any, p *payload) {
 	err := s.store.write(r.Context(), func(tx *writeTx) error {
-		old, err := s.findRecord(tx.ctx, tx.tx, t, id, key)
+		old, err := s.findRecord(tx.ctx, tx.q, t, id, key)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,7 @@ import (
 // source of etags, versionnumber and change-tracking tokens — monotonic.
 type Store struct {
 	db      *sql.DB
+	stmts   *stmtCache
 	reg     *schema.Registry
 	path    string
 	tempDir string // removed on Close for --memory stores
@@ -89,6 +91,7 @@ func OpenStore(path string, reg *schema.Registry) (*Store, error) {
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
 	s.db = db
+	s.stmts = newStmtCache(db)
 	if err := s.init(); err != nil {
 		db.Close()
 		s.removeTemp()
@@ -107,6 +110,7 @@ func (s *Store) removeTemp() {
 func (s *Store) Close() error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	s.stmts.close()
 	_, _ = s.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	err := s.db.Close()
 	s.removeTemp()
@@ -347,7 +351,8 @@ func (s *Store) get(ctx context.Context, q querier, t *schema.Table, id string) 
 func (s *Store) getByKey(ctx context.Context, q querier, t *schema.Table, key map[string]any) (row, error) {
 	var where []string
 	var args []any
-	for col, v := range key {
+	for _, col := range sortedKeys(key) {
+		v := key[col]
 		if v == nil {
 			where = append(where, quoteIdent(col)+" IS NULL")
 			continue
@@ -406,6 +411,7 @@ func (s *Store) selectRows(ctx context.Context, q querier, t *schema.Table, cols
 type writeTx struct {
 	s   *Store
 	tx  *sql.Tx
+	q   querier // tx through the statement cache
 	ctx context.Context
 	now time.Time
 	// closingIncident is set while the CloseIncident action runs, the one
@@ -430,9 +436,9 @@ func txFrom(ctx context.Context) *writeTx {
 // reader is what reads in ctx must use: the enclosing transaction, if any.
 func (s *Store) reader(ctx context.Context) querier {
 	if tx := txFrom(ctx); tx != nil {
-		return tx.tx
+		return tx.q
 	}
-	return s.db
+	return cachedQuerier{c: s.stmts}
 }
 
 // write runs fn in a serialised write transaction, committing if it returns
@@ -454,13 +460,13 @@ func (s *Store) writeNew(ctx context.Context, fn func(*writeTx) error) error {
 	if err != nil {
 		return fmt.Errorf("starting transaction: %w", err)
 	}
-	w := &writeTx{s: s, tx: tx, ctx: ctx, now: time.Now().UTC().Truncate(time.Second)}
+	w := &writeTx{s: s, tx: tx, q: cachedQuerier{c: s.stmts, tx: tx}, ctx: ctx, now: time.Now().UTC().Truncate(time.Second)}
 	if err := fn(w); err != nil {
 		tx.Rollback()
 		s.version = startVersion
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO _meta(key, value) VALUES('version', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, fmt.Sprint(s.version)); err != nil {
+	if _, err := w.q.ExecContext(ctx, `INSERT INTO _meta(key, value) VALUES('version', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, fmt.Sprint(s.version)); err != nil {
 		tx.Rollback()
 		s.version = startVersion
 		return err
@@ -477,10 +483,10 @@ func (w *writeTx) nextVersion() int64 {
 	return w.s.version
 }
 
-func (w *writeTx) get(t *schema.Table, id string) (row, error) { return w.s.get(w.ctx, w.tx, t, id) }
+func (w *writeTx) get(t *schema.Table, id string) (row, error) { return w.s.get(w.ctx, w.q, t, id) }
 
 func (w *writeTx) getByKey(t *schema.Table, key map[string]any) (row, error) {
-	return w.s.getByKey(w.ctx, w.tx, t, key)
+	return w.s.getByKey(w.ctx, w.q, t, key)
 }
 
 // insert stores a new record; r must hold the primary key.
@@ -489,7 +495,8 @@ func (w *writeTx) insert(t *schema.Table, r row) error {
 	r[colVersion] = w.nextVersion()
 	var cols, marks []string
 	var args []any
-	for name, v := range r {
+	for _, name := range sortedKeys(r) {
+		v := r[name]
 		cols = append(cols, quoteIdent(name))
 		marks = append(marks, "?")
 		args = append(args, sqlValue(v))
@@ -499,7 +506,7 @@ func (w *writeTx) insert(t *schema.Table, r row) error {
 			args = append(args, lv.Target)
 		}
 	}
-	_, err := w.tx.ExecContext(w.ctx, `INSERT INTO `+sqlTable(t)+` (`+strings.Join(cols, ", ")+`) VALUES (`+strings.Join(marks, ", ")+`)`, args...)
+	_, err := w.q.ExecContext(w.ctx, `INSERT INTO `+sqlTable(t)+` (`+strings.Join(cols, ", ")+`) VALUES (`+strings.Join(marks, ", ")+`)`, args...)
 	return classifySQLError(t, err)
 }
 
@@ -509,7 +516,8 @@ func (w *writeTx) update(t *schema.Table, id string, changes row) error {
 	changes[colVersion] = w.nextVersion()
 	var sets []string
 	var args []any
-	for name, v := range changes {
+	for _, name := range sortedKeys(changes) {
+		v := changes[name]
 		sets = append(sets, quoteIdent(name)+" = ?")
 		args = append(args, sqlValue(v))
 		if c, ok := t.Column(name); ok && c.Type.IsLookup() {
@@ -522,17 +530,17 @@ func (w *writeTx) update(t *schema.Table, id string, changes row) error {
 		}
 	}
 	args = append(args, id)
-	_, err := w.tx.ExecContext(w.ctx, `UPDATE `+sqlTable(t)+` SET `+strings.Join(sets, ", ")+` WHERE `+quoteIdent(t.PrimaryID)+` = ?`, args...)
+	_, err := w.q.ExecContext(w.ctx, `UPDATE `+sqlTable(t)+` SET `+strings.Join(sets, ", ")+` WHERE `+quoteIdent(t.PrimaryID)+` = ?`, args...)
 	return classifySQLError(t, err)
 }
 
 // remove deletes a record and leaves a tombstone for change tracking.
 func (w *writeTx) remove(t *schema.Table, id string) error {
 	countRecords(w.ctx, 1) // for the latency profile (latency.go)
-	if _, err := w.tx.ExecContext(w.ctx, `DELETE FROM `+sqlTable(t)+` WHERE `+quoteIdent(t.PrimaryID)+` = ?`, id); err != nil {
+	if _, err := w.q.ExecContext(w.ctx, `DELETE FROM `+sqlTable(t)+` WHERE `+quoteIdent(t.PrimaryID)+` = ?`, id); err != nil {
 		return err
 	}
-	_, err := w.tx.ExecContext(w.ctx, `INSERT INTO _tombstones (tbl, id, version, deletedon) VALUES (?, ?, ?, ?)`,
+	_, err := w.q.ExecContext(w.ctx, `INSERT INTO _tombstones (tbl, id, version, deletedon) VALUES (?, ?, ?, ?)`,
 		t.LogicalName, id, w.nextVersion(), w.now.Format(time.RFC3339))
 	return err
 }
@@ -586,4 +594,13 @@ func keyNameFromSQLError(t *schema.Table, msg string) string {
 		}
 	}
 	return cols
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
