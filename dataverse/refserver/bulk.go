@@ -220,7 +220,7 @@ func (s *Server) updateMultiple(w http.ResponseWriter, r *http.Request, t *schem
 				continue // the first of duplicate targets wins (bulk-operations.md)
 			}
 			seen[ident] = true
-			old, err := s.findRecord(tx.ctx, tx.tx, t, b.id, b.key)
+			old, err := s.findRecord(tx.ctx, tx.q, t, b.id, b.key)
 			if err != nil {
 				return targetError(t, b, err)
 			}
@@ -261,7 +261,7 @@ func (s *Server) upsertMultiple(w http.ResponseWriter, r *http.Request, t *schem
 			var old row
 			if b.id != "" || b.key != nil {
 				var err error
-				if old, err = s.findRecord(tx.ctx, tx.tx, t, b.id, b.key); err != nil {
+				if old, err = s.findRecord(tx.ctx, tx.q, t, b.id, b.key); err != nil {
 					return targetError(t, b, err)
 				}
 			}

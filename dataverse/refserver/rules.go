@@ -207,7 +207,7 @@ func (s *Server) baseLanguage(tx *writeTx) (lookupValue, error) {
 		return lookupValue{}, nil
 	}
 	if _, ok := t.Column("localeid"); ok {
-		rows, err := s.store.selectRows(tx.ctx, tx.tx, t, []string{t.PrimaryID, colVersion}, `"localeid" = 1033`, nil, "", 1)
+		rows, err := s.store.selectRows(tx.ctx, tx.q, t, []string{t.PrimaryID, colVersion}, `"localeid" = 1033`, nil, "", 1)
 		if err != nil {
 			return lookupValue{}, err
 		}
