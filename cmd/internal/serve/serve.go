@@ -68,7 +68,7 @@ Data persists under --data unless --memory is given. Stop with Ctrl-C.`,
 	f.DurationVar(&o.changeRetention, "change-retention", refserver.DefaultChangeRetention, "how long change-tracking delta tokens stay valid")
 	f.BoolVar(&o.allowRemote, "allow-non-loopback", false, "allow listening on a non-loopback address")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every request to stderr")
-	f.StringVar(&o.limits, "limits", "off", `service protection limits per caller: "dataverse" (6,000 requests and 1,200 s per 300 s, 52 concurrent), "off", or e.g. "requests=600/30s,time=120s/30s,concurrent=8"`)
+	f.StringVar(&o.limits, "limits", "dataverse", `service protection limits per caller: "dataverse" (the default: 6,000 requests and 1,200 s per 300 s, 52 concurrent, as Dataverse), "off", or e.g. "requests=600/30s,time=120s/30s,concurrent=8"`)
 	f.StringVar(&o.latency, "latency", "off", `added latency per response, e.g. "50ms+0.5ms/record"`)
 	f.StringVar(&o.faults, "faults", "off", `injected faults, replayable by seed, e.g. "seed=42,503=0.02,500=0.01,reset=0.01,slow=0.02:2s" (503/500 are not applied; reset/slow are applied)`)
 	f.StringArrayVar(&o.tables, "tables", nil, `declare more tables from a JSON file ({"tables":[...],"manyToMany":[...]}); repeatable`)
