@@ -301,7 +301,8 @@ func (w *batchWriter) write(ctx context.Context, b []pending) {
 		w.rejectAll(b, err)
 		return
 	}
-	if IsTransient(err) || errors.Is(err, context.DeadlineExceeded) || StatusCode(err) == http.StatusRequestTimeout || StatusCode(err) == 0 {
+	if IsTransient(err) || errors.Is(err, context.DeadlineExceeded) || StatusCode(err) == http.StatusRequestTimeout ||
+		StatusCode(err) == http.StatusInternalServerError || StatusCode(err) == 0 {
 		w.size.shrink(len(b))
 	}
 	if len(b) == 1 {

@@ -7,8 +7,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -231,5 +233,46 @@ func TestContextCancelStopsRetryWait(t *testing.T) {
 	_, _, err := c.WhoAmI(ctx)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+// After a 429 no request may leave before Retry-After has passed, from any
+// goroutine: Dataverse counts them against the same user and lengthens the
+// block.
+func TestThrottlingPausesEveryRequestUntilRetryAfter(t *testing.T) {
+	f := newFake(t)
+	var mu sync.Mutex
+	var throttledAt time.Time
+	var early []time.Duration
+	f.fault = func(w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if throttledAt.IsZero() {
+			throttledAt = time.Now()
+			w.Header().Set("Retry-After", "1")
+			writeErr(w, 429, dataverse.CodeRequestsLimit, "Number of requests exceeded the limit of 6000 over time window of 300 seconds.")
+			return true
+		}
+		if d := time.Since(throttledAt); d < time.Second {
+			early = append(early, d)
+		}
+		return false
+	}
+	c := f.client(t, nil)
+	done := make(chan error, 4)
+	go func() { _, _, err := c.WhoAmI(context.Background()); done <- err }()
+	for c.Limiter().Stats().Throttled == 0 {
+		runtimeGosched()
+	}
+	for range 3 {
+		go func() { _, _, err := c.WhoAmI(context.Background()); done <- err }()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(early) > 0 {
+		t.Fatalf("%d requests sent during the Retry-After pause (after %v)", len(early), early)
 	}
 }

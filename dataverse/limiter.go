@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sync"
+	"time"
 )
 
 // DocumentedConcurrencyLimit is the service protection limit on concurrent
@@ -33,6 +34,11 @@ type Limiter struct {
 	// older generation was caused by the old, larger limit and is ignored.
 	gen     uint64
 	changed chan struct{}
+	// pausedUntil holds every new request back after a 429: the limits are
+	// per user, so a request sent by any goroutine before Retry-After has
+	// passed is throttled too and makes Dataverse extend the block
+	// (api-limits.md: "the duration will be extended").
+	pausedUntil time.Time
 
 	stats LimiterStats
 }
@@ -80,6 +86,17 @@ type ticket struct{ gen uint64 }
 func (l *Limiter) acquire(ctx context.Context) (ticket, error) {
 	for {
 		l.mu.Lock()
+		if wait := time.Until(l.pausedUntil); wait > 0 {
+			l.mu.Unlock()
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ticket{}, ctx.Err()
+			case <-t.C:
+			}
+			continue
+		}
 		if l.inflight < int(math.Floor(l.limit)) {
 			l.inflight++
 			l.stats.Acquisitions++
@@ -140,6 +157,18 @@ func (l *Limiter) throttled(t ticket) {
 	l.gen++
 	l.stats.Decreases++
 	l.limit = math.Max(l.min, math.Floor(l.limit/2))
+}
+
+// pause holds new requests back for d.
+func (l *Limiter) pause(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if until := time.Now().Add(d); until.After(l.pausedUntil) {
+		l.pausedUntil = until
+	}
 }
 
 // hint applies x-ms-dop-hint: the first hint sets the starting limit.

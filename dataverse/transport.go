@@ -75,6 +75,9 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		t.limiter.throttled(tk)
+		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			t.limiter.pause(d)
+		}
 	case resp.StatusCode < 500:
 		t.limiter.success()
 	}
@@ -100,8 +103,10 @@ func (b *releasingBody) Close() error {
 //   - 429: always. Throttled requests are rejected before they run, so even
 //     a non-idempotent create was not applied (api-limits.md, "How to
 //     handle service protection limits").
-//   - 502, 503, 504 and connection errors: only retry-safe requests,
-//     because the first attempt may have been applied.
+//   - 500, 502, 503, 504 and connection errors: only retry-safe requests,
+//     because the first attempt may have been applied. A 500 from a
+//     failing plug-in repeats on retry; for an idempotent request the cost
+//     is a few wasted attempts, and a transient platform 500 is recovered.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
@@ -119,7 +124,7 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests:
 		return true, nil
-	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return safe, nil
 	}
 	return false, nil
