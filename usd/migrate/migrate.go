@@ -21,8 +21,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/schema"
@@ -71,9 +73,19 @@ type Options struct {
 	// Progress, when set, is called as work completes: done of total items
 	// of a phase. It is never called concurrently.
 	Progress func(phase Phase, done, total int)
+	// Concurrency bounds the reads and associations in flight; default 8.
+	// The client's limiter still caps concurrent requests.
+	Concurrency int
 	// BatchSize is the starting batch size of the upserts (see
 	// dataverse.BatchOptions); zero takes the client's default.
 	BatchSize int
+}
+
+func (o Options) readers() int {
+	if o.Concurrency > 0 {
+		return o.Concurrency
+	}
+	return 8
 }
 
 // Migrator moves one translation into one environment.
@@ -289,14 +301,25 @@ func (m *Migrator) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 	}
 	run := &Run{Records: make([]RecordOutcome, len(plan.Records)), Associations: make([]AssociationOutcome, len(plan.Associations))}
 	reg := m.Client.Schema()
+	// WriteAll reads items and reports results on different goroutines,
+	// and associations run concurrently: mu guards the progress count and
+	// the rejected set.
+	var mu sync.Mutex
 	done, total := 0, plan.Counts.Create+plan.Counts.Update
 	progress := func(phase Phase, total int) {
+		mu.Lock()
+		defer mu.Unlock()
 		done++
 		if m.Progress != nil {
 			m.Progress(phase, done, total)
 		}
 	}
-	rejected := map[workspace.Ref]bool{}
+	rejectedSet := map[workspace.Ref]bool{}
+	reject := func(r workspace.Ref) {
+		mu.Lock()
+		defer mu.Unlock()
+		rejectedSet[r] = true
+	}
 	for _, table := range workspace.TableOrder {
 		var idx []int
 		for i, rp := range plan.Records {
@@ -314,9 +337,12 @@ func (m *Migrator) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 		items := func(yield func(dataverse.Item) bool) {
 			for _, i := range idx {
 				r := m.Result.Records[i]
-				if why := refersToRejected(r, rejected); why != "" {
+				mu.Lock()
+				why := refersToRejected(r, rejectedSet)
+				mu.Unlock()
+				if why != "" {
 					run.Records[i].Outcome, run.Records[i].Error = Rejected, why
-					rejected[r.Ref()] = true
+					reject(r.Ref())
 					progress(PhaseWrite, total)
 					continue
 				}
@@ -324,7 +350,7 @@ func (m *Migrator) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 				if err != nil {
 					// Only a translation bug gets here; say so per record.
 					run.Records[i].Outcome, run.Records[i].Error = Rejected, err.Error()
-					rejected[r.Ref()] = true
+					reject(r.Ref())
 					progress(PhaseWrite, total)
 					continue
 				}
@@ -342,7 +368,7 @@ func (m *Migrator) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 				if res.Err != nil {
 					o.Error = res.Err.Error()
 				}
-				rejected[m.Result.Records[i].Ref()] = true
+				reject(m.Result.Records[i].Ref())
 			case res.Outcome == dataverse.OutcomeCreated:
 				o.Outcome = Created
 			case res.Outcome == dataverse.OutcomeUpdated:
@@ -365,6 +391,8 @@ func (m *Migrator) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 		}
 	}
 	done, total = 0, plan.Counts.AssociationsAdd
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(m.readers())
 	for i, ap := range plan.Associations {
 		o := &run.Associations[i]
 		o.Association = ap.Association
@@ -372,22 +400,30 @@ func (m *Migrator) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 		case ap.Action == ActionPresent:
 			o.Outcome = Present
 			continue
-		case rejected[ap.From] || rejected[ap.To]:
+		case rejectedSet[ap.From] || rejectedSet[ap.To]:
 			o.Outcome, o.Error = Skipped, "a record of the link was rejected"
 			progress(PhaseAssociate, total)
 			continue
 		}
-		err := m.Client.Associate(ctx, ap.From.Table, key(ap.From), ap.Relationship, ap.To.Table, key(ap.To))
-		progress(PhaseAssociate, total)
-		if err != nil {
-			if ctx.Err() != nil || dataverse.IsAuth(err) {
-				run.tally()
-				return run, fmt.Errorf("migrate: associating %s: %w", ap.Relationship, err)
+		g.Go(func() error {
+			err := m.Client.Associate(gctx, ap.From.Table, key(ap.From), ap.Relationship, ap.To.Table, key(ap.To))
+			progress(PhaseAssociate, total)
+			switch {
+			case err == nil:
+				o.Outcome = Added
+			case gctx.Err() != nil || dataverse.IsAuth(err):
+				// The run cannot go on; the links not attempted keep no
+				// outcome and are left out of the counts.
+				return fmt.Errorf("migrate: associating %s: %w", ap.Relationship, err)
+			default:
+				o.Outcome, o.Error = Rejected, err.Error()
 			}
-			o.Outcome, o.Error = Rejected, err.Error()
-			continue
-		}
-		o.Outcome = Added
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		run.tally()
+		return run, err
 	}
 	run.tally()
 	v, err := m.Verify(ctx)

@@ -388,9 +388,13 @@ func TestRejectedRecord(t *testing.T) {
 				To: workspace.Ref{Table: "msdyn_applicationtabtemplate", UniqueName: "dvs_good"}},
 		},
 	}
-	run, err := (&migrate.Migrator{Client: e.c, Result: res}).Apply(ctx, nil)
+	calls := 0 // Progress is never called concurrently: -race checks this
+	run, err := (&migrate.Migrator{Client: e.c, Result: res, Options: migrate.Options{Progress: func(migrate.Phase, int, int) { calls++ }}}).Apply(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if calls == 0 {
+		t.Error("no progress reported")
 	}
 	c := run.Counts
 	if c.Created != 2 || c.Rejected != 2 || c.AssociationsAdded != 1 || c.AssociationsSkipped != 1 || c.Records != 4 || c.Associations != 2 {

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/schema"
@@ -50,6 +53,7 @@ func (m *Migrator) readState(ctx context.Context, phase Phase) (*state, error) {
 			order = append(order, k)
 		}
 	}
+	var mu sync.Mutex // guards st's maps, done and Progress
 	done, total := 0, len(m.Result.Records)+len(order)
 	step := func(n int) {
 		done += n
@@ -57,6 +61,12 @@ func (m *Migrator) readState(ctx context.Context, phase Phase) (*state, error) {
 			m.Progress(phase, done, total)
 		}
 	}
+	type chunk struct {
+		t    *schema.Table
+		sel  []string
+		recs []*workspace.Record
+	}
+	var chunks []chunk
 	for _, table := range sortedKeys(byTable) {
 		recs := byTable[table]
 		t, err := tableOf(ctx, m.Client, table)
@@ -65,62 +75,103 @@ func (m *Migrator) readState(ctx context.Context, phase Phase) (*state, error) {
 		}
 		st.tables[table] = t
 		st.names[table] = map[string]string{}
-		keyCol := workspace.KeyColumn(table)
-		sel := []string{t.PrimaryID, keyCol}
-		seen := map[string]bool{t.PrimaryID: true, keyCol: true}
-		for _, r := range recs {
-			for col := range r.Fields {
-				c, ok := t.Column(col)
-				if !ok {
-					return nil, fmt.Errorf("migrate: %s has no column %s", table, col)
-				}
-				name := col
-				if c.Type.IsLookup() {
-					name = lookupValue(col)
-				}
-				if !seen[name] {
-					seen[name] = true
-					sel = append(sel, name)
-				}
-			}
+		sel, err := selectFor(t, recs)
+		if err != nil {
+			return nil, err
 		}
-		sort.Strings(sel[2:])
 		for i := 0; i < len(recs); i += namesPerQuery {
-			chunk := recs[i:min(i+namesPerQuery, len(recs))]
-			names := make([]any, len(chunk))
-			for j, r := range chunk {
-				names[j] = r.UniqueName
-			}
-			q := dataverse.Query{Select: sel, Filter: dataverse.In(keyCol, names...)}
-			for rec, err := range m.Client.Records(ctx, table, q) {
-				if err != nil {
-					return nil, fmt.Errorf("migrate: reading %s: %w", table, err)
-				}
-				unique := rec.String(keyCol)
-				st.recs[workspace.Ref{Table: table, UniqueName: unique}] = rec
-				st.names[table][strings.ToLower(rec.String(t.PrimaryID))] = unique
-			}
-			step(len(chunk))
+			chunks = append(chunks, chunk{t, sel, recs[i:min(i+namesPerQuery, len(recs))]})
 		}
 	}
+	// Reads are independent: run them side by side, within the client's
+	// own concurrency limit, so that a remote environment's round-trip
+	// time is paid a few times rather than once per query.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(m.readers())
+	for _, c := range chunks {
+		g.Go(func() error {
+			keyCol := workspace.KeyColumn(c.t.LogicalName)
+			names := make([]any, len(c.recs))
+			for j, r := range c.recs {
+				names[j] = r.UniqueName
+			}
+			q := dataverse.Query{Select: c.sel, Filter: dataverse.In(keyCol, names...)}
+			var got []dataverse.Record
+			for rec, err := range m.Client.Records(gctx, c.t.LogicalName, q) {
+				if err != nil {
+					return fmt.Errorf("migrate: reading %s: %w", c.t.LogicalName, err)
+				}
+				got = append(got, rec)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, rec := range got {
+				unique := rec.String(keyCol)
+				st.recs[workspace.Ref{Table: c.t.LogicalName, UniqueName: unique}] = rec
+				st.names[c.t.LogicalName][strings.ToLower(rec.String(c.t.PrimaryID))] = unique
+			}
+			step(len(c.recs))
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(m.readers())
 	for _, k := range order {
 		if _, ok := st.recs[k.from]; !ok {
 			st.links[k] = map[string]bool{}
 			step(1)
 			continue
 		}
-		toKey := workspace.KeyColumn(k.to)
-		set := map[string]bool{}
-		for rec, err := range m.Client.Related(ctx, k.from.Table, key(k.from), k.rel, dataverse.Query{Select: []string{toKey}}) {
-			if err != nil {
-				return nil, fmt.Errorf("migrate: reading %s of %s %s: %w", k.rel, k.from.Table, k.from.UniqueName, err)
+		g.Go(func() error {
+			toKey := workspace.KeyColumn(k.to)
+			set := map[string]bool{}
+			for rec, err := range m.Client.Related(gctx, k.from.Table, key(k.from), k.rel, dataverse.Query{Select: []string{toKey}}) {
+				if err != nil {
+					return fmt.Errorf("migrate: reading %s of %s %s: %w", k.rel, k.from.Table, k.from.UniqueName, err)
+				}
+				set[rec.String(toKey)] = true
 			}
-			set[rec.String(toKey)] = true
-		}
-		st.links[k] = set
-		step(1)
+			mu.Lock()
+			defer mu.Unlock()
+			st.links[k] = set
+			step(1)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return st, nil
+}
+
+// selectFor lists the columns to read for a table's translated records:
+// the key, the primary id, and every column the translation sets
+// (lookups as their _<column>_value property).
+func selectFor(t *schema.Table, recs []*workspace.Record) ([]string, error) {
+	keyCol := workspace.KeyColumn(t.LogicalName)
+	sel := []string{t.PrimaryID, keyCol}
+	seen := map[string]bool{t.PrimaryID: true, keyCol: true}
+	for _, r := range recs {
+		for col := range r.Fields {
+			c, ok := t.Column(col)
+			if !ok {
+				return nil, fmt.Errorf("migrate: %s has no column %s", t.LogicalName, col)
+			}
+			name := col
+			if c.Type.IsLookup() {
+				name = lookupValue(col)
+			}
+			if !seen[name] {
+				seen[name] = true
+				sel = append(sel, name)
+			}
+		}
+	}
+	sort.Strings(sel[2:])
+	return sel, nil
 }
 
 func (st *state) record(r workspace.Ref) (dataverse.Record, bool) {
