@@ -221,3 +221,38 @@ func TestMigrateErrors(t *testing.T) {
 		}
 	}
 }
+
+// `usd assess --env` against an environment holding the realistic
+// fixture reports what `usd assess --from` reports for the zip, membership
+// lists included (a configuration's report depends on them).
+func TestAssessEnvironmentMatchesZip(t *testing.T) {
+	c, url := refEnv(t, nil)
+	if _, err := cmtseed.ImportFile(context.Background(), c, fixture("contoso.zip")); err != nil {
+		t.Fatal(err)
+	}
+	type report struct {
+		Configuration string            `json:"configuration"`
+		Items         []json.RawMessage `json:"items"`
+		Totals        json.RawMessage   `json:"totals"`
+	}
+	for _, cfg := range []string{"Tier 1 Agents", "Supervisors"} {
+		var fromEnv, fromZip report
+		stdout, _, err := run(t, "assess", "--env", url, "--configuration", cfg, "--format", "json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(stdout), &fromEnv); err != nil {
+			t.Fatal(err)
+		}
+		stdout, _, err = run(t, "assess", "--from", fixture("contoso.zip"), "--configuration", cfg, "--format", "json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(stdout), &fromZip); err != nil {
+			t.Fatal(err)
+		}
+		if fromEnv.Configuration != cfg || len(fromEnv.Items) == 0 || len(fromEnv.Items) != len(fromZip.Items) || string(fromEnv.Totals) != string(fromZip.Totals) {
+			t.Errorf("%s: environment gives %d items, totals %s; zip %d items, totals %s", cfg, len(fromEnv.Items), fromEnv.Totals, len(fromZip.Items), fromZip.Totals)
+		}
+	}
+}
