@@ -188,6 +188,7 @@ type jsonlSink struct {
 	n      int
 	buf    []byte
 	keys   []string
+	quoted map[string][]byte
 	wmDate string
 	wmID   int
 	once   sync.Once
@@ -204,19 +205,37 @@ func newJSONLSink(path string) (*jsonlSink, error) {
 // write emits the record with sorted keys, reusing the raw values as Odoo
 // sent them (no decode/re-encode round trip).
 func (s *jsonlSink) write(rec odoo.Record) error {
-	s.keys = s.keys[:0]
-	for k := range rec {
-		s.keys = append(s.keys, k)
+	// Every record of a model carries the same fields, so the sorted key
+	// order and the quoted keys are computed once and reused.
+	same := len(rec) == len(s.keys)
+	for _, k := range s.keys {
+		if !same {
+			break
+		}
+		_, same = rec[k]
 	}
-	slices.Sort(s.keys)
+	if !same {
+		s.keys = s.keys[:0]
+		for k := range rec {
+			s.keys = append(s.keys, k)
+		}
+		slices.Sort(s.keys)
+	}
+	if s.quoted == nil {
+		s.quoted = map[string][]byte{}
+	}
 	b := append(s.buf[:0], '{')
 	for i, k := range s.keys {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		kb, err := json.Marshal(k)
-		if err != nil {
-			return err
+		kb, ok := s.quoted[k]
+		if !ok {
+			var err error
+			if kb, err = json.Marshal(k); err != nil {
+				return err
+			}
+			s.quoted[k] = kb
 		}
 		b = append(b, kb...)
 		b = append(b, ':')
