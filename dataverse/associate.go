@@ -41,7 +41,8 @@ func (c *Client) navigationPath(ctx context.Context, table string, key Key, rela
 //	{"@odata.id":"<service root><other set>(<other key>)"}
 //
 // The other record may be addressed by its primary key or by an alternate
-// key. Associating a pair that is already related fails in Dataverse with
+// key: a record URL takes either form wherever the Web API takes a record
+// URL (learn.microsoft.com/power-apps/developer/data-platform/use-alternate-key-reference-record). Associating a pair that is already related fails in Dataverse with
 // a duplicate-key error (0x80040237, "Cannot insert duplicate key"); here
 // that counts as success, so that re-running a migration is safe.
 func (c *Client) Associate(ctx context.Context, table string, key Key, relationship string, otherTable string, otherKey Key) error {
