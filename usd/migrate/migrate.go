@@ -299,6 +299,15 @@ func (m *Migrator) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 	if len(plan.Records) != len(m.Result.Records) || len(plan.Associations) != len(m.Result.Associations) {
 		return nil, errors.New("migrate: the plan was made for another translation")
 	}
+	for i, rp := range plan.Records {
+		r := m.Result.Records[i]
+		if rp.Table != r.Table || rp.UniqueName != r.UniqueName {
+			return nil, errors.New("migrate: the plan was made for another translation")
+		}
+		if !slices.Contains(workspace.TableOrder, r.Table) {
+			return nil, fmt.Errorf("migrate: %s %s: table %s is not one the workspace translation writes", r.Table, r.UniqueName, r.Table)
+		}
+	}
 	run := &Run{Records: make([]RecordOutcome, len(plan.Records)), Associations: make([]AssociationOutcome, len(plan.Associations))}
 	reg := m.Client.Schema()
 	// WriteAll reads items and reports results on different goroutines,
