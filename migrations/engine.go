@@ -35,6 +35,9 @@ type RunOptions struct {
 	// DefaultConcurrency). The Dataverse client's own limiter still caps
 	// requests.
 	Concurrency int
+	// ParallelSteps is the number of steps that may run at the same time
+	// when their dependencies allow (default 1: one step after another).
+	ParallelSteps int
 	// Restart forgets the checkpoints of the steps to run first, so their
 	// sources are read from the start; the ID map is kept and re-written
 	// records are updated, not duplicated.
@@ -168,9 +171,8 @@ func run(ctx context.Context, job *Job, o RunOptions, dry bool) (*Summary, error
 		sum.Steps = append(sum.Steps, StepSummary{Step: s.Name, Status: StatusPending})
 	}
 	r := &runner{job: job, o: o, dry: dry, sum: sum, rejects: newRejectsFile(o.Rejects)}
-	r.ids = &idLookup{store: o.Store, job: job.Name}
 	if dry {
-		r.ids.overlay = map[string][]Ref{}
+		r.plan = &planIDs{m: map[string][]Ref{}}
 	} else {
 		if o.Restart {
 			if err := o.Store.ResetCheckpoints(ctx, job.Name, names...); err != nil {
@@ -183,12 +185,7 @@ func run(ctx context.Context, job *Job, o RunOptions, dry bool) (*Summary, error
 		sum.RunID = r.runID
 	}
 	o.Logger.Info("job started", "job", job.Name, "run", r.runID, "dry_run", dry, "steps", len(order))
-	for i, s := range order {
-		if err = r.step(ctx, s, &sum.Steps[i]); err != nil {
-			err = &StepError{Step: s.Name, Err: err}
-			break
-		}
-	}
+	err = r.schedule(ctx, order)
 	sum.Ended = time.Now()
 	switch {
 	case err == nil:
@@ -218,8 +215,72 @@ type runner struct {
 	dry     bool
 	runID   string
 	sum     *Summary
-	ids     *idLookup
+	plan    *planIDs // what a plan would have written
 	rejects *rejectsFile
+	progMu  sync.Mutex
+}
+
+// schedule runs the steps of order (topologically sorted), starting each
+// once the steps it depends on have succeeded, at most o.ParallelSteps at a
+// time, preferring earlier steps. After a failure no new step starts; the
+// running ones finish (saving their progress) and the first error is
+// returned. Dependencies outside order (RunOptions.Steps) count as done.
+func (r *runner) schedule(ctx context.Context, order []*Step) error {
+	parallel := max(r.o.ParallelSteps, 1)
+	inRun := map[string]bool{}
+	for _, s := range order {
+		inRun[s.Name] = true
+	}
+	succeeded := map[string]bool{}
+	started := make([]bool, len(order))
+	errs := make([]error, len(order))
+	finished := make(chan int)
+	running := 0
+	var first error
+	for {
+		for i, s := range order {
+			if first != nil || running >= parallel || ctx.Err() != nil {
+				break
+			}
+			if started[i] {
+				continue
+			}
+			ready := true
+			for _, d := range s.DependsOn {
+				if inRun[d] && !succeeded[d] {
+					ready = false
+					break
+				}
+			}
+			if !ready {
+				continue
+			}
+			started[i] = true
+			running++
+			go func() {
+				errs[i] = r.step(ctx, s, &r.sum.Steps[i])
+				finished <- i
+			}()
+		}
+		if running == 0 {
+			break
+		}
+		i := <-finished
+		running--
+		if errs[i] != nil {
+			if first == nil {
+				first = &StepError{Step: order[i].Name, Err: errs[i]}
+			}
+			continue
+		}
+		succeeded[order[i].Name] = true
+	}
+	if first == nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return first
 }
 
 // item is one source record in a batch and the slice of the batch's target
@@ -251,7 +312,8 @@ func (r *runner) step(ctx context.Context, s *Step, ss *StepSummary) (err error)
 	}
 
 	var cp Checkpoint
-	if r.o.Store != nil {
+	// A plan with Restart reads from the start without resetting anything.
+	if r.o.Store != nil && !(r.dry && r.o.Restart) {
 		if cp, err = r.o.Store.Checkpoint(ctx, r.job.Name, s.Name); err != nil {
 			return err
 		}
@@ -294,7 +356,7 @@ func (r *runner) step(ctx context.Context, s *Step, ss *StepSummary) (err error)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(conc)
-	r.ids.ctx = gctx
+	ids := &idLookup{store: r.o.Store, job: r.job.Name, ctx: gctx, plan: r.plan}
 	cm := &committer{r: r, s: s, ss: ss, log: log, sample: sample, pending: map[int]finished{}}
 	dispatch := func(b *batch) {
 		if r.dry {
@@ -331,8 +393,8 @@ func (r *runner) step(ctx context.Context, s *Step, ss *StepSummary) (err error)
 				cur.cursor = rec.Cursor
 				continue
 			}
-			res := mapRecord(s, rec, r.ids)
-			if err := r.ids.takeErr(); err != nil {
+			res := mapRecord(s, rec, ids)
+			if err := ids.takeErr(); err != nil {
 				return err
 			}
 			cur.items = append(cur.items, item{rec: rec, res: res, first: len(cur.targets)})
@@ -403,6 +465,8 @@ func mapRecord(s *Step, rec SourceRecord, ids IDs) (res MapResult) {
 
 func (r *runner) progress(ss *StepSummary) {
 	if r.o.Progress != nil {
+		r.progMu.Lock()
+		defer r.progMu.Unlock()
 		r.o.Progress(StepProgress{Step: ss.Step, Status: ss.Status, Counts: ss.Counts})
 	}
 }
@@ -550,7 +614,7 @@ func (c *committer) apply(ctx context.Context, b *batch, results []WriteResult) 
 		}
 	}
 	if r.dry {
-		r.ids.addOverlay(s.Name, overlay)
+		r.plan.add(s.Name, overlay)
 	} else if err := r.o.Store.Commit(ctx, cm); err != nil {
 		return err
 	}
@@ -584,12 +648,36 @@ func (c *committer) reject(cm *Commit, l RejectLine) error {
 // step error by the engine right after the MapFunc returns, so mappings
 // stay simple and a broken store never looks like a rejected record.
 type idLookup struct {
-	store   Store
-	job     string
-	ctx     context.Context
-	mu      sync.Mutex
-	err     error
-	overlay map[string][]Ref // step + "\x00" + source ID
+	store Store
+	job   string
+	ctx   context.Context
+	plan  *planIDs
+	mu    sync.Mutex
+	err   error
+}
+
+// planIDs are the records a plan would have written, by step and source ID.
+type planIDs struct {
+	mu sync.Mutex
+	m  map[string][]Ref // step + "\x00" + source ID
+}
+
+func (p *planIDs) get(step, sourceID string) ([]Ref, bool) {
+	if p == nil {
+		return nil, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	refs, ok := p.m[step+"\x00"+sourceID]
+	return slices.Clone(refs), ok
+}
+
+func (p *planIDs) add(step string, m map[string][]Ref) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id, refs := range m {
+		p.m[step+"\x00"+id] = refs
+	}
 }
 
 func (l *idLookup) Lookup(step, sourceID string) (Ref, bool) {
@@ -601,20 +689,13 @@ func (l *idLookup) Lookup(step, sourceID string) (Ref, bool) {
 }
 
 func (l *idLookup) LookupAll(step, sourceID string) []Ref {
-	l.mu.Lock()
-	if refs, ok := l.overlay[step+"\x00"+sourceID]; ok {
-		l.mu.Unlock()
-		return slices.Clone(refs)
+	if refs, ok := l.plan.get(step, sourceID); ok {
+		return refs
 	}
-	l.mu.Unlock()
 	if l.store == nil {
 		return nil
 	}
-	ctx := l.ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	refs, err := l.store.LookupIDs(ctx, l.job, step, sourceID)
+	refs, err := l.store.LookupIDs(l.ctx, l.job, step, sourceID)
 	if err != nil {
 		l.mu.Lock()
 		if l.err == nil {
@@ -632,12 +713,4 @@ func (l *idLookup) takeErr() error {
 	err := l.err
 	l.err = nil
 	return err
-}
-
-func (l *idLookup) addOverlay(step string, m map[string][]Ref) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for id, refs := range m {
-		l.overlay[step+"\x00"+id] = refs
-	}
 }

@@ -401,11 +401,28 @@ func TestPlanWritesNothing(t *testing.T) {
 	if !sum.DryRun || sum.RunID != "" {
 		t.Errorf("plan summary %+v", sum)
 	}
+	// After a run, a plan reads from the checkpoints (nothing left), or
+	// from the start with Restart.
+	if _, err := migrations.Run(t.Context(), h.job, migrations.RunOptions{Store: st}); err != nil {
+		t.Fatal(err)
+	}
+	calls := h.target.Calls()
+	after, err := migrations.Plan(t.Context(), h.job, migrations.RunOptions{Store: st})
+	if err != nil || after.Total().Read != 0 {
+		t.Errorf("plan after a complete run read %+v, %v", after.Total(), err)
+	}
+	again, err := migrations.Plan(t.Context(), h.job, migrations.RunOptions{Store: st, Restart: true})
+	if err != nil || again.Total().Read != 560 {
+		t.Errorf("plan with Restart read %+v, %v", again.Total(), err)
+	}
+	if cp, _ := st.Checkpoint(t.Context(), "helpdesk", "tickets"); cp.Cursor != "500" || h.target.Calls() != calls {
+		t.Errorf("plan with Restart reset the checkpoint (%+v) or wrote", cp)
+	}
 	// Without a store, too.
 	if _, err := migrations.Plan(t.Context(), h.job, migrations.RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if h.target.Calls() != 0 {
+	if h.target.Calls() != calls {
 		t.Errorf("plan wrote %d batches", h.target.Calls())
 	}
 }
@@ -574,5 +591,99 @@ func TestJobValidation(t *testing.T) {
 				t.Errorf("order %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestParallelSteps(t *testing.T) {
+	st := openStore(t)
+	tgt := migrationstest.NewTarget()
+	bStarted := make(chan struct{})
+	write := func(r migrations.SourceRecord, _ migrations.IDs) migrations.MapResult {
+		return migrations.Write(migrations.TargetRecord{Table: r.Field("t"), Key: migrations.Key{ID: r.ID}})
+	}
+	records := func(table string, n int) []migrations.SourceRecord {
+		var recs []migrations.SourceRecord
+		for i := range n {
+			recs = append(recs, migrations.SourceRecord{ID: fmt.Sprint(table, i), Data: map[string]any{"t": table}})
+		}
+		return recs
+	}
+	failA := errors.New("a failed")
+	newJob := func(aFails bool) *migrations.Job {
+		a := migrations.SourceFunc(func(ctx context.Context, cursor string) iter.Seq2[migrations.SourceRecord, error] {
+			return func(yield func(migrations.SourceRecord, error) bool) {
+				// a can only proceed once b runs: proof they run together.
+				select {
+				case <-bStarted:
+				case <-ctx.Done():
+					yield(migrations.SourceRecord{}, ctx.Err())
+					return
+				}
+				if aFails {
+					yield(migrations.SourceRecord{}, failA)
+					return
+				}
+				for _, r := range records("a", 30) {
+					if !yield(r, nil) {
+						return
+					}
+				}
+			}
+		})
+		b := migrations.SourceFunc(func(ctx context.Context, cursor string) iter.Seq2[migrations.SourceRecord, error] {
+			return func(yield func(migrations.SourceRecord, error) bool) {
+				close(bStarted)
+				for _, r := range records("b", 30) {
+					if !yield(r, nil) {
+						return
+					}
+				}
+			}
+		})
+		return &migrations.Job{Name: "par", Steps: []*migrations.Step{
+			{Name: "a", Source: a, Map: write, Target: tgt},
+			{Name: "c", DependsOn: []string{"a"}, Source: &migrationstest.Source{Recs: records("c", 5)}, Map: write, Target: tgt},
+			{Name: "b", Source: b, Map: write, Target: tgt},
+		}}
+	}
+	var events []string
+	progress := func(p migrations.StepProgress) {
+		if p.Status != migrations.StatusRunning || p.Counts.Read == 0 {
+			events = append(events, p.Step+":"+string(p.Status))
+		}
+	}
+	sum, err := migrations.Run(t.Context(), newJob(false), migrations.RunOptions{Store: st, ParallelSteps: 2, BatchSize: 4, Progress: progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos := func(e string) int {
+		for i, x := range events {
+			if x == e {
+				return i
+			}
+		}
+		t.Fatalf("no event %s in %v", e, events)
+		return -1
+	}
+	if pos("a:succeeded") > pos("c:running") {
+		t.Errorf("c started before a succeeded: %v", events)
+	}
+	if got := sum.Total().Created; got != 65 {
+		t.Errorf("created %d, want 65", got)
+	}
+
+	// When a fails, c (which needs a) never starts; b still finishes.
+	bStarted = make(chan struct{})
+	sum, err = migrations.Run(t.Context(), newJob(true), migrations.RunOptions{Store: st, ParallelSteps: 2, Restart: true})
+	var se *migrations.StepError
+	if !errors.As(err, &se) || se.Step != "a" || !errors.Is(err, failA) {
+		t.Fatalf("err = %v", err)
+	}
+	status := map[string]migrations.Status{}
+	for _, s := range sum.Steps {
+		status[s.Step] = s.Status
+	}
+	if status["a"] != migrations.StatusFailed || status["b"] != migrations.StatusSucceeded || status["c"] != migrations.StatusPending {
+		t.Errorf("statuses %v", status)
 	}
 }
