@@ -3,6 +3,7 @@ package dataverse
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"sync"
@@ -258,5 +259,30 @@ func TestNewCredentialValidatesWithoutEchoingSecrets(t *testing.T) {
 	cred, err := NewCredential(CredentialOptions{Kind: CredentialClientSecret, TenantID: "00000000-0000-0000-0000-000000000001", ClientID: "00000000-0000-0000-0000-000000000002", ClientSecret: "s3cr3t"})
 	if err != nil || cred == nil {
 		t.Fatalf("client-secret credential: %v", err)
+	}
+}
+
+func TestSameValueIsConservative(t *testing.T) {
+	cases := []struct {
+		want, got any
+		same      bool
+	}{
+		{"a", "a", true},
+		{"a", "A", false},
+		{"2024-01-02T03:04:05+01:00", "2024-01-02T02:04:05Z", true},
+		{json.Number("1.50"), json.Number("1.5"), true},
+		{json.Number("10"), float64(10), true},
+		{10, json.Number("10.0001"), false},
+		{true, true, true},
+		{true, "true", false},
+		{nil, nil, true},
+		{nil, "", false},
+		{"x", nil, false},
+		{map[string]any{"a": 1}, map[string]any{"a": 1}, true},
+	}
+	for i, c := range cases {
+		if got := sameValue(c.want, c.got); got != c.same {
+			t.Errorf("case %d: sameValue(%#v, %#v) = %v", i, c.want, c.got, got)
+		}
 	}
 }

@@ -102,6 +102,7 @@ func Run(t *testing.T, newClient func(t *testing.T) *dataverse.Client) {
 		{"BatchedWritesBulk", func(t *testing.T, e *env) { testWriteAll(t, e, false) }},
 		{"BatchedWritesBatch", func(t *testing.T, e *env) { testWriteAll(t, e, true) }},
 		{"CreateModeNeverDuplicates", testCreateMode},
+		{"SkipUnchanged", testSkipUnchanged},
 		{"LookupBoundByAlternateKey", testLookupByKey},
 		{"ChangeTracking", testChangeTracking},
 	} {
@@ -521,5 +522,59 @@ func testChangeTracking(t *testing.T, e *env) {
 	}
 	if !sawDelete || third.DeltaLink == "" {
 		t.Fatalf("delete missing from the delta (%+v)", third)
+	}
+}
+
+func testSkipUnchanged(t *testing.T, e *env) {
+	if !e.hasKey(t, "account", "accountnumber") {
+		t.Skip("account has no alternate key on accountnumber in this environment")
+	}
+	ctx := e.ctx(t)
+	const n = 10
+	write := func(changed map[int]bool) map[dataverse.Outcome]int {
+		in := func(yield func(dataverse.Item) bool) {
+			for i := range n {
+				name := fmt.Sprintf("%s same %03d", e.prefix, i)
+				if changed[i] {
+					name += " changed"
+				}
+				rec := dataverse.Record{"name": name, "numberofemployees": 10 + i, "description": nil}
+				if !yield(dataverse.Item{Ref: int64(i), Key: dataverse.ByKey("accountnumber", fmt.Sprintf("%ssu%03d", e.short, i)), Record: rec}) {
+					return
+				}
+			}
+		}
+		counts := map[dataverse.Outcome]int{}
+		err := e.c.WriteAll(ctx, "account", in, dataverse.BatchOptions{Mode: dataverse.ModeUpsert, SkipUnchanged: true}, func(r dataverse.Result) {
+			counts[r.Outcome]++
+			if r.Err != nil {
+				t.Errorf("record %d: %v", r.Ref, r.Err)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return counts
+	}
+	first := write(nil)
+	if first[dataverse.OutcomeUnchanged] != 0 || first[dataverse.OutcomeRejected] != 0 {
+		t.Fatalf("first write: %v", first)
+	}
+	for rec, err := range e.c.Records(ctx, "account", dataverse.Query{Select: []string{"name"}, Filter: dataverse.StartsWith("name", e.prefix+" same ")}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.track("account", uuid.MustParse(rec.String("accountid")))
+	}
+	if again := write(nil); again[dataverse.OutcomeUnchanged] != n {
+		t.Fatalf("identical rewrite: %v, want %d unchanged", again, n)
+	}
+	third := write(map[int]bool{2: true, 7: true})
+	if third[dataverse.OutcomeUnchanged] != n-2 || third[dataverse.OutcomeWritten]+third[dataverse.OutcomeUpdated] != 2 {
+		t.Fatalf("two changed: %v", third)
+	}
+	rec, err := e.c.Get(ctx, "account", dataverse.ByKey("accountnumber", e.short+"su007"), "name")
+	if err != nil || !strings.HasSuffix(rec.String("name"), " changed") {
+		t.Fatalf("changed record not written: %v %v", rec, err)
 	}
 }

@@ -33,6 +33,7 @@ type options struct {
 	format      string
 	noBulk      bool
 	atomic      bool
+	skipSame    bool
 	json        bool
 }
 
@@ -96,6 +97,7 @@ move records between environments whose GUIDs differ, push by alternate key
 	f.BoolVar(&o.dryRun, "dry-run", false, "check every record and report what would be written, without writing")
 	f.StringVar(&o.format, "format", "", "input format: jsonl or csv (default: from FILE's extension)")
 	f.BoolVar(&o.noBulk, "no-bulk", false, "use $batch even where bulk messages are available")
+	f.BoolVar(&o.skipSame, "skip-unchanged", true, "read records before writing and leave out those that already hold the same values (reported as unchanged)")
 	f.BoolVar(&o.atomic, "atomic", false, "send each $batch as one change set (all or nothing per batch)")
 	f.BoolVar(&o.json, "json", false, "print a JSON summary")
 	return cmd
@@ -273,6 +275,8 @@ func run(ctx context.Context, streams *output.Streams, o *options, table, file s
 			sum.Updated++
 		case dataverse.OutcomeWritten:
 			sum.Written++
+		case dataverse.OutcomeUnchanged:
+			sum.Unchanged++
 		default:
 			reject(res.Ref, raw, res.Err)
 		}
@@ -284,7 +288,7 @@ func run(ctx context.Context, streams *output.Streams, o *options, table, file s
 		}
 	} else {
 		writeErr = client.WriteAll(ctx, t.LogicalName, items, dataverse.BatchOptions{
-			Mode: mode, BatchSize: o.batch, DisableBulk: o.noBulk, Atomic: o.atomic,
+			Mode: mode, BatchSize: o.batch, DisableBulk: o.noBulk, Atomic: o.atomic, SkipUnchanged: o.skipSame,
 		}, report)
 	}
 	progress.Finish()

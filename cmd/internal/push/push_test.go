@@ -133,9 +133,15 @@ func TestPushCountsAddUpAndRejectsAreKept(t *testing.T) {
 	if n := count(t, c, "account", dataverse.StartsWith("accountnumber", "A-")); n != 20 {
 		t.Fatalf("%d accounts stored", n)
 	}
-	// Pushing again updates in place.
-	if _, err := runPush(t, "", "account", in, "--env", url, "--key", "accountnumber", "--rejects", rejects); !errors.As(err, &exit) {
+	// Pushing again changes nothing: every valid record is unchanged.
+	stdout, err = runPush(t, "", "account", in, "--env", url, "--key", "accountnumber", "--rejects", rejects, "--json")
+	if !errors.As(err, &exit) {
 		t.Fatal(err)
+	}
+	var again push.Summary
+	json.Unmarshal([]byte(stdout), &again)
+	if again.Unchanged != 20 || again.Rejected != 4 || again.Input != 24 {
+		t.Fatalf("second push %+v", again)
 	}
 	if n := count(t, c, "account", dataverse.StartsWith("accountnumber", "A-")); n != 20 {
 		t.Fatalf("%d accounts after a second push", n)

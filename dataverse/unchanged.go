@@ -1,0 +1,223 @@
+package dataverse
+
+import (
+	"context"
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// OutcomeUnchanged is a record that already had exactly the values to be
+// written, so it was not sent (BatchOptions.SkipUnchanged).
+const OutcomeUnchanged Outcome = "unchanged"
+
+// lookupChunk bounds the key values per lookup query so that the GET URL
+// stays far below the 32,768-character limit (webapi/query/overview.md).
+const lookupChunk = 100
+
+// skipUnchanged reads the current version of the batch's records and
+// returns the ones that differ (or cannot be compared) plus results for the
+// ones that are already up to date. Comparison is conservative: a value it
+// cannot compare with certainty (a lookup bound by alternate key, a column
+// not read back) counts as a change.
+func (w *batchWriter) skipUnchanged(ctx context.Context, b []pending) ([]pending, []Result) {
+	if w.o.Mode == ModeCreate {
+		return b, nil
+	}
+	// Group by the column the key uses: the primary key, or a one-column
+	// alternate key. Composite keys are written without comparing.
+	groups := map[string][]int{}
+	for i, p := range b {
+		switch {
+		case p.Key.ID != uuid.Nil:
+			groups[w.t.PrimaryID] = append(groups[w.t.PrimaryID], i)
+		case len(p.Key.Alternate) == 1:
+			for col := range p.Key.Alternate {
+				groups[col] = append(groups[col], i)
+			}
+		}
+	}
+	same := make([]bool, len(b))
+	for col, idx := range groups {
+		for start := 0; start < len(idx); start += lookupChunk {
+			chunk := idx[start:min(start+lookupChunk, len(idx))]
+			w.compareChunk(ctx, b, col, chunk, same)
+		}
+	}
+	var changed []pending
+	var results []Result
+	for i, p := range b {
+		if same[i] {
+			results = append(results, Result{Ref: p.Ref, Outcome: OutcomeUnchanged, ID: p.Key.ID})
+		} else {
+			changed = append(changed, p)
+		}
+	}
+	return changed, results
+}
+
+func keyValue(p pending, col string, pk string) any {
+	if col == pk && p.Key.ID != uuid.Nil {
+		return p.Key.ID
+	}
+	return p.Key.Alternate[col]
+}
+
+// normKey is the lookup form of a key value; Dataverse matches string keys
+// case-insensitively.
+func normKey(v any) string {
+	s, err := plainValue(v)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(s)
+}
+
+func (w *batchWriter) compareChunk(ctx context.Context, b []pending, col string, chunk []int, same []bool) {
+	sel := map[string]bool{col: true, w.t.PrimaryID: true}
+	values := make([]any, 0, len(chunk))
+	for _, i := range chunk {
+		values = append(values, keyValue(b[i], col, w.t.PrimaryID))
+		for k := range bodyWithoutKey(w.t, b[i].Key, b[i].Record) {
+			if prop, ok := w.readName(k); ok {
+				sel[prop] = true
+			}
+		}
+	}
+	q := Query{Filter: In(col, values...)}
+	for c := range sel {
+		q.Select = append(q.Select, c)
+	}
+	qs, err := q.Encode()
+	if err != nil {
+		return
+	}
+	var out struct {
+		Value []Record `json:"value"`
+	}
+	if _, err := w.c.doJSON(ctx, request{method: http.MethodGet, path: w.t.EntitySetName, query: qs}, &out); err != nil {
+		// Could not compare: write everything, the safe choice.
+		return
+	}
+	current := map[string]Record{}
+	for _, r := range out.Value {
+		current[normKey(r[col])] = r
+	}
+	for _, i := range chunk {
+		cur, ok := current[normKey(keyValue(b[i], col, w.t.PrimaryID))]
+		same[i] = ok && w.sameValues(bodyWithoutKey(w.t, b[i].Key, b[i].Record), cur)
+	}
+}
+
+// readName maps a body property to the property a read returns: columns
+// as themselves, "nav@odata.bind" as the lookup's "_x_value".
+func (w *batchWriter) readName(k string) (string, bool) {
+	if nav, ok := strings.CutSuffix(k, "@odata.bind"); ok {
+		col, _, found := w.t.LookupByNavigation(nav)
+		if !found {
+			return "", false
+		}
+		return col.ValueProperty(), true
+	}
+	if strings.Contains(k, "@") || checkProperty(k) != nil {
+		return "", false
+	}
+	if len(w.t.Columns) > 0 {
+		if _, ok := w.t.Column(k); !ok {
+			return "", false
+		}
+	}
+	return k, true
+}
+
+func (w *batchWriter) sameValues(body, cur Record) bool {
+	for k, v := range body {
+		if nav, ok := strings.CutSuffix(k, "@odata.bind"); ok {
+			col, target, found := w.t.LookupByNavigation(nav)
+			if !found {
+				return false
+			}
+			id, ok := boundID(v, target, w.c)
+			if !ok || !strings.EqualFold(cur.String(col.ValueProperty()), id) {
+				return false
+			}
+			continue
+		}
+		got, present := cur[k]
+		if !present || !sameValue(v, got) {
+			return false
+		}
+	}
+	return true
+}
+
+// boundID extracts the GUID of "/set(<guid>)"; binds by alternate key
+// cannot be compared without another read, so they count as changes.
+func boundID(v any, target string, c *Client) (string, bool) {
+	s, ok := v.(string)
+	if !ok {
+		return "", false
+	}
+	i, j := strings.LastIndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if i < 0 || j != len(s)-1 {
+		return "", false
+	}
+	id, err := uuid.Parse(s[i+1 : j])
+	if err != nil {
+		return "", false
+	}
+	if t, ok := c.reg.Table(target); ok && !strings.HasSuffix(strings.TrimSuffix(s[:i], "/"), t.EntitySetName) {
+		return "", false
+	}
+	return id.String(), true
+}
+
+// sameValue compares a value to write with the value read back.
+func sameValue(want, got any) bool {
+	switch w := want.(type) {
+	case nil:
+		return got == nil
+	case string:
+		g, ok := got.(string)
+		if !ok {
+			return false
+		}
+		if w == g {
+			return true
+		}
+		// Dates come back normalised (2024-01-02T03:04:05Z).
+		tw, err1 := time.Parse(time.RFC3339Nano, w)
+		tg, err2 := time.Parse(time.RFC3339Nano, g)
+		return err1 == nil && err2 == nil && tw.Equal(tg)
+	case bool:
+		g, ok := got.(bool)
+		return ok && g == w
+	case json.Number, float64, float32, int, int64, int32:
+		a, ok1 := numberOf(want)
+		b, ok2 := numberOf(got)
+		return ok1 && ok2 && a.Cmp(b) == 0
+	}
+	a, err1 := json.Marshal(want)
+	b, err2 := json.Marshal(got)
+	return err1 == nil && err2 == nil && string(a) == string(b)
+}
+
+func numberOf(v any) (*big.Rat, bool) {
+	var s string
+	switch x := v.(type) {
+	case json.Number:
+		s = x.String()
+	default:
+		p, err := plainValue(v)
+		if err != nil {
+			return nil, false
+		}
+		s = p
+	}
+	r, ok := new(big.Rat).SetString(s)
+	return r, ok
+}
