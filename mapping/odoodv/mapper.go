@@ -305,6 +305,10 @@ func (mp *Mapper) User(u helpdesk.User) Result {
 	if share, _ := u.Raw.Bool("share"); share {
 		return skip("a portal user, not an agent")
 	}
+	if u.Login == "__system__" {
+		// OdooBot: Odoo's own system user, which authors automatic messages.
+		return skip("Odoo's system user (OdooBot)")
+	}
 	email := mp.UserEmail(u)
 	if email == "" {
 		return reject("user %d (%s) has no email to match a Dataverse user: add it to users.map", u.ID, u.Login)

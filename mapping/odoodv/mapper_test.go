@@ -323,6 +323,7 @@ func TestUsers(t *testing.T) {
 		{u: helpdesk.User{ID: 10, Login: "lee@odoo.example"}, email: "lee@odoo.example"},                         // login is an email
 		{u: helpdesk.User{ID: 8, Login: "nomail"}, reject: "no email"},
 		{u: helpdesk.User{ID: 11, Login: "portal@x.example", Raw: raw("share", true)}, skip: "portal"},
+		{u: helpdesk.User{ID: 1, Login: "__system__", Name: "OdooBot"}, skip: "OdooBot"},
 	}
 	for _, tt := range tests {
 		r := mp.User(tt.u)

@@ -1,0 +1,248 @@
+package migrateodoo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"strconv"
+
+	"github.com/dvsync/dvsync/mapping/odoodv"
+	"github.com/dvsync/dvsync/migrations"
+	"github.com/dvsync/dvsync/odoo"
+	"github.com/dvsync/dvsync/odoo/helpdesk"
+)
+
+// JobName is the state-store name of the migration of one Odoo database.
+func JobName(database string) string { return "odoo/" + database }
+
+// LoadContext reads what the mapping needs up front: stages, tags, teams,
+// users, SLA policies and the knowledge tree. Models the installed flavour
+// lacks (SLAs on OCA, Knowledge without the app) are left empty.
+func LoadContext(ctx context.Context, r *helpdesk.Reader, database string) (odoodv.Context, error) {
+	c := odoodv.Context{Database: database, Articles: map[int]odoodv.ArticleNode{}}
+	var err error
+	if c.Stages, err = r.Stages(ctx); err != nil {
+		return c, fmt.Errorf("reading stages: %w", err)
+	}
+	if c.Tags, err = r.Tags(ctx); err != nil {
+		return c, fmt.Errorf("reading tags: %w", err)
+	}
+	if c.Teams, err = r.Teams(ctx); err != nil {
+		return c, fmt.Errorf("reading teams: %w", err)
+	}
+	if c.SLAs, err = r.SLAPolicies(ctx); err != nil && !errors.Is(err, helpdesk.ErrNotInstalled) {
+		return c, fmt.Errorf("reading SLA policies: %w", err)
+	}
+	for u, err := range r.Users(ctx, helpdesk.Query{Archived: true}) {
+		if err != nil {
+			return c, fmt.Errorf("reading users: %w", err)
+		}
+		c.Users = append(c.Users, u)
+	}
+	for a, err := range r.Articles(ctx, helpdesk.Query{Archived: true}) {
+		if errors.Is(err, helpdesk.ErrNotInstalled) {
+			break
+		}
+		if err != nil {
+			return c, fmt.Errorf("reading the knowledge tree: %w", err)
+		}
+		c.Articles[a.ID] = odoodv.ArticleNode{Name: a.Name, Parent: a.Parent.ID}
+	}
+	return c, nil
+}
+
+// sourceValue carries the typed record through the engine to the mapping;
+// rejects files and samples show the record as Odoo returned it.
+type sourceValue struct {
+	raw   odoo.Record
+	typed any
+}
+
+func (v sourceValue) MarshalJSON() ([]byte, error) { return json.Marshal(v.raw) }
+
+func typed[T any](rec migrations.SourceRecord) (T, bool) {
+	v, ok := rec.Data["record"].(sourceValue)
+	if !ok {
+		var zero T
+		return zero, false
+	}
+	t, ok := v.typed.(T)
+	return t, ok
+}
+
+func sourceRecord(model string, id int, raw odoo.Record, v any) migrations.SourceRecord {
+	s := strconv.Itoa(id)
+	return migrations.SourceRecord{ID: s, Cursor: s, Data: map[string]any{"model": model, "record": sourceValue{raw: raw, typed: v}}}
+}
+
+// after parses a cursor (the last Odoo id read).
+func after(cursor string) (int, error) {
+	if cursor == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(cursor)
+	if err != nil {
+		return 0, fmt.Errorf("bad checkpoint %q: not an Odoo id", cursor)
+	}
+	return n, nil
+}
+
+// streamSource reads a model in id order from the record after cursor.
+// A model the flavour lacks yields nothing.
+func streamSource[T any](model string, read func(ctx context.Context, q helpdesk.Query) iter.Seq2[T, error], id func(T) int, raw func(T) odoo.Record, domain odoo.Domain) migrations.Source {
+	return migrations.SourceFunc(func(ctx context.Context, cursor string) iter.Seq2[migrations.SourceRecord, error] {
+		return func(yield func(migrations.SourceRecord, error) bool) {
+			from, err := after(cursor)
+			if err != nil {
+				yield(migrations.SourceRecord{}, err)
+				return
+			}
+			q := helpdesk.Query{Archived: true, Domain: odoo.And(domain, odoo.Cond("id", odoo.Gt, from))}
+			for v, err := range read(ctx, q) {
+				if errors.Is(err, helpdesk.ErrNotInstalled) {
+					return
+				}
+				if err != nil {
+					yield(migrations.SourceRecord{}, err)
+					return
+				}
+				if !yield(sourceRecord(model, id(v), raw(v), v), nil) {
+					return
+				}
+			}
+		}
+	})
+}
+
+// listSource serves a small table read up front, in id order.
+func listSource[T any](model string, list []T, id func(T) int, raw func(T) odoo.Record) migrations.Source {
+	sorted := slices.Clone(list)
+	slices.SortFunc(sorted, func(a, b T) int { return id(a) - id(b) })
+	return migrations.SourceFunc(func(ctx context.Context, cursor string) iter.Seq2[migrations.SourceRecord, error] {
+		return func(yield func(migrations.SourceRecord, error) bool) {
+			from, err := after(cursor)
+			if err != nil {
+				yield(migrations.SourceRecord{}, err)
+				return
+			}
+			for _, v := range sorted {
+				if id(v) <= from {
+					continue
+				}
+				if !yield(sourceRecord(model, id(v), raw(v), v), nil) {
+					return
+				}
+			}
+		}
+	})
+}
+
+// ids answers the mapping's Migrated from the engine's ID map.
+type ids struct{ migrations.IDs }
+
+func (i ids) Migrated(step string, odooID int) bool {
+	_, ok := i.Lookup(step, strconv.Itoa(odooID))
+	return ok
+}
+
+// toEngine converts a mapping result.
+func toEngine(r odoodv.Result) migrations.MapResult {
+	switch {
+	case r.Err != nil:
+		return migrations.Reject(r.Err)
+	case r.Skip != "":
+		return migrations.Skip(r.Skip)
+	}
+	out := make([]migrations.TargetRecord, len(r.Records))
+	for i, rec := range r.Records {
+		k := migrations.Key{Alternate: rec.Key}
+		if rec.ID != [16]byte{} {
+			k.ID = rec.ID.String()
+		}
+		out[i] = migrations.TargetRecord{Table: rec.Table, Key: k, Fields: rec.Fields}
+	}
+	return migrations.Write(out...)
+}
+
+func mapWith[T any](f func(T, odoodv.Migrated) odoodv.Result) migrations.MapFunc {
+	return func(rec migrations.SourceRecord, lookups migrations.IDs) migrations.MapResult {
+		v, ok := typed[T](rec)
+		if !ok {
+			return migrations.Reject(fmt.Errorf("source record %s is not a %T", rec.ID, v))
+		}
+		return toEngine(f(v, ids{lookups}))
+	}
+}
+
+func noIDs[T any](f func(T) odoodv.Result) func(T, odoodv.Migrated) odoodv.Result {
+	return func(v T, _ odoodv.Migrated) odoodv.Result { return f(v) }
+}
+
+// JobOptions configure BuildJob.
+type JobOptions struct {
+	Reader *helpdesk.Reader
+	Mapper *odoodv.Mapper
+	// Context is what LoadContext read (the lists the small steps serve).
+	Context odoodv.Context
+	Target  migrations.Target
+	// PageSize is the Odoo page size of the streamed models (0: the client's).
+	PageSize int
+}
+
+// BuildJob declares the migration of one Odoo helpdesk: customers, queues,
+// users, subjects and SLAs first, then cases (with their queue items), then
+// SLA outcomes and notes on the cases; articles are independent.
+func BuildJob(o JobOptions) *migrations.Job {
+	r, mp, c := o.Reader, o.Mapper, o.Context
+	paged := func(q helpdesk.Query) helpdesk.Query { q.PageSize = o.PageSize; return q }
+	partners := func(company bool) migrations.Source {
+		return streamSource("res.partner", func(ctx context.Context, q helpdesk.Query) iter.Seq2[helpdesk.Partner, error] {
+			return r.Partners(ctx, paged(q))
+		}, func(p helpdesk.Partner) int { return p.ID }, func(p helpdesk.Partner) odoo.Record { return p.Raw },
+			odoo.Cond("is_company", odoo.Eq, company))
+	}
+	teamID := func(t helpdesk.Team) int { return t.ID }
+	teamRaw := func(t helpdesk.Team) odoo.Record { return t.Raw }
+	root := migrations.SourceFunc(func(ctx context.Context, cursor string) iter.Seq2[migrations.SourceRecord, error] {
+		return func(yield func(migrations.SourceRecord, error) bool) {
+			if cursor == "" {
+				yield(sourceRecord("helpdesk.tag", 0, odoo.Record{}, struct{}{}), nil)
+			}
+		}
+	})
+	step := func(name string, src migrations.Source, m migrations.MapFunc, deps ...string) *migrations.Step {
+		return &migrations.Step{Name: name, DependsOn: deps, Source: src, Map: m, Target: o.Target}
+	}
+	return &migrations.Job{Name: JobName(c.Database), Steps: []*migrations.Step{
+		step(odoodv.StepAccounts, partners(true), mapWith(noIDs(mp.Account))),
+		step(odoodv.StepContacts, partners(false), mapWith(mp.Contact), odoodv.StepAccounts),
+		step(odoodv.StepQueues, listSource("helpdesk.team", c.Teams, teamID, teamRaw), mapWith(noIDs(mp.Queue))),
+		step(odoodv.StepUsers, listSource("res.users", c.Users, func(u helpdesk.User) int { return u.ID }, func(u helpdesk.User) odoo.Record { return u.Raw }),
+			mapWith(noIDs(mp.User))),
+		step(odoodv.StepSubjectRoot, root, mapWith(func(struct{}, odoodv.Migrated) odoodv.Result { return mp.SubjectRoot() })),
+		step(odoodv.StepSubjects, listSource("helpdesk.tag", c.Tags, func(t helpdesk.Tag) int { return t.ID }, func(t helpdesk.Tag) odoo.Record { return t.Raw }),
+			mapWith(mp.Subject), odoodv.StepSubjectRoot),
+		step(odoodv.StepSLAs, listSource("helpdesk.team", c.Teams, teamID, teamRaw), mapWith(noIDs(mp.SLA))),
+		step(odoodv.StepSLAItems, listSource("helpdesk.sla", c.SLAs, func(p helpdesk.SLAPolicy) int { return p.ID }, func(p helpdesk.SLAPolicy) odoo.Record { return p.Raw }),
+			mapWith(mp.SLAItem), odoodv.StepSLAs),
+		step(odoodv.StepCases, streamSource("helpdesk.ticket", func(ctx context.Context, q helpdesk.Query) iter.Seq2[helpdesk.Ticket, error] {
+			return r.Tickets(ctx, paged(q))
+		}, func(t helpdesk.Ticket) int { return t.ID }, func(t helpdesk.Ticket) odoo.Record { return t.Raw }, odoo.Domain{}),
+			mapWith(mp.Case), odoodv.StepAccounts, odoodv.StepContacts, odoodv.StepQueues, odoodv.StepUsers, odoodv.StepSubjects, odoodv.StepSLAs),
+		step(odoodv.StepSLAOutcomes, streamSource("helpdesk.sla.status", func(ctx context.Context, q helpdesk.Query) iter.Seq2[helpdesk.SLAStatus, error] {
+			return r.SLAStatuses(ctx, paged(q))
+		}, func(s helpdesk.SLAStatus) int { return s.ID }, func(s helpdesk.SLAStatus) odoo.Record { return s.Raw }, odoo.Domain{}),
+			mapWith(mp.SLAOutcome), odoodv.StepCases, odoodv.StepSLAItems),
+		step(odoodv.StepNotes, streamSource("mail.message", func(ctx context.Context, q helpdesk.Query) iter.Seq2[helpdesk.Message, error] {
+			return r.TicketMessages(ctx, paged(q))
+		}, func(m helpdesk.Message) int { return m.ID }, func(m helpdesk.Message) odoo.Record { return m.Raw }, odoo.Domain{}),
+			mapWith(mp.Note), odoodv.StepCases),
+		step(odoodv.StepArticles, streamSource("knowledge.article", func(ctx context.Context, q helpdesk.Query) iter.Seq2[helpdesk.Article, error] {
+			return r.Articles(ctx, paged(q))
+		}, func(a helpdesk.Article) int { return a.ID }, func(a helpdesk.Article) odoo.Record { return a.Raw }, odoo.Domain{}),
+			mapWith(noIDs(mp.Article))),
+	}}
+}

@@ -1,0 +1,165 @@
+package migrateodoo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/dvsync/dvsync/dataverse"
+	"github.com/dvsync/dvsync/mapping/odoodv"
+	"github.com/dvsync/dvsync/migrations"
+	"github.com/dvsync/dvsync/odoo"
+	"github.com/dvsync/dvsync/odoo/helpdesk"
+)
+
+// Tables lists the Dataverse tables the migration writes (systemuser is
+// only matched), for baselines and counts.
+var Tables = []string{"account", "contact", "queue", "subject", "sla", "slaitem", "incident", "queueitem", "slakpiinstance", "annotation", "knowledgearticle"}
+
+// Config is one migration of an Odoo database into a Dataverse environment.
+type Config struct {
+	Odoo *odoo.Client
+	// Database is the Odoo database name; it scopes the job and salts
+	// every target ID.
+	Database  string
+	Dataverse *dataverse.Client
+	// Map is the mapping file; nil means the default.
+	Map *odoodv.Map
+	// Store keeps checkpoints, the ID map and baselines; required.
+	Store migrations.Store
+	// Rejects receives the rejected records as JSON Lines; nil discards.
+	Rejects     io.Writer
+	DryRun      bool
+	BatchSize   int
+	Concurrency int
+	PageSize    int
+	Progress    func(migrations.StepProgress)
+	Logger      *slog.Logger
+}
+
+// Prepared is a migration ready to run or verify.
+type Prepared struct {
+	Job     *migrations.Job
+	Target  *Target
+	Reader  *helpdesk.Reader
+	Mapper  *odoodv.Mapper
+	Context odoodv.Context
+}
+
+// Prepare detects the helpdesk, reads the reference tables and declares the
+// job.
+func Prepare(ctx context.Context, cfg Config) (*Prepared, error) {
+	if cfg.Odoo == nil || cfg.Dataverse == nil || cfg.Database == "" {
+		return nil, errors.New("migrateodoo: Config needs an Odoo client, its database name and a Dataverse client")
+	}
+	r, err := helpdesk.Detect(ctx, cfg.Odoo)
+	if err != nil {
+		return nil, err
+	}
+	c, err := LoadContext(ctx, r, cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	mp, err := odoodv.New(cfg.Map, c)
+	if err != nil {
+		return nil, err
+	}
+	t := NewTarget(cfg.Dataverse)
+	job := BuildJob(JobOptions{Reader: r, Mapper: mp, Context: c, Target: t, PageSize: cfg.PageSize})
+	if cfg.Store != nil {
+		t.Baseline = func(ctx context.Context, table string) (int64, bool, error) {
+			return baseline(ctx, cfg.Store, job.Name, table)
+		}
+	}
+	return &Prepared{Job: job, Target: t, Reader: r, Mapper: mp, Context: c}, nil
+}
+
+func baselineName(table string) string { return "baseline:" + table }
+
+func baseline(ctx context.Context, s migrations.Store, job, table string) (int64, bool, error) {
+	v, ok, err := s.Value(ctx, job, baselineName(table))
+	if err != nil || !ok {
+		return 0, ok, err
+	}
+	var n int64
+	if _, err := fmt.Sscan(v, &n); err != nil {
+		return 0, false, fmt.Errorf("state: bad baseline %q for %s", v, table)
+	}
+	return n, true, nil
+}
+
+// recordBaselines counts the target tables before the first run, so
+// verify can tell the records the migration added from those that were
+// there; later runs keep the first counts.
+func recordBaselines(ctx context.Context, p *Prepared, s migrations.Store) error {
+	for _, table := range Tables {
+		if _, ok, err := s.Value(ctx, p.Job.Name, baselineName(table)); err != nil || ok {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		saved := p.Target.Baseline
+		p.Target.Baseline = nil
+		n, err := p.Target.Count(ctx, table)
+		p.Target.Baseline = saved
+		if err != nil {
+			return fmt.Errorf("counting %s before the migration: %w", table, err)
+		}
+		if err := s.SetValue(ctx, p.Job.Name, baselineName(table), fmt.Sprint(n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Migrate runs (or, with DryRun, plans) the migration; running it again
+// resumes from the last checkpoint.
+func Migrate(ctx context.Context, cfg Config) (*migrations.Summary, *Prepared, error) {
+	if cfg.Store == nil {
+		return nil, nil, errors.New("migrateodoo: Config needs a Store")
+	}
+	p, err := Prepare(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	o := migrations.RunOptions{Store: cfg.Store, BatchSize: cfg.BatchSize, Concurrency: cfg.Concurrency, Rejects: cfg.Rejects,
+		Progress: cfg.Progress, Logger: cfg.Logger}
+	if cfg.DryRun {
+		sum, err := migrations.Plan(ctx, p.Job, o)
+		return sum, p, err
+	}
+	if err := recordBaselines(ctx, p, cfg.Store); err != nil {
+		return nil, p, err
+	}
+	sum, err := migrations.Run(ctx, p.Job, o)
+	return sum, p, err
+}
+
+// Verify reconciles the Odoo source with Dataverse after a run.
+func Verify(ctx context.Context, cfg Config, sample int, seed uint64) (*migrations.Report, error) {
+	p, err := Prepare(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return migrations.Verify(ctx, p.Job, migrations.VerifyOptions{Target: p.Target, Store: cfg.Store, Compare: p.Target.Compare,
+		Sample: sample, Seed: seed, Logger: cfg.Logger})
+}
+
+// openRejects opens the rejects file for appending: a resumed run adds to
+// what earlier runs recorded.
+func openRejects(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+}
+
+// rate is records per second, for summaries.
+func rate(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
