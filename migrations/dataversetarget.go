@@ -141,17 +141,21 @@ func (t *DataverseTarget) resolveIDs(ctx context.Context, table string, batch []
 	if len(single) == 0 {
 		return nil
 	}
-	values := make([]any, 0, len(single))
-	for _, i := range single {
-		values = append(values, batch[i].Key.Alternate[col])
-	}
+	// In chunks, to keep the GET URL well under Dataverse's limit of
+	// 32,768 characters (query-data-web-api.md; research/dataverse.md).
 	ids := map[string]string{}
-	q := dataverse.Query{Select: []string{tbl.PrimaryID, col}, Filter: dataverse.In(col, values...)}
-	for rec, err := range t.Client.Records(ctx, table, q) {
-		if err != nil {
-			return fmt.Errorf("read back %s IDs: %w", table, err)
+	for chunk := range slices.Chunk(single, 100) {
+		values := make([]any, 0, len(chunk))
+		for _, i := range chunk {
+			values = append(values, batch[i].Key.Alternate[col])
 		}
-		ids[fmt.Sprint(rec[col])] = rec.String(tbl.PrimaryID)
+		q := dataverse.Query{Select: []string{tbl.PrimaryID, col}, Filter: dataverse.In(col, values...)}
+		for rec, err := range t.Client.Records(ctx, table, q) {
+			if err != nil {
+				return fmt.Errorf("read back %s IDs: %w", table, err)
+			}
+			ids[fmt.Sprint(rec[col])] = rec.String(tbl.PrimaryID)
+		}
 	}
 	for _, i := range single {
 		out[i].ID = ids[fmt.Sprint(batch[i].Key.Alternate[col])]

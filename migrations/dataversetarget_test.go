@@ -215,3 +215,35 @@ func TestDataverseResumeUnderFaults(t *testing.T) {
 		t.Errorf("found %d incidents, want %d", inc.Found, want)
 	}
 }
+
+// A key with both an alternate key and a deterministic ID creates the
+// record with that ID and updates it by alternate key afterwards.
+func TestDataverseTargetKeyWithID(t *testing.T) {
+	c := newRefClient(t, "")
+	tgt := &migrations.DataverseTarget{Client: c}
+	id := migrations.DeterministicID("shop", "account", "77")
+	rec := migrations.TargetRecord{Table: "account",
+		Key:    migrations.Key{ID: id, Alternate: map[string]any{"accountnumber": "A-77"}},
+		Fields: map[string]any{"name": "Seventy-seven"}}
+	for _, name := range []string{"Seventy-seven", "Renamed"} {
+		rec.Fields["name"] = name
+		res, err := tgt.Write(t.Context(), []migrations.TargetRecord{rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Outcome == migrations.Rejected || res[0].ID != id {
+			t.Fatalf("write %s: %+v, want ID %s", name, res[0], id)
+		}
+	}
+	got, err := c.Get(t.Context(), "account", dataverse.ByKey("accountnumber", "A-77"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.String("accountid") != id || got.String("name") != "Renamed" {
+		t.Errorf("account %v, want ID %s named Renamed", got, id)
+	}
+	rows, err := (&migrations.DataverseReader{Client: c}).Lookup(t.Context(), "account", rec.Key)
+	if err != nil || len(rows) != 1 {
+		t.Errorf("reader found %d rows, %v", len(rows), err)
+	}
+}
