@@ -22,6 +22,10 @@ type rpcError struct {
 	message    string
 	httpStatus int // JSON-2 status (json2.py Json2Dispatcher.handle_error)
 	fault      int // XML-RPC fault code
+	// jsonrpcCode/jsonrpcMessage override error.code/error.message of the
+	// JSON-RPC envelope (100 "Odoo Session Expired").
+	jsonrpcCode    int
+	jsonrpcMessage string
 	// arguments are the exception's args; nil means (message,).
 	// werkzeug HTTPExceptions carry (description, code) in JSON-2 bodies.
 	arguments []any

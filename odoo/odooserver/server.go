@@ -68,6 +68,9 @@ type Server struct {
 	log   *slog.Logger
 	mu    sync.RWMutex
 	store *store
+
+	sessMu   sync.Mutex
+	sessions map[string]bool // web client sessions (session_id cookie)
 }
 
 // New builds a server with Odoo's base records (company, admin, OdooBot,
@@ -92,7 +95,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &Server{opts: opts, log: opts.Logger, store: newStore(models, opts.Now)}
+	srv := &Server{opts: opts, log: opts.Logger, store: newStore(models, opts.Now), sessions: map[string]bool{}}
 	if err := srv.baseData(); err != nil {
 		return nil, fmt.Errorf("odooserver: base data: %w", err)
 	}
@@ -157,6 +160,8 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case path == "/jsonrpc":
 		srv.serveJSONRPC(w, r, srv.dispatchService)
+	case isWebSessionPath(path):
+		srv.serveWebSession(w, r, path)
 	case path == "/web/webclient/version_info":
 		srv.serveJSONRPC(w, r, func(map[string]any) (any, error) { return srv.versionInfo(), nil })
 	case path == "/xmlrpc/2/common" || path == "/xmlrpc/2/object" || path == "/xmlrpc/2/db":
@@ -244,9 +249,13 @@ func (srv *Server) serveJSONRPC(w http.ResponseWriter, r *http.Request, handle f
 		if !errors.As(err, &rpcErr) {
 			rpcErr = errValue("%v", err)
 		}
+		code, message := srv.jsonrpcErrorCode(), "Odoo Server Error"
+		if rpcErr.jsonrpcCode != 0 {
+			code, message = rpcErr.jsonrpcCode, rpcErr.jsonrpcMessage
+		}
 		resp["error"] = map[string]any{
-			"code":    srv.jsonrpcErrorCode(),
-			"message": "Odoo Server Error",
+			"code":    code,
+			"message": message,
 			"data": map[string]any{
 				"name":      rpcErr.name,
 				"debug":     rpcErr.debug(),
@@ -256,7 +265,7 @@ func (srv *Server) serveJSONRPC(w http.ResponseWriter, r *http.Request, handle f
 			},
 		}
 	} else {
-		resp["result"] = result
+		resp["result"] = result // a nil result is JSON null, as Odoo sends None
 	}
 	srv.logCall("jsonrpc", params, start, rpcErr)
 	if tooBig, ok := err.(errTooManyRecords); ok {

@@ -91,6 +91,15 @@ await step('invalid field', async () => {
   }
 });
 
+await step('web session login and call_kw', async () => {
+  // Password mode: /web/session/authenticate, then /web/dataset/call_kw
+  // with the session cookie (the admin API key doubles as the password).
+  const web = new OdooJSONRpc({ baseUrl: `${url.protocol}//${url.hostname}`, port: Number(url.port), db: 'dvsync', username: 'admin', password: key });
+  const info = await web.connect();
+  const rows = await web.searchRead('res.partner', [['id', '=', contactId]], ['name', 'phone']);
+  return [info.uid === 2 && !!web.sessionId && rows.length === 1 && rows[0].phone === '+1 555 0199', `uid=${info.uid} session=${web.sessionId ? 'set' : 'missing'} rows=${rows.length}`];
+});
+
 await step('helpdesk teams (seed)', async () => {
   const rows = await odoo.searchRead('helpdesk.team', [], ['name'], { order: 'sequence asc' })
     .catch(async () => odoo.searchRead('helpdesk.ticket.team', [], ['name'], { order: 'sequence asc' }));
