@@ -62,6 +62,17 @@ type StepProgress struct {
 	Step   string
 	Status Status
 	Counts Counts
+	// Total is the number of source records the step expects to read,
+	// from a CountingSource; -1 when unknown.
+	Total int64
+}
+
+// CountingSource is a Source that can count the records Records would
+// yield from a cursor, so progress bars know their total. The count is a
+// hint (records may arrive or go meanwhile); the engine never relies on it.
+type CountingSource interface {
+	Source
+	Count(ctx context.Context, cursor string) (int64, error)
 }
 
 // Summary is the result of a run or a plan.
@@ -83,7 +94,10 @@ type StepSummary struct {
 	Step   string `json:"step"`
 	Status Status `json:"status"`
 	// FromCursor is the checkpoint the step resumed from ("" from the start).
-	FromCursor string                 `json:"from_cursor,omitempty"`
+	FromCursor string `json:"from_cursor,omitempty"`
+	// Total is the source's own count of the records to read (see
+	// CountingSource); -1 when the source cannot count.
+	Total  int64                  `json:"total"`
 	Counts     Counts                 `json:"counts"`
 	Tables     map[string]TableCounts `json:"tables,omitempty"`
 	Duration   time.Duration          `json:"duration_ns"`
@@ -319,6 +333,14 @@ func (r *runner) step(ctx context.Context, s *Step, ss *StepSummary) (err error)
 		}
 	}
 	ss.FromCursor = cp.Cursor
+	ss.Total = -1
+	if cs, ok := s.Source.(CountingSource); ok {
+		n, err := cs.Count(ctx, cp.Cursor)
+		if err != nil {
+			return fmt.Errorf("count source records: %w", err)
+		}
+		ss.Total = n
+	}
 	if !r.dry {
 		if err := r.o.Store.SetStepStatus(ctx, r.runID, s.Name, StatusRunning); err != nil {
 			return err
@@ -467,7 +489,7 @@ func (r *runner) progress(ss *StepSummary) {
 	if r.o.Progress != nil {
 		r.progMu.Lock()
 		defer r.progMu.Unlock()
-		r.o.Progress(StepProgress{Step: ss.Step, Status: ss.Status, Counts: ss.Counts})
+		r.o.Progress(StepProgress{Step: ss.Step, Status: ss.Status, Counts: ss.Counts, Total: ss.Total})
 	}
 }
 
@@ -529,6 +551,8 @@ func (c *committer) apply(ctx context.Context, b *batch, results []WriteResult) 
 		switch {
 		case it.res.SkipReason != "":
 			cm.Counts.Skipped++
+			// A record skipped now is no longer a reject.
+			cm.Cleared = append(cm.Cleared, it.rec.ID)
 			continue
 		case it.res.Err != nil:
 			cm.Counts.Rejected++

@@ -214,7 +214,7 @@ func TestRunAccountsForEveryRecord(t *testing.T) {
 		t.Errorf("journal %+v", runs)
 	}
 	last := progress[len(progress)-1]
-	if last.Step != "tickets" || last.Status != migrations.StatusSucceeded || last.Counts != wantTick {
+	if last.Step != "tickets" || last.Status != migrations.StatusSucceeded || last.Counts != wantTick || last.Total != 500 {
 		t.Errorf("last progress %+v", last)
 	}
 }
@@ -454,7 +454,7 @@ func TestSourceErrorKeepsProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Steps[1].FromCursor != "150" || sum.Steps[1].Counts.Read != 150 {
+	if sum.Steps[1].FromCursor != "150" || sum.Steps[1].Counts.Read != 150 || sum.Steps[1].Total != 150 {
 		t.Errorf("resume %+v", sum.Steps[1])
 	}
 }
@@ -685,5 +685,47 @@ func TestParallelSteps(t *testing.T) {
 	}
 	if status["a"] != migrations.StatusFailed || status["b"] != migrations.StatusSucceeded || status["c"] != migrations.StatusPending {
 		t.Errorf("statuses %v", status)
+	}
+}
+
+// A record rejected once and written (or deliberately skipped) by a later
+// run leaves the store's reject set.
+func TestRejectsClearedByLaterRuns(t *testing.T) {
+	st := openStore(t)
+	tgt := migrationstest.NewTarget()
+	src := migrationstest.NewSource(3, func(i int) map[string]any { return map[string]any{} })
+	verdict := map[string]string{"1": "reject", "2": "reject", "3": "write"}
+	job := &migrations.Job{Name: "j", Steps: []*migrations.Step{{Name: "s", Source: src, Target: tgt,
+		Map: func(r migrations.SourceRecord, _ migrations.IDs) migrations.MapResult {
+			switch verdict[r.ID] {
+			case "reject":
+				return migrations.Reject(errors.New("bad"))
+			case "skip":
+				return migrations.Skip("not wanted")
+			}
+			return migrations.Write(migrations.TargetRecord{Table: "t", Key: migrations.Key{ID: r.ID}})
+		}}}}
+	rejected := func() []string {
+		var ids []string
+		for r, err := range st.Rejects(t.Context(), "j", "s") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, r.SourceID)
+		}
+		return ids
+	}
+	if _, err := migrations.Run(t.Context(), job, migrations.RunOptions{Store: st}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(rejected(), ","); got != "1,2" {
+		t.Fatalf("rejects %q, want 1,2", got)
+	}
+	verdict["1"], verdict["2"] = "write", "skip"
+	if _, err := migrations.Run(t.Context(), job, migrations.RunOptions{Store: st, Restart: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rejected(); len(got) != 0 {
+		t.Errorf("rejects %v after the records were written or skipped", got)
 	}
 }

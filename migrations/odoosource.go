@@ -31,7 +31,38 @@ type OdooSource struct {
 	Changes bool
 }
 
-var _ Source = (*OdooSource)(nil)
+var _ CountingSource = (*OdooSource)(nil)
+
+// Count implements CountingSource with search_count over the same domain.
+func (s *OdooSource) Count(ctx context.Context, cursor string) (int64, error) {
+	d, err := s.domain(cursor)
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.Client.SearchCount(ctx, s.Model, d, s.Options.Context)
+	return int64(n), err
+}
+
+// domain is the Stream domain from cursor; for Changes, the records written
+// at or after the watermark (a slight overcount of the ties at its instant).
+func (s *OdooSource) domain(cursor string) (odoo.Domain, error) {
+	d := s.Options.Domain
+	if cursor == "" {
+		return d, nil
+	}
+	if s.Changes {
+		w, err := parseOdooWatermark(cursor)
+		if err != nil {
+			return d, err
+		}
+		return odoo.And(d, odoo.Cond("write_date", odoo.Ge, odoo.FormatDatetime(w.WriteDate))), nil
+	}
+	after, err := strconv.Atoi(cursor)
+	if err != nil {
+		return d, fmt.Errorf("odoo source %s: bad cursor %q", s.Model, cursor)
+	}
+	return odoo.And(d, odoo.Cond("id", odoo.Gt, after)), nil
+}
 
 // Records implements Source.
 func (s *OdooSource) Records(ctx context.Context, cursor string) iter.Seq2[SourceRecord, error] {
@@ -46,14 +77,12 @@ func (s *OdooSource) Records(ctx context.Context, cursor string) iter.Seq2[Sourc
 			}
 			recs = s.Client.Changes(ctx, s.Model, since, o)
 		} else {
-			if cursor != "" {
-				after, err := strconv.Atoi(cursor)
-				if err != nil {
-					yield(SourceRecord{}, fmt.Errorf("odoo source %s: bad cursor %q", s.Model, cursor))
-					return
-				}
-				o.Domain = odoo.And(o.Domain, odoo.Cond("id", odoo.Gt, after))
+			d, err := s.domain(cursor)
+			if err != nil {
+				yield(SourceRecord{}, err)
+				return
 			}
+			o.Domain = d
 			recs = s.Client.Stream(ctx, s.Model, o)
 		}
 		for r, err := range recs {

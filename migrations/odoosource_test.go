@@ -53,6 +53,14 @@ func TestOdooSourceResumes(t *testing.T) {
 				t.Errorf("changes=%v: resume after record %d gave %d records starting %v, want %d starting %s", changes, at, len(rest), rest[:min(1, len(rest))], len(all)-at-1, all[min(at+1, len(all)-1)].ID)
 			}
 		}
+		n, err := src.Count(t.Context(), "")
+		if err != nil || n != int64(len(all)) {
+			t.Errorf("changes=%v: Count = %d, %v; want %d", changes, n, err, len(all))
+		}
+		n, err = src.Count(t.Context(), all[9].Cursor)
+		if err != nil || n < int64(len(all)-10) || (!changes && n != int64(len(all)-10)) {
+			t.Errorf("changes=%v: Count after record 9 = %d, %v; want %d", changes, n, err, len(all)-10)
+		}
 		rec := migrations.OdooRecord(all[0])
 		if strconv.Itoa(rec.ID()) != all[0].ID {
 			t.Errorf("OdooRecord id %d, source id %s", rec.ID(), all[0].ID)

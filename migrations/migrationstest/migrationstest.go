@@ -76,6 +76,18 @@ func (s *Source) Records(ctx context.Context, cursor string) iter.Seq2[migration
 	}
 }
 
+// Count implements migrations.CountingSource.
+func (s *Source) Count(ctx context.Context, cursor string) (int64, error) {
+	if cursor == "" {
+		return int64(len(s.Recs)), nil
+	}
+	n, err := strconv.Atoi(cursor)
+	if err != nil || n < 0 || n > len(s.Recs) {
+		return 0, fmt.Errorf("bad cursor %q", cursor)
+	}
+	return int64(len(s.Recs) - n), nil
+}
+
 // Reads returns how many times Records was called.
 func (s *Source) Reads() int {
 	s.mu.Lock()
