@@ -97,10 +97,10 @@ type StepSummary struct {
 	FromCursor string `json:"from_cursor,omitempty"`
 	// Total is the source's own count of the records to read (see
 	// CountingSource); -1 when the source cannot count.
-	Total  int64                  `json:"total"`
-	Counts     Counts                 `json:"counts"`
-	Tables     map[string]TableCounts `json:"tables,omitempty"`
-	Duration   time.Duration          `json:"duration_ns"`
+	Total    int64                  `json:"total"`
+	Counts   Counts                 `json:"counts"`
+	Tables   map[string]TableCounts `json:"tables,omitempty"`
+	Duration time.Duration          `json:"duration_ns"`
 	// Sample holds the first target records a plan would write.
 	Sample []TargetRecord `json:"sample,omitempty"`
 }
