@@ -3,6 +3,7 @@ package odooserver
 import (
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // XML-RPC fault codes of /xmlrpc/2 (odoo/odoo addons/rpc/controllers/xmlrpc.py,
@@ -58,6 +59,23 @@ func (e *rpcError) faultString() string {
 		return e.debug()
 	}
 	return e.message
+}
+
+// legacyFault is the (faultCode, faultString) pair of the legacy /xmlrpc/
+// endpoints, whose codes are strings (addons/rpc/controllers/xmlrpc.py
+// xmlrpc_handle_exception_string).
+func (e *rpcError) legacyFault() (string, string) {
+	short := e.name[strings.LastIndexByte(e.name, '.')+1:]
+	switch e.name {
+	case "odoo.exceptions.AccessDenied":
+		return "AccessDenied", e.message
+	case "odoo.exceptions.MissingError", "odoo.exceptions.AccessError", "odoo.exceptions.UserError", "odoo.exceptions.ValidationError":
+		if short == "ValidationError" {
+			short = "UserError"
+		}
+		return "warning -- " + short + "\n\n" + e.message, ""
+	}
+	return e.message, e.debug()
 }
 
 func errAccessDenied() *rpcError {

@@ -165,7 +165,9 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "/web/webclient/version_info":
 		srv.serveJSONRPC(w, r, func(map[string]any) (any, error) { return srv.versionInfo(), nil })
 	case path == "/xmlrpc/2/common" || path == "/xmlrpc/2/object" || path == "/xmlrpc/2/db":
-		srv.serveXMLRPC(w, r, strings.TrimPrefix(path, "/xmlrpc/2/"))
+		srv.serveXMLRPC(w, r, strings.TrimPrefix(path, "/xmlrpc/2/"), false)
+	case path == "/xmlrpc/common" || path == "/xmlrpc/object" || path == "/xmlrpc/db":
+		srv.serveXMLRPC(w, r, strings.TrimPrefix(path, "/xmlrpc/"), true)
 	case (path == "/web/version" || path == "/json/version") && srv.opts.Version >= 19:
 		writeJSON(w, http.StatusOK, map[string]any{"version_info": srv.versionInfo()["server_version_info"], "version": fmt.Sprintf("%d.0", srv.opts.Version)})
 	case strings.HasPrefix(path, "/json/2/") && srv.opts.Version >= 19:
@@ -418,7 +420,9 @@ func (srv *Server) run(c *call) (any, error) {
 	return out, nil
 }
 
-func (srv *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request, service string) {
+// serveXMLRPC serves /xmlrpc/2/<service> (integer fault codes) and the
+// legacy /xmlrpc/<service> (string fault codes).
+func (srv *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request, service string, legacy bool) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		http.Error(w, "405 Method Not Allowed", http.StatusMethodNotAllowed)
@@ -448,7 +452,12 @@ func (srv *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request, service s
 		if !errors.As(err, &rpcErr) {
 			rpcErr = errValue("%v", err)
 		}
-		body = encodeXMLRPCFault(rpcErr.fault, rpcErr.faultString())
+		if legacy {
+			code, msg := rpcErr.legacyFault()
+			body = encodeXMLRPCFault(code, msg)
+		} else {
+			body = encodeXMLRPCFault(rpcErr.fault, rpcErr.faultString())
+		}
 	}
 	params := map[string]any{"service": service}
 	if c != nil {

@@ -266,3 +266,27 @@ func TestSeedRejectsUnknownField(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestLegacyXMLRPCFaults(t *testing.T) {
+	_, ts := newTestServer(t, Options{})
+	call := func(model string) string {
+		body := `<?xml version="1.0"?><methodCall><methodName>execute_kw</methodName><params>
+<param><value><string>dvsync</string></value></param><param><value><int>2</int></value></param>
+<param><value><string>` + testKey + `</string></value></param><param><value><string>` + model + `</string></value></param>
+<param><value><string>search</string></value></param><param><value><array><data><value><array><data></data></array></value></data></array></value></param>
+</params></methodCall>`
+		resp, err := http.Post(ts.URL+"/xmlrpc/object", "text/xml", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if out := call("res.users.apikeys"); !strings.Contains(out, "<string>warning -- AccessError\n\nYou are not allowed") {
+		t.Fatalf("legacy access error: %s", out)
+	}
+	if out := call("res.partner"); !strings.Contains(out, "<int>1</int>") {
+		t.Fatalf("legacy search: %s", out)
+	}
+}

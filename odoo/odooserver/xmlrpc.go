@@ -194,7 +194,7 @@ func encodeXMLRPCResponse(v any) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-func encodeXMLRPCFault(code int, message string) []byte {
+func encodeXMLRPCFault(code any, message string) []byte {
 	var b bytes.Buffer
 	b.WriteString("<?xml version='1.0'?>\n<methodResponse>\n<fault>\n")
 	_ = encodeValue(&b, map[string]any{"faultCode": code, "faultString": message})
@@ -228,7 +228,7 @@ func encodeValue(b *bytes.Buffer, v any) error {
 		b.WriteString("<double>" + strconv.FormatFloat(x, 'g', -1, 64) + "</double>")
 	case string:
 		b.WriteString("<string>")
-		_ = xml.EscapeText(b, []byte(stripControl(x)))
+		b.WriteString(xmlEscaper.Replace(stripControl(x)))
 		b.WriteString("</string>")
 	case []any:
 		b.WriteString("<array><data>\n")
@@ -256,7 +256,7 @@ func encodeValue(b *bytes.Buffer, v any) error {
 		slices.Sort(keys)
 		for _, k := range keys {
 			b.WriteString("<member>\n<name>")
-			_ = xml.EscapeText(b, []byte(k))
+			b.WriteString(xmlEscaper.Replace(k))
 			b.WriteString("</name>\n")
 			if err := encodeValue(b, x[k]); err != nil {
 				return err
@@ -270,6 +270,10 @@ func encodeValue(b *bytes.Buffer, v any) error {
 	b.WriteString("</value>")
 	return nil
 }
+
+// xmlEscaper escapes like Python's xmlrpc.client (&, < and > only), so
+// newlines and quotes travel literally as they do from Odoo.
+var xmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // stripControl drops the C0 control characters XML 1.0 cannot carry, as
 // Odoo's marshaller does, keeping tab, newline and carriage return.
