@@ -43,7 +43,7 @@ func BenchmarkRunInMemory(b *testing.B) {
 // over loopback HTTP: accounts, then cases bound to them, upserted by
 // alternate key with IDs read back for the ID map.
 func BenchmarkRunRefserver(b *testing.B) {
-	const nAcc, nCases = 100, 5000
+	const nAcc, nCases = 400, 20000
 	var records int64
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()

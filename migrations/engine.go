@@ -2,6 +2,7 @@ package migrations
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -122,6 +123,14 @@ func (s *Summary) Total() Counts {
 		c.Add(st.Counts)
 	}
 	return c
+}
+
+// WriteJSON writes s as indented JSON (for --json output).
+func (s *Summary) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(s)
 }
 
 // StepError wraps an error that stopped a step.

@@ -401,6 +401,17 @@ func TestPlanWritesNothing(t *testing.T) {
 	if !sum.DryRun || sum.RunID != "" {
 		t.Errorf("plan summary %+v", sum)
 	}
+	var js bytes.Buffer
+	if err := sum.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back migrations.Summary
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Steps[1].Sample[0].Key.Alternate["ticketnumber"] != "T-1" || back.Steps[1].Counts != wantTick {
+		t.Errorf("summary JSON does not round-trip: %s", js.String())
+	}
 	// After a run, a plan reads from the checkpoints (nothing left), or
 	// from the start with Restart.
 	if _, err := migrations.Run(t.Context(), h.job, migrations.RunOptions{Store: st}); err != nil {
