@@ -600,6 +600,9 @@ func (srv *Server) onCreate(m *modelDef, r *record, vals map[string]any) {
 		if m.has("number") && isNull(r.get(m, "number")) {
 			set("number", fmt.Sprintf("HT%05d", s.nextSequence("helpdesk.ticket.sequence")))
 		}
+		if m.has("number") && isZero(r.get(m, "company_id")) {
+			set("company_id", 1) // OCA: default=lambda self: self.env.company
+		}
 		if team, _ := r.get(m, "team_id").(int); team != 0 && isZero(r.get(m, "stage_id")) {
 			set("stage_id", srv.firstStage(team))
 		}
