@@ -32,8 +32,11 @@ type Config struct {
 	// Store keeps checkpoints, the ID map and baselines; required.
 	Store migrations.Store
 	// Rejects receives the rejected records as JSON Lines; nil discards.
-	Rejects     io.Writer
-	DryRun      bool
+	Rejects io.Writer
+	DryRun  bool
+	// Restart reads every source from the start; the ID map is kept, so
+	// records already written are updated.
+	Restart     bool
 	BatchSize   int
 	Concurrency int
 	PageSize    int
@@ -128,7 +131,7 @@ func Migrate(ctx context.Context, cfg Config) (*migrations.Summary, *Prepared, e
 		return nil, nil, err
 	}
 	o := migrations.RunOptions{Store: cfg.Store, BatchSize: cfg.BatchSize, Concurrency: cfg.Concurrency, Rejects: cfg.Rejects,
-		Progress: cfg.Progress, Logger: cfg.Logger}
+		Progress: cfg.Progress, Logger: cfg.Logger, Restart: cfg.Restart}
 	if cfg.DryRun {
 		sum, err := migrations.Plan(ctx, p.Job, o)
 		return sum, p, err

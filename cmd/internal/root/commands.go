@@ -3,12 +3,14 @@ package root
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/dvsync/dvsync/cmd/internal/migrateodoo"
 	"github.com/dvsync/dvsync/cmd/internal/odooexport"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/cmd/internal/pull"
 	"github.com/dvsync/dvsync/cmd/internal/push"
 	"github.com/dvsync/dvsync/cmd/internal/serve"
 	"github.com/dvsync/dvsync/cmd/internal/usdcmd"
+	"github.com/dvsync/dvsync/cmd/internal/verify"
 )
 
 // subcommands lists every top-level command. Add one line per command.
@@ -19,5 +21,7 @@ func subcommands(streams *output.Streams) []*cobra.Command {
 		push.NewCommand(streams),
 		odooexport.NewCommand(streams),
 		usdcmd.NewCommand(streams),
+		migrateodoo.NewCommand(streams),
+		verify.NewCommand(streams),
 	}
 }
