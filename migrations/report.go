@@ -43,6 +43,21 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 	},
 	"mismatches": func(s StepReport) int64 { return s.mismatchCount() },
 	"deref":      func(p *int64) int64 { return *p },
+	"plural": func(n int64, one, many string) string {
+		if n == 1 {
+			return one
+		}
+		return many
+	},
+	// rejected counts the step's rejects: records the mapping rejects and
+	// target records missing because a run recorded them as rejected.
+	"rejected": func(s StepReport) int64 {
+		n := s.Rejected
+		for _, t := range s.Tables {
+			n += t.Rejected
+		}
+		return n
+	},
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -67,10 +82,10 @@ code{font-family:ui-monospace,Consolas,monospace;font-size:.9em;word-break:break
 <body>
 <h1>Verification of {{.Job}}</h1>
 <p class="meta">{{.Started.UTC.Format "2006-01-02 15:04:05 UTC"}} · {{if .Sample}}seeded sample of {{.Sample}} records per step (seed {{.Seed}}){{else}}every record checked{{end}}</p>
-<p>{{if .OK}}<span class="verdict ok">OK: no mismatches</span>{{else}}<span class="verdict bad">{{.Mismatches}} mismatches</span>{{end}}</p>
+<p>{{if .OK}}<span class="verdict ok">OK: no mismatches</span>{{else}}<span class="verdict bad">{{.Mismatches}} {{plural .Mismatches "mismatch" "mismatches"}}</span>{{end}}</p>
 <table>
 <tr><th>Step</th><th>Source read</th><th>Expected</th><th>Skipped</th><th>Rejected</th><th>Checked</th><th>Mismatches</th></tr>
-{{range .Steps}}<tr><td>{{.Step}}</td><td>{{.SourceRead}}</td><td>{{.Expected}}</td><td>{{.Skipped}}</td><td>{{.Rejected}}</td><td>{{.Checked}}</td><td>{{mismatches .}}</td></tr>
+{{range .Steps}}<tr><td>{{.Step}}</td><td>{{.SourceRead}}</td><td>{{.Expected}}</td><td>{{.Skipped}}</td><td>{{rejected .}}</td><td>{{.Checked}}</td><td>{{mismatches .}}</td></tr>
 {{end}}</table>
 {{range .Steps}}{{$s := .}}
 <h2>{{.Step}}</h2>
