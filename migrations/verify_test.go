@@ -108,9 +108,9 @@ func TestVerify(t *testing.T) {
 	}
 	html := page.String()
 	ts := rep.Steps[0]
-	row := fmt.Sprintf("<tr><td>tickets</td><td>500</td><td>%d</td><td>0</td><td>%d</td><td>%d</td><td>3</td></tr>", ts.Expected, wantTick.Rejected, ts.Checked)
-	if !strings.Contains(html, row) {
-		t.Errorf("HTML report lacks the summary row %s", row)
+	summaryRow := fmt.Sprintf("<tr><td>tickets</td><td>500</td><td>%d</td><td>0</td><td>%d</td><td>%d</td><td>3</td></tr>", ts.Expected, wantTick.Rejected, ts.Checked)
+	if !strings.Contains(html, summaryRow) {
+		t.Errorf("HTML report lacks the summary row %s", summaryRow)
 	}
 	for _, want := range []string{"3 mismatches", "<td>incident</td>", "duplicated", "&lt;script&gt;alert(1)&lt;/script&gt;", "T-7"} {
 		if !strings.Contains(html, want) {
