@@ -455,3 +455,33 @@ func TestSmallPlanGolden(t *testing.T) {
 		t.Errorf("plan differs from %s (run with -update after checking):\n%s", path, buf.String())
 	}
 }
+
+// A configuration that grew between runs: records already there are
+// updated or left alone, new ones created, and links of records not yet
+// written are planned without reading them.
+func TestMigrateGrownConfiguration(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := (&migrate.Migrator{Client: e.c, Result: translate(t, loadModel(t, "small.zip"))}).Apply(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	res := translate(t, loadModel(t, "contoso.zip"))
+	mg := &migrate.Migrator{Client: e.c, Result: res, Options: migrate.Options{Progress: func(migrate.Phase, int, int) {}}}
+	plan, err := mg.Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := plan.Counts
+	if c.Create == 0 || c.Create == len(res.Records) || c.Create+c.Update+c.Unchanged != len(res.Records) ||
+		c.AssociationsAdd+c.AssociationsPresent != len(res.Associations) {
+		t.Errorf("plan counts %+v for %d records, %d links", c, len(res.Records), len(res.Associations))
+	}
+	run, err := mg.Apply(ctx, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRun(t, run, len(res.Records), len(res.Associations))
+	if run.Counts.Created != c.Create || run.Counts.Updated != c.Update {
+		t.Errorf("run %+v, plan %+v", run.Counts, c)
+	}
+}

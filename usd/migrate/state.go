@@ -119,12 +119,17 @@ func (m *Migrator) readState(ctx context.Context, phase Phase) (*state, error) {
 	}
 	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(m.readers())
+	var toRead []linkKey
 	for _, k := range order {
 		if _, ok := st.recs[k.from]; !ok {
+			// Nothing to read: the record is not there yet.
 			st.links[k] = map[string]bool{}
 			step(1)
 			continue
 		}
+		toRead = append(toRead, k)
+	}
+	for _, k := range toRead {
 		g.Go(func() error {
 			toKey := workspace.KeyColumn(k.to)
 			set := map[string]bool{}
