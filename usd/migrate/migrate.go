@@ -10,6 +10,12 @@
 // already hold the translated values are not written at all: a re-run of
 // an unchanged configuration sends no write.
 //
+// The plan finds records with an In filter on the unique-name column, so
+// reading needs no alternate key; writing does: upserts and lookups
+// address records as <set>(msdyn_uniquename='…') (workflow: uniquename),
+// so the target environment must define those keys, as the reference
+// server does (dataverse/schema/catalog_usd.go).
+//
 // Upserts by alternate key:
 // learn.microsoft.com/power-apps/developer/data-platform/use-upsert-insert-update-record;
 // N:N associations through $ref:
