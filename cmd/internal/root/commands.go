@@ -3,6 +3,7 @@ package root
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/dvsync/dvsync/cmd/internal/demo"
 	"github.com/dvsync/dvsync/cmd/internal/migrateodoo"
 	"github.com/dvsync/dvsync/cmd/internal/odooexport"
 	"github.com/dvsync/dvsync/cmd/internal/output"
@@ -23,5 +24,6 @@ func subcommands(streams *output.Streams) []*cobra.Command {
 		usdcmd.NewCommand(streams),
 		migrateodoo.NewCommand(streams),
 		verify.NewCommand(streams),
+		demo.NewCommand(streams),
 	}
 }
