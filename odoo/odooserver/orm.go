@@ -431,9 +431,9 @@ func fieldsGet(m *modelDef, c *call) map[string]any {
 			"string":     f.label,
 			"required":   f.required,
 			"readonly":   f.readonly,
-			"store":      f.stored,
+			"store":      f.stored(),
 			"searchable": true,
-			"sortable":   f.stored && f.typ != tOne2many && f.typ != tMany2many,
+			"sortable":   f.stored() && f.typ != tMany2many,
 			"name":       f.name,
 		}
 		if f.relation != "" {

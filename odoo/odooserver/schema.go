@@ -32,9 +32,9 @@ type fieldDef struct {
 	selection [][2]string
 	required  bool
 	readonly  bool
-	stored    bool
-	def       any // default on create, already in storage form
-	pos       int // index into record.vals
+	computed  bool // not stored: display_name (one2many are never stored either)
+	def       any  // default on create, already in storage form
+	pos       int  // index into record.vals
 }
 
 // access is a model's ACL for the only user of the reference database.
@@ -58,17 +58,16 @@ func (m *modelDef) add(f *fieldDef) *modelDef {
 		m.fields = map[string]*fieldDef{}
 	}
 	f.pos = len(m.fieldNames)
-	if !f.stored && f.typ != tOne2many {
-		// Every field declared here is stored unless it is explicitly
-		// computed; keep the flag consistent for fields_get.
-		f.stored = true
-	}
 	m.fields[f.name] = f
 	m.fieldNames = append(m.fieldNames, f.name)
 	return m
 }
 
 func (m *modelDef) has(field string) bool { _, ok := m.fields[field]; return ok }
+
+// stored reports whether the field has a column (fields_get "store",
+// sortable): everything here except computed fields and one2many.
+func (f *fieldDef) stored() bool { return !f.computed && f.typ != tOne2many }
 
 // Field constructors keep the model tables below readable.
 func char(name, label string) *fieldDef { return &fieldDef{name: name, typ: tChar, label: label} }
@@ -122,8 +121,7 @@ func kanbanState(version int) *fieldDef {
 func newModel(name, description, order string) *modelDef {
 	m := &modelDef{name: name, description: description, order: order, recName: "name", access: fullAccess}
 	m.add(integer("id", "ID").ro())
-	m.add(&fieldDef{name: "display_name", typ: tChar, label: "Display Name", readonly: true, stored: false})
-	m.fields["display_name"].stored = false
+	m.add(&fieldDef{name: "display_name", typ: tChar, label: "Display Name", readonly: true, computed: true})
 	m.add(datetime("create_date", "Created on").ro())
 	m.add(m2o("create_uid", "Created by", "res.users").ro())
 	m.add(datetime("write_date", "Last Updated on").ro())

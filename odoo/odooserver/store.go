@@ -464,7 +464,7 @@ func parseOrder(m *modelDef, spec string) ([]orderKey, error) {
 			continue
 		}
 		f, ok := m.fields[words[0]]
-		if !ok || (!f.stored && f.name != "id") || f.typ == tOne2many || f.typ == tMany2many {
+		if !ok || !f.stored() || f.typ == tMany2many {
 			return nil, errValue("Invalid field %s on model %s", pyRepr(words[0]), pyRepr(m.name))
 		}
 		k := orderKey{f: f}
