@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -187,8 +188,12 @@ func (c *Client) endpoint(path string) string {
 func parseVersionInfo(info []any, version string) ServerVersion {
 	v := ServerVersion{Version: version}
 	if len(info) >= 2 {
-		if f, ok := info[0].(float64); ok {
-			v.Major = int(f)
+		switch x := info[0].(type) {
+		case float64:
+			v.Major = int(x)
+		case string:
+			// Odoo Online reports e.g. ["saas~17", 2, 0, "final", 0, "e"].
+			v.Major, _ = strconv.Atoi(strings.TrimPrefix(x, "saas~"))
 		}
 		if f, ok := info[1].(float64); ok {
 			v.Minor = int(f)
@@ -221,11 +226,11 @@ func (c *Client) detect(ctx context.Context) error {
 			return err
 		}
 		defer resp.Body.Close()
-		if resp.StatusCode == http.StatusNotFound {
-			return errNoWebVersion
-		}
 		if resp.StatusCode != http.StatusOK {
-			return httpError(resp, req.URL)
+			if err := httpError(resp, req.URL); IsTransient(err) {
+				return err
+			}
+			return errNoWebVersion // 404 before 19, or a proxy refusing GET
 		}
 		if err := json.NewDecoder(resp.Body).Decode(&webVersion); err != nil {
 			return errNoWebVersion // something else answers there; fall back

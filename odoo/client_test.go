@@ -642,3 +642,24 @@ func TestParallelStreamKeepsOrder(t *testing.T) {
 		t.Fatalf("errors = %v", errs)
 	}
 }
+
+// TestSaaSVersionInfo: Odoo Online's version_info starts with "saas~17".
+func TestSaaSVersionInfo(t *testing.T) {
+	saas := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			if bytes.Contains(body, []byte(`"version"`)) && bytes.Contains(body, []byte(`"common"`)) {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, `{"jsonrpc":"2.0","id":1,"result":{"server_version":"saas~17.2+e","server_version_info":["saas~17",2,0,"final",0,"e"],"server_serie":"saas~17.2","protocol_version":1}}`)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			next.ServeHTTP(w, r)
+		})
+	}
+	e := start(t, odooserver.Options{Version: 17}, saas)
+	c := connect(t, e, nil)
+	if v := c.Version(); v.Major != 17 || v.Minor != 2 || !v.Enterprise || c.Protocol() != odoo.ProtocolJSONRPC {
+		t.Fatalf("version %+v protocol %s", v, c.Protocol())
+	}
+}
