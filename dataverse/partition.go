@@ -2,6 +2,7 @@ package dataverse
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -137,17 +138,36 @@ func (c *Client) edgeValue(ctx context.Context, t *schema.Table, base Filter, co
 // returns; rows arrive in no particular order, so q may not have OrderBy or
 // Top. Memory stays bounded by o.Buffer records plus one record per reader.
 func (c *Client) RecordsPartitioned(ctx context.Context, table string, q Query, o PartitionOptions) iter.Seq2[Record, error] {
-	return func(yield func(Record, error) bool) {
+	return partitioned(c, ctx, table, q, o, false, (*Pager).Record)
+}
+
+// RawRecordsPartitioned is RecordsPartitioned returning each record as the
+// JSON text the server sent (see Pager.SetRaw).
+func (c *Client) RawRecordsPartitioned(ctx context.Context, table string, q Query, o PartitionOptions) iter.Seq2[json.RawMessage, error] {
+	return partitioned(c, ctx, table, q, o, true, (*Pager).RawRecord)
+}
+
+func partitioned[T any](c *Client, ctx context.Context, table string, q Query, o PartitionOptions, raw bool, get func(*Pager) T) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
 		if o.Partitions <= 1 {
-			for r, err := range c.Records(ctx, table, q) {
-				if !yield(r, err) {
+			p := c.NewPager(ctx, table, q)
+			defer p.Close()
+			if raw {
+				p.SetRaw()
+			}
+			for p.Next() {
+				if !yield(get(p), nil) {
 					return
 				}
+			}
+			if err := p.Err(); err != nil {
+				yield(zero, err)
 			}
 			return
 		}
 		if len(q.OrderBy) > 0 || q.Top > 0 {
-			yield(nil, errors.New("dataverse: a partitioned read returns rows in no defined order; it cannot take $orderby or $top"))
+			yield(zero, errors.New("dataverse: a partitioned read returns rows in no defined order; it cannot take $orderby or $top"))
 			return
 		}
 		if o.Partitions > 64 {
@@ -158,18 +178,18 @@ func (c *Client) RecordsPartitioned(ctx context.Context, table string, q Query, 
 		}
 		t, err := c.entitySet(ctx, table)
 		if err != nil {
-			yield(nil, err)
+			yield(zero, err)
 			return
 		}
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		filters, err := c.partitionFilters(ctx, t, q.Filter, o)
 		if err != nil {
-			yield(nil, err)
+			yield(zero, err)
 			return
 		}
 		type item struct {
-			r   Record
+			r   T
 			err error
 		}
 		ch := make(chan item, o.Buffer)
@@ -182,9 +202,12 @@ func (c *Client) RecordsPartitioned(ctx context.Context, table string, q Query, 
 				defer wg.Done()
 				p := c.NewPager(ctx, t.EntitySetName, pq)
 				defer p.Close()
+				if raw {
+					p.SetRaw()
+				}
 				for p.Next() {
 					select {
-					case ch <- item{r: p.Record()}:
+					case ch <- item{r: get(p)}:
 					case <-ctx.Done():
 						return
 					}
@@ -205,7 +228,7 @@ func (c *Client) RecordsPartitioned(ctx context.Context, table string, q Query, 
 		}()
 		for it := range ch {
 			if it.err != nil {
-				yield(nil, it.err)
+				yield(zero, it.err)
 				return
 			}
 			if !yield(it.r, nil) {

@@ -2,6 +2,7 @@ package dataverse_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/dvsync/dvsync/dataverse"
@@ -88,5 +89,31 @@ func TestPartitionedReadStopsEarly(t *testing.T) {
 	// Every reader has returned: the limiter has no slot held.
 	if _, _, err := c.WhoAmI(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRawPartitionedReadReturnsTheServerJSON(t *testing.T) {
+	f := newFake(t)
+	want := seed(f, 120)
+	c := f.client(t, &dataverse.ClientOptions{PageSize: 25})
+	for _, parts := range []int{1, 3} {
+		got := map[string]bool{}
+		for raw, err := range c.RawRecordsPartitioned(context.Background(), "incident", dataverse.Query{Select: []string{"title"}}, dataverse.PartitionOptions{Partitions: parts}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(raw, &m); err != nil {
+				t.Fatalf("raw record %q: %v", raw, err)
+			}
+			id := m["incidentid"].(string)
+			if got[id] || !want[id] || m["@odata.etag"] == nil {
+				t.Fatalf("record %v", m)
+			}
+			got[id] = true
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d partitions: %d of %d", parts, len(got), len(want))
+		}
 	}
 }

@@ -2,6 +2,7 @@ package pull
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -34,7 +35,23 @@ func NewJSONLWriter(w io.Writer) RecordWriter {
 }
 
 func (j *jsonlWriter) Write(r dataverse.Record) error { return j.enc.Encode(r) }
-func (j *jsonlWriter) Flush() error                   { return j.bw.Flush() }
+
+// WriteRaw writes a record as the JSON text the server sent, on one line.
+func (j *jsonlWriter) WriteRaw(raw json.RawMessage) error {
+	if bytes.ContainsAny(raw, "\r\n") {
+		// Only whitespace can hold a line break in JSON: compact it away.
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, raw); err != nil {
+			return err
+		}
+		raw = buf.Bytes()
+	}
+	if _, err := j.bw.Write(raw); err != nil {
+		return err
+	}
+	return j.bw.WriteByte('\n')
+}
+func (j *jsonlWriter) Flush() error { return j.bw.Flush() }
 
 type csvWriter struct {
 	w       *csv.Writer

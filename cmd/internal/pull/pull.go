@@ -229,6 +229,20 @@ func run(ctx context.Context, streams *output.Streams, o *options, table string)
 			return err
 		}
 		sum.DeltaLink, sum.FullRead = res.DeltaLink, res.Full
+	} else if jw, ok := w.(*jsonlWriter); ok {
+		// JSONL keeps each record as the server sent it: no decoding.
+		for raw, err := range client.RawRecordsPartitioned(ctx, t.LogicalName, q, dataverse.PartitionOptions{Partitions: o.partitions, By: dataverse.PartitionBy(o.partitionBy)}) {
+			if err != nil {
+				progress.Finish()
+				return err
+			}
+			if err := jw.WriteRaw(raw); err != nil {
+				progress.Finish()
+				return err
+			}
+			sum.Records++
+			progress.Add(1)
+		}
 	} else {
 		for rec, err := range client.RecordsPartitioned(ctx, t.LogicalName, q, dataverse.PartitionOptions{Partitions: o.partitions, By: dataverse.PartitionBy(o.partitionBy)}) {
 			if err != nil {
