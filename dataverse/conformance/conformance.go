@@ -45,8 +45,10 @@ func (e *env) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// Children before parents.
-	for _, table := range []string{"incident", "account"} {
-		for _, id := range e.created[table] {
+	for _, table := range []string{"incident", "entitlementchannel", "entitlement", "slaitem", "sla", "knowledgearticle", "account"} {
+		ids := e.created[table]
+		for i := len(ids) - 1; i >= 0; i-- { // newest first: versions before their roots
+			id := ids[i]
 			if err := e.c.Delete(ctx, table, dataverse.ByID(id), nil); err != nil && !dataverse.IsNotFound(err) {
 				e.t.Logf("cleanup: deleting %s %s: %v", table, id, err)
 			}
@@ -104,6 +106,7 @@ func Run(t *testing.T, newClient func(t *testing.T) *dataverse.Client) {
 		{"CreateModeNeverDuplicates", testCreateMode},
 		{"SkipUnchanged", testSkipUnchanged},
 		{"LookupBoundByAlternateKey", testLookupByKey},
+		{"CustomerServiceTablesParentsBeforeChildren", testServiceTables},
 		{"ChangeTracking", testChangeTracking},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, e) })
@@ -576,5 +579,85 @@ func testSkipUnchanged(t *testing.T, e *env) {
 	rec, err := e.c.Get(ctx, "account", dataverse.ByKey("accountnumber", e.short+"su007"), "name")
 	if err != nil || !strings.HasSuffix(rec.String("name"), " changed") {
 		t.Fatalf("changed record not written: %v %v", rec, err)
+	}
+}
+
+// testServiceTables writes the Customer Service parent/child tables the
+// migrations move (entitlements with their channels, SLAs with their items,
+// knowledge articles with their versions), parents before children through
+// the batched writer, binding children to parents, and reads them back.
+func testServiceTables(t *testing.T, e *env) {
+	ctx := e.ctx(t)
+	create := func(table string, recs ...dataverse.Record) []uuid.UUID {
+		t.Helper()
+		ids := make([]uuid.UUID, len(recs))
+		in := func(yield func(dataverse.Item) bool) {
+			for i, r := range recs {
+				if !yield(dataverse.Item{Ref: int64(i), Record: r}) {
+					return
+				}
+			}
+		}
+		err := e.c.WriteAll(ctx, table, in, dataverse.BatchOptions{Mode: dataverse.ModeCreate}, func(r dataverse.Result) {
+			if r.Outcome != dataverse.OutcomeCreated {
+				t.Fatalf("%s %d: %s %v", table, r.Ref, r.Outcome, r.Err)
+			}
+			ids[r.Ref] = r.ID
+			e.track(table, r.ID)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	// lookups reads table's rows named with the run prefix and returns
+	// name → _col_value.
+	lookups := func(table, nameCol, col string) map[string]string {
+		t.Helper()
+		out := map[string]string{}
+		q := dataverse.Query{Select: []string{nameCol, "_" + col + "_value"}, Filter: dataverse.StartsWith(nameCol, e.prefix)}
+		for rec, err := range e.c.Records(ctx, table, q) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[rec.String(nameCol)] = rec.String("_" + col + "_value")
+		}
+		return out
+	}
+	acct := e.createAccount(t, dataverse.Record{"name": e.prefix + " cs customer"})
+
+	ent := create("entitlement", dataverse.Record{
+		"name": e.prefix + " entitlement", "startdate": "2026-01-01T00:00:00Z", "enddate": "2026-12-31T00:00:00Z",
+		"customerid_account@odata.bind": "/accounts(" + acct.String() + ")",
+	})[0]
+	create("entitlementchannel",
+		dataverse.Record{"name": e.prefix + " phone", "channel": 1, "totalterms": 10, "entitlementid@odata.bind": "/entitlements(" + ent.String() + ")"},
+		dataverse.Record{"name": e.prefix + " email", "channel": 2, "totalterms": 5, "entitlementid@odata.bind": "/entitlements(" + ent.String() + ")"},
+	)
+	if got := lookups("entitlementchannel", "name", "entitlementid"); len(got) != 2 || got[e.prefix+" phone"] != ent.String() || got[e.prefix+" email"] != ent.String() {
+		t.Fatalf("entitlement channels %v, want both bound to %s", got, ent)
+	}
+	if got := lookups("entitlement", "name", "customerid"); got[e.prefix+" entitlement"] != acct.String() {
+		t.Fatalf("entitlement customer %v", got)
+	}
+
+	sla := create("sla", dataverse.Record{"name": e.prefix + " sla", "applicablefrom": "createdon", "primaryentityotc": 112})[0]
+	cond := `<and><condition attribute="prioritycode" operator="eq" value="1" /></and>`
+	create("slaitem",
+		dataverse.Record{"name": e.prefix + " first response", "failureafter": 60, "warnafter": 30, "applicablewhenxml": cond, "successconditionsxml": cond, "slaid@odata.bind": "/slas(" + sla.String() + ")"},
+		dataverse.Record{"name": e.prefix + " resolve", "failureafter": 480, "warnafter": 240, "applicablewhenxml": cond, "successconditionsxml": cond, "slaid@odata.bind": "/slas(" + sla.String() + ")"},
+	)
+	if got := lookups("slaitem", "name", "slaid"); len(got) != 2 || got[e.prefix+" resolve"] != sla.String() {
+		t.Fatalf("SLA items %v, want both bound to %s", got, sla)
+	}
+
+	root := create("knowledgearticle", dataverse.Record{"title": e.prefix + " article v1", "content": "<p>v1</p>", "isrootarticle": true, "articlepublicnumber": e.short + "-KA"})[0]
+	create("knowledgearticle", dataverse.Record{
+		"title": e.prefix + " article v2", "content": "<p>v2</p>", "articlepublicnumber": e.short + "-KA", "majorversionnumber": 2,
+		"rootarticleid@odata.bind":            "/knowledgearticles(" + root.String() + ")",
+		"previousarticlecontentid@odata.bind": "/knowledgearticles(" + root.String() + ")",
+	})
+	if got := lookups("knowledgearticle", "title", "rootarticleid"); got[e.prefix+" article v2"] != root.String() {
+		t.Fatalf("article versions %v, want v2 under root %s", got, root)
 	}
 }
