@@ -2,7 +2,6 @@ package pull
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 
@@ -69,9 +68,5 @@ func (c *Connection) Client(deviceCodePrompt func(string), opts *dataverse.Clien
 	if err != nil {
 		return nil, err
 	}
-	client, err := dataverse.NewClient(env, cred, opts)
-	if err != nil {
-		return nil, fmt.Errorf("%w", err)
-	}
-	return client, nil
+	return dataverse.NewClient(env, cred, opts)
 }
