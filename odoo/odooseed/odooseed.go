@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // calendars name IANA zones; do not depend on the host's zoneinfo
+
+	"github.com/dvsync/dvsync/odoo/internal/workcal"
 )
 
 // Generated is the set of files Generate writes; the rest of a seed directory
@@ -57,7 +59,7 @@ type base struct {
 	partners   map[int]row
 	customers  []int // contacts and individuals who open tickets
 	vipClients []int // contacts of the accounts the VIP team serves
-	calendars  map[int]*calendar
+	calendars  map[int]*workcal.Calendar
 	tags       []int
 }
 
@@ -170,7 +172,7 @@ func str(v any) string { s, _ := v.(string); return s }
 
 func readBase(dir string) (*base, error) {
 	load := func(model string) ([]row, error) { return readJSONL(filepath.Join(dir, model+".jsonl")) }
-	b := &base{stages: map[int]row{}, users: map[int]row{}, partners: map[int]row{}, calendars: map[int]*calendar{}}
+	b := &base{stages: map[int]row{}, users: map[int]row{}, partners: map[int]row{}, calendars: map[int]*workcal.Calendar{}}
 	var err error
 	if b.teams, err = load("helpdesk.team"); err != nil {
 		return nil, err
@@ -226,7 +228,7 @@ func readBase(dir string) (*base, error) {
 			return nil, fmt.Errorf("odooseed: calendar %v: %w", c["id"], err)
 		}
 		hpd, _ := c["hours_per_day"].(float64)
-		b.calendars[num(c["id"])] = &calendar{loc: loc, hoursPerDay: hpd}
+		b.calendars[num(c["id"])] = workcal.New(loc, hpd)
 	}
 	att, err := load("resource.calendar.attendance")
 	if err != nil {
@@ -236,7 +238,7 @@ func readBase(dir string) (*base, error) {
 		if c := b.calendars[num(a["calendar_id"])]; c != nil {
 			from, _ := a["hour_from"].(float64)
 			to, _ := a["hour_to"].(float64)
-			c.add(str(a["dayofweek"]), from, to)
+			c.Add(str(a["dayofweek"]), from, to)
 		}
 	}
 	if len(b.teams) == 0 || len(b.customers) == 0 {
@@ -424,7 +426,7 @@ func (g *generator) ticket(id int) error {
 }
 
 func (g *generator) workingHours(team row, a, b time.Time) float64 {
-	return g.b.calendars[num(team["resource_calendar_id"])].workingHours(a, b)
+	return g.b.calendars[num(team["resource_calendar_id"])].WorkingHours(a, b)
 }
 
 var subjects = []struct{ subject, body string }{
@@ -567,7 +569,7 @@ func (g *generator) slaStatuses(ticket int, t row, team row, partner row, events
 			continue
 		}
 		hours, _ := sla["time"].(float64)
-		deadline := cal.deadline(created, hours).Truncate(time.Second)
+		deadline := cal.Deadline(created, hours).Truncate(time.Second)
 		targetSeq := num(b.stages[num(sla["stage_id"])]["sequence"])
 		var reached time.Time
 		for _, ev := range events {
@@ -582,7 +584,7 @@ func (g *generator) slaStatuses(ticket int, t row, team row, partner row, events
 		switch {
 		case !reached.IsZero():
 			st["reached_datetime"] = reached.Format(odooDatetime)
-			st["exceeded_hours"] = cal.workingHours(deadline, reached)
+			st["exceeded_hours"] = cal.WorkingHours(deadline, reached)
 			if reached.After(deadline) {
 				st["status"] = "failed"
 				lateAny = true
@@ -592,7 +594,7 @@ func (g *generator) slaStatuses(ticket int, t row, team row, partner row, events
 			}
 		case deadline.Before(now):
 			st["status"] = "failed"
-			st["exceeded_hours"] = cal.workingHours(deadline, now)
+			st["exceeded_hours"] = cal.WorkingHours(deadline, now)
 		default:
 			st["status"] = "ongoing"
 		}

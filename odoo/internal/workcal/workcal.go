@@ -1,4 +1,8 @@
-package odooseed
+// Package workcal computes with Odoo working-hour calendars
+// (resource.calendar): SLA deadlines and elapsed working hours, as
+// Enterprise helpdesk does (research/odoo.md §2, helpdesk.sla.status
+// "Deadline calculation"). Leaves and public holidays are not modelled.
+package workcal
 
 import (
 	"math"
@@ -6,11 +10,8 @@ import (
 	"time"
 )
 
-// calendar is a resource.calendar: weekly working intervals in a time zone.
-// It is enough to reproduce how Enterprise helpdesk computes SLA deadlines
-// (research/odoo.md §2, helpdesk.sla.status "Deadline calculation"); leaves
-// and public holidays are not modelled.
-type calendar struct {
+// Calendar is a resource.calendar: weekly working intervals in a time zone.
+type Calendar struct {
 	loc         *time.Location
 	hoursPerDay float64
 	// days[weekday] lists [from, to) in hours, sorted; weekday uses Go's
@@ -18,13 +19,35 @@ type calendar struct {
 	days [7][][2]float64
 }
 
-func (c *calendar) add(odooDay string, from, to float64) {
+// New returns an empty calendar; hoursPerDay <= 0 means 8.
+func New(loc *time.Location, hoursPerDay float64) *Calendar {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return &Calendar{loc: loc, hoursPerDay: hoursPerDay}
+}
+
+// Add adds a weekly interval; odooDay is resource.calendar.attendance
+// dayofweek ("0" = Monday), from/to are local hours.
+func (c *Calendar) Add(odooDay string, from, to float64) {
+	if len(odooDay) != 1 || odooDay[0] < '0' || odooDay[0] > '6' || to <= from {
+		return
+	}
 	d := (int(odooDay[0]-'0') + 1) % 7
 	c.days[d] = append(c.days[d], [2]float64{from, to})
 	sort.Slice(c.days[d], func(i, j int) bool { return c.days[d][i][0] < c.days[d][j][0] })
 }
 
-func (c *calendar) working(t time.Time) bool { return len(c.days[t.Weekday()]) > 0 }
+func (c *Calendar) empty() bool {
+	for _, d := range c.days {
+		if len(d) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Calendar) working(t time.Time) bool { return len(c.days[t.Weekday()]) > 0 }
 
 func clock(t time.Time) float64 {
 	return float64(t.Hour()) + float64(t.Minute())/60 + float64(t.Second())/3600
@@ -36,11 +59,11 @@ func atHour(day time.Time, h float64) time.Time {
 	return time.Date(y, m, d, 0, 0, secs, 0, day.Location())
 }
 
-// deadline adds hours of working time to start: whole days first (plan_days,
+// Deadline adds hours of working time to start: whole days first (plan_days,
 // keeping the time of day), then the rest through the working intervals
 // (plan_hours). Without a calendar the deadline is the start itself.
-func (c *calendar) deadline(start time.Time, hours float64) time.Time {
-	if c == nil {
+func (c *Calendar) Deadline(start time.Time, hours float64) time.Time {
+	if c == nil || c.empty() {
 		return start
 	}
 	t := start.In(c.loc)
@@ -59,7 +82,7 @@ func (c *calendar) deadline(start time.Time, hours float64) time.Time {
 	return c.planHours(t, rest).UTC()
 }
 
-func (c *calendar) planHours(t time.Time, hours float64) time.Time {
+func (c *Calendar) planHours(t time.Time, hours float64) time.Time {
 	for guard := 0; guard < 3660; guard++ {
 		for _, iv := range c.days[t.Weekday()] {
 			from, to := iv[0], iv[1]
@@ -81,13 +104,13 @@ func (c *calendar) planHours(t time.Time, hours float64) time.Time {
 	return t
 }
 
-// workingHours counts working time between a and b (negative if b < a).
-func (c *calendar) workingHours(a, b time.Time) float64 {
+// WorkingHours counts working time between a and b (negative if b < a).
+func (c *Calendar) WorkingHours(a, b time.Time) float64 {
 	if c == nil {
 		return b.Sub(a).Hours()
 	}
 	if b.Before(a) {
-		return -c.workingHours(b, a)
+		return -c.WorkingHours(b, a)
 	}
 	t, end := a.In(c.loc), b.In(c.loc)
 	total := 0.0
