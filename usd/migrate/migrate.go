@@ -79,6 +79,9 @@ type Options struct {
 	// Progress, when set, is called as work completes: done of total items
 	// of a phase. It is never called concurrently.
 	Progress func(phase Phase, done, total int)
+	// Addressing is how records are named when written; empty is
+	// AddressAuto.
+	Addressing Addressing
 	// Concurrency bounds the reads and associations in flight; default 8.
 	// The client's limiter still caps concurrent requests.
 	Concurrency int
@@ -247,6 +250,8 @@ type Counts struct {
 
 // Run is the outcome of Apply.
 type Run struct {
+	// Addressing is how the records were named: by key or by ID.
+	Addressing   Addressing           `json:"addressing"`
 	Records      []RecordOutcome      `json:"records"`
 	Associations []AssociationOutcome `json:"associations"`
 	Counts       Counts               `json:"counts"`
@@ -314,8 +319,15 @@ func (m *Migrator) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 			return nil, fmt.Errorf("migrate: %s %s: table %s is not one the workspace translation writes", r.Table, r.UniqueName, r.Table)
 		}
 	}
-	run := &Run{Records: make([]RecordOutcome, len(plan.Records)), Associations: make([]AssociationOutcome, len(plan.Associations))}
-	reg := m.Client.Schema()
+	mode, _, err := m.ResolveAddressing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	addr, err := newAddresser(mode, m.Client.Schema(), plan)
+	if err != nil {
+		return nil, err
+	}
+	run := &Run{Addressing: mode, Records: make([]RecordOutcome, len(plan.Records)), Associations: make([]AssociationOutcome, len(plan.Associations))}
 	// WriteAll reads items and reports results on different goroutines,
 	// and associations run concurrently: mu guards the progress count and
 	// the rejected set.
@@ -361,7 +373,11 @@ func (m *Migrator) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 					progress(PhaseWrite, total)
 					continue
 				}
-				body, err := r.Body(reg)
+				body, err := addr.body(r)
+				var k dataverse.Key
+				if err == nil {
+					k, err = addr.key(r.Ref())
+				}
 				if err != nil {
 					// Only a translation bug gets here; say so per record.
 					run.Records[i].Outcome, run.Records[i].Error = Rejected, err.Error()
@@ -369,7 +385,7 @@ func (m *Migrator) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 					progress(PhaseWrite, total)
 					continue
 				}
-				if !yield(dataverse.Item{Ref: int64(i), Key: key(r.Ref()), Record: body}) {
+				if !yield(dataverse.Item{Ref: int64(i), Key: k, Record: body}) {
 					return
 				}
 			}
@@ -421,7 +437,14 @@ func (m *Migrator) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 			continue
 		}
 		g.Go(func() error {
-			err := m.Client.Associate(gctx, ap.From.Table, key(ap.From), ap.Relationship, ap.To.Table, key(ap.To))
+			from, err := addr.key(ap.From)
+			var to dataverse.Key
+			if err == nil {
+				to, err = addr.key(ap.To)
+			}
+			if err == nil {
+				err = m.Client.Associate(gctx, ap.From.Table, from, ap.Relationship, ap.To.Table, to)
+			}
 			progress(PhaseAssociate, total)
 			switch {
 			case err == nil:

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dvsync/dvsync/dataverse"
@@ -130,10 +131,15 @@ func (m *Migrator) readState(ctx context.Context, phase Phase) (*state, error) {
 		toRead = append(toRead, k)
 	}
 	for _, k := range toRead {
+		// By the ID just read: that needs no alternate key.
+		from, err := uuid.Parse(st.id(k.from, st.recs[k.from]))
+		if err != nil {
+			return nil, fmt.Errorf("migrate: %s %s has no readable ID", k.from.Table, k.from.UniqueName)
+		}
 		g.Go(func() error {
 			toKey := workspace.KeyColumn(k.to)
 			set := map[string]bool{}
-			for rec, err := range m.Client.Related(gctx, k.from.Table, key(k.from), k.rel, dataverse.Query{Select: []string{toKey}}) {
+			for rec, err := range m.Client.Related(gctx, k.from.Table, dataverse.ByID(from), k.rel, dataverse.Query{Select: []string{toKey}}) {
 				if err != nil {
 					return fmt.Errorf("migrate: reading %s of %s %s: %w", k.rel, k.from.Table, k.from.UniqueName, err)
 				}

@@ -27,6 +27,7 @@ type migrateOptions struct {
 	appModule     string
 	dryRun        bool
 	json          bool
+	address       string
 }
 
 func newMigrateCommand(streams *output.Streams) *cobra.Command {
@@ -67,6 +68,7 @@ a difference.`,
 	f.BoolVar(&o.all, "all-configurations", false, "migrate every configuration (one app profile each)")
 	f.StringVar(&o.prefix, "prefix", "dvs_", "publisher prefix that starts every unique name")
 	f.StringVar(&o.appModule, "app-module", "", "unique name of the model-driven app the app profiles are for (default: left unset)")
+	f.StringVar(&o.address, "address", "auto", "how records are named when written: key (upsert by unique-name alternate key), id (by record ID, for environments without those keys) or auto (key when every table has the key)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "list what would be created or updated, write nothing")
 	f.BoolVar(&o.json, "json", false, "print the plan or the run as JSON")
 	return cmd
@@ -78,6 +80,7 @@ type migrateSummary struct {
 	Target        string         `json:"target"`
 	Configuration string         `json:"configuration,omitempty"`
 	DryRun        bool           `json:"dryRun"`
+	Addressing    string         `json:"addressing"`
 	Diagnostics   int            `json:"translationNotes"`
 	Plan          *migrate.Plan  `json:"plan,omitempty"`
 	Run           *migrate.Run   `json:"run,omitempty"`
@@ -148,10 +151,26 @@ func runMigrate(ctx context.Context, streams *output.Streams, o *migrateOptions)
 		return usage("%v", err)
 	}
 
+	switch migrate.Addressing(o.address) {
+	case migrate.AddressAuto, migrate.AddressByKey, migrate.AddressByID:
+	default:
+		return usage("--address %q: use auto, key or id", o.address)
+	}
 	bars := &phaseProgress{w: streams.Err}
 	defer bars.finish()
 	mg := &migrate.Migrator{Client: client, Result: res, Options: migrate.Options{Progress: bars.update}}
-	sum := &migrateSummary{Source: source, Target: client.ServiceRoot(), Configuration: sel.Selected, DryRun: o.dryRun, Diagnostics: len(res.Diagnostics)}
+	mg.Addressing = migrate.Addressing(o.address)
+	mode, missing, err := mg.ResolveAddressing(ctx)
+	if err != nil {
+		return &output.ExitError{Code: 1, Err: err}
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(streams.Err, "note: no alternate key on the unique name of %s; records are written by ID instead (--address id)\n",
+			strings.Join(missing, ", "))
+	}
+	mg.Addressing = mode
+	sum := &migrateSummary{Source: source, Target: client.ServiceRoot(), Configuration: sel.Selected, DryRun: o.dryRun,
+		Addressing: string(mode), Diagnostics: len(res.Diagnostics)}
 
 	plan, err := mg.Plan(ctx)
 	bars.finish()
@@ -244,6 +263,13 @@ func tableTotals(run *migrate.Run) []tableSummary {
 	return out
 }
 
+func addressing(a string) string {
+	if migrate.Addressing(a) == migrate.AddressByID {
+		return "by ID"
+	}
+	return "by unique-name key"
+}
+
 func scope(s *migrateSummary) string {
 	if s.Configuration != "" {
 		return "configuration " + s.Configuration
@@ -254,7 +280,7 @@ func scope(s *migrateSummary) string {
 // writePlan prints the records and links a run would write, then totals.
 func writePlan(w io.Writer, s *migrateSummary) error {
 	p := s.Plan
-	fmt.Fprintf(w, "Dry run: %s (%s) → %s\n\n", s.Source, scope(s), s.Target)
+	fmt.Fprintf(w, "Dry run: %s (%s) → %s, records addressed %s\n\n", s.Source, scope(s), s.Target, addressing(s.Addressing))
 	var rows [][]string
 	header := []string{"action", "table", "unique name", "name"}
 	if p.Counts.Update > 0 {
@@ -303,7 +329,7 @@ func writePlan(w io.Writer, s *migrateSummary) error {
 // writeRun prints per-table totals, rejections and the verification.
 func writeRun(w io.Writer, s *migrateSummary) error {
 	run := s.Run
-	fmt.Fprintf(w, "Migrated %s (%s) → %s\n\n", s.Source, scope(s), s.Target)
+	fmt.Fprintf(w, "Migrated %s (%s) → %s, records addressed %s\n\n", s.Source, scope(s), s.Target, addressing(s.Addressing))
 	var rows [][]string
 	for _, t := range s.Tables {
 		if t.Created+t.Updated+t.Unchanged+t.Rejected == 0 {

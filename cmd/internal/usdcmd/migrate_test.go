@@ -14,6 +14,7 @@ import (
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/refserver"
+	"github.com/dvsync/dvsync/dataverse/schema"
 	"github.com/dvsync/dvsync/mapping/workspace"
 	"github.com/dvsync/dvsync/usd"
 	"github.com/dvsync/dvsync/usd/cmtseed"
@@ -212,6 +213,7 @@ func TestMigrateErrors(t *testing.T) {
 		{[]string{"migrate", "--from", fixture("small.zip"), "--to-env", "http://example.com/", "--auth", "token"}, 2, "plain http"},
 		{[]string{"migrate", "--from", fixture("contoso.zip"), "--to-env", target, "--configuration", "Nobody"}, 2, "Tier 2 Agents"},
 		{[]string{"migrate", "--from", fixture("missing.zip"), "--to-env", target}, 1, "missing.zip"},
+		{[]string{"migrate", "--from", fixture("small.zip"), "--to-env", target, "--address", "guid"}, 2, "use auto, key or id"},
 	}
 	for _, c := range cases {
 		_, _, err := run(t, c.args...)
@@ -254,5 +256,42 @@ func TestAssessEnvironmentMatchesZip(t *testing.T) {
 		if fromEnv.Configuration != cfg || len(fromEnv.Items) == 0 || len(fromEnv.Items) != len(fromZip.Items) || string(fromEnv.Totals) != string(fromZip.Totals) {
 			t.Errorf("%s: environment gives %d items, totals %s; zip %d items, totals %s", cfg, len(fromEnv.Items), fromEnv.Totals, len(fromZip.Items), fromZip.Totals)
 		}
+	}
+}
+
+// A target without alternate keys on the unique names (a real environment
+// out of the box) is written by ID, and the command says so.
+func TestMigrateKeylessTarget(t *testing.T) {
+	reg := schema.Default()
+	for _, name := range workspace.TableOrder {
+		tb, _ := reg.Table(name)
+		tb.AlternateKeys = nil
+	}
+	srv, err := refserver.New(refserver.Options{Token: migrateToken, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	t.Setenv("DVSYNC_TOKEN", migrateToken)
+	stdout, stderr, err := run(t, "migrate", "--from", fixture("small.zip"), "--to-env", hs.URL, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Addressing string `json:"addressing"`
+		Run        struct {
+			Counts struct{ Records, Created int } `json:"counts"`
+		} `json:"run"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Addressing != "id" || v.Run.Counts.Created == 0 || v.Run.Counts.Created != v.Run.Counts.Records {
+		t.Errorf("keyless target: %+v", v)
+	}
+	if !strings.Contains(stderr, "no alternate key on the unique name of msdyn_appconfiguration") {
+		t.Errorf("stderr = %q", stderr)
 	}
 }
