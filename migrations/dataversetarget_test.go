@@ -173,7 +173,7 @@ func TestDataverseEndToEnd(t *testing.T) {
 func TestDataverseResumeUnderFaults(t *testing.T) {
 	c := newRefClient(t, "seed=3,503=0.03,500=0.02,reset=0.03")
 	st := openStore(t)
-	const nAcc, nCases = 15, 300
+	const nAcc, nCases = 15, 200
 	job := shopJob(c, nAcc, nCases)
 	rng := rand.New(rand.NewPCG(11, 12))
 	interrupted := 0

@@ -21,7 +21,7 @@ const (
 	envKillState = "DVSYNC_MIGRATIONS_KILL_STATE"
 )
 
-const killAccounts, killCases = 30, 1200
+const killAccounts, killCases = 30, 900
 
 // TestKillChild is the migration process TestKillAndResume kills: it runs
 // the shop job against the parent's reference server with its state file.
@@ -73,14 +73,14 @@ func TestKillAndResume(t *testing.T) {
 	// batch: before, during or after its write or its commit).
 	rng := rand.New(rand.NewPCG(21, 22))
 	var progress []int64
-	for kill := range 4 {
+	for kill := range 3 {
 		cmd := child()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		goal := int64((kill + 1) * killCases / 6)
+		goal := int64((kill + 1) * killCases / 5)
 		delay := time.Duration(rng.IntN(40)) * time.Millisecond
 	wait:
 		for {

@@ -9,10 +9,12 @@ import (
 	"io/fs"
 	"iter"
 	"net/url"
+	"os"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,10 +34,26 @@ var schemaFS embed.FS
 // which only means re-writing those batches, harmless because writes are
 // idempotent.
 type SQLiteStore struct {
-	db *sql.DB
+	db   *sql.DB
+	path string
+
+	mu    sync.Mutex
+	locks map[string]*os.File // run ID -> job lock held by the run
 }
 
 var _ Store = (*SQLiteStore)(nil)
+
+// JobRunningError reports that another process is running the job with
+// the same state file.
+type JobRunningError struct {
+	Job, Path string
+}
+
+func (e *JobRunningError) Error() string {
+	return fmt.Sprintf("migrations: job %s is already running with state file %s (another dvsync process holds its lock)", e.Job, e.Path)
+}
+
+var errLocked = errors.New("locked")
 
 // SchemaVersionError reports a state file written by a newer dvsync.
 type SchemaVersionError struct {
@@ -70,7 +88,7 @@ func openSQLite(ctx context.Context, file string, migrations fs.FS) (*SQLiteStor
 	if err != nil {
 		return nil, fmt.Errorf("migrations: open state file %s: %w", file, err)
 	}
-	s := &SQLiteStore{db: db}
+	s := &SQLiteStore{db: db, path: file, locks: map[string]*os.File{}}
 	if err := s.migrate(ctx, file, migrations); err != nil {
 		db.Close()
 		return nil, err
@@ -165,8 +183,16 @@ func parseTime(s string) time.Time {
 	return t
 }
 
-// Close closes the file.
-func (s *SQLiteStore) Close() error { return s.db.Close() }
+// Close closes the file and releases the locks of runs not ended.
+func (s *SQLiteStore) Close() error {
+	s.mu.Lock()
+	for id, l := range s.locks {
+		unlockFile(l)
+		delete(s.locks, id)
+	}
+	s.mu.Unlock()
+	return s.db.Close()
+}
 
 // Checkpoint implements Store.
 func (s *SQLiteStore) Checkpoint(ctx context.Context, job, step string) (Checkpoint, error) {
@@ -345,12 +371,28 @@ func (s *SQLiteStore) Rejects(ctx context.Context, job, step string) iter.Seq2[R
 	}
 }
 
-// BeginRun implements Store.
-func (s *SQLiteStore) BeginRun(ctx context.Context, job string, steps []string) (string, error) {
+// BeginRun implements Store. It takes a lock on the job (a file beside the
+// state file, flock'ed, so the kernel drops it when the process dies) that
+// EndRun releases: a second process running the same job fails with
+// *JobRunningError instead of interleaving its writes and marking the
+// first run interrupted.
+func (s *SQLiteStore) BeginRun(ctx context.Context, job string, steps []string) (_ string, err error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return "", err
 	}
+	lock, err := lockFile(s.path + "." + lockName(job) + ".lock")
+	if errors.Is(err, errLocked) {
+		return "", &JobRunningError{Job: job, Path: s.path}
+	}
+	if err != nil {
+		return "", fmt.Errorf("migrations: begin run of %s: %w", job, err)
+	}
+	defer func() {
+		if err != nil {
+			unlockFile(lock)
+		}
+	}()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return "", fmt.Errorf("migrations: begin run of %s: %w", job, err)
@@ -375,7 +417,23 @@ func (s *SQLiteStore) BeginRun(ctx context.Context, job string, steps []string) 
 	if err := tx.Commit(); err != nil {
 		return "", fmt.Errorf("migrations: begin run of %s: %w", job, err)
 	}
+	s.mu.Lock()
+	s.locks[id.String()] = lock
+	s.mu.Unlock()
 	return id.String(), nil
+}
+
+// lockName makes a job name safe as part of a file name.
+func lockName(job string) string {
+	var b strings.Builder
+	for _, r := range job {
+		if r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			b.WriteRune(r)
+		} else {
+			fmt.Fprintf(&b, "%%%02x", r)
+		}
+	}
+	return b.String()
 }
 
 // SetStepStatus implements Store.
@@ -385,9 +443,16 @@ func (s *SQLiteStore) SetStepStatus(ctx context.Context, runID, step string, sta
 	return err
 }
 
-// EndRun implements Store.
+// EndRun implements Store and releases the job's lock.
 func (s *SQLiteStore) EndRun(ctx context.Context, runID string, status Status, errMsg string) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE runs SET ended_at = ?, status = ?, error = ? WHERE run_id = ?`, now(), status, errMsg, runID)
+	s.mu.Lock()
+	lock := s.locks[runID]
+	delete(s.locks, runID)
+	s.mu.Unlock()
+	if lock != nil {
+		unlockFile(lock)
+	}
 	return err
 }
 

@@ -167,7 +167,15 @@ func TestSQLiteStore(t *testing.T) {
 		t.Errorf("reset of two touched one: %+v", cp)
 	}
 
-	// A run left "running" by a dead process is marked interrupted.
+	// A run left "running" by a dead process (simulated by closing the
+	// store, which drops the lock as the kernel would) is marked
+	// interrupted by the next run.
+	path := s.path
+	s.Close()
+	if s, err = OpenSQLite(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
 	if _, err := s.BeginRun(ctx, "j", []string{"one"}); err != nil {
 		t.Fatal(err)
 	}
@@ -182,5 +190,52 @@ func TestSQLiteStore(t *testing.T) {
 	}
 	if runs[1].Status != StatusRunning {
 		t.Errorf("second run %+v", runs[1])
+	}
+}
+
+func TestJobLock(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "s.db")
+	a, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	run, err := a.BeginRun(ctx, "odoo/helpdesk", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.BeginRun(ctx, "odoo/helpdesk", nil)
+	var running *JobRunningError
+	if !errors.As(err, &running) || running.Job != "odoo/helpdesk" {
+		t.Fatalf("second run of a running job: %v", err)
+	}
+	other, err := b.BeginRun(ctx, "usd", nil)
+	if err != nil {
+		t.Fatalf("another job is blocked: %v", err)
+	}
+	b.EndRun(ctx, other, StatusSucceeded, "")
+	// The failed attempt did not mark the running run interrupted.
+	runs, _ := a.Runs(ctx, "odoo/helpdesk")
+	if len(runs) != 1 || runs[0].Status != StatusRunning {
+		t.Errorf("runs %+v", runs)
+	}
+	if err := a.EndRun(ctx, run, StatusSucceeded, ""); err != nil {
+		t.Fatal(err)
+	}
+	again, err := b.BeginRun(ctx, "odoo/helpdesk", nil)
+	if err != nil {
+		t.Fatalf("after EndRun: %v", err)
+	}
+	// Close releases a run's lock too (a crashed process releases it
+	// through the kernel, which TestKillAndResume exercises).
+	b.Close()
+	if _, err := a.BeginRun(ctx, "odoo/helpdesk", nil); err != nil {
+		t.Fatalf("after Close of the holder (run %s): %v", again, err)
 	}
 }

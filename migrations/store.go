@@ -13,8 +13,9 @@ import (
 // embedded default; a shared PostgreSQL store implements the same
 // interface. Implementations must be safe for concurrent use.
 //
-// One process runs a given job at a time; BeginRun marks any earlier run of
-// the job still recorded as running as interrupted.
+// One process runs a given job at a time: BeginRun fails while another
+// process runs the job, and marks any earlier run of the job still
+// recorded as running (its process died) as interrupted.
 type Store interface {
 	// Checkpoint returns the committed position of a step; the zero
 	// Checkpoint when the step never committed.
