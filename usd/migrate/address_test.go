@@ -107,3 +107,38 @@ func TestAddressByIDWithoutKeys(t *testing.T) {
 		t.Errorf("re-run: %+v, %d writes", run.Counts, e.writes.Load()-before)
 	}
 }
+
+// Without a key nothing stops a second record with the same unique name;
+// the plan lists it and verification says what to do.
+func TestDuplicateUniqueNames(t *testing.T) {
+	e := newKeylessEnv(t)
+	ctx := context.Background()
+	res := translate(t, loadModel(t, "small.zip"))
+	mg := &migrate.Migrator{Client: e.c, Result: res}
+	if _, err := mg.Apply(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	var profile *workspace.Record
+	for _, r := range res.Records {
+		if r.Table == "msdyn_appconfiguration" {
+			profile = r
+		}
+	}
+	if _, err := e.c.Create(ctx, profile.Table, dataverse.Record{"msdyn_uniquename": profile.UniqueName, "msdyn_name": "Copy"}); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := mg.Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Duplicates) != 1 || plan.Duplicates[0] != profile.Ref() {
+		t.Errorf("duplicates %v", plan.Duplicates)
+	}
+	run, err := mg.Apply(ctx, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.OK() || len(run.Verification.Mismatches) != 1 || !strings.Contains(run.Verification.Mismatches[0].Problem, "1 more record(s) have this unique name") {
+		t.Errorf("verification %+v", run.Verification.Mismatches)
+	}
+}

@@ -139,8 +139,12 @@ type Plan struct {
 	Associations []AssociationPlan `json:"associations"`
 	// Extra lists links the environment has on the translated records
 	// that the translation does not: a run leaves them in place.
-	Extra  []workspace.Association `json:"extra,omitempty"`
-	Counts PlanCounts              `json:"counts"`
+	Extra []workspace.Association `json:"extra,omitempty"`
+	// Duplicates lists unique names held by more than one record (only
+	// possible without an alternate key); the run writes the oldest and
+	// verification reports the others.
+	Duplicates []workspace.Ref `json:"duplicates,omitempty"`
+	Counts     PlanCounts      `json:"counts"`
 }
 
 // Writes is the number of requests a run of the plan would send to write.
@@ -190,6 +194,11 @@ func (m *Migrator) Plan(ctx context.Context) (*Plan, error) {
 			p.Counts.AssociationsAdd++
 		}
 		p.Associations = append(p.Associations, ap)
+	}
+	for _, r := range m.Result.Records {
+		if st.copies[r.Ref()] > 0 {
+			p.Duplicates = append(p.Duplicates, r.Ref())
+		}
 	}
 	for _, a := range st.allLinks() {
 		if !planned[a] {
@@ -554,6 +563,10 @@ func (m *Migrator) Verify(ctx context.Context) (*Verification, error) {
 			return nil, err
 		}
 		v.Mismatches = append(v.Mismatches, diffs...)
+		if n := st.copies[r.Ref()]; n > 0 {
+			v.Mismatches = append(v.Mismatches, Mismatch{Table: r.Table, UniqueName: r.UniqueName,
+				Problem: fmt.Sprintf("%d more record(s) have this unique name; delete them or add an alternate key on it", n)})
+		}
 	}
 	for _, a := range m.Result.Associations {
 		v.Associations++

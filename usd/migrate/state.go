@@ -30,6 +30,9 @@ type state struct {
 	names map[string]map[string]string
 	// links maps relationship/from → unique names of related records.
 	links map[linkKey]map[string]bool
+	// copies counts records found per unique name beyond the first:
+	// without an alternate key nothing stops a person creating another.
+	copies map[workspace.Ref]int
 }
 
 type linkKey struct {
@@ -40,7 +43,7 @@ type linkKey struct {
 
 func (m *Migrator) readState(ctx context.Context, phase Phase) (*state, error) {
 	st := &state{tables: map[string]*schema.Table{}, recs: map[workspace.Ref]dataverse.Record{},
-		names: map[string]map[string]string{}, links: map[linkKey]map[string]bool{}}
+		names: map[string]map[string]string{}, links: map[linkKey]map[string]bool{}, copies: map[workspace.Ref]int{}}
 	byTable := map[string][]*workspace.Record{}
 	for _, r := range m.Result.Records {
 		byTable[r.Table] = append(byTable[r.Table], r)
@@ -96,7 +99,9 @@ func (m *Migrator) readState(ctx context.Context, phase Phase) (*state, error) {
 			for j, r := range c.recs {
 				names[j] = r.UniqueName
 			}
-			q := dataverse.Query{Select: c.sel, Filter: dataverse.In(keyCol, names...)}
+			// Oldest first, so that with duplicate unique names the record
+			// that was there first is the one kept in step.
+			q := dataverse.Query{Select: c.sel, Filter: dataverse.In(keyCol, names...), OrderBy: []dataverse.Order{{Column: "createdon"}}}
 			var got []dataverse.Record
 			for rec, err := range m.Client.Records(gctx, c.t.LogicalName, q) {
 				if err != nil {
@@ -108,7 +113,12 @@ func (m *Migrator) readState(ctx context.Context, phase Phase) (*state, error) {
 			defer mu.Unlock()
 			for _, rec := range got {
 				unique := rec.String(keyCol)
-				st.recs[workspace.Ref{Table: c.t.LogicalName, UniqueName: unique}] = rec
+				ref := workspace.Ref{Table: c.t.LogicalName, UniqueName: unique}
+				if _, dup := st.recs[ref]; dup {
+					st.copies[ref]++
+					continue // the oldest is the one written
+				}
+				st.recs[ref] = rec
 				st.names[c.t.LogicalName][strings.ToLower(rec.String(c.t.PrimaryID))] = unique
 			}
 			step(len(c.recs))
