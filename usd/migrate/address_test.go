@@ -114,15 +114,25 @@ func TestDuplicateUniqueNames(t *testing.T) {
 	e := newKeylessEnv(t)
 	ctx := context.Background()
 	res := translate(t, loadModel(t, "small.zip"))
-	mg := &migrate.Migrator{Client: e.c, Result: res}
-	if _, err := mg.Apply(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
 	var profile *workspace.Record
 	for _, r := range res.Records {
 		if r.Table == "msdyn_appconfiguration" {
 			profile = r
 		}
+	}
+	// A profile made by hand long ago that the first run takes over, then
+	// a copy made today: the older one is kept in step.
+	if _, err := e.c.Create(ctx, profile.Table, dataverse.Record{"msdyn_uniquename": profile.UniqueName, "msdyn_name": "Old",
+		"overriddencreatedon": "2020-01-01T00:00:00Z"}); err != nil {
+		t.Fatal(err)
+	}
+	mg := &migrate.Migrator{Client: e.c, Result: res}
+	run, err := mg.Apply(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Counts.Updated != 1 || !run.OK() {
+		t.Fatalf("first run %+v", run.Counts)
 	}
 	if _, err := e.c.Create(ctx, profile.Table, dataverse.Record{"msdyn_uniquename": profile.UniqueName, "msdyn_name": "Copy"}); err != nil {
 		t.Fatal(err)
@@ -134,11 +144,11 @@ func TestDuplicateUniqueNames(t *testing.T) {
 	if len(plan.Duplicates) != 1 || plan.Duplicates[0] != profile.Ref() {
 		t.Errorf("duplicates %v", plan.Duplicates)
 	}
-	run, err := mg.Apply(ctx, plan)
+	run, err = mg.Apply(ctx, plan)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run.OK() || len(run.Verification.Mismatches) != 1 || !strings.Contains(run.Verification.Mismatches[0].Problem, "1 more record(s) have this unique name") {
+	if run.OK() || run.Counts.Unchanged != len(res.Records) || len(run.Verification.Mismatches) != 1 || !strings.Contains(run.Verification.Mismatches[0].Problem, "1 more record(s) have this unique name") {
 		t.Errorf("verification %+v", run.Verification.Mismatches)
 	}
 }
