@@ -320,6 +320,9 @@ func writePlan(w io.Writer, s *migrateSummary) error {
 	if len(p.Extra) > 0 {
 		fmt.Fprintf(w, "%d link(s) in the environment are not in the translation and are left in place.\n", len(p.Extra))
 	}
+	for _, d := range p.Duplicates {
+		fmt.Fprintf(w, "warning: more than one %s record has the unique name %s; the oldest is kept in step, delete the others\n", d.Table, d.UniqueName)
+	}
 	if s.Diagnostics > 0 {
 		fmt.Fprintf(w, "The translation made %d note(s); `dvsync usd assess` explains what needs a person.\n", s.Diagnostics)
 	}
