@@ -282,7 +282,7 @@ func (l *leaf) match(s *store, m *modelDef, r *record) bool {
 	case "display_name":
 		v = s.displayName(m, r)
 	default:
-		v = r.vals[f.pos]
+		v = s.value(m, f, r)
 	}
 	return matchScalar(l, f, v)
 }

@@ -286,10 +286,14 @@ func (srv *Server) execute(c *call) (any, error) {
 			return nil, err
 		}
 		for _, r := range recs {
-			s.unindex(m, r)
-			delete(t.byID, r.id)
-			if i, ok := slices.BinarySearch(t.ids, r.id); ok {
-				t.ids = slices.Delete(t.ids, i, i+1)
+			srv.unlinkRecord(m, t, r)
+			if m.name == "helpdesk.ticket" {
+				// ondelete='cascade' on helpdesk.sla.status.ticket_id.
+				if sm, st, err := s.model("helpdesk.sla.status"); err == nil {
+					for _, id := range slices.Clone(s.inverse["helpdesk.sla.status.ticket_id"][r.id]) {
+						srv.unlinkRecord(sm, st, st.byID[id])
+					}
+				}
 			}
 		}
 		return true, nil
@@ -534,7 +538,24 @@ func (srv *Server) insert(m *modelDef, t *table, vals map[string]any, id int) (*
 		t.nextID = id + 1
 	}
 	s.index(m, r)
+	if srv.appliesSLA(m) {
+		srv.applySLA(m, r, nil)
+	}
 	return r, nil
+}
+
+// appliesSLA: Enterprise tickets changed over RPC (seeds bring statuses).
+func (srv *Server) appliesSLA(m *modelDef) bool {
+	return !srv.seeding && m.name == "helpdesk.ticket" && srv.opts.Flavour == FlavourEnterprise
+}
+
+// unlinkRecord deletes r from its table and indexes.
+func (srv *Server) unlinkRecord(m *modelDef, t *table, r *record) {
+	srv.store.unindex(m, r)
+	delete(t.byID, r.id)
+	if i, ok := slices.BinarySearch(t.ids, r.id); ok {
+		t.ids = slices.Delete(t.ids, i, i+1)
+	}
 }
 
 // assign converts and stores vals on r; it does not run business rules.
@@ -578,8 +599,12 @@ func (srv *Server) writeRecord(m *modelDef, r *record, vals map[string]any) erro
 		}
 	}
 	s.unindex(m, r)
+	old := &record{id: r.id, vals: r.vals}
 	r.vals = next.vals
 	s.index(m, r)
+	if srv.appliesSLA(m) {
+		srv.applySLA(m, r, old)
+	}
 	return nil
 }
 

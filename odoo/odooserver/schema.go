@@ -99,6 +99,7 @@ func m2m(name, label, comodel string) *fieldDef {
 
 func (f *fieldDef) req() *fieldDef              { f.required = true; return f }
 func (f *fieldDef) ro() *fieldDef               { f.readonly = true; return f }
+func (f *fieldDef) compute() *fieldDef          { f.readonly, f.computed = true, true; return f }
 func (f *fieldDef) withDefault(v any) *fieldDef { f.def = v; return f }
 
 // Selections shared by several models.
@@ -427,7 +428,7 @@ func addEnterpriseHelpdesk(ms map[string]*modelDef, version int) {
 		add(m2o("sla_stage_id", "SLA Stage", "helpdesk.stage").ro()).
 		add(datetime("deadline", "Deadline").ro()).
 		add(datetime("reached_datetime", "Reached Date")).
-		add(selection("status", "Status", [2]string{"failed", "Failed"}, [2]string{"reached", "Reached"}, [2]string{"ongoing", "Ongoing"}).ro()).
+		add(selection("status", "Status", [2]string{"failed", "Failed"}, [2]string{"reached", "Reached"}, [2]string{"ongoing", "Ongoing"}).compute()).
 		add(float("exceeded_hours", "Exceeded Working Hours").ro())
 	status.recName = "sla_id"
 	ms[status.name] = status

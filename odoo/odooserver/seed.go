@@ -97,6 +97,8 @@ func (srv *Server) LoadSeed(dir string) error {
 	}
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
+	srv.seeding = true
+	defer func() { srv.seeding = false }()
 	teamStages := map[int][]int{} // OCA keeps the team/stage link on the stage
 	for _, canonical := range seedOrder {
 		path, ok := present[canonical]

@@ -69,6 +69,8 @@ type Server struct {
 	mu    sync.RWMutex
 	store *store
 
+	seeding bool // LoadSeed is running: stored computes come from the seed
+
 	sessMu   sync.Mutex
 	sessions map[string]bool // web client sessions (session_id cookie)
 }

@@ -345,6 +345,17 @@ func normaliseDate(f *fieldDef, v string) (any, error) {
 	return nil, errValue("time data '%s' does not match format '%%Y-%%m-%%d %%H:%%M:%%S'", v)
 }
 
+// value is the storage-form value of f, computing the non-stored fields
+// that the reference server models.
+func (s *store) value(m *modelDef, f *fieldDef, r *record) any {
+	if m.name == "helpdesk.sla.status" && f.name == "status" {
+		deadline, _ := r.get(m, "deadline").(string)
+		reached, _ := r.get(m, "reached_datetime").(string)
+		return slaStatus(deadline, reached, s.now())
+	}
+	return r.vals[f.pos]
+}
+
 // convertOut renders a stored value the way Odoo's read() returns it:
 // false for every empty value, [id, display_name] for many2one.
 func (s *store) convertOut(m *modelDef, f *fieldDef, r *record) any {
@@ -354,7 +365,7 @@ func (s *store) convertOut(m *modelDef, f *fieldDef, r *record) any {
 	case "display_name":
 		return s.displayName(m, r)
 	}
-	v := r.vals[f.pos]
+	v := s.value(m, f, r)
 	switch f.typ {
 	case tInteger:
 		if v == nil {
