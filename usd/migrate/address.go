@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/schema"
@@ -54,19 +55,33 @@ func (m *Migrator) ResolveAddressing(ctx context.Context) (Addressing, []string,
 	default:
 		return "", nil, fmt.Errorf("migrate: unknown addressing %q (use auto, key or id)", m.Addressing)
 	}
-	var missing []string
-	seen := map[string]bool{}
+	var tables []string
 	for _, r := range m.Result.Records {
-		if seen[r.Table] {
-			continue
+		if !slices.Contains(tables, r.Table) {
+			tables = append(tables, r.Table)
 		}
-		seen[r.Table] = true
-		t, err := m.Client.DiscoverTable(ctx, r.Table)
-		if err != nil {
-			return "", nil, fmt.Errorf("migrate: reading the definition of %s: %w", r.Table, err)
-		}
-		if !hasUniqueNameKey(t) {
-			missing = append(missing, r.Table)
+	}
+	// One definition read is a few requests; read the tables side by side.
+	keyed := make([]bool, len(tables))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(m.readers())
+	for i, name := range tables {
+		g.Go(func() error {
+			t, err := m.Client.DiscoverTable(gctx, name)
+			if err != nil {
+				return fmt.Errorf("migrate: reading the definition of %s: %w", name, err)
+			}
+			keyed[i] = hasUniqueNameKey(t)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return "", nil, err
+	}
+	var missing []string
+	for i, name := range tables {
+		if !keyed[i] {
+			missing = append(missing, name)
 		}
 	}
 	slices.Sort(missing)
