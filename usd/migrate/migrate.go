@@ -1,20 +1,20 @@
 // Package migrate writes a translated Copilot Service workspace
 // configuration (mapping/workspace output) to a Dataverse environment:
 // a plan that says, record by record and link by link, what a run would
-// create or change; a run that upserts by unique-name alternate key in
-// dependency order and adds the N:N associations last; and a verification
-// that reads every record and association back.
+// create or change; a run that upserts in dependency order and adds the
+// N:N associations last; and a verification that reads every record and
+// association back.
 //
-// Runs are idempotent. Every record is addressed by its unique name, so a
+// Runs are idempotent. Every record is found by its unique name, so a
 // second run updates instead of duplicating, and records whose columns
 // already hold the translated values are not written at all: a re-run of
 // an unchanged configuration sends no write.
 //
 // The plan finds records with an In filter on the unique-name column, so
-// reading needs no alternate key; writing does: upserts and lookups
-// address records as <set>(msdyn_uniquename='…') (workflow: uniquename),
-// so the target environment must define those keys, as the reference
-// server does (dataverse/schema/catalog_usd.go).
+// reading needs no alternate key. Writing addresses records either by
+// that key, <set>(msdyn_uniquename='…') (workflow: uniquename), which the
+// reference server defines (dataverse/schema/catalog_usd.go), or, where
+// the environment lacks it, by record ID (see Addressing).
 //
 // Upserts by alternate key:
 // learn.microsoft.com/power-apps/developer/data-platform/use-upsert-insert-update-record;
