@@ -46,10 +46,15 @@ credential chain and AZURE_* variables.
 
 Every record has a stable unique name (--prefix, default dvs_), so the command is
 safe to re-run: it reads what the environment holds, writes only records that are
-missing or differ, upserting by unique name in dependency order (macros and tab
+missing or differ, upserting in dependency order (macros and tab
 templates before the scripts, session templates and app profiles that use them),
 adds the many-to-many links last, and then reads everything back to verify it.
 --dry-run stops after the first step and lists what would be created or updated.
+
+Records are written by their unique-name alternate key when the target defines
+one on every table, as the reference server does; otherwise (the workspace tables
+and workflow have none out of the box) by record ID, new records getting an ID
+derived from their unique name. --address key or id forces one way.
 
 The exit status is 1 when a record or link was rejected or the verification found
 a difference.`,
