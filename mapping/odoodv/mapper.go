@@ -318,7 +318,8 @@ func (mp *Mapper) User(u helpdesk.User) Result {
 }
 
 // SubjectRoot is the subject every tag subject sits under (tags.mode
-// subject).
+// subject). It must be written before the tag subjects: a writer sends it
+// first, in the same step.
 func (mp *Mapper) SubjectRoot() Result {
 	if mp.m.Tags.Mode != TagsSubject {
 		return skip("tags.mode is " + mp.m.Tags.Mode)
@@ -327,18 +328,15 @@ func (mp *Mapper) SubjectRoot() Result {
 		"title": truncate(mp.m.Tags.ParentSubject, 500), "description": "Tags of the Odoo helpdesk, migrated by dvsync."}})
 }
 
-// Subject maps a tag to a subject (tags.mode subject).
-func (mp *Mapper) Subject(t helpdesk.Tag, ids Migrated) Result {
+// Subject maps a tag to a subject (tags.mode subject) under SubjectRoot.
+func (mp *Mapper) Subject(t helpdesk.Tag) Result {
 	if mp.m.Tags.Mode != TagsSubject {
 		return skip("tags.mode is " + mp.m.Tags.Mode)
 	}
 	if strings.TrimSpace(t.Name) == "" {
 		return reject("tag %d has no name", t.ID)
 	}
-	f := map[string]any{"title": truncate(t.Name, 500)}
-	if ids.Migrated(StepSubjectRoot, 0) {
-		f["parentsubject@odata.bind"] = bind("subjects", mp.id(modelTagRoot, 0))
-	}
+	f := map[string]any{"title": truncate(t.Name, 500), "parentsubject@odata.bind": bind("subjects", mp.id(modelTagRoot, 0))}
 	return write(Record{Table: "subject", ID: mp.id(modelTag, t.ID), Fields: f})
 }
 

@@ -35,8 +35,7 @@ const (
 	StepContacts    = "contacts"
 	StepQueues      = "queues"
 	StepUsers       = "users"
-	StepSubjectRoot = "subject-root"
-	StepSubjects    = "subjects"
+	StepSubjects    = "subjects" // the root subject (id 0), then one per tag
 	StepSLAs        = "slas"
 	StepSLAItems    = "sla-items"
 	StepCases       = "cases"

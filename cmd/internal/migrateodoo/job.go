@@ -78,10 +78,10 @@ func sourceRecord(model string, id int, raw odoo.Record, v any) migrations.Sourc
 	return migrations.SourceRecord{ID: s, Cursor: s, Data: map[string]any{"model": model, "record": sourceValue{raw: raw, typed: v}}}
 }
 
-// after parses a cursor (the last Odoo id read).
+// after parses a cursor (the last Odoo id read); -1 before the first.
 func after(cursor string) (int, error) {
 	if cursor == "" {
-		return 0, nil
+		return -1, nil
 	}
 	n, err := strconv.Atoi(cursor)
 	if err != nil {
@@ -206,25 +206,26 @@ func BuildJob(o JobOptions) *migrations.Job {
 	}
 	teamID := func(t helpdesk.Team) int { return t.ID }
 	teamRaw := func(t helpdesk.Team) odoo.Record { return t.Raw }
-	root := migrations.SourceFunc(func(ctx context.Context, cursor string) iter.Seq2[migrations.SourceRecord, error] {
-		return func(yield func(migrations.SourceRecord, error) bool) {
-			if cursor == "" {
-				yield(sourceRecord("helpdesk.tag", 0, odoo.Record{}, struct{}{}), nil)
-			}
+	// Subjects: the root subject (id 0, first) then the tags, one batch at
+	// a time so the root is written before the subjects under it.
+	tags := listSource("helpdesk.tag", append([]helpdesk.Tag{{ID: 0}}, c.Tags...), func(t helpdesk.Tag) int { return t.ID }, func(t helpdesk.Tag) odoo.Record { return t.Raw })
+	subject := func(t helpdesk.Tag, _ odoodv.Migrated) odoodv.Result {
+		if t.ID == 0 {
+			return mp.SubjectRoot()
 		}
-	})
+		return mp.Subject(t)
+	}
 	step := func(name string, src migrations.Source, m migrations.MapFunc, deps ...string) *migrations.Step {
 		return &migrations.Step{Name: name, DependsOn: deps, Source: src, Map: m, Target: o.Target}
 	}
+	serial := func(s *migrations.Step) *migrations.Step { s.Concurrency = 1; return s }
 	return &migrations.Job{Name: JobName(c.Database), Steps: []*migrations.Step{
 		step(odoodv.StepAccounts, partners(true), mapWith(noIDs(mp.Account))),
 		step(odoodv.StepContacts, partners(false), mapWith(mp.Contact), odoodv.StepAccounts),
 		step(odoodv.StepQueues, listSource("helpdesk.team", c.Teams, teamID, teamRaw), mapWith(noIDs(mp.Queue))),
 		step(odoodv.StepUsers, listSource("res.users", c.Users, func(u helpdesk.User) int { return u.ID }, func(u helpdesk.User) odoo.Record { return u.Raw }),
 			mapWith(noIDs(mp.User))),
-		step(odoodv.StepSubjectRoot, root, mapWith(func(struct{}, odoodv.Migrated) odoodv.Result { return mp.SubjectRoot() })),
-		step(odoodv.StepSubjects, listSource("helpdesk.tag", c.Tags, func(t helpdesk.Tag) int { return t.ID }, func(t helpdesk.Tag) odoo.Record { return t.Raw }),
-			mapWith(mp.Subject), odoodv.StepSubjectRoot),
+		serial(step(odoodv.StepSubjects, tags, mapWith(subject))),
 		step(odoodv.StepSLAs, listSource("helpdesk.team", c.Teams, teamID, teamRaw), mapWith(noIDs(mp.SLA))),
 		step(odoodv.StepSLAItems, listSource("helpdesk.sla", c.SLAs, func(p helpdesk.SLAPolicy) int { return p.ID }, func(p helpdesk.SLAPolicy) odoo.Record { return p.Raw }),
 			mapWith(mp.SLAItem), odoodv.StepSLAs),

@@ -16,9 +16,9 @@ import (
 	"github.com/dvsync/dvsync/odoo/helpdesk"
 )
 
-// Tables lists the Dataverse tables the migration writes (systemuser is
-// only matched), for baselines and counts.
-var Tables = []string{"account", "contact", "queue", "subject", "sla", "slaitem", "incident", "queueitem", "slakpiinstance", "annotation", "knowledgearticle"}
+// Tables lists the Dataverse tables the migration writes or matches
+// (systemuser), for baselines and counts.
+var Tables = []string{"systemuser", "account", "contact", "queue", "subject", "sla", "slaitem", "incident", "queueitem", "slakpiinstance", "annotation", "knowledgearticle"}
 
 // Config is one migration of an Odoo database into a Dataverse environment.
 type Config struct {

@@ -124,6 +124,11 @@ func fatal(ctx context.Context, err error) bool {
 	if dataverse.IsAuth(err) || dataverse.IsTransient(err) || dataverse.IsThrottled(err) {
 		return true
 	}
+	if dataverse.StatusCode(err) >= 500 {
+		// The service failed, not the record: stop, and let the resume
+		// write the batch again rather than reject a good record.
+		return true
+	}
 	// Transport errors (connection refused or reset) carry no status.
 	return dataverse.StatusCode(err) == 0
 }
@@ -233,10 +238,24 @@ func (t *Target) applyState(ctx context.Context, r migrations.TargetRecord, _ bo
 			res["subject"] = "Resolved"
 		}
 		// CloseIncident (ce/developer/reference/closeincident): the Case
-		// Resolution activity and the resolved status reason.
-		err := t.c.InvokeAction(ctx, "CloseIncident", map[string]any{"IncidentResolution": res, "Status": status}, nil)
-		if err != nil && !fatal(ctx, err) {
-			// A retried call after a lost response finds the case resolved.
+		// Resolution activity and the resolved status reason. The client
+		// does not retry actions; a 503 or 429 was not processed, so it is
+		// retried here.
+		params := map[string]any{"IncidentResolution": res, "Status": status}
+		for attempt := 0; ; attempt++ {
+			err = t.c.InvokeAction(ctx, "CloseIncident", params, nil)
+			if err == nil || !dataverse.IsTransient(err) || attempt == 4 {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(200<<attempt) * time.Millisecond):
+			}
+		}
+		if err != nil && ctx.Err() == nil {
+			// A response lost after the case was resolved: the retry or
+			// the resume finds it resolved as wanted.
 			if cur, gerr := t.c.Get(ctx, "incident", key, "statecode", "statuscode"); gerr == nil && sameState(cur, state, status) {
 				return nil
 			}
