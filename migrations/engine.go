@@ -406,7 +406,9 @@ func (r *runner) step(ctx context.Context, s *Step, ss *StepSummary) (err error)
 					return fmt.Errorf("target returned %d results for %d records", len(results), len(b.targets))
 				}
 			}
-			return cm.finish(gctx, b, results)
+			// The batch is durable in the target: record it even if the
+			// run is being cancelled, so a Ctrl-C keeps every finished batch.
+			return cm.finish(context.WithoutCancel(gctx), b, results)
 		})
 	}
 
@@ -424,9 +426,14 @@ func (r *runner) step(ctx context.Context, s *Step, ss *StepSummary) (err error)
 				cur.cursor = rec.Cursor
 				continue
 			}
-			res := mapRecord(s, rec, ids)
-			if err := ids.takeErr(); err != nil {
-				return err
+			var res MapResult
+			if rec.ID == "" {
+				res = MapResult{Err: errors.New("source record has no ID"), Reason: ReasonMap}
+			} else {
+				res = mapRecord(s, rec, ids)
+				if err := ids.takeErr(); err != nil {
+					return err
+				}
 			}
 			cur.items = append(cur.items, item{rec: rec, res: res, first: len(cur.targets)})
 			if res.Err == nil && res.SkipReason == "" {

@@ -473,7 +473,8 @@ func TestSourceErrorKeepsProgress(t *testing.T) {
 func TestMapProblemsAreRejects(t *testing.T) {
 	st := openStore(t)
 	tgt := migrationstest.NewTarget()
-	src := migrationstest.NewSource(4, func(i int) map[string]any { return map[string]any{"i": i} })
+	src := migrationstest.NewSource(5, func(i int) map[string]any { return map[string]any{"i": i} })
+	src.Recs[4].ID = ""
 	job := &migrations.Job{Name: "j", Steps: []*migrations.Step{{
 		Name: "s", Source: src, Target: tgt,
 		Map: func(r migrations.SourceRecord, _ migrations.IDs) migrations.MapResult {
@@ -493,10 +494,10 @@ func TestMapProblemsAreRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := sum.Steps[0].Counts; c.Rejected != 3 || c.Created != 1 {
+	if c := sum.Steps[0].Counts; c.Rejected != 4 || c.Created != 1 {
 		t.Errorf("counts %+v", c)
 	}
-	for _, want := range []string{"mapping panicked: boom", "no records and no skip reason", "without table or key"} {
+	for _, want := range []string{"mapping panicked: boom", "no records and no skip reason", "without table or key", "source record has no ID"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("rejects file lacks %q:\n%s", want, buf.String())
 		}

@@ -65,17 +65,18 @@ type SourceRecord struct {
 	// source again with this cursor must yield exactly the records that
 	// follow it. An empty Cursor means "not resumable here"; the engine
 	// then keeps the previous cursor, so a resume re-reads this record
-	// (which idempotent writes make harmless). A record with an empty ID
-	// and a non-empty Cursor is a cursor marker: it carries no data and
-	// only advances the position, which is how a change-tracking source
-	// hands over the delta token it receives at the end of a read.
+	// (which idempotent writes make harmless). A record with no ID, no
+	// Data and a non-empty Cursor is a cursor marker: it only advances the
+	// position, which is how a change-tracking source hands over the delta
+	// token it receives at the end of a read. A record with Data but no ID
+	// is rejected.
 	Cursor string
 	// Data is the record itself, as the source client returns it.
 	Data map[string]any
 }
 
 // IsMarker reports whether r is a cursor marker rather than a record.
-func (r SourceRecord) IsMarker() bool { return r.ID == "" && r.Cursor != "" }
+func (r SourceRecord) IsMarker() bool { return r.ID == "" && r.Data == nil && r.Cursor != "" }
 
 // Field returns Data[name] formatted as a string ("" when absent or nil).
 func (r SourceRecord) Field(name string) string {
