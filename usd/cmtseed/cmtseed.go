@@ -11,9 +11,11 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/schema"
@@ -44,9 +46,10 @@ type xmlEntity struct {
 	} `xml:"m2mrelationships>m2mrelationship"`
 }
 
-// ImportFile writes the export at path through c. Records are created in
-// two passes (columns first, lookups second) so that lookups between rows
-// of any tables resolve whatever the file's order.
+// ImportFile writes the export at path through c, in batches: each
+// table's records with their lookups to tables already written, then the
+// remaining lookups (to later tables or within a table), then the
+// memberships, so that lookups resolve whatever the file's order.
 func ImportFile(ctx context.Context, c *dataverse.Client, path string) (Stats, error) {
 	zr, err := zip.OpenReader(path)
 	if err != nil {
@@ -66,23 +69,23 @@ func ImportFile(ctx context.Context, c *dataverse.Client, path string) (Stats, e
 	}
 	reg := c.Schema()
 	var st Stats
-	type lookup struct {
-		table string
-		id    uuid.UUID
-		rec   dataverse.Record
-	}
-	var lookups []lookup
+	// Lookups to tables already written travel with the create; the rest
+	// (to later tables, or within a table) follow in a second pass.
+	written := map[string]bool{}
+	deferred := map[string][]dataverse.Item{}
+	var order []string
 	for _, e := range doc.Entities {
 		t, ok := reg.Table(e.Name)
 		if !ok {
 			return st, fmt.Errorf("table %s is not in the schema", e.Name)
 		}
+		var creates []dataverse.Item
 		for _, r := range e.Records {
 			id, err := uuid.Parse(r.ID)
 			if err != nil {
 				return st, fmt.Errorf("%s record %q: %w", e.Name, r.ID, err)
 			}
-			plain, binds := dataverse.Record{t.PrimaryID: id.String()}, dataverse.Record{}
+			rec, later := dataverse.Record{}, dataverse.Record{}
 			for _, fl := range r.Fields {
 				col, ok := t.Column(fl.Name)
 				if !ok {
@@ -96,29 +99,44 @@ func ImportFile(ctx context.Context, c *dataverse.Client, path string) (Stats, e
 					if !ok {
 						return st, fmt.Errorf("%s.%s points at unknown table %s", e.Name, fl.Name, fl.Lookup)
 					}
-					binds[col.NavigationProperty(fl.Lookup)+"@odata.bind"] = "/" + target.EntitySetName + "(" + fl.Value + ")"
+					dst := later
+					if written[fl.Lookup] {
+						dst = rec
+					}
+					dst[col.NavigationProperty(fl.Lookup)+"@odata.bind"] = "/" + target.EntitySetName + "(" + fl.Value + ")"
 					continue
 				}
 				v, err := webValue(col.Type, fl.Value)
 				if err != nil {
 					return st, fmt.Errorf("%s record %s field %s: %w", e.Name, r.ID, fl.Name, err)
 				}
-				plain[fl.Name] = v
+				rec[fl.Name] = v
 			}
-			if _, err := c.Create(ctx, e.Name, plain); err != nil {
-				return st, fmt.Errorf("%s record %s: %w", e.Name, r.ID, err)
-			}
-			st.Records++
-			if len(binds) > 0 {
-				lookups = append(lookups, lookup{e.Name, id, binds})
+			creates = append(creates, dataverse.Item{Key: dataverse.ByID(id), Record: rec})
+			if len(later) > 0 {
+				if _, ok := deferred[e.Name]; !ok {
+					order = append(order, e.Name)
+				}
+				deferred[e.Name] = append(deferred[e.Name], dataverse.Item{Key: dataverse.ByID(id), Record: later})
 			}
 		}
+		n, err := writeAll(ctx, c, e.Name, creates, dataverse.ModeCreate)
+		st.Records += n
+		if err != nil {
+			return st, err
+		}
+		written[e.Name] = true
 	}
-	for _, l := range lookups {
-		if err := c.Update(ctx, l.table, dataverse.ByID(l.id), l.rec, nil); err != nil {
-			return st, fmt.Errorf("%s record %s lookups: %w", l.table, l.id, err)
+	for _, table := range order {
+		if _, err := writeAll(ctx, c, table, deferred[table], dataverse.ModeUpdate); err != nil {
+			return st, err
 		}
 	}
+	type pair struct {
+		entity, rel, target string
+		src, dst            uuid.UUID
+	}
+	var pairs []pair
 	for _, e := range doc.Entities {
 		for _, m := range e.M2M {
 			src, err := uuid.Parse(m.SourceID)
@@ -130,14 +148,47 @@ func ImportFile(ctx context.Context, c *dataverse.Client, path string) (Stats, e
 				if err != nil {
 					return st, fmt.Errorf("%s member %q: %w", m.Name, tid, err)
 				}
-				if err := c.Associate(ctx, e.Name, dataverse.ByID(src), m.Name, m.TargetEntity, dataverse.ByID(id)); err != nil {
-					return st, fmt.Errorf("%s %s → %s: %w", m.Name, src, id, err)
-				}
-				st.Associations++
+				pairs = append(pairs, pair{e.Name, m.Name, m.TargetEntity, src, id})
 			}
 		}
 	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, p := range pairs {
+		g.Go(func() error {
+			if err := c.Associate(gctx, p.entity, dataverse.ByID(p.src), p.rel, p.target, dataverse.ByID(p.dst)); err != nil {
+				return fmt.Errorf("%s %s → %s: %w", p.rel, p.src, p.dst, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return st, err
+	}
+	st.Associations = len(pairs)
 	return st, nil
+}
+
+// writeAll writes items in batches and fails on the first rejection.
+func writeAll(ctx context.Context, c *dataverse.Client, table string, items []dataverse.Item, mode dataverse.WriteMode) (int, error) {
+	for i := range items {
+		items[i].Ref = int64(i)
+	}
+	var firstErr error
+	n := 0
+	err := c.WriteAll(ctx, table, slices.Values(items), dataverse.BatchOptions{Mode: mode}, func(r dataverse.Result) {
+		if r.Outcome == dataverse.OutcomeRejected {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("%s record %s: %w", table, items[r.Ref].Key.ID, r.Err)
+			}
+			return
+		}
+		n++
+	})
+	if err == nil {
+		err = firstErr
+	}
+	return n, err
 }
 
 // webValue turns CMT text into the JSON value a column takes.
