@@ -64,7 +64,7 @@ func TestKillChild(t *testing.T) {
 // same state file. Afterwards a final run completes the job and verify
 // must find every record exactly once: nothing lost, nothing duplicated.
 // DVSYNC_KILL_TICKETS sets the size (default 600; the figures in the
-// report used 20000).
+// report used 20000) and DVSYNC_KILLS the number of kills (default 4).
 func TestKillAndResume(t *testing.T) {
 	if os.Getenv(killEnv) != "" {
 		t.Skip("child")
@@ -77,6 +77,12 @@ func TestKillAndResume(t *testing.T) {
 		tickets, _ = strconv.Atoi(v)
 	}
 	kills := 4
+	if v := os.Getenv("DVSYNC_KILLS"); v != "" {
+		kills, _ = strconv.Atoi(v)
+	}
+	// Kill anywhere in a run: about 7 ms per ticket on the reference
+	// servers (cases, notes and SLA outcomes together).
+	window := 5 * tickets
 	ctx := context.Background()
 	dir := t.TempDir()
 	seed := filepath.Join(dir, "odoo")
@@ -107,7 +113,7 @@ func TestKillAndResume(t *testing.T) {
 	state := filepath.Join(dir, "state.db")
 
 	rng := rand.New(rand.NewPCG(uint64(tickets), 99))
-	var finished bool
+	var finished, killedMidRun bool
 	for k := 0; k < kills && !finished; k++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKillChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), killEnv+"=1", "KILL_DV="+dvs.URL, "KILL_ODOO="+ods.URL, "KILL_STATE="+state)
@@ -118,7 +124,7 @@ func TestKillAndResume(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		wait := time.Duration(300+rng.IntN(1500)) * time.Millisecond
+		wait := time.Duration(300+rng.IntN(window)) * time.Millisecond
 		select {
 		case err := <-done:
 			if err != nil {
@@ -131,8 +137,13 @@ func TestKillAndResume(t *testing.T) {
 		case <-time.After(wait):
 			cmd.Process.Kill()
 			<-done
-			t.Logf("run %d killed after %v", k, wait)
+			n := lastRunRead(t, state)
+			killedMidRun = killedMidRun || n > 0
+			t.Logf("run %d killed after %v, %d source records committed by it", k, wait, n)
 		}
+	}
+	if !finished && !killedMidRun {
+		t.Error("no kill landed after the run had committed records")
 	}
 
 	// Restart the reference Dataverse on the same data without faults, and
@@ -213,6 +224,26 @@ func TestKillAndResume(t *testing.T) {
 		}
 	}
 	t.Logf("verified: %d cases, %d notes, all found once", n-base, notes)
+}
+
+// lastRunRead is how many source records the latest journalled run
+// committed.
+func lastRunRead(t *testing.T, state string) int64 {
+	t.Helper()
+	s, err := migrations.OpenSQLite(context.Background(), state)
+	if err != nil {
+		return 0 // killed before the state file was created
+	}
+	defer s.Close()
+	runs, err := s.Runs(context.Background(), JobName(odooserver.Database))
+	if err != nil || len(runs) == 0 {
+		return 0
+	}
+	var n int64
+	for _, st := range runs[len(runs)-1].Steps {
+		n += st.Counts.Read
+	}
+	return n
 }
 
 func openStoreAt(t testing.TB, path string) migrations.Store {

@@ -44,10 +44,39 @@ func NewTarget(c *dataverse.Client) *Target {
 	return &Target{c: c, users: map[string]uuid.UUID{}}
 }
 
+// writeAttempts bounds how often Write tries a batch whose fate a service
+// failure left unknown.
+const writeAttempts = 4
+
 // Write implements migrations.Target. Records are written table by table
 // in the order the tables first appear in the batch (a case before its
 // queue item), each table in one batched call.
+//
+// Every operation is idempotent (upserts by ID, state changes checked
+// against the current state), so a batch interrupted by a service failure
+// (5xx, a dropped connection) is written again from the start, a few
+// times, before the run is stopped for a resume.
 func (t *Target) Write(ctx context.Context, batch []migrations.TargetRecord) ([]migrations.WriteResult, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := t.write(ctx, batch)
+		if err == nil || attempt == writeAttempts || !retryable(ctx, err) {
+			return res, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Duration(250<<attempt) * time.Millisecond):
+		}
+	}
+}
+
+// retryable: a failure of the service or the connection, not of the
+// caller (cancelled, unauthorised).
+func retryable(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !dataverse.IsAuth(err)
+}
+
+func (t *Target) write(ctx context.Context, batch []migrations.TargetRecord) ([]migrations.WriteResult, error) {
 	results := make([]migrations.WriteResult, len(batch))
 	var tables []string
 	byTable := map[string][]int{}
@@ -186,7 +215,7 @@ func (t *Target) upsert(ctx context.Context, table string, batch []migrations.Ta
 			}
 			continue
 		}
-		if err := t.applyState(ctx, batch[i], false); err != nil {
+		if err := t.applyState(ctx, batch[i]); err != nil {
 			if fatal(ctx, err) {
 				return err
 			}
@@ -216,8 +245,7 @@ func outcome(o dataverse.Outcome) migrations.Outcome {
 // applyState moves a written record to the state its mapping asks for. A
 // case is resolved with CloseIncident (recording a Case Resolution with
 // the Odoo close date); other states are a PATCH of statecode/statuscode.
-// current is true when the record is known to be active already.
-func (t *Target) applyState(ctx context.Context, r migrations.TargetRecord, _ bool) error {
+func (t *Target) applyState(ctx context.Context, r migrations.TargetRecord) error {
 	state, status, ok := wantState(r)
 	if !ok {
 		return nil
@@ -296,7 +324,7 @@ func (t *Target) rewriteClosedCase(ctx context.Context, r migrations.TargetRecor
 			return t.c.Update(ctx, "incident", key, dataverse.Record{odoodv.ColState: 0, odoodv.ColStatus: 1}, nil)
 		},
 		func() error { _, err := t.c.Upsert(ctx, "incident", key, body(r)); return err },
-		func() error { return t.applyState(ctx, r, true) },
+		func() error { return t.applyState(ctx, r) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
