@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/dvsync/dvsync/dataverse/odata"
 	"github.com/dvsync/dvsync/dataverse/schema"
@@ -105,7 +107,23 @@ func (s *Server) manyToManyRequest(w http.ResponseWriter, r *http.Request, t *sc
 			writeError(w, err)
 			return true
 		}
-		rows, err := s.relatedRows(ctx, rel, t, asString(rec[t.PrimaryID]), plan)
+		// Page like any collection: restrict the plan to the related rows and
+		// reuse keyset paging, so large memberships come back in pages with
+		// @odata.nextLink as Dataverse sends them.
+		restrictToRelated(plan, rel, t, asString(rec[t.PrimaryID]))
+		pageSize := MaxPageSize
+		if pref.maxPageSize > 0 {
+			pageSize = min(pref.maxPageSize, MaxPageSize)
+			w.Header().Set("Preference-Applied", fmt.Sprintf("odata.maxpagesize=%d", pageSize))
+		}
+		var cur *pagingCursor
+		if q.SkipToken != "" {
+			if cur, err = plan.decodeCookie(q.SkipToken); err != nil {
+				writeError(w, err)
+				return true
+			}
+		}
+		rows, more, err := s.runPage(ctx, s.store.reader(ctx), plan, cur, pageSize)
 		if err != nil {
 			writeError(w, err)
 			return true
@@ -118,7 +136,16 @@ func (s *Server) manyToManyRequest(w http.ResponseWriter, r *http.Request, t *sc
 			writeError(w, err)
 			return true
 		}
-		buf.WriteString("]}")
+		buf.WriteString("]")
+		if more && len(rows) > 0 {
+			page := 1
+			if cur != nil {
+				page = cur.page
+			}
+			buf.WriteString(`,"@odata.nextLink":`)
+			writeJSONValue(&buf, nextLink(baseURL(r), strings.TrimPrefix(r.URL.Path, APIPath), r.URL.RawQuery, plan.encodeCookie(page, rows[0], rows[len(rows)-1])))
+		}
+		buf.WriteString("}")
 		writeJSONBytes(w, http.StatusOK, buf.Bytes())
 	default:
 		writeError(w, methodNotAllowed(r.Method, nav))
@@ -181,17 +208,35 @@ func (s *Server) changeAssociation(w http.ResponseWriter, r *http.Request, rel s
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// relatedRows reads the records associated with id through rel, applying
-// the plan's filter and order.
-func (s *Server) relatedRows(ctx context.Context, rel schema.ManyToMany, t *schema.Table, id string, p *readPlan) ([]row, error) {
+// relatedCondition selects the rows of the other table associated with id
+// through rel.
+func relatedCondition(p *readPlan, rel schema.ManyToMany, t *schema.Table, id string) (string, []any) {
 	selfCol, otherCol := pairColumns(rel, t)
 	if rel.Entity1 == rel.Entity2 {
 		selfCol, otherCol = "id1", "id2"
 	}
-	where := quoteIdent(p.t.PrimaryID) + ` IN (SELECT ` + otherCol + ` FROM _associations WHERE rel = ? AND ` + selfCol + ` = ?)`
-	args := []any{rel.SchemaName, id}
+	return quoteIdent(p.t.PrimaryID) + ` IN (SELECT ` + otherCol + ` FROM _associations WHERE rel = ? AND ` + selfCol + ` = ?)`, []any{rel.SchemaName, id}
+}
+
+// restrictToRelated narrows a plan over the other table to the rows
+// associated with id.
+func restrictToRelated(p *readPlan, rel schema.ManyToMany, t *schema.Table, id string) {
+	cond, args := relatedCondition(p, rel, t, id)
 	if p.where != "" {
-		where = "(" + p.where + ") AND " + where
+		p.where = "(" + p.where + ") AND " + cond
+		p.args = append(append([]any(nil), p.args...), args...)
+		return
+	}
+	p.where, p.args = cond, args
+}
+
+// relatedRows reads (up to a page of) the records associated with id
+// through rel, for $expand, applying the plan's filter and order.
+func (s *Server) relatedRows(ctx context.Context, rel schema.ManyToMany, t *schema.Table, id string, p *readPlan) ([]row, error) {
+	cond, args := relatedCondition(p, rel, t, id)
+	where := cond
+	if p.where != "" {
+		where = "(" + p.where + ") AND " + cond
 		args = append(append([]any(nil), p.args...), args...)
 	}
 	return s.store.selectRows(ctx, s.store.reader(ctx), p.t, p.fetchColumns(), where, args, p.orderSQL(), MaxPageSize)

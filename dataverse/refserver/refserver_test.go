@@ -726,3 +726,18 @@ func TestManyToManyAssociations(t *testing.T) {
 	}
 	mustStatus(t, e.do("POST", "msdyusd_configurations("+cfg+")/"+rel+"/$ref", map[string]any{"@odata.id": e.api + "uii_hostedapplications(00000000-0000-0000-0000-000000000009)"}), http.StatusNotFound)
 }
+
+func TestManyToManyCollectionPages(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	cfg := e.createID("msdyusd_configurations", map[string]any{"msdyusd_name": "Big"})
+	rel := "msdyusd_configuration_hostedcontrol"
+	for i := range 7 {
+		hc := e.createID("uii_hostedapplications", map[string]any{"uii_name": fmt.Sprintf("Control %d", i)})
+		mustStatus(t, e.do("POST", "msdyusd_configurations("+cfg+")/"+rel+"/$ref", map[string]any{"@odata.id": e.api + "uii_hostedapplications(" + hc + ")"}), http.StatusNoContent)
+	}
+	e.createID("uii_hostedapplications", map[string]any{"uii_name": "Unrelated"})
+	all, pages := readAllPages(t, e, "msdyusd_configurations("+cfg+")/"+rel+"?$select=uii_name", 3, nil)
+	if len(all) != 7 || pages != 3 {
+		t.Fatalf("read %d related rows in %d pages, want 7 in 3", len(all), pages)
+	}
+}
