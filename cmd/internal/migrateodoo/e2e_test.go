@@ -3,6 +3,7 @@ package migrateodoo
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
@@ -332,3 +333,46 @@ func truncateForLog(s string) string {
 }
 
 var _ = strings.Contains
+
+// TestMigrateFlavours migrates the seed served as OCA helpdesk_mgmt on Odoo
+// 16 (no SLA models, closed flag on stages) and as Enterprise on Odoo 19
+// (JSON-2, no ticket types), and verifies each.
+func TestMigrateFlavours(t *testing.T) {
+	for _, tt := range []struct {
+		version int
+		flavour string
+		slas    bool
+	}{{16, odooserver.FlavourOCA, false}, {19, odooserver.FlavourEnterprise, true}} {
+		t.Run(fmt.Sprint(tt.flavour, tt.version), func(t *testing.T) {
+			ctx := context.Background()
+			s := startServers(t, "", nil)
+			osrv, err := odooserver.New(odooserver.Options{Version: tt.version, Flavour: tt.flavour, APIKey: odooKey, SeedDir: "../../../testdata/odoo/seed"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			os := httptest.NewServer(osrv)
+			defer os.Close()
+			oc, err := odoo.New(ctx, odoo.Options{URL: os.URL, Database: odooserver.Database, Login: "admin", APIKey: odooKey})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rejects bytes.Buffer
+			cfg := Config{Odoo: oc, Database: odooserver.Database, Dataverse: s.dv, Map: demoMap(t), Store: openStore(t, t.TempDir()), Rejects: &rejects}
+			sum, p, err := Migrate(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := stepCounts(sum)
+			if c[odoodv.StepCases].TotalWritten() != 300 || (c[odoodv.StepSLAItems].Read > 0) != tt.slas || rejects.Len() > 0 {
+				t.Errorf("%+v\n%s", c, rejects.String())
+			}
+			if string(p.Reader.Flavour) != tt.flavour {
+				t.Errorf("flavour %s", p.Reader.Flavour)
+			}
+			rep, err := Verify(ctx, cfg, 0, 0)
+			if err != nil || !rep.OK {
+				t.Fatalf("verify: %v, %d mismatches", err, rep.Mismatches())
+			}
+		})
+	}
+}
