@@ -47,6 +47,7 @@ type Map struct {
 type PartnersMap struct {
 	AccountNumber    string `yaml:"account_number" json:"account_number"`
 	SkipUserPartners bool   `yaml:"skip_user_partners" json:"skip_user_partners"`
+	SkipIDs          []int  `yaml:"skip_ids" json:"skip_ids"`
 	MigrateArchived  bool   `yaml:"migrate_archived" json:"migrate_archived"`
 }
 

@@ -121,6 +121,8 @@ func (mp *Mapper) IsStaff(p helpdesk.Partner) bool { return mp.userPartners[p.ID
 // Account maps a company partner to an account.
 func (mp *Mapper) Account(p helpdesk.Partner) Result {
 	switch {
+	case slices.Contains(mp.m.Partners.SkipIDs, p.ID):
+		return skip("listed in partners.skip_ids")
 	case !p.IsCompany:
 		return skip("a person: migrated as a contact")
 	case !p.Active && !mp.m.Partners.MigrateArchived:
@@ -157,6 +159,8 @@ func inactive(f map[string]any, active bool) {
 // account when that was migrated.
 func (mp *Mapper) Contact(p helpdesk.Partner, ids Migrated) Result {
 	switch {
+	case slices.Contains(mp.m.Partners.SkipIDs, p.ID):
+		return skip("listed in partners.skip_ids")
 	case p.IsCompany:
 		return skip("a company: migrated as an account")
 	case mp.m.Partners.SkipUserPartners && mp.userPartners[p.ID]:

@@ -179,6 +179,8 @@ func TestPartners(t *testing.T) {
 			}},
 		{name: "nameless, emailless person rejected", p: helpdesk.Partner{ID: 23, Active: true}, ids: none(), reject: "neither a name nor an email"},
 		{name: "user partner skipped", p: helpdesk.Partner{ID: 100, Name: "Elena Petrova", Active: true}, ids: none(), skip: "internal user"},
+		{name: "main company skipped", p: helpdesk.Partner{ID: 1, Name: "Us", IsCompany: true, Active: true}, account: true, skip: "skip_ids"},
+		{name: "skipped person", p: helpdesk.Partner{ID: 1, Name: "Us", Active: true}, ids: none(), skip: "skip_ids"},
 		{name: "company is not a contact", p: helpdesk.Partner{ID: 10, Name: "X", IsCompany: true, Active: true}, ids: none(), skip: "account"},
 	}
 	for _, tt := range tests {
@@ -203,7 +205,7 @@ func TestPartners(t *testing.T) {
 
 	t.Run("archived skipped when configured", func(t *testing.T) {
 		mp := newMapper(t, mustMap(t, "partners: {migrate_archived: false}"))
-		checkOutcome(t, mp.Account(helpdesk.Partner{ID: 1, Name: "X", IsCompany: true}), "archived", "")
+		checkOutcome(t, mp.Account(helpdesk.Partner{ID: 5, Name: "X", IsCompany: true}), "archived", "")
 		checkOutcome(t, mp.Contact(helpdesk.Partner{ID: 2, Name: "Y"}, none()), "archived", "")
 	})
 	t.Run("user partners kept when configured", func(t *testing.T) {
