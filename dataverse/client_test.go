@@ -244,6 +244,7 @@ func TestThrottlingPausesEveryRequestUntilRetryAfter(t *testing.T) {
 	var mu sync.Mutex
 	var throttledAt time.Time
 	var early []time.Duration
+	probe, crowd := 0, 0
 	f.fault = func(w http.ResponseWriter, r *http.Request) bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -255,6 +256,19 @@ func TestThrottlingPausesEveryRequestUntilRetryAfter(t *testing.T) {
 		}
 		if d := time.Since(throttledAt); d < time.Second {
 			early = append(early, d)
+		}
+		if probe == 0 {
+			// The first request after the pause goes alone: hold it and
+			// check that nobody else arrives meanwhile.
+			probe = 1
+			mu.Unlock()
+			time.Sleep(50 * time.Millisecond)
+			mu.Lock()
+			probe = 2
+			return false
+		}
+		if probe == 1 {
+			crowd++
 		}
 		return false
 	}
@@ -274,5 +288,8 @@ func TestThrottlingPausesEveryRequestUntilRetryAfter(t *testing.T) {
 	}
 	if len(early) > 0 {
 		t.Fatalf("%d requests sent during the Retry-After pause (after %v)", len(early), early)
+	}
+	if crowd > 0 {
+		t.Fatalf("%d requests sent alongside the first request after the pause", crowd)
 	}
 }

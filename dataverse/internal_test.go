@@ -110,20 +110,28 @@ func TestLimiterAIMD(t *testing.T) {
 	}
 	// A burst of 429s from one round halves the limit once.
 	for _, tk := range tickets {
-		l.throttled(tk)
+		l.throttled(tk, CodeConcurrencyLimit)
 	}
 	if l.Limit() != 6 {
 		t.Fatalf("after a burst of 429s: %d, want 6", l.Limit())
 	}
-	for range 12 {
-		l.release()
+	for _, tk := range tickets {
+		l.release(tk)
 	}
 	// A 429 from the new round halves again.
 	tk, _ := l.acquire(ctx)
-	l.throttled(tk)
-	l.release()
+	l.throttled(tk, "")
+	l.release(tk)
 	if l.Limit() != 3 {
 		t.Fatalf("limit %d, want 3", l.Limit())
+	}
+	// Count and execution-time limits pause instead of cutting parallelism.
+	tk, _ = l.acquire(ctx)
+	l.throttled(tk, CodeExecutionTimeLimit)
+	l.throttled(tk, CodeRequestsLimit)
+	l.release(tk)
+	if l.Limit() != 3 {
+		t.Fatalf("volume 429s changed the limit to %d", l.Limit())
 	}
 	// Successes with a full window grow it back, about one per round.
 	for range 200 {
@@ -132,18 +140,18 @@ func TestLimiterAIMD(t *testing.T) {
 			tk, _ := l.acquire(ctx)
 			ts = append(ts, tk)
 		}
-		for range ts {
-			l.success()
+		for _, tk := range ts {
+			l.success(tk)
 		}
-		for range ts {
-			l.release()
+		for _, tk := range ts {
+			l.release(tk)
 		}
 	}
 	if l.Limit() != 20 {
 		t.Fatalf("did not recover to the cap: %d", l.Limit())
 	}
 	s := l.Stats()
-	if s.Throttled != 13 || s.Decreases != 2 || s.DOPHint != 30 {
+	if s.Throttled != 15 || s.Decreases != 2 || s.DOPHint != 30 {
 		t.Fatalf("stats %+v", s)
 	}
 }
@@ -151,7 +159,7 @@ func TestLimiterAIMD(t *testing.T) {
 func TestLimiterBlocksAtTheLimitAndHonoursContext(t *testing.T) {
 	l := NewLimiter(LimiterOptions{Initial: 2, Fixed: true})
 	ctx := context.Background()
-	l.acquire(ctx)
+	first, _ := l.acquire(ctx)
 	l.acquire(ctx)
 	cctx, cancel := context.WithCancel(ctx)
 	done := make(chan error)
@@ -161,7 +169,7 @@ func TestLimiterBlocksAtTheLimitAndHonoursContext(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	go func() { _, err := l.acquire(ctx); done <- err }()
-	l.release()
+	l.release(first)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +184,7 @@ func TestLimiterNeverExceedsItsLimitUnderLoad(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 20 {
-				l.acquire(context.Background())
+				tk, _ := l.acquire(context.Background())
 				n := in.Add(1)
 				for {
 					p := peak.Load()
@@ -185,7 +193,7 @@ func TestLimiterNeverExceedsItsLimitUnderLoad(t *testing.T) {
 					}
 				}
 				in.Add(-1)
-				l.release()
+				l.release(tk)
 			}
 		}()
 	}

@@ -13,9 +13,11 @@ import (
 const DocumentedConcurrencyLimit = 52
 
 // Limiter caps the number of requests in flight to one environment and
-// adapts the cap: it starts from the server's x-ms-dop-hint, halves on a 429
-// (once per round of requests, so a burst of 429s from the same round counts
-// as one signal) and adds about one slot per round of successes (AIMD).
+// adapts the cap: it starts from the server's x-ms-dop-hint, halves on a
+// concurrency 429 (once per round of requests, so a burst of 429s from the
+// same round counts as one signal) and adds about one slot per round of
+// successes (AIMD). Every 429 also holds all requests back until its
+// Retry-After has passed.
 // Microsoft's guidance is to start from the hint, let the server pace the
 // client, and expect some 429s when maximising throughput.
 // Source: powerapps-docs developer/data-platform/send-parallel-requests.md.
@@ -39,6 +41,15 @@ type Limiter struct {
 	// passed is throttled too and makes Dataverse extend the block
 	// (api-limits.md: "the duration will be extended").
 	pausedUntil time.Time
+	// probing: after a pause one request goes first; the others wait until
+	// it succeeds. Releasing every waiting request at once when Retry-After
+	// ends would, if the window has not freed enough, earn a burst of 429s
+	// and a longer block.
+	probing  bool
+	probeOut bool
+	// pauses counts pauses; a success clears probing only if its request
+	// was admitted after the latest pause began.
+	pauses uint64
 
 	stats LimiterStats
 }
@@ -80,7 +91,11 @@ func NewLimiter(o LimiterOptions) *Limiter {
 }
 
 // ticket identifies one admitted request.
-type ticket struct{ gen uint64 }
+type ticket struct {
+	gen    uint64
+	pauses uint64
+	probe  bool
+}
 
 // acquire waits for a free slot or ctx.
 func (l *Limiter) acquire(ctx context.Context) (ticket, error) {
@@ -97,6 +112,16 @@ func (l *Limiter) acquire(ctx context.Context) (ticket, error) {
 			}
 			continue
 		}
+		if l.probing && l.probeOut {
+			wait := l.changed
+			l.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return ticket{}, ctx.Err()
+			case <-wait:
+			}
+			continue
+		}
 		if l.inflight < int(math.Floor(l.limit)) {
 			l.inflight++
 			l.stats.Acquisitions++
@@ -104,7 +129,11 @@ func (l *Limiter) acquire(ctx context.Context) (ticket, error) {
 			if l.inflight > l.stats.PeakInFlight {
 				l.stats.PeakInFlight = l.inflight
 			}
-			t := ticket{gen: l.gen}
+			t := ticket{gen: l.gen, pauses: l.pauses}
+			if l.probing {
+				t.probe = true
+				l.probeOut = true
+			}
 			l.mu.Unlock()
 			return t, nil
 		}
@@ -119,9 +148,12 @@ func (l *Limiter) acquire(ctx context.Context) (ticket, error) {
 }
 
 // release frees a slot.
-func (l *Limiter) release() {
+func (l *Limiter) release(t ticket) {
 	l.mu.Lock()
 	l.inflight--
+	if t.probe {
+		l.probeOut = false
+	}
 	l.broadcastLocked()
 	l.mu.Unlock()
 }
@@ -133,9 +165,14 @@ func (l *Limiter) broadcastLocked() {
 
 // success grows the limit by 1/limit, i.e. about one slot per round trip of
 // a full window, and only while the window is actually used.
-func (l *Limiter) success() {
+func (l *Limiter) success(t ticket) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.probing && t.pauses == l.pauses {
+		// The window has room again: let everyone go.
+		l.probing = false
+		l.broadcastLocked()
+	}
 	if l.fixed || l.limit >= l.max || float64(l.inflight+1) < math.Floor(l.limit) {
 		return
 	}
@@ -146,11 +183,20 @@ func (l *Limiter) success() {
 	}
 }
 
-// throttled halves the limit once per generation.
-func (l *Limiter) throttled(t ticket) {
+// throttled reacts to a 429 whose Dataverse error code is code. Every 429
+// pauses all requests until Retry-After (see pause). The concurrency limit
+// is halved, once per generation, only when concurrency can be the cause:
+// the concurrent-requests limit, or an unrecognised 429. The request-count
+// and execution-time limits measure volume over a window; the pause
+// already lets the server pace the client, and cutting parallelism below
+// what fills the window would only leave allowed capacity unused.
+func (l *Limiter) throttled(t ticket, code string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.stats.Throttled++
+	if code == CodeRequestsLimit || code == CodeExecutionTimeLimit {
+		return
+	}
 	if l.fixed || t.gen != l.gen {
 		return
 	}
@@ -169,6 +215,8 @@ func (l *Limiter) pause(d time.Duration) {
 	if until := time.Now().Add(d); until.After(l.pausedUntil) {
 		l.pausedUntil = until
 	}
+	l.probing = true
+	l.pauses++
 }
 
 // hint applies x-ms-dop-hint: the first hint sets the starting limit.

@@ -1,6 +1,7 @@
 package dataverse
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -64,7 +65,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r2.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := t.base.RoundTrip(r2)
 	if err != nil {
-		t.limiter.release()
+		t.limiter.release(tk)
 		return nil, err
 	}
 	if h := resp.Header.Get("x-ms-dop-hint"); h != "" {
@@ -74,16 +75,21 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
-		t.limiter.throttled(tk)
+		// The error code says which limit was hit; it is in the (small)
+		// body, which is read here and handed on unchanged.
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		t.limiter.throttled(tk, errorFromParts(resp.StatusCode, resp.Header, body).Code)
 		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			t.limiter.pause(d)
 		}
 	case resp.StatusCode < 500:
-		t.limiter.success()
+		t.limiter.success(tk)
 	}
 	// The server counts a request as concurrent until its body is sent, so
 	// the slot is held until the caller has read and closed the body.
-	resp.Body = &releasingBody{ReadCloser: resp.Body, release: t.limiter.release}
+	resp.Body = &releasingBody{ReadCloser: resp.Body, release: func() { t.limiter.release(tk) }}
 	return resp, nil
 }
 
