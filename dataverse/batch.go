@@ -35,8 +35,11 @@ const (
 	OutcomeUpdated Outcome = "updated"
 	// OutcomeWritten is an upsert whose create-or-update result Dataverse
 	// does not report (UpsertMultiple and 204 upserts).
-	OutcomeWritten  Outcome = "written"
-	OutcomeRejected Outcome = "rejected"
+	OutcomeWritten Outcome = "written"
+	// OutcomeUnchanged is a record that already held exactly the values to
+	// write, so it was not sent (BatchOptions.SkipUnchanged).
+	OutcomeUnchanged Outcome = "unchanged"
+	OutcomeRejected  Outcome = "rejected"
 )
 
 // Item is one record to write.

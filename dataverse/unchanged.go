@@ -11,10 +11,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// OutcomeUnchanged is a record that already had exactly the values to be
-// written, so it was not sent (BatchOptions.SkipUnchanged).
-const OutcomeUnchanged Outcome = "unchanged"
-
 // lookupChunk bounds the key values per lookup query so that the GET URL
 // stays far below the 32,768-character limit (webapi/query/overview.md).
 const lookupChunk = 100
