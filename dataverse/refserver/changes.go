@@ -307,17 +307,7 @@ func (s *Server) deletedSince(ctx context.Context, t *schema.Table, after, upTo 
 }
 
 func deltaLink(base, set, rawQuery, token string) string {
-	var kept []string
-	for _, part := range strings.Split(rawQuery, "&") {
-		name, _, _ := strings.Cut(part, "=")
-		n, _ := url.QueryUnescape(name)
-		if part == "" || n == "$skiptoken" || n == "$deltatoken" {
-			continue
-		}
-		kept = append(kept, part)
-	}
-	kept = append(kept, "$deltatoken="+url.QueryEscape(token))
-	return base + set + "?" + strings.Join(kept, "&")
+	return withQueryOption(base+set, rawQuery, "$deltatoken", token, "$skiptoken", "$deltatoken")
 }
 
 // countChanges answers GET /<set>/$count?$deltatoken=...

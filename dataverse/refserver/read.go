@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -495,19 +496,23 @@ func (s *Server) getCollection(w http.ResponseWriter, r *http.Request, t *schema
 
 // nextLink keeps the client's query options as sent and replaces $skiptoken.
 func nextLink(base, set, rawQuery, cookie string) string {
+	return withQueryOption(base+set, rawQuery, "$skiptoken", cookie, "$skiptoken")
+}
+
+// withQueryOption rebuilds a link from the client's query string as sent,
+// dropping the named options and appending name=value.
+func withQueryOption(target, rawQuery, name, value string, drop ...string) string {
 	var kept []string
 	for _, part := range strings.Split(rawQuery, "&") {
-		if part == "" {
-			continue
-		}
-		name, _, _ := strings.Cut(part, "=")
-		if n, err := url.QueryUnescape(name); err == nil && n == "$skiptoken" {
+		key, _, _ := strings.Cut(part, "=")
+		n, _ := url.QueryUnescape(key)
+		if part == "" || slices.Contains(drop, n) {
 			continue
 		}
 		kept = append(kept, part)
 	}
-	kept = append(kept, "$skiptoken="+url.QueryEscape(cookie))
-	return base + set + "?" + strings.Join(kept, "&")
+	kept = append(kept, name+"="+url.QueryEscape(value))
+	return target + "?" + strings.Join(kept, "&")
 }
 
 // contextSelect renders the projection part of @odata.context.
