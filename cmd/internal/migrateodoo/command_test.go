@@ -39,7 +39,7 @@ func TestPrintDefaultMap(t *testing.T) {
 }
 
 func TestCommandDryRunThenRun(t *testing.T) {
-	s := startServers(t, "../../../testdata/odoo/seed", nil)
+	s := startServers(t, smallSeed(t, 25), nil)
 	dir := t.TempDir()
 	t.Setenv("DVSYNC_TOKEN", dvToken)
 	t.Setenv("ODOO_API_KEY", odooKey)
@@ -59,7 +59,7 @@ func TestCommandDryRunThenRun(t *testing.T) {
 		t.Fatalf("plan %+v", plan.Summary)
 	}
 	for _, st := range plan.Steps {
-		if st.Step == odoodv.StepCases && (st.Counts.Written != 300 || len(st.Sample) == 0) {
+		if st.Step == odoodv.StepCases && (st.Counts.Written != 25 || len(st.Sample) == 0) {
 			t.Errorf("planned cases %+v with %d samples", st.Counts, len(st.Sample))
 		}
 	}
@@ -77,7 +77,7 @@ func TestCommandDryRunThenRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"STEP", "cases", "300", "total", "succeeded"} {
+	for _, want := range []string{"STEP", "cases", "25", "total", "succeeded"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}

@@ -19,6 +19,7 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // testdata/odoodv/golden/seed-plan.json (go test -run PlanGolden -update
 // rewrites it). A change to the mapping shows here as a reviewable diff.
 func TestPlanGolden(t *testing.T) {
+	t.Parallel()
 	s := startServers(t, "../../../testdata/odoo/seed", nil)
 	p, err := Prepare(context.Background(), Config{Odoo: s.odoo, Database: odooserver.Database, Dataverse: s.dv, Map: demoMap(t)})
 	if err != nil {

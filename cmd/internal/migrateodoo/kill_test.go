@@ -63,8 +63,8 @@ func TestKillChild(t *testing.T) {
 // committed); each kill is followed by a resume of the same job from the
 // same state file. Afterwards a final run completes the job and verify
 // must find every record exactly once: nothing lost, nothing duplicated.
-// DVSYNC_KILL_TICKETS sets the size (default 600; the figures in the
-// report used 20000) and DVSYNC_KILLS the number of kills (default 4).
+// DVSYNC_KILL_TICKETS sets the size (default 200; the figures in the
+// report used 20000) and DVSYNC_KILLS the number of kills (default 3).
 func TestKillAndResume(t *testing.T) {
 	if os.Getenv(killEnv) != "" {
 		t.Skip("child")
@@ -72,11 +72,11 @@ func TestKillAndResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
-	tickets := 600
+	tickets := 200
 	if v := os.Getenv("DVSYNC_KILL_TICKETS"); v != "" {
 		tickets, _ = strconv.Atoi(v)
 	}
-	kills := 4
+	kills := 3
 	if v := os.Getenv("DVSYNC_KILLS"); v != "" {
 		kills, _ = strconv.Atoi(v)
 	}
@@ -114,7 +114,9 @@ func TestKillAndResume(t *testing.T) {
 
 	rng := rand.New(rand.NewPCG(uint64(tickets), 99))
 	var finished, killedMidRun bool
-	for k := 0; k < kills && !finished; k++ {
+	// Kill `kills` times, and a few more while no kill has yet landed after
+	// the run committed something (a loaded machine starts slowly).
+	for k := 0; !finished && (k < kills || (!killedMidRun && k < kills+5)); k++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKillChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), killEnv+"=1", "KILL_DV="+dvs.URL, "KILL_ODOO="+ods.URL, "KILL_STATE="+state)
 		out := &limitedBuffer{max: 4096}
