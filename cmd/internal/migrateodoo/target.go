@@ -192,7 +192,10 @@ func (t *Target) upsert(ctx context.Context, table string, batch []migrations.Ta
 		items = append(items, dataverse.Item{Ref: int64(n), Key: key, Record: body(batch[i])})
 	}
 	var retry []int // closed cases to reactivate and rewrite
-	err := t.c.WriteAll(ctx, table, slices.Values(items), dataverse.BatchOptions{Mode: dataverse.ModeUpsert, Workers: 1, BatchSize: len(items)},
+	err := t.c.WriteAll(ctx, table, slices.Values(items), dataverse.BatchOptions{Mode: dataverse.ModeUpsert, Workers: 1, BatchSize: len(items),
+		// A resumed or repeated run reads before writing and leaves what
+		// already matches alone (no write, no plug-in run, no audit entry).
+		SkipUnchanged: true},
 		func(res dataverse.Result) {
 			i := idx[res.Ref]
 			switch res.Outcome {
@@ -238,6 +241,8 @@ func outcome(o dataverse.Outcome) migrations.Outcome {
 		return migrations.Created
 	case dataverse.OutcomeUpdated:
 		return migrations.Updated
+	case dataverse.OutcomeUnchanged:
+		return migrations.Unchanged
 	}
 	return migrations.Written
 }
