@@ -334,11 +334,17 @@ func (w *batchWriter) write(ctx context.Context, b []pending) {
 }
 
 // single resolves the outcome of a one-record batch that failed.
+//
+// A create with an ID we generated may have been applied by an attempt
+// whose response was lost; the retry then fails on the duplicate (on the
+// primary key or on an alternate key, and the failure's own response may
+// be cut short too). The outcome is checked, not guessed: if a record with
+// that ID exists, only our write can have created it.
 func (w *batchWriter) single(ctx context.Context, p pending, err error) Result {
-	if w.o.Mode == ModeCreate && p.generatedID && IsAlreadyExists(err) {
-		// Only our own earlier attempt can have created a record with an ID
-		// we generated: the write happened.
-		return Result{Ref: p.Ref, Outcome: OutcomeCreated, ID: p.Key.ID}
+	if w.o.Mode == ModeCreate && p.generatedID && !IsBadRequest(err) {
+		if _, gerr := w.c.Get(ctx, w.t.LogicalName, ByID(p.Key.ID), w.t.PrimaryID); gerr == nil {
+			return Result{Ref: p.Ref, Outcome: OutcomeCreated, ID: p.Key.ID}
+		}
 	}
 	return Result{Ref: p.Ref, Outcome: OutcomeRejected, Err: err}
 }

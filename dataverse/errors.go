@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -60,6 +61,10 @@ func (e *ResponseError) Error() string {
 	return b.String()
 }
 
+// partialError reads the code and the start of the message from a
+// truncated {"error":{"code":…,"message":…}} payload.
+var partialError = regexp.MustCompile(`^\s*\{\s*"error"\s*:\s*\{\s*"code"\s*:\s*"([^"]*)"\s*,\s*"message"\s*:\s*"((?:[^"\\]|\\.)*)`)
+
 // maxErrorBody bounds how much of an error response is read.
 const maxErrorBody = 1 << 20
 
@@ -89,6 +94,10 @@ func errorFromParts(status int, h http.Header, body []byte) *ResponseError {
 	if json.Unmarshal(body, &payload) == nil && (payload.Error.Code != "" || payload.Error.Message != "") {
 		e.Code = payload.Error.Code
 		e.Message = payload.Error.Message
+	} else if m := partialError.FindSubmatch(body); m != nil {
+		// A payload cut short (a dropped connection): keep what arrived.
+		e.Code = string(m[1])
+		e.Message = string(m[2]) + "…"
 	} else if s := strings.TrimSpace(string(body)); s != "" {
 		if len(s) > 500 {
 			s = s[:500] + "…"

@@ -294,3 +294,15 @@ func TestSameValueIsConservative(t *testing.T) {
 		}
 	}
 }
+
+func TestTruncatedErrorPayloadKeepsTheCode(t *testing.T) {
+	body := []byte(`{"error":{"code":"0x80060892","message":"A record that has the attribute values accountnumber al`)
+	e := errorFromParts(412, http.Header{}, body)
+	if e.Code != "0x80060892" || e.Message != "A record that has the attribute values accountnumber al…" {
+		t.Fatalf("error %+v", e)
+	}
+	e = errorFromParts(502, http.Header{}, []byte("<html>Bad gateway</html>"))
+	if e.Code != "" || e.Message != "<html>Bad gateway</html>" {
+		t.Fatalf("error %+v", e)
+	}
+}
