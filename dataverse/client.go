@@ -13,6 +13,7 @@ package dataverse
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -315,7 +316,22 @@ func stripURL(err error) error {
 }
 
 // doJSON sends r and decodes a JSON response body into out (if non-nil).
+// A read whose body breaks off (the connection dropped after the status
+// line) is sent again: go-retryablehttp only sees the status, not the body.
 func (c *Client) doJSON(ctx context.Context, r request, out any) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		resp, err := c.doJSONOnce(ctx, r, out)
+		if err == nil || !isBrokenBody(err) || ctx.Err() != nil || attempt >= maxBodyRetries ||
+			!(r.method == http.MethodGet || r.retrySafe) {
+			return resp, err
+		}
+	}
+}
+
+// maxBodyRetries bounds re-sends after a body broke off.
+const maxBodyRetries = 3
+
+func (c *Client) doJSONOnce(ctx context.Context, r request, out any) (*http.Response, error) {
 	resp, _, err := c.do(ctx, r)
 	if err != nil {
 		return nil, err
@@ -323,12 +339,38 @@ func (c *Client) doJSON(ctx context.Context, r request, out any) (*http.Response
 	defer resp.Body.Close()
 	if out != nil && resp.StatusCode != http.StatusNoContent {
 		if err := decodeJSON(resp.Body, out); err != nil {
-			return resp, fmt.Errorf("dataverse: decoding %s response: %w", r.method, err)
+			return resp, &bodyError{method: r.method, err: err}
 		}
 	} else {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	}
 	return resp, nil
+}
+
+// bodyError is a response body that could not be read or decoded.
+type bodyError struct {
+	method string
+	err    error
+}
+
+func (e *bodyError) Error() string {
+	return "dataverse: decoding " + e.method + " response: " + e.err.Error()
+}
+func (e *bodyError) Unwrap() error { return e.err }
+
+// isBrokenBody: the body ended early or the connection failed while
+// reading it, as opposed to a complete body that is not what we expected.
+func isBrokenBody(err error) bool {
+	var be *bodyError
+	if !errors.As(err, &be) {
+		return false
+	}
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &syn) || errors.As(err, &typ) {
+		return false
+	}
+	return true
 }
 
 func decodeJSON(r io.Reader, out any) error {

@@ -293,3 +293,30 @@ func TestThrottlingPausesEveryRequestUntilRetryAfter(t *testing.T) {
 		t.Fatalf("%d requests sent alongside the first request after the pause", crowd)
 	}
 }
+
+func TestReadsAreResentWhenTheBodyBreaksOff(t *testing.T) {
+	f := newFake(t)
+	id := uuid.NewString()
+	f.put(map[string]any{"incidentid": id, "title": "whole"})
+	var cut atomic.Bool
+	f.fault = func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == "GET" && cut.CompareAndSwap(false, true) {
+			rec := httptestRecorder()
+			f.serve(rec, r)
+			body := rec.Body.String()
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			w.WriteHeader(200)
+			w.Write([]byte(body[:len(body)/2]))
+			w.(http.Flusher).Flush()
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+			return true
+		}
+		return false
+	}
+	c := f.client(t, nil)
+	rec, err := c.Get(context.Background(), "incident", dataverse.ByID(uuid.MustParse(id)), "title")
+	if err != nil || rec.String("title") != "whole" || !cut.Load() {
+		t.Fatalf("rec %v, err %v", rec, err)
+	}
+}
