@@ -29,6 +29,7 @@ type options struct {
 	format      string
 	out         string
 	annotations bool
+	portable    bool
 	track       bool
 	sinceToken  string
 	tokenOut    string
@@ -89,6 +90,7 @@ token falls back to a full read, reported as fullRead in the summary.`,
 	f.StringVar(&o.format, "format", "", "output format: jsonl or csv (default: from --out's extension, else jsonl)")
 	f.StringVarP(&o.out, "out", "o", "", "output file (default: stdout); written atomically")
 	f.BoolVar(&o.annotations, "annotations", false, "include formatted values and lookup annotations (Prefer: odata.include-annotations=\"*\")")
+	f.BoolVar(&o.portable, "portable", false, "write lookups whose target table has an alternate key as binds by that key (\"customerid_account@odata.bind\": \"/accounts(accountnumber='A-1')\") instead of GUIDs, so the file can be pushed into another environment; JSONL only")
 	f.BoolVar(&o.track, "track", false, "start a change-tracking read and report its delta link")
 	f.StringVar(&o.sinceToken, "since-token", "", "delta link from an earlier --track pull, or @FILE holding it")
 	f.StringVar(&o.tokenOut, "token-out", "", "write the new delta link to this file (atomically)")
@@ -173,6 +175,19 @@ func run(ctx context.Context, streams *output.Streams, o *options, table string)
 	if o.annotations {
 		q.Annotations = "*"
 	}
+	var portable []portableLookup
+	if o.portable {
+		if format != "jsonl" {
+			return errors.New("--portable writes JSONL: bind annotations do not fit a CSV header")
+		}
+		if portable, err = portableLookups(client.Schema(), t, sel); err != nil {
+			return err
+		}
+		q.Expand = expands(portable)
+		if (o.track || o.sinceToken != "") && len(portable) > 0 {
+			return errors.New("--portable needs $expand, which change tracking reads reject; pull the delta without --portable")
+		}
+	}
 	if _, err := q.Encode(); err != nil {
 		return err
 	}
@@ -229,7 +244,7 @@ func run(ctx context.Context, streams *output.Streams, o *options, table string)
 			return err
 		}
 		sum.DeltaLink, sum.FullRead = res.DeltaLink, res.Full
-	} else if jw, ok := w.(*jsonlWriter); ok {
+	} else if jw, ok := w.(*jsonlWriter); ok && len(portable) == 0 {
 		// JSONL keeps each record as the server sent it: no decoding.
 		for raw, err := range client.RawRecordsPartitioned(ctx, t.LogicalName, q, dataverse.PartitionOptions{Partitions: o.partitions, By: dataverse.PartitionBy(o.partitionBy)}) {
 			if err != nil {
@@ -246,6 +261,10 @@ func run(ctx context.Context, streams *output.Streams, o *options, table string)
 	} else {
 		for rec, err := range client.RecordsPartitioned(ctx, t.LogicalName, q, dataverse.PartitionOptions{Partitions: o.partitions, By: dataverse.PartitionBy(o.partitionBy)}) {
 			if err != nil {
+				progress.Finish()
+				return err
+			}
+			if err := makePortable(rec, portable); err != nil {
 				progress.Finish()
 				return err
 			}
