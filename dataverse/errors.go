@@ -22,6 +22,7 @@ const (
 	CodeConcurrencyLimit    = "0x80072326" // "Number of concurrent requests exceeded the limit of 52."
 	CodeObjectDoesNotExist  = "0x80040217" // "… With Id = … Does Not Exist"
 	CodeDuplicateKey        = "0x80040237" // "Cannot insert duplicate key"
+	CodeDuplicateEntityKey  = "0x80060892" // "A record that has the attribute values … already exists. The entity key … requires …" (DuplicateRecordEntityKey)
 	CodeValidation          = "0x80044331" // "A validation error occurred."
 	CodeExpiredVersionStamp = "0x80044352" // "Version stamp associated with the client has expired. Please perform a full sync."
 	CodeResourceNotFound    = "0x8006088a" // "Resource not found for the segment 'X'"
@@ -165,7 +166,7 @@ func IsAlreadyExists(err error) bool {
 	if !ok {
 		return false
 	}
-	return re.Code == CodeDuplicateKey ||
+	return re.Code == CodeDuplicateKey || re.Code == CodeDuplicateEntityKey ||
 		(re.StatusCode == http.StatusPreconditionFailed && strings.Contains(re.Message, "already exists"))
 }
 

@@ -64,6 +64,10 @@ file or stdout, page by page, without holding the table in memory.
 --partitions N reads N primary-key ranges concurrently; the result is the
 same set of records as a single read, in no particular order.
 
+--portable writes lookups whose target table has an alternate key as binds
+by that key instead of GUIDs, so 'dvsync push' can load the file into an
+environment whose GUIDs differ.
+
 --track starts a change-tracking read and saves the delta link (--token-out);
 --since-token reads only what changed since that link (rows deleted since
 then appear as {"@odata.context":"…$deletedEntity","id":…}). An expired
@@ -71,6 +75,7 @@ token falls back to a full read, reported as fullRead in the summary.`,
 		Example: `  dvsync pull incident --env https://org.crm.dynamics.com --out incidents.jsonl
   dvsync pull incident --select title,ticketnumber --filter "statecode eq 0" --format csv
   dvsync pull incident --partitions 4 --out incidents.jsonl --json
+  dvsync pull contact --portable --out contacts.jsonl   # parentcustomerid_account@odata.bind by accountnumber
   dvsync pull incident --track --token-out incident.delta --out all.jsonl
   dvsync pull incident --since-token @incident.delta --token-out incident.delta --out changes.jsonl`,
 		// Errors are printed once, by the root command, without usage.
