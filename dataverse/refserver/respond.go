@@ -31,8 +31,37 @@ func writeError(w http.ResponseWriter, err error) {
 	writeJSONBytes(w, ae.Status, buf.Bytes())
 }
 
-// writeJSONValue appends v as JSON without HTML escaping.
+// writeJSONValue appends v as JSON without HTML escaping. Pages of 5,000
+// records write tens of thousands of values, so the common cases (plain
+// strings, integers, booleans, null) are appended directly; everything else
+// goes through encoding/json, which also defines the escaping the fast path
+// must agree with.
 func writeJSONValue(buf *bytes.Buffer, v any) {
+	switch x := v.(type) {
+	case nil:
+		buf.WriteString("null")
+		return
+	case bool:
+		if x {
+			buf.WriteString("true")
+		} else {
+			buf.WriteString("false")
+		}
+		return
+	case int64:
+		buf.Write(strconv.AppendInt(buf.AvailableBuffer(), x, 10))
+		return
+	case int:
+		buf.Write(strconv.AppendInt(buf.AvailableBuffer(), int64(x), 10))
+		return
+	case string:
+		if plainJSONString(x) {
+			buf.WriteByte('"')
+			buf.WriteString(x)
+			buf.WriteByte('"')
+			return
+		}
+	}
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	enc.Encode(v)
@@ -128,3 +157,15 @@ const (
 	annTotalCount   = "Microsoft.Dynamics.CRM.totalrecordcount"
 	annCountLimited = "Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"
 )
+
+// plainJSONString reports whether s needs no escaping in JSON: printable
+// ASCII without quotes or backslashes.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
