@@ -417,6 +417,10 @@ type writeTx struct {
 	// closingIncident is set while the CloseIncident action runs, the one
 	// path allowed to resolve a case.
 	closingIncident bool
+	// bound remembers @odata.bind targets already found in this
+	// transaction (a bulk message binds thousands of records to a handful
+	// of parents); any delete clears it.
+	bound map[string]string
 }
 
 type txKey struct{}
@@ -536,6 +540,7 @@ func (w *writeTx) update(t *schema.Table, id string, changes row) error {
 
 // remove deletes a record and leaves a tombstone for change tracking.
 func (w *writeTx) remove(t *schema.Table, id string) error {
+	w.bound = nil
 	countRecords(w.ctx, 1) // for the latency profile (latency.go)
 	if _, err := w.q.ExecContext(w.ctx, `DELETE FROM `+sqlTable(t)+` WHERE `+quoteIdent(t.PrimaryID)+` = ?`, id); err != nil {
 		return err

@@ -2,6 +2,7 @@ package refserver
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -103,6 +104,14 @@ func (s *Server) resolveBinds(tx *writeTx, p *payload) error {
 			p.values[b.column.LogicalName] = nil
 			continue
 		}
+		cacheKey := b.target.LogicalName + "\x00" + b.id
+		if b.key != nil {
+			cacheKey += fmt.Sprint(sortedKeys(b.key), b.key)
+		}
+		if id, ok := tx.bound[cacheKey]; ok {
+			p.values[b.column.LogicalName] = lookupValue{ID: id, Target: b.target.LogicalName}
+			continue
+		}
 		var rec row
 		var err error
 		if b.key != nil {
@@ -119,7 +128,12 @@ func (s *Server) resolveBinds(tx *writeTx, p *payload) error {
 			}
 			return recordNotFound(b.target.LogicalName, b.id)
 		}
-		p.values[b.column.LogicalName] = lookupValue{ID: asString(rec[b.target.PrimaryID]), Target: b.target.LogicalName}
+		id := asString(rec[b.target.PrimaryID])
+		if tx.bound == nil {
+			tx.bound = map[string]string{}
+		}
+		tx.bound[cacheKey] = id
+		p.values[b.column.LogicalName] = lookupValue{ID: id, Target: b.target.LogicalName}
 	}
 	return nil
 }
