@@ -350,8 +350,7 @@ func (s *Server) entityDefinitions(w http.ResponseWriter, r *http.Request, keyTe
 					continue
 				}
 			}
-			s.expandEntity(t, m, q)
-			items = append(items, project(m, q.Select, "MetadataId"))
+			items = append(items, project(m, q.Select, s.expandEntity(t, m, q), "MetadataId"))
 		}
 		writeMetadataCollection(w, base+"$metadata#EntityDefinitions", items)
 		return
@@ -363,8 +362,7 @@ func (s *Server) entityDefinitions(w http.ResponseWriter, r *http.Request, keyTe
 	}
 	if len(rest) == 0 {
 		m := s.entityMetadata(t)
-		s.expandEntity(t, m, q)
-		m = project(m, q.Select, "MetadataId")
+		m = project(m, q.Select, s.expandEntity(t, m, q), "MetadataId")
 		m["@odata.context"] = base + "$metadata#EntityDefinitions/$entity"
 		writeMetadataObject(w, m)
 		return
@@ -416,7 +414,11 @@ func (s *Server) entityDefinitions(w http.ResponseWriter, r *http.Request, keyTe
 				continue
 			}
 		}
-		items = append(items, project(m, q.Select, "MetadataId", "@odata.type"))
+		var expanded []string
+		if withOptions {
+			expanded = []string{"OptionSet"}
+		}
+		items = append(items, project(m, q.Select, expanded, "MetadataId", "@odata.type"))
 	}
 	if attrHasKey {
 		if len(items) == 0 {
@@ -439,11 +441,19 @@ func toMaps(v any) []map[string]any {
 	return out
 }
 
-func (s *Server) expandEntity(t *schema.Table, m map[string]any, q *odata.Query) {
+// expandEntity fills the navigation properties a query expands (Keys,
+// Attributes) and returns their names.
+func (s *Server) expandEntity(t *schema.Table, m map[string]any, q *odata.Query) []string {
+	var expanded []string
 	for _, e := range q.Expand {
+		if e.Property == "Keys" {
+			expanded = append(expanded, "Keys")
+			continue
+		}
 		if e.Property != "Attributes" {
 			continue
 		}
+		expanded = append(expanded, "Attributes")
 		var attrs []map[string]any
 		for i := range t.Columns {
 			am := s.attributeMetadata(t, &t.Columns[i], false)
@@ -452,10 +462,11 @@ func (s *Server) expandEntity(t *schema.Table, m map[string]any, q *odata.Query)
 					continue
 				}
 			}
-			attrs = append(attrs, project(am, e.Select, "MetadataId", "@odata.type"))
+			attrs = append(attrs, project(am, e.Select, nil, "MetadataId", "@odata.type"))
 		}
 		m["Attributes"] = attrs
 	}
+	return expanded
 }
 
 func (s *Server) tableByMetadataKey(keyText string) (*schema.Table, error) {
@@ -474,8 +485,9 @@ func (s *Server) tableByMetadataKey(keyText string) (*schema.Table, error) {
 	return nil, newError(http.StatusNotFound, codeObjectDoesNotExist, "Could not find entity with MetadataId '%s'.", keyText)
 }
 
-// project keeps the selected properties (plus the always-returned ones).
-func project(m map[string]any, sel []string, always ...string) map[string]any {
+// project keeps the selected properties, the expanded navigation
+// properties and the always-returned ones.
+func project(m map[string]any, sel, expanded []string, always ...string) map[string]any {
 	if len(sel) == 0 {
 		return m
 	}
@@ -485,11 +497,10 @@ func project(m map[string]any, sel []string, always ...string) map[string]any {
 			out[k] = v
 		}
 	}
-	if v, ok := m["Attributes"]; ok {
-		out["Attributes"] = v
-	}
-	if v, ok := m["OptionSet"]; ok {
-		out["OptionSet"] = v
+	for _, k := range expanded {
+		if v, ok := m[k]; ok {
+			out[k] = v
+		}
 	}
 	return out
 }

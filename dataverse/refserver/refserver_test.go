@@ -741,3 +741,24 @@ func TestManyToManyCollectionPages(t *testing.T) {
 		t.Fatalf("read %d related rows in %d pages, want 7 in 3", len(all), pages)
 	}
 }
+
+func TestEntityDefinitionsExpandKeys(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	m := mustStatus(t, e.do("GET", "EntityDefinitions(LogicalName='account')?$select=LogicalName&$expand=Keys($select=KeyAttributes)", nil), 200).json(t)
+	keys, _ := m["Keys"].([]any)
+	if len(keys) != 1 || fmt.Sprint(keys[0].(map[string]any)["KeyAttributes"]) != "[accountnumber]" {
+		t.Errorf("expanded keys: %v", m)
+	}
+	if m2 := mustStatus(t, e.do("GET", "EntityDefinitions(LogicalName='account')?$select=LogicalName", nil), 200).json(t); m2["Keys"] != nil {
+		t.Errorf("keys returned without $expand: %v", m2)
+	}
+}
+
+func TestKeyValuesFromURLAreValidated(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	long := strings.Repeat("k", 21) // accountnumber holds 20 characters
+	r := mustStatus(t, e.do("PATCH", "accounts(accountnumber='"+long+"')", map[string]any{"name": "x"}), 400)
+	if code, msg := r.errorPayload(t); code != codeValidation || !strings.Contains(msg, "'accountnumber'") {
+		t.Errorf("got %s %q", code, msg)
+	}
+}

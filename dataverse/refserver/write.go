@@ -155,6 +155,15 @@ func (s *Server) createRecord(tx *writeTx, t *schema.Table, p *payload, id strin
 	v[t.PrimaryID] = id
 	// A duplicate primary key is caught by the table's PRIMARY KEY
 	// constraint on insert (reported as 0x80040237), saving a read per create.
+	// Alternate-key values copied from a URL or @odata.id bypassed payload
+	// validation; hold every text value to its column's length here.
+	for name, val := range v {
+		if str, ok := val.(string); ok {
+			if c, ok := t.Column(name); ok && c.MaxLength > 0 && (c.Type == schema.TypeString || c.Type == schema.TypeMemo) && len([]rune(str)) > c.MaxLength {
+				return writeResult{}, badRequest(codeValidation, "A validation error occurred. The length of the '%s' attribute of the '%s' entity exceeded the maximum allowed length of '%d'.", c.LogicalName, t.LogicalName, c.MaxLength)
+			}
+		}
+	}
 	s.applyDefaults(tx, t, v)
 	if err := s.checkState(t, nil, v); err != nil {
 		return writeResult{}, err
