@@ -69,6 +69,12 @@
 // can repeat a line but never lose one; Store.Rejects holds the exact
 // current set, and a record written successfully later leaves it.
 //
+// Warnings (MapResult.Warnings, MapResult.WithWarnings) are fallbacks the
+// mapping took that changed the data: they are counted in Counts.Warned,
+// which is informational and outside the reconciliation, kept in the run
+// journal, written one JSON line each to RunOptions.Warnings (WarningLine)
+// and sampled in StepSummary.Warnings.
+//
 // # Dry run
 //
 // Plan runs the job without writing to the target or the store: every step

@@ -20,6 +20,9 @@ const (
 	DefaultBatchSize   = 100
 	DefaultConcurrency = 4
 	DefaultSampleSize  = 5
+	// DefaultWarningSampleSize is the number of warnings a step's summary
+	// keeps; the warnings file has them all.
+	DefaultWarningSampleSize = 20
 )
 
 // RunOptions configure Run and Plan.
@@ -49,6 +52,14 @@ type RunOptions struct {
 	// Rejects receives one JSON line per rejected record (RejectLine).
 	// Nil discards the lines; rejects are still counted and kept in Store.
 	Rejects io.Writer
+	// Warnings receives one JSON line per mapping warning (WarningLine).
+	// Nil discards the lines; warnings are still counted (Counts.Warned)
+	// and sampled in the summary.
+	Warnings io.Writer
+	// WarningSampleSize is the number of warnings each step's summary
+	// keeps, the first in source order (default DefaultWarningSampleSize;
+	// negative keeps none).
+	WarningSampleSize int
 	// SampleSize is the number of target records Plan keeps per step
 	// (default DefaultSampleSize; negative keeps none).
 	SampleSize int
@@ -104,6 +115,15 @@ type StepSummary struct {
 	Duration time.Duration          `json:"duration_ns"`
 	// Sample holds the first target records a plan would write.
 	Sample []TargetRecord `json:"sample,omitempty"`
+	// Warnings holds the first mapping warnings of the step (at most
+	// RunOptions.WarningSampleSize; Counts.Warned has the number of all).
+	Warnings []Warning `json:"warnings,omitempty"`
+}
+
+// Warning is one mapping warning in a summary.
+type Warning struct {
+	SourceID string `json:"source_id"`
+	Message  string `json:"message"`
 }
 
 // TableCounts count target records (not source records) per table.
@@ -193,7 +213,7 @@ func run(ctx context.Context, job *Job, o RunOptions, dry bool) (*Summary, error
 		names[i] = s.Name
 		sum.Steps = append(sum.Steps, StepSummary{Step: s.Name, Status: StatusPending})
 	}
-	r := &runner{job: job, o: o, dry: dry, sum: sum, rejects: newRejectsFile(o.Rejects)}
+	r := &runner{job: job, o: o, dry: dry, sum: sum, rejects: newLinesFile(o.Rejects, "rejects"), warnings: newLinesFile(o.Warnings, "warnings")}
 	if dry {
 		r.plan = &planIDs{m: map[string][]Ref{}}
 	} else {
@@ -233,14 +253,15 @@ func run(ctx context.Context, job *Job, o RunOptions, dry bool) (*Summary, error
 }
 
 type runner struct {
-	job     *Job
-	o       RunOptions
-	dry     bool
-	runID   string
-	sum     *Summary
-	plan    *planIDs // what a plan would have written
-	rejects *rejectsFile
-	progMu  sync.Mutex
+	job      *Job
+	o        RunOptions
+	dry      bool
+	runID    string
+	sum      *Summary
+	plan     *planIDs // what a plan would have written
+	rejects  *linesFile
+	warnings *linesFile
+	progMu   sync.Mutex
 }
 
 // schedule runs the steps of order (topologically sorted), starting each
@@ -333,6 +354,10 @@ func (r *runner) step(ctx context.Context, s *Step, ss *StepSummary) (err error)
 	if sample == 0 {
 		sample = DefaultSampleSize
 	}
+	warnSample := r.o.WarningSampleSize
+	if warnSample == 0 {
+		warnSample = DefaultWarningSampleSize
+	}
 
 	var cp Checkpoint
 	// A plan with Restart reads from the start without resetting anything.
@@ -382,13 +407,13 @@ func (r *runner) step(ctx context.Context, s *Step, ss *StepSummary) (err error)
 		r.progress(ss)
 		c := ss.Counts
 		log.Info("step ended", "status", ss.Status, "read", c.Read, "created", c.Created, "updated", c.Updated,
-			"written", c.Written, "unchanged", c.Unchanged, "skipped", c.Skipped, "rejected", c.Rejected, "duration", ss.Duration)
+			"written", c.Written, "unchanged", c.Unchanged, "skipped", c.Skipped, "rejected", c.Rejected, "warned", c.Warned, "duration", ss.Duration)
 	}()
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(conc)
 	ids := &idLookup{store: r.o.Store, job: r.job.Name, ctx: gctx, plan: r.plan}
-	cm := &committer{r: r, s: s, ss: ss, log: log, sample: sample, pending: map[int]finished{}}
+	cm := &committer{r: r, s: s, ss: ss, log: log, sample: sample, warnSample: warnSample, pending: map[int]finished{}}
 	dispatch := func(b *batch) {
 		if r.dry {
 			// Nothing to write, so no concurrency: plan batches in order.
@@ -490,11 +515,11 @@ func mapRecord(s *Step, rec SourceRecord, ids IDs) (res MapResult) {
 		}
 	case res.SkipReason != "":
 	case len(res.Records) == 0:
-		res = MapResult{Err: errors.New("mapping returned no records and no skip reason"), Reason: ReasonEmpty}
+		res = MapResult{Err: errors.New("mapping returned no records and no skip reason"), Reason: ReasonEmpty, Warnings: res.Warnings}
 	default:
 		for _, t := range res.Records {
 			if t.Table == "" || t.Key.IsZero() {
-				return MapResult{Err: fmt.Errorf("mapping returned a record without table or key (table %q)", t.Table), Reason: ReasonMap}
+				return MapResult{Err: fmt.Errorf("mapping returned a record without table or key (table %q)", t.Table), Reason: ReasonMap, Warnings: res.Warnings}
 			}
 		}
 	}
@@ -526,15 +551,17 @@ type finished struct {
 // committer applies finished batches in source order, so the committed
 // cursor never passes a batch that is not yet durable.
 type committer struct {
-	r       *runner
-	s       *Step
-	ss      *StepSummary
-	log     *slog.Logger
-	sample  int
-	mu      sync.Mutex
-	next    int
-	pending map[int]finished
-	sawDone bool
+	r      *runner
+	s      *Step
+	ss     *StepSummary
+	log    *slog.Logger
+	sample int
+	// warnSample bounds ss.Warnings.
+	warnSample int
+	mu         sync.Mutex
+	next       int
+	pending    map[int]finished
+	sawDone    bool
 }
 
 func (c *committer) finish(ctx context.Context, b *batch, results []WriteResult) error {
@@ -564,6 +591,9 @@ func (c *committer) apply(ctx context.Context, b *batch, results []WriteResult) 
 	}
 	for _, it := range b.items {
 		cm.Counts.Read++
+		if err := c.warn(&cm, it); err != nil {
+			return err
+		}
 		switch {
 		case it.res.SkipReason != "":
 			cm.Counts.Skipped++
@@ -674,6 +704,28 @@ func (c *committer) apply(ctx context.Context, b *batch, results []WriteResult) 
 	}
 	c.log.Debug("batch committed", "seq", b.seq, "records", len(b.targets), "cursor", b.cursor, "done", b.done)
 	r.progress(ss)
+	return nil
+}
+
+// warn records the warnings of one record, whatever its outcome: the
+// fallback was taken by the mapping even when the target then refused the
+// record, and a later run that writes it reports the warning again.
+func (c *committer) warn(cm *Commit, it item) error {
+	if len(it.res.Warnings) == 0 {
+		return nil
+	}
+	r := c.r
+	at := time.Now().UTC()
+	for _, msg := range it.res.Warnings {
+		cm.Counts.Warned++
+		c.log.Debug("mapping warning", "source_id", it.rec.ID, "warning", msg)
+		if c.warnSample > 0 && len(c.ss.Warnings) < c.warnSample {
+			c.ss.Warnings = append(c.ss.Warnings, Warning{SourceID: it.rec.ID, Message: msg})
+		}
+		if err := r.warnings.write(WarningLine{Time: at, RunID: r.runID, Job: r.job.Name, Step: c.s.Name, SourceID: it.rec.ID, Message: msg}); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

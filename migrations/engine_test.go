@@ -741,3 +741,141 @@ func TestRejectsClearedByLaterRuns(t *testing.T) {
 		t.Errorf("rejects %v after the records were written or skipped", got)
 	}
 }
+
+// warningsJob maps n records: every 10th is skipped and every 7th rejected
+// by the mapping, each with one warning; every 3rd of the others is written
+// with two warnings (an empty one is dropped); the rest are written
+// without warnings.
+func warningsJob(n int) (*migrations.Job, []migrations.Warning) {
+	var want []migrations.Warning
+	for i := 1; i <= n; i++ {
+		id := strconv.Itoa(i)
+		switch {
+		case i%10 == 0:
+			want = append(want, migrations.Warning{SourceID: id, Message: "archived " + id})
+		case i%7 == 0:
+			want = append(want, migrations.Warning{SourceID: id, Message: "no owner for " + id})
+		case i%3 == 0:
+			want = append(want, migrations.Warning{SourceID: id, Message: "owner of " + id + " falls back to default_owner"},
+				migrations.Warning{SourceID: id, Message: "tag condition of " + id + " not expressible"})
+		}
+	}
+	src := migrationstest.NewSource(n, func(i int) map[string]any { return map[string]any{"i": i} })
+	job := &migrations.Job{Name: "warn", Steps: []*migrations.Step{{
+		Name:   "cases",
+		Source: src,
+		Map: func(r migrations.SourceRecord, _ migrations.IDs) migrations.MapResult {
+			i := r.Data["i"].(int)
+			switch {
+			case i%10 == 0:
+				return migrations.Skip("archived").WithWarnings("archived " + r.ID)
+			case i%7 == 0:
+				return migrations.Reject(errors.New("no customer")).WithWarnings("no owner for " + r.ID)
+			}
+			res := migrations.Write(migrations.TargetRecord{Table: "incident", Key: migrations.Key{Alternate: map[string]any{"n": r.ID}}, Fields: map[string]any{"i": i}})
+			if i%3 == 0 {
+				res = res.WithWarnings("owner of "+r.ID+" falls back to default_owner", "").
+					WithWarnings("tag condition of " + r.ID + " not expressible")
+			}
+			return res
+		},
+		Target: migrationstest.NewTarget(),
+	}}}
+	return job, want
+}
+
+func TestWarningsAreCountedWrittenAndSampled(t *testing.T) {
+	ctx := t.Context()
+	const n = 60
+	job, want := warningsJob(n)
+	store := openStore(t)
+	var warnings, rejects bytes.Buffer
+	sum, err := migrations.Run(ctx, job, migrations.RunOptions{Store: store, BatchSize: 4, Concurrency: 3,
+		Warnings: &warnings, Rejects: &rejects, WarningSampleSize: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sum.Steps[0].Counts
+	// Warnings are informational: the outcomes alone reconcile.
+	if c.Read != n || c.Skipped != 6 || c.Rejected != 8 || c.Created != n-6-8 || c.Warned != int64(len(want)) {
+		t.Fatalf("counts %+v, want read %d skipped 6 rejected 8 created %d warned %d", c, n, n-14, len(want))
+	}
+	if err := c.Reconcile("cases"); err != nil {
+		t.Fatal(err)
+	}
+	if got := sum.Total().Warned; got != int64(len(want)) {
+		t.Errorf("total warned %d, want %d", got, len(want))
+	}
+
+	// Every warning reaches the file, in source order despite concurrent
+	// batches, with its step and source ID.
+	var lines []migrations.WarningLine
+	sc := bufio.NewScanner(&warnings)
+	for sc.Scan() {
+		var l migrations.WarningLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("bad line %q: %v", sc.Text(), err)
+		}
+		lines = append(lines, l)
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("%d warning lines, want %d", len(lines), len(want))
+	}
+	for i, l := range lines {
+		if l.Job != "warn" || l.Step != "cases" || l.RunID != sum.RunID || l.Time.IsZero() ||
+			l.SourceID != want[i].SourceID || l.Message != want[i].Message {
+			t.Errorf("line %d = %+v, want %+v", i, l, want[i])
+		}
+	}
+	if strings.Count(rejects.String(), "\n") != 8 {
+		t.Errorf("rejects file has %d lines, want 8", strings.Count(rejects.String(), "\n"))
+	}
+
+	// The summary keeps a bounded sample: the first warnings.
+	if got := sum.Steps[0].Warnings; fmt.Sprint(got) != fmt.Sprint(want[:5]) {
+		t.Errorf("sample %v, want %v", got, want[:5])
+	}
+	var js bytes.Buffer
+	if err := sum.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var decoded struct {
+		Steps []struct {
+			Counts   migrations.Counts    `json:"counts"`
+			Warnings []migrations.Warning `json:"warnings"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &decoded); err != nil {
+		t.Fatal(err)
+	}
+	if d := decoded.Steps[0]; d.Counts.Warned != int64(len(want)) || len(d.Warnings) != 5 {
+		t.Errorf("summary JSON: warned %d, %d sampled warnings", d.Counts.Warned, len(d.Warnings))
+	}
+
+	// The journal keeps the count.
+	runs, err := store.Runs(ctx, "warn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].Steps[0].Counts != c {
+		t.Errorf("journal %+v, want counts %+v", runs, c)
+	}
+
+	// A plan reports the same warnings; a negative sample size keeps none.
+	plan, err := migrations.Plan(ctx, job, migrations.RunOptions{Restart: true, WarningSampleSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := plan.Steps[0]; p.Counts.Warned != int64(len(want)) || p.Warnings != nil {
+		t.Errorf("plan: warned %d, sample %v", p.Counts.Warned, p.Warnings)
+	}
+}
+
+func TestWarnedIsOutsideReconciliation(t *testing.T) {
+	if err := (migrations.Counts{Read: 2, Created: 1, Skipped: 1, Warned: 7}).Reconcile("s"); err != nil {
+		t.Errorf("warned counts entered the reconciliation: %v", err)
+	}
+	if err := (migrations.Counts{Read: 2, Created: 1, Warned: 1}).Reconcile("s"); err == nil {
+		t.Error("a missing record was made up by a warning")
+	}
+}

@@ -176,7 +176,7 @@ type IDs interface {
 type MapFunc func(rec SourceRecord, ids IDs) MapResult
 
 // MapResult is the outcome of mapping one record: records to write, a skip
-// with a reason, or a reject with an error.
+// with a reason, or a reject with an error; any of them may carry warnings.
 type MapResult struct {
 	Records []TargetRecord
 	// SkipReason, when set, means the record is deliberately not migrated
@@ -186,6 +186,26 @@ type MapResult struct {
 	// Reason and the run continues.
 	Err    error
 	Reason string
+	// Warnings say where the mapping fell back or dropped something the
+	// target cannot hold (an owner replaced by the default owner, a
+	// condition with no equivalent). They change nothing the engine does
+	// with the record; they are counted (Counts.Warned), written to
+	// RunOptions.Warnings and sampled in the summary, so a user sees every
+	// fallback that changed their data.
+	Warnings []string
+}
+
+// WithWarnings returns r with msgs added to its warnings; empty messages
+// are dropped. Warnings are kept whatever r's outcome.
+//
+//	return migrations.Write(rec).WithWarnings("owner falls back to the default owner")
+func (r MapResult) WithWarnings(msgs ...string) MapResult {
+	for _, m := range msgs {
+		if m != "" {
+			r.Warnings = append(r.Warnings, m)
+		}
+	}
+	return r
 }
 
 // Write is the MapResult that writes recs.

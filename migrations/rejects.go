@@ -23,31 +23,45 @@ type RejectLine struct {
 	Target   []TargetRecord `json:"target,omitempty"`
 }
 
-// rejectsFile serialises lines to w. Lines are written before the batch
-// holding them is committed, so a crash in between can repeat a line on
-// resume but never lose one; the state store keeps the exact current set.
-type rejectsFile struct {
-	mu  sync.Mutex
-	enc *json.Encoder
+// WarningLine is one line of the warnings file (JSON Lines): a fallback
+// the mapping took for one source record (MapResult.Warnings), one line
+// per warning.
+type WarningLine struct {
+	Time     time.Time `json:"time"`
+	RunID    string    `json:"run_id,omitempty"`
+	Job      string    `json:"job"`
+	Step     string    `json:"step"`
+	SourceID string    `json:"source_id"`
+	Message  string    `json:"message"`
 }
 
-func newRejectsFile(w io.Writer) *rejectsFile {
+// linesFile serialises JSON lines to w. Lines are written before the batch
+// holding them is committed, so a crash in between can repeat a line on
+// resume but never lose one; the state store keeps the exact current set
+// of rejects.
+type linesFile struct {
+	what string // "rejects" or "warnings", for errors
+	mu   sync.Mutex
+	enc  *json.Encoder
+}
+
+func newLinesFile(w io.Writer, what string) *linesFile {
 	if w == nil {
 		return nil
 	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	return &rejectsFile{enc: enc}
+	return &linesFile{what: what, enc: enc}
 }
 
-func (f *rejectsFile) write(l RejectLine) error {
+func (f *linesFile) write(l any) error {
 	if f == nil {
 		return nil
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.enc.Encode(l); err != nil {
-		return fmt.Errorf("migrations: write rejects file: %w", err)
+		return fmt.Errorf("migrations: write %s file: %w", f.what, err)
 	}
 	return nil
 }

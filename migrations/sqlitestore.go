@@ -260,12 +260,12 @@ func (s *SQLiteStore) Commit(ctx context.Context, c Commit) (err error) {
 	}
 	if c.RunID != "" && c.Counts != (Counts{}) {
 		n := c.Counts
-		if _, err := tx.ExecContext(ctx, `INSERT INTO run_steps (run_id, step, status, read, created, updated, written, unchanged, skipped, rejected)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO run_steps (run_id, step, status, read, created, updated, written, unchanged, skipped, rejected, warned)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (run_id, step) DO UPDATE SET read = read + excluded.read, created = created + excluded.created,
 				updated = updated + excluded.updated, written = written + excluded.written, unchanged = unchanged + excluded.unchanged,
-				skipped = skipped + excluded.skipped, rejected = rejected + excluded.rejected`,
-			c.RunID, c.Step, StatusRunning, n.Read, n.Created, n.Updated, n.Written, n.Unchanged, n.Skipped, n.Rejected); err != nil {
+				skipped = skipped + excluded.skipped, rejected = rejected + excluded.rejected, warned = warned + excluded.warned`,
+			c.RunID, c.Step, StatusRunning, n.Read, n.Created, n.Updated, n.Written, n.Unchanged, n.Skipped, n.Rejected, n.Warned); err != nil {
 			return err
 		}
 	}
@@ -481,14 +481,14 @@ func (s *SQLiteStore) Runs(ctx context.Context, job string) ([]RunRecord, error)
 		return nil, err
 	}
 	for i := range runs {
-		srows, err := s.db.QueryContext(ctx, `SELECT step, status, read, created, updated, written, unchanged, skipped, rejected FROM run_steps WHERE run_id = ? ORDER BY pos, step`, runs[i].ID)
+		srows, err := s.db.QueryContext(ctx, `SELECT step, status, read, created, updated, written, unchanged, skipped, rejected, warned FROM run_steps WHERE run_id = ? ORDER BY pos, step`, runs[i].ID)
 		if err != nil {
 			return nil, err
 		}
 		for srows.Next() {
 			var st RunStepRecord
 			c := &st.Counts
-			if err := srows.Scan(&st.Step, &st.Status, &c.Read, &c.Created, &c.Updated, &c.Written, &c.Unchanged, &c.Skipped, &c.Rejected); err != nil {
+			if err := srows.Scan(&st.Step, &st.Status, &c.Read, &c.Created, &c.Updated, &c.Written, &c.Unchanged, &c.Skipped, &c.Rejected, &c.Warned); err != nil {
 				srows.Close()
 				return nil, err
 			}

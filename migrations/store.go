@@ -122,6 +122,8 @@ type RunStepRecord struct {
 
 // Counts account for the source records of a step. They always reconcile:
 // Read = Created + Updated + Written + Unchanged + Skipped + Rejected.
+// Warned is informational and outside that sum: a warned record is also
+// counted by its outcome.
 // A source record mapped to several target records counts once: rejected
 // if any of them was rejected, unchanged if all were unchanged, created if
 // any was created, updated or written otherwise.
@@ -133,6 +135,9 @@ type Counts struct {
 	Unchanged int64 `json:"unchanged"`
 	Skipped   int64 `json:"skipped"`
 	Rejected  int64 `json:"rejected"`
+	// Warned is the number of warnings the mapping returned (a record may
+	// carry several; see MapResult.Warnings).
+	Warned int64 `json:"warned"`
 }
 
 // Add adds o to c.
@@ -144,13 +149,15 @@ func (c *Counts) Add(o Counts) {
 	c.Unchanged += o.Unchanged
 	c.Skipped += o.Skipped
 	c.Rejected += o.Rejected
+	c.Warned += o.Warned
 }
 
 // TotalWritten is every record the target now holds because of the run:
 // created, updated or written.
 func (c Counts) TotalWritten() int64 { return c.Created + c.Updated + c.Written }
 
-// Reconcile returns a *ReconcileError unless the counts add up.
+// Reconcile returns a *ReconcileError unless the counts add up. Warned is
+// not part of the sum.
 func (c Counts) Reconcile(step string) error {
 	if sum := c.TotalWritten() + c.Unchanged + c.Skipped + c.Rejected; sum != c.Read {
 		return &ReconcileError{Step: step, Counts: c}
