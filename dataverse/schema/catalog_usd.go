@@ -469,25 +469,39 @@ func usdAgentScriptStep() *Table {
 	))
 }
 
+// usdNotificationField and usdNotificationTemplate: columns, lengths,
+// defaults and choice values from [DK-CSW] msdyn_notificationfield and
+// msdyn_notificationtemplate; what each column does in the admin centre
+// (Field header = msdyn_title, Value = msdyn_value, Countdown = msdyn_timeout)
+// from [CE] ce/customer-service/administer/notification-templates.md.
 func usdNotificationField() *Table {
 	return usdWithUniqueKey(usdTable("msdyn_notificationfield", "msdyn_notificationfields", "Notification Field",
 		"msdyn_notificationfieldid", "msdyn_name",
 		usdString("msdyn_name", "Name", 100, RequiredApplication), usdUnique(),
-		usdString("msdyn_fieldlabel", "Field Label", 200, RequiredNone),
-		usdString("msdyn_fieldvalue", "Field Value", 1000, RequiredNone),
+		usdString("msdyn_title", "Title", 200, RequiredApplication),
+		usdString("msdyn_value", "Value", 1028, RequiredNone),
 		usdInt("msdyn_order", "Order"),
 	))
 }
 
 func usdNotificationTemplate() *Table {
+	timeout := usdInt("msdyn_timeout", "Countdown (seconds)")
+	timeout.MaxValue = usdFloatPtr(500)
 	return usdWithUniqueKey(usdTable("msdyn_notificationtemplate", "msdyn_notificationtemplates", "Notification Template",
 		"msdyn_notificationtemplateid", "msdyn_name",
 		usdString("msdyn_name", "Name", 100, RequiredApplication), usdUnique(),
-		usdString("msdyn_title", "Title", 200, RequiredNone),
-		usdString("msdyn_icon", "Icon", 200, RequiredNone),
-		usdInt("msdyn_timeout", "Timeout"),
-		usdBool("msdyn_autoacceptnotification", "Auto-accept notification", false),
-		usdString("msdyn_accepttext", "Accept Text", 100, RequiredNone),
-		usdString("msdyn_rejecttext", "Reject Text", 100, RequiredNone),
+		usdString("msdyn_title", "Title", 100, RequiredApplication),
+		usdMemo("msdyn_description", "Description", 2000),
+		usdString("msdyn_icon", "Icon", 1024, RequiredNone),
+		timeout,
+		usdBool("msdyn_showtimeout", "Show countdown", true),
+		usdBool("msdyn_autoacceptnotification", "Auto Accept Notification", false),
+		usdBool("msdyn_autopopupsession", "Auto popup session", false),
+		usdString("msdyn_acceptbuttontext", "Accept Button Text", 100, RequiredNone),
+		usdString("msdyn_rejectbuttontext", "Reject Button Text", 100, RequiredNone),
+		usdBool("msdyn_showrejectbutton", "Show Reject Button", true),
+		usdDefault(usdPicklist("msdyn_theme", "Theme", usdOpt(509180000, "Dark"), usdOpt(509180001, "Light")), 509180000),
+		usdDefault(usdPicklist("msdyn_desktopnotificationmode", "Show Desktop Notifications", usdOpt(509180000, "Never"),
+			usdOpt(509180001, "When app is in background"), usdOpt(509180002, "Always")), 509180000),
 	))
 }

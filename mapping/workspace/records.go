@@ -1,7 +1,8 @@
 // Package workspace translates a Unified Service Desk configuration model
 // into Copilot Service workspace records: app profiles, session templates,
 // application tab templates and their parameters, agent scripts and steps,
-// and macros. It is pure: no I/O, the same model and options always give
+// macros, and notification templates with their fields (from Popup
+// Notification controls). It is pure: no I/O, the same model and options always give
 // byte-identical output, and every record carries a stable unique name so
 // that writing it again updates instead of duplicating.
 //
@@ -33,6 +34,10 @@ var TableOrder = []string{
 	"msdyn_productivityagentscriptstep",
 	"msdyn_sessiontemplate",
 	"msdyn_appconfiguration",
+	// Notification templates and fields only meet through their N:N
+	// relationship, which is written after all records.
+	"msdyn_notificationtemplate",
+	"msdyn_notificationfield",
 }
 
 // KeyColumn is the alternate-key column that holds a table's unique name.

@@ -71,6 +71,7 @@ func Translate(m *usd.Model, opt Options) (*Result, error) {
 	t.triggerMacros()
 	t.sessionTemplates()
 	t.appProfiles()
+	t.notificationTemplates()
 	t.sort()
 	return &t.res, nil
 }

@@ -51,7 +51,14 @@ func TestAddressingAutoDetects(t *testing.T) {
 		t.Errorf("with keys: %s %v %v", mode, missing, err)
 	}
 	mode, missing, err = (&migrate.Migrator{Client: newKeylessEnv(t).c, Result: res}).ResolveAddressing(ctx)
-	want := slices.Clone(workspace.TableOrder)
+	// Only the tables the translation writes are read (small.zip has no
+	// popup notification, so no notification tables).
+	var want []string
+	for _, r := range res.Records {
+		if !slices.Contains(want, r.Table) {
+			want = append(want, r.Table)
+		}
+	}
 	slices.Sort(want)
 	if err != nil || mode != migrate.AddressByID || !slices.Equal(missing, want) {
 		t.Errorf("without keys: %s %v %v", mode, missing, err)
