@@ -124,7 +124,13 @@ func Assess(m *usd.Model, opts Options) *Report {
 		a.add(Item{Kind: usd.KindScriptlet, ID: s.ID, Name: s.Name, Target: "JavaScript web resource, Power Fx or Power Automate flow",
 			Verdict: Manual, Reasons: []string{"scriptlets run JavaScript inside USD; the workspace has no equivalent"}})
 	}
+	popupForms := popupForms(m)
 	for _, f := range m.Forms {
+		if popup, ok := popupForms[f.Name]; ok {
+			a.add(Item{Kind: usd.KindForm, ID: f.ID, Name: f.Name, Target: "Notification fields (msdyn_notificationfield)", Verdict: Partial,
+				Reasons: []string{fmt.Sprintf("shown by popup %q: dvsync writes its texts with replacement parameters as notification fields and its OK/Cancel buttons as accept/reject; layout, static text and other buttons are not carried over", popup)}})
+			continue
+		}
 		a.add(Item{Kind: usd.KindForm, ID: f.ID, Name: f.Name, Target: "Custom page or model-driven form",
 			Verdict: Manual, Reasons: []string{"USD forms are XAML/HTML markup; rebuild as a custom page"}})
 	}
@@ -259,7 +265,7 @@ func (a *assessor) hostedControl(hc *usd.HostedControl) Item {
 	case usd.ListenerHostedControl:
 		set("Application Insights / telemetry", Manual, "listener hosted controls have no equivalent; use the workspace telemetry or Application Insights")
 	case usd.PopupNotification:
-		set("Notification template (msdyn_notificationtemplate)", Partial, "recreate the popup fields as notification fields")
+		set("Notification template (msdyn_notificationtemplate)", Partial, a.popupReason(hc))
 	case usd.UserNotes:
 		set("Timeline notes", Manual, "User Notes has no equivalent; notes live on the record timeline")
 	case usd.TodoList:
@@ -270,6 +276,56 @@ func (a *assessor) hostedControl(hc *usd.HostedControl) Item {
 		set("Unknown", Manual, fmt.Sprintf("unknown component type %d", int(hc.ComponentType)))
 	}
 	return it
+}
+
+// popupShows returns the Show action calls of a Popup Notification
+// control in USD order; the first one is what mapping/workspace translates.
+func popupShows(m *usd.Model, hcID string) []*usd.ActionCall {
+	var out []*usd.ActionCall
+	for _, ac := range m.ActionCallsOf(hcID) {
+		if strings.EqualFold(m.ActionName(ac.ActionID), "show") {
+			out = append(out, ac)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Order != out[j].Order {
+			return out[i].Order < out[j].Order
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// popupForms maps the forms that popups translate into notification
+// fields to the popup control's name.
+func popupForms(m *usd.Model) map[string]string {
+	out := map[string]string{}
+	for _, hc := range m.HostedControls {
+		if hc.ComponentType != usd.PopupNotification {
+			continue
+		}
+		if shows := popupShows(m, hc.ID); len(shows) > 0 {
+			if f, ok := usd.DataValue(usd.ParseActionData(shows[0].Data), "formname"); ok && strings.TrimSpace(f) != "" {
+				if _, taken := out[strings.TrimSpace(f)]; !taken {
+					out[strings.TrimSpace(f)] = hc.Name
+				}
+			}
+		}
+	}
+	return out
+}
+
+// popupReason says what dvsync writes for a Popup Notification control.
+// The verdict stays partial either way: showing the template needs a
+// workstream or channel whose notification settings select it.
+func (a *assessor) popupReason(hc *usd.HostedControl) string {
+	const wiring = "; select it in a workstream's or channel's notification settings by hand"
+	shows := popupShows(a.m, hc.ID)
+	if len(shows) == 0 {
+		return "dvsync writes a notification template (title, default countdown) without fields: no Show action call names the popup's form; add notification fields by hand" + wiring
+	}
+	return "dvsync writes a notification template, with the notification fields it can recover from the form and data of Show action call " +
+		fmt.Sprintf("%q", shows[0].Name) + ", its countdown and accept/reject buttons" + wiring
 }
 
 func orNone(s string) string {

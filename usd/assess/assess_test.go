@@ -122,6 +122,10 @@ func TestVerdicts(t *testing.T) {
 		{usd.KindSessionLine, "Case Session Name Fallback", assess.Partial, "$Context"},
 		{usd.KindSessionLine, "Contact Overview", assess.Manual, "XAML"},
 		{usd.KindScriptlet, "CaseAge", assess.Manual, ""},
+		// The template and fields are written; showing it needs a workstream.
+		{usd.KindHostedControl, "Incoming Call Popup", assess.Partial, "writes a notification template"},
+		{usd.KindForm, "Incoming Call", assess.Partial, "notification fields"},
+		{usd.KindForm, "Wrap-up Survey", assess.Manual, "rebuild as a custom page"},
 		{usd.KindConfiguration, "Tier 1 Agents", assess.Automatic, ""},
 	}
 	for _, c := range cases {
