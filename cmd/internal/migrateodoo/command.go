@@ -115,6 +115,7 @@ type options struct {
 	state       string
 	mapFile     string
 	rejects     string
+	warnings    string
 	printMap    bool
 	dryRun      bool
 	restart     bool
@@ -144,7 +145,11 @@ file (--state). Interrupt it at any moment and run the same command again to
 continue; records are addressed by deterministic IDs, so nothing is written
 twice. Records that cannot be mapped or written go to the rejects file and
 the run goes on; the summary reconciles read = written + unchanged + skipped
-+ rejected for every step. --dry-run plans the run and writes nothing.
++ rejected for every step. Fallbacks the mapping took that changed the data
+(an Odoo user with no Dataverse match whose tickets go to default_owner, a
+tag condition Dataverse cannot express) go to the warnings file, one JSON
+line each, and are counted in the WARNINGS column; they do not enter the
+reconciliation. --dry-run plans the run and writes nothing.
 
 The Odoo API key is read from ODOO_API_KEY (or --odoo-key-file), the Dataverse
 token from DVSYNC_TOKEN or Azure credentials, never from the command line.`,
@@ -162,6 +167,7 @@ token from DVSYNC_TOKEN or Azure credentials, never from the command line.`,
 	f.StringVar(&o.state, "state", DefaultStateFile, "state file (SQLite): checkpoints, ID map, journal; reuse it to resume")
 	f.StringVar(&o.mapFile, "map", "", "mapping file, YAML or JSON (default: the built-in map)")
 	f.StringVar(&o.rejects, "rejects", "", "rejects file, JSON Lines, appended to (default: <state>.rejects.jsonl)")
+	f.StringVar(&o.warnings, "warnings", "", "mapping warnings file, JSON Lines, appended to (default: beside the rejects file, \"rejects\" replaced by \"warnings\" in its name)")
 	f.BoolVar(&o.printMap, "print-default-map", false, "print the documented default mapping file and exit")
 	f.BoolVar(&o.dryRun, "dry-run", false, "plan: count and sample what would be written, write nothing")
 	f.BoolVar(&o.restart, "restart", false, "read every source from the start (records already written are updated, not duplicated)")
@@ -205,10 +211,17 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	defer store.Close()
 	cfg := Config{Odoo: oc, Database: o.odoo.DB, Dataverse: dv, Map: m, Store: store, DryRun: o.dryRun,
 		BatchSize: o.batchSize, Concurrency: o.concurrency, PageSize: o.odoo.PageSize, Logger: log}
-	rejectsPath := o.rejects
+	// A plan writes no files; its summary still counts and samples warnings.
+	rejectsPath, warningsPath := o.rejects, ""
 	if !o.dryRun {
 		if rejectsPath == "" {
 			rejectsPath = strings.TrimSuffix(o.state, filepath.Ext(o.state)) + ".rejects.jsonl"
+		}
+		if warningsPath = o.warnings; warningsPath == "" {
+			warningsPath = WarningsPath(rejectsPath)
+		}
+		if filepath.Clean(warningsPath) == filepath.Clean(rejectsPath) {
+			return fmt.Errorf("--warnings and --rejects name the same file %s; give them different files", rejectsPath)
 		}
 		f, err := openRejects(rejectsPath)
 		if err != nil {
@@ -216,6 +229,12 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		}
 		defer f.Close()
 		cfg.Rejects = f
+		wf, err := openRejects(warningsPath)
+		if err != nil {
+			return fmt.Errorf("opening the warnings file: %w", err)
+		}
+		defer wf.Close()
+		cfg.Warnings = wf
 	}
 	bars := newStepBars(streams.Err, o.json)
 	cfg.Progress = bars.update
@@ -225,7 +244,7 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	if sum == nil {
 		return err
 	}
-	if perr := printSummary(streams.Out, sum, rejectsPath, o.json); perr != nil && err == nil {
+	if perr := printSummary(streams.Out, sum, Files{Rejects: rejectsPath, Warnings: warningsPath}, o.json); perr != nil && err == nil {
 		err = perr
 	}
 	if err != nil {
@@ -270,32 +289,79 @@ func (b *stepBars) finish() {
 	}
 }
 
+// WarningsPath is the default warnings file beside a rejects file: the
+// last "rejects" in its name becomes "warnings" (odoo-rejects.jsonl →
+// odoo-warnings.jsonl), or ".warnings.jsonl" replaces its extension.
+func WarningsPath(rejects string) string {
+	dir, base := filepath.Split(rejects)
+	if i := strings.LastIndex(base, "rejects"); i >= 0 {
+		return dir + base[:i] + "warnings" + base[i+len("rejects"):]
+	}
+	return dir + strings.TrimSuffix(base, filepath.Ext(base)) + ".warnings.jsonl"
+}
+
+// Files are the report files of a run ("" when not written).
+type Files struct {
+	Rejects, Warnings string
+}
+
 // Result is the JSON summary of `dvsync migrate odoo`.
 type Result struct {
 	*migrations.Summary
-	Rejects string         `json:"rejects_file,omitempty"`
-	Rates   map[string]int `json:"records_per_second"`
+	Rejects  string `json:"rejects_file,omitempty"`
+	Warnings string `json:"warnings_file,omitempty"`
+	// Warned is the number of mapping warnings of all steps (each step's
+	// counts.warned, and a sample in its warnings).
+	Warned int64          `json:"warned"`
+	Rates  map[string]int `json:"records_per_second"`
 }
 
-func printSummary(w io.Writer, sum *migrations.Summary, rejects string, asJSON bool) error {
-	res := Result{Summary: sum, Rejects: rejects, Rates: map[string]int{}}
+// NewResult is the JSON summary of a run that wrote files.
+func NewResult(sum *migrations.Summary, files Files) Result {
+	res := Result{Summary: sum, Rejects: files.Rejects, Warnings: files.Warnings, Warned: sum.Total().Warned, Rates: map[string]int{}}
 	for _, s := range sum.Steps {
 		res.Rates[s.Step] = int(rate(s.Counts.Read, s.Duration))
 	}
+	return res
+}
+
+// maxListedWarnings bounds the warnings the table summary prints; the
+// warnings file and --json have more.
+const maxListedWarnings = 5
+
+func printSummary(w io.Writer, sum *migrations.Summary, files Files, asJSON bool) error {
+	res := NewResult(sum, files)
 	if asJSON {
 		return output.WriteJSON(w, res)
 	}
 	var rows [][]string
 	for _, s := range sum.Steps {
 		c := s.Counts
-		rows = append(rows, []string{s.Step, string(s.Status), n(c.Read), n(c.Created), n(c.Updated), n(c.Written), n(c.Unchanged), n(c.Skipped), n(c.Rejected),
+		rows = append(rows, []string{s.Step, string(s.Status), n(c.Read), n(c.Created), n(c.Updated), n(c.Written), n(c.Unchanged), n(c.Skipped), n(c.Rejected), n(c.Warned),
 			s.Duration.Round(time.Millisecond).String(), strconv.Itoa(res.Rates[s.Step])})
 	}
 	t := sum.Total()
-	rows = append(rows, []string{"total", string(sum.Status), n(t.Read), n(t.Created), n(t.Updated), n(t.Written), n(t.Unchanged), n(t.Skipped), n(t.Rejected),
+	rows = append(rows, []string{"total", string(sum.Status), n(t.Read), n(t.Created), n(t.Updated), n(t.Written), n(t.Unchanged), n(t.Skipped), n(t.Rejected), n(t.Warned),
 		sum.Ended.Sub(sum.Started).Round(time.Millisecond).String(), strconv.Itoa(int(rate(t.Read, sum.Ended.Sub(sum.Started))))})
-	if err := output.Table(w, []string{"step", "status", "read", "created", "updated", "written", "unchanged", "skipped", "rejected", "time", "rec/s"}, rows); err != nil {
+	if err := output.Table(w, []string{"step", "status", "read", "created", "updated", "written", "unchanged", "skipped", "rejected", "warnings", "time", "rec/s"}, rows); err != nil {
 		return err
+	}
+	if t.Warned > 0 {
+		where := "--json has a sample of each step's warnings"
+		if files.Warnings != "" {
+			where = "see " + files.Warnings
+		}
+		fmt.Fprintf(w, "\n%d mapping warnings (fallbacks that changed the data); %s. First ones:\n", t.Warned, where)
+		listed := 0
+		for _, s := range sum.Steps {
+			for _, wn := range s.Warnings {
+				if listed == maxListedWarnings {
+					break
+				}
+				fmt.Fprintf(w, "  %s %s: %s\n", s.Step, wn.SourceID, wn.Message)
+				listed++
+			}
+		}
 	}
 	if sum.DryRun {
 		var tables []string
@@ -317,7 +383,7 @@ func printSummary(w io.Writer, sum *migrations.Summary, rejects string, asJSON b
 		return nil
 	}
 	if t.Rejected > 0 {
-		fmt.Fprintf(w, "\n%d records rejected; see %s\n", t.Rejected, rejects)
+		fmt.Fprintf(w, "\n%d records rejected; see %s\n", t.Rejected, files.Rejects)
 	}
 	return nil
 }

@@ -148,13 +148,15 @@ func (i ids) Migrated(step string, odooID int) bool {
 	return ok
 }
 
-// toEngine converts a mapping result.
+// toEngine converts a mapping result. Its warnings (fallbacks such as an
+// owner replaced by the default owner) travel with it whatever the
+// outcome, so the engine counts them and writes them to the warnings file.
 func toEngine(r odoodv.Result) migrations.MapResult {
 	switch {
 	case r.Err != nil:
-		return migrations.Reject(r.Err)
+		return migrations.Reject(r.Err).WithWarnings(r.Warnings...)
 	case r.Skip != "":
-		return migrations.Skip(r.Skip)
+		return migrations.Skip(r.Skip).WithWarnings(r.Warnings...)
 	}
 	out := make([]migrations.TargetRecord, len(r.Records))
 	for i, rec := range r.Records {
@@ -164,7 +166,7 @@ func toEngine(r odoodv.Result) migrations.MapResult {
 		}
 		out[i] = migrations.TargetRecord{Table: rec.Table, Key: k, Fields: rec.Fields}
 	}
-	return migrations.Write(out...)
+	return migrations.Write(out...).WithWarnings(r.Warnings...)
 }
 
 func mapWith[T any](f func(T, odoodv.Migrated) odoodv.Result) migrations.MapFunc {

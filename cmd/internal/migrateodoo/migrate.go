@@ -33,7 +33,11 @@ type Config struct {
 	Store migrations.Store
 	// Rejects receives the rejected records as JSON Lines; nil discards.
 	Rejects io.Writer
-	DryRun  bool
+	// Warnings receives the mapping's warnings (fallbacks that changed
+	// the data) as JSON Lines; nil discards them (they are still counted
+	// and sampled in the summary).
+	Warnings io.Writer
+	DryRun   bool
 	// Restart reads every source from the start; the ID map is kept, so
 	// records already written are updated.
 	Restart     bool
@@ -131,7 +135,7 @@ func Migrate(ctx context.Context, cfg Config) (*migrations.Summary, *Prepared, e
 		return nil, nil, err
 	}
 	o := migrations.RunOptions{Store: cfg.Store, BatchSize: cfg.BatchSize, Concurrency: cfg.Concurrency, Rejects: cfg.Rejects,
-		Progress: cfg.Progress, Logger: cfg.Logger, Restart: cfg.Restart}
+		Warnings: cfg.Warnings, Progress: cfg.Progress, Logger: cfg.Logger, Restart: cfg.Restart}
 	if cfg.DryRun {
 		sum, err := migrations.Plan(ctx, p.Job, o)
 		return sum, p, err
@@ -153,8 +157,8 @@ func Verify(ctx context.Context, cfg Config, sample int, seed uint64) (*migratio
 		Sample: sample, Seed: seed, Logger: cfg.Logger})
 }
 
-// openRejects opens the rejects file for appending: a resumed run adds to
-// what earlier runs recorded.
+// openRejects opens the rejects (or warnings) file for appending: a
+// resumed run adds to what earlier runs recorded.
 func openRejects(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 }
