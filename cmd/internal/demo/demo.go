@@ -275,7 +275,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return sum, err
 	}
 	defer rejects.Close()
-	cfg := migrateodoo.Config{Odoo: oc, Database: odooserver.Database, Dataverse: dv, Map: m, Store: store, Rejects: rejects,
+	warnings, err := os.Create(file("odoo-warnings.jsonl"))
+	if err != nil {
+		return sum, err
+	}
+	defer warnings.Close()
+	cfg := migrateodoo.Config{Odoo: oc, Database: odooserver.Database, Dataverse: dv, Map: m, Store: store, Rejects: rejects, Warnings: warnings,
 		Progress: func(p migrations.StepProgress) {
 			if p.Status == migrations.StatusSucceeded || p.Status == migrations.StatusFailed {
 				say("odoo migration: %-13s %s, %d read", p.Step, p.Status, p.Counts.Read)
@@ -289,12 +294,8 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return err
 	})
 	if msum != nil {
-		res := migrateodoo.Result{Summary: msum, Rejects: filepath.Join(o.Out, "odoo-rejects.jsonl"), Rates: map[string]int{}}
-		for _, s := range msum.Steps {
-			if s.Duration > 0 {
-				res.Rates[s.Step] = int(float64(s.Counts.Read) / s.Duration.Seconds())
-			}
-		}
+		res := migrateodoo.NewResult(msum, migrateodoo.Files{Rejects: filepath.Join(o.Out, "odoo-rejects.jsonl"),
+			Warnings: filepath.Join(o.Out, "odoo-warnings.jsonl")})
 		sum.Odoomig = &res
 		if werr := writeJSON(file("odoo-migration.json"), res); werr != nil && err == nil {
 			err = werr
@@ -305,7 +306,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 
 	say("verifying the Odoo migration record by record…")
-	cfg.Rejects, cfg.Progress = nil, nil
+	cfg.Rejects, cfg.Warnings, cfg.Progress = nil, nil, nil
 	err = timed("verify", func() error {
 		rep, err := migrateodoo.Verify(ctx, cfg, 0, 0)
 		if err != nil {
@@ -396,8 +397,8 @@ func printSummary(w io.Writer, s *Summary) {
 	}
 	if s.Odoomig != nil {
 		t := s.Odoomig.Total()
-		fmt.Fprintf(w, "Odoo helpdesk: %d records read, %d written, %d unchanged, %d skipped, %d rejected in %.1fs\n",
-			t.Read, t.TotalWritten(), t.Unchanged, t.Skipped, t.Rejected, s.Timings["odoo_migration"])
+		fmt.Fprintf(w, "Odoo helpdesk: %d records read, %d written, %d unchanged, %d skipped, %d rejected in %.1fs; %d mapping warnings\n",
+			t.Read, t.TotalWritten(), t.Unchanged, t.Skipped, t.Rejected, s.Timings["odoo_migration"], t.Warned)
 	}
 	if s.Verify != nil {
 		verdict := "OK, no mismatches"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,17 @@ func TestDemo(t *testing.T) {
 		if !strings.HasPrefix(u, "http://127.0.0.1:") {
 			t.Errorf("server URL %s is not loopback", u)
 		}
+	}
+	// The warnings file is written even when empty, and matches the count.
+	wb, err := os.ReadFile(filepath.Join(out, "odoo-warnings.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := int64(bytes.Count(wb, []byte("\n"))); n != sum.Odoomig.Warned || n != sum.Odoomig.Total().Warned {
+		t.Errorf("odoo-warnings.jsonl has %d lines, summary says %d (steps %d)", n, sum.Odoomig.Warned, sum.Odoomig.Total().Warned)
+	}
+	if want := fmt.Sprintf("; %d mapping warnings", sum.Odoomig.Warned); !strings.Contains(stdout.String(), want) {
+		t.Errorf("output does not give the warning count %q:\n%s", want, stdout.String())
 	}
 	if !strings.Contains(stdout.String(), "Reports are in "+out) {
 		t.Errorf("output does not name the folder:\n%s", stdout.String())
