@@ -247,6 +247,26 @@ func TestContosoEndToEnd(t *testing.T) {
 	if len(scripts) == 0 {
 		t.Error("no agent scripts")
 	}
+	// The Incoming Call Popup arrives as a notification template with the
+	// field its form showed, linked through the N:N relationship.
+	notes := read("msdyn_notificationtemplate", dataverse.Query{})
+	if len(notes) != 1 {
+		t.Fatalf("%d notification templates, want 1", len(notes))
+	}
+	if n := notes[0]; n.String("msdyn_title") != "Incoming Call Popup" || n.String("msdyn_timeout") != "15" || n.String("msdyn_uniquename") != "dvs_notification_incoming_call_popup" {
+		t.Errorf("notification template %v", n)
+	}
+	var noteFields []string
+	for rec, err := range e.c.Related(ctx, "msdyn_notificationtemplate", dataverse.ByKey("msdyn_uniquename", notes[0].String("msdyn_uniquename")),
+		"msdyn_notificationtemplate_notificationfield", dataverse.Query{Select: []string{"msdyn_title", "msdyn_value"}}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		noteFields = append(noteFields, rec.String("msdyn_title")+" = "+rec.String("msdyn_value"))
+	}
+	if want := []string{"Incoming call from = [[$Context.ani]+]"}; !slices.Equal(noteFields, want) {
+		t.Errorf("notification fields %q, want %q", noteFields, want)
+	}
 	macros := read("workflow", dataverse.Query{Filter: dataverse.Eq("category", 9000)})
 	if len(macros) == 0 {
 		t.Error("no macros")
