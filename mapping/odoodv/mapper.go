@@ -482,16 +482,26 @@ func (mp *Mapper) Case(t helpdesk.Ticket, ids Migrated) Result {
 
 	// Owner: the matched Dataverse user, else the default owner, else the
 	// caller.
+	unmatched := false
 	if t.User.Valid() {
 		u, known := mp.users[t.User.ID]
 		if known && ids.Migrated(StepUsers, t.User.ID) {
 			f["ownerid@odata.bind"] = bindKey("systemusers", "internalemailaddress", mp.UserEmail(u))
 		} else {
-			warn("user %d (%s) has no Dataverse match", t.User.ID, t.User.Name)
+			unmatched = true
 		}
 	}
 	if _, ok := f["ownerid@odata.bind"]; !ok && mp.m.Users.DefaultOwner != "" {
 		f["ownerid@odata.bind"] = bindKey("systemusers", "internalemailaddress", mp.m.Users.DefaultOwner)
+	}
+	// The warning names the owner the case gets instead, so the user sees
+	// what changed, not only that something did.
+	switch {
+	case !unmatched:
+	case mp.m.Users.DefaultOwner != "":
+		warn("user %d (%s) has no Dataverse match; owner falls back to users.default_owner %s", t.User.ID, t.User.Name, mp.m.Users.DefaultOwner)
+	default:
+		warn("user %d (%s) has no Dataverse match and users.default_owner is not set; the case is owned by the user the migration runs as", t.User.ID, t.User.Name)
 	}
 
 	prio, err := mp.Priority(t.Priority)

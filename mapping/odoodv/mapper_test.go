@@ -545,8 +545,8 @@ func TestCases(t *testing.T) {
 				if one(t, r, "incident").Fields["ownerid@odata.bind"] != "/systemusers(internalemailaddress='desk@contoso.example')" {
 					t.Error("default owner not used")
 				}
-				if len(r.Warnings) < 2 {
-					t.Errorf("warnings %v, want unmatched user and team", r.Warnings)
+				if len(r.Warnings) < 2 || !strings.Contains(r.Warnings[0], "owner falls back to users.default_owner desk@contoso.example") {
+					t.Errorf("warnings %v, want unmatched user (naming the fallback owner) and team", r.Warnings)
 				}
 				if len(r.Records) != 1 {
 					t.Error("queue item written for a team that was not migrated")
@@ -556,6 +556,9 @@ func TestCases(t *testing.T) {
 			check: func(t *testing.T, r Result) {
 				if _, ok := one(t, r, "incident").Fields["ownerid@odata.bind"]; ok {
 					t.Error("owner bound without a match")
+				}
+				if len(r.Warnings) == 0 || !strings.Contains(r.Warnings[0], "users.default_owner is not set") {
+					t.Errorf("warnings %v, want the unmatched user without a fallback", r.Warnings)
 				}
 			}},
 		{name: "archived ticket skipped when configured", m: "tickets: {migrate_archived: false}", t: ticket(func(t *helpdesk.Ticket) { t.Active = false }), ids: partnerIDs, skip: "archived"},

@@ -84,7 +84,7 @@ func TestUnmatchedUserWarning(t *testing.T) {
 	lines := readJSONL(t, warnFile)
 	var got []string
 	for _, l := range lines {
-		if l["step"] != odoodv.StepCases || !strings.Contains(l["message"].(string), "user 10 (Mei Chen) has no Dataverse match") {
+		if l["step"] != odoodv.StepCases || !strings.Contains(l["message"].(string), "user 10 (Mei Chen) has no Dataverse match; owner falls back to users.default_owner oskar.delgado@harborlane.example") {
 			t.Errorf("unexpected warning %v", l)
 			continue
 		}
