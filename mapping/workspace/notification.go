@@ -105,10 +105,10 @@ func (t *translator) notificationTemplate(hc *usd.HostedControl) {
 
 	// Title: a title passed in the Show data, else the control's display name.
 	title, fromData := custom["title"]
-	if fromData {
-		delete(custom, "title")
-	} else if title = hc.DisplayName; title == "" {
-		title = hc.Name
+	if !fromData {
+		if title = hc.DisplayName; title == "" {
+			title = hc.Name
+		}
 	}
 	titleTr := notificationText(title)
 	fields["msdyn_title"] = truncate(titleTr.Text, 100)
@@ -147,7 +147,7 @@ func (t *translator) notificationTemplate(hc *usd.HostedControl) {
 	} else {
 		fields["msdyn_rejectbuttontext"] = rejectTextDefault
 		for _, l := range customOrder {
-			if _, ok := custom[strings.ToLower(l.Name)]; ok {
+			if !strings.EqualFold(l.Name, "title") { // already the template's title
 				items = append(items, popupField{header: l.Name, value: l.Value})
 			}
 		}
@@ -166,6 +166,15 @@ func (t *translator) notificationTemplate(hc *usd.HostedControl) {
 		})
 		t.slugDiags(s, f, "field "+it.header, tr)
 		t.associate("msdyn_notificationtemplate_notificationfield", rec, f)
+	}
+	for _, ev := range t.m.Events {
+		if ev.HostedControlID == hc.ID && len(ev.ActionCalls) > 0 {
+			switch strings.ToLower(ev.Name) {
+			case "ok", "cancel", "timedout":
+				t.diag(Warning, src(usd.KindEvent, ev.ID, ev.Name), rec,
+					"USD ran this event's action calls when the popup was answered or timed out; a notification's accept only opens the routed work item, so run its macro from the session or form by hand")
+			}
+		}
 	}
 	fields["msdyn_description"] = truncate(fmt.Sprintf("Migrated from USD popup notification %q by dvsync.", hc.Name), 2000)
 	t.diag(Info, s, rec, "select this template in the notification settings of the workstream or channel that should show it; USD showed the popup from an action call, the workspace shows notifications when work is routed")

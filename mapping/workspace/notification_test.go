@@ -174,6 +174,31 @@ func TestNotificationTemplates(t *testing.T) {
 	}
 }
 
+// Action calls on the popup's Ok event have no notification hook: a
+// warning says so against the template.
+func TestNotificationOkEventWarned(t *testing.T) {
+	m := popupModel("formname=F\r\ntimeout=5", map[string]string{"F": `<Grid ` + xamlNS + `><TextBlock Text="[[incident.title]]"/></Grid>`})
+	m.Actions = append(m.Actions, &usd.Action{ID: "a2", Name: "Close", HostedControlID: "hc1"})
+	m.ActionCalls = append(m.ActionCalls, &usd.ActionCall{ID: "ac2", Name: "Popup - Close", HostedControlID: "hc1", ActionID: "a2", Order: 2})
+	m.Events = []*usd.Event{{ID: "ev1", Name: "Ok", HostedControlID: "hc1", ActionCalls: []string{"ac2"}}}
+	r, err := workspace.Translate(m, workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, d := range r.Diagnostics {
+		found = found || (d.Source.ID == "ev1" && d.Severity == workspace.Warning && d.Target != nil &&
+			d.Target.Table == "msdyn_notificationtemplate" && strings.Contains(d.Message, "accept only opens"))
+	}
+	if !found {
+		t.Errorf("no warning about the Ok event: %+v", r.Diagnostics)
+	}
+	// The lone text has no label: the header is the parameter's name.
+	if f := find(r, "msdyn_notificationfield", "dvs_notification_call_popup_01"); f == nil || f.Fields["msdyn_title"] != "incident.title" || f.Fields["msdyn_value"] != "{caseTitle}" {
+		t.Errorf("field = %+v", f)
+	}
+}
+
 // An unsupported parameter is kept verbatim and reported as a warning
 // against the field that holds it.
 func TestNotificationFieldUnsupportedParam(t *testing.T) {
