@@ -21,8 +21,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/dvsync/dvsync/cmd/internal/connection"
 	"github.com/dvsync/dvsync/cmd/internal/output"
-	"github.com/dvsync/dvsync/cmd/internal/pull"
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/mapping/odoodv"
 	"github.com/dvsync/dvsync/migrations"
@@ -111,7 +111,7 @@ func Logger(w io.Writer, verbose bool) *slog.Logger {
 
 type options struct {
 	odoo        OdooFlags
-	conn        pull.Connection
+	conn        connection.Dataverse
 	state       string
 	mapFile     string
 	rejects     string
@@ -179,7 +179,7 @@ token from DVSYNC_TOKEN or Azure credentials, never from the command line.`,
 }
 
 // DataverseClient builds the Dataverse client of the connection flags.
-func DataverseClient(conn *pull.Connection, streams *output.Streams) (*dataverse.Client, error) {
+func DataverseClient(conn *connection.Dataverse, streams *output.Streams) (*dataverse.Client, error) {
 	return conn.Client(func(msg string) { fmt.Fprintln(streams.Err, msg) }, nil)
 }
 

@@ -17,13 +17,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dvsync/dvsync/cmd/internal/connection"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/cmd/internal/pull"
 	"github.com/dvsync/dvsync/dataverse"
 )
 
 type options struct {
-	conn        pull.Connection
+	conn        connection.Dataverse
 	key         string
 	mode        string
 	batch       int

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dvsync/dvsync/cmd/internal/connection"
 	"github.com/dvsync/dvsync/cmd/internal/output"
-	"github.com/dvsync/dvsync/cmd/internal/pull"
 	"github.com/dvsync/dvsync/mapping/workspace"
 	"github.com/dvsync/dvsync/usd"
 	"github.com/dvsync/dvsync/usd/migrate"
@@ -19,7 +19,7 @@ import (
 
 type migrateOptions struct {
 	from          string
-	conn          pull.Connection
+	conn          connection.Dataverse
 	toEnv         string
 	configuration string
 	all           bool

@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dvsync/dvsync/cmd/internal/connection"
 	"github.com/dvsync/dvsync/cmd/internal/output"
-	"github.com/dvsync/dvsync/cmd/internal/pull"
 	"github.com/dvsync/dvsync/usd"
 	"github.com/dvsync/dvsync/usd/assess"
 )
@@ -37,7 +37,7 @@ environment (migrate).`,
 
 type assessOptions struct {
 	from          string
-	conn          pull.Connection
+	conn          connection.Dataverse
 	format        string
 	out           string
 	configuration string

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dvsync/dvsync/cmd/internal/connection"
 	"github.com/dvsync/dvsync/cmd/internal/migrateodoo"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/cmd/internal/pull"
@@ -22,7 +23,7 @@ import (
 
 type options struct {
 	odoo    migrateodoo.OdooFlags
-	conn    pull.Connection
+	conn    connection.Dataverse
 	state   string
 	mapFile string
 	sample  int

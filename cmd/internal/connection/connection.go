@@ -1,4 +1,6 @@
-package pull
+// Package connection holds the flags every command that talks to Dataverse
+// shares: which environment, and how to authenticate.
+package connection
 
 import (
 	"errors"
@@ -10,12 +12,11 @@ import (
 	"github.com/dvsync/dvsync/dataverse"
 )
 
-// Connection is the set of flags that name a Dataverse environment and say
+// Dataverse is the set of flags that name a Dataverse environment and say
 // how to authenticate. Secrets are never flags: they come from the
 // environment (AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PASSWORD,
 // DVSYNC_TOKEN), so they never show in process lists or shell history.
-// Other commands that talk to Dataverse reuse it.
-type Connection struct {
+type Dataverse struct {
 	Env               string
 	Auth              string
 	TenantID          string
@@ -25,7 +26,7 @@ type Connection struct {
 }
 
 // AddFlags registers the connection flags.
-func (c *Connection) AddFlags(fs *pflag.FlagSet) {
+func (c *Dataverse) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Env, "env", "", "Dataverse environment URL, e.g. https://org.crm.dynamics.com (default $DVSYNC_ENV)")
 	fs.StringVar(&c.Auth, "auth", "", "authentication: default, client-secret, certificate, managed-identity, workload-identity, azure-cli, device-code or token (default: token when $DVSYNC_TOKEN is set, otherwise default)")
 	fs.StringVar(&c.TenantID, "tenant-id", "", "Entra ID tenant (default $AZURE_TENANT_ID)")
@@ -42,7 +43,7 @@ func orEnv(v, name string) string {
 }
 
 // Client builds a client from the flags and the environment.
-func (c *Connection) Client(deviceCodePrompt func(string), opts *dataverse.ClientOptions) (*dataverse.Client, error) {
+func (c *Dataverse) Client(deviceCodePrompt func(string), opts *dataverse.ClientOptions) (*dataverse.Client, error) {
 	env := orEnv(c.Env, "DVSYNC_ENV")
 	if env == "" {
 		return nil, errors.New("no environment: pass --env https://<org>.crm.dynamics.com or set DVSYNC_ENV")
