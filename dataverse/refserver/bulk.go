@@ -220,12 +220,9 @@ func (s *Server) updateMultiple(w http.ResponseWriter, r *http.Request, t *schem
 				continue // the first of duplicate targets wins (bulk-operations.md)
 			}
 			seen[ident] = true
-			old, err := s.findRecord(tx.ctx, tx.q, t, b.id, b.key)
+			old, err := s.existingRecord(tx.ctx, tx.q, t, b.id, b.key)
 			if err != nil {
 				return targetError(t, b, err)
-			}
-			if old == nil {
-				return targetError(t, b, notFoundByKey(t, b.id, b.key))
 			}
 			for col := range b.key {
 				delete(b.p.values, col)

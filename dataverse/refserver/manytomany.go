@@ -87,13 +87,9 @@ func (s *Server) manyToManyRequest(w http.ResponseWriter, r *http.Request, t *sc
 		}
 		s.changeAssociation(w, r, rel, t, id, key, ot, target, false)
 	case r.Method == http.MethodGet && len(rest) == 1 && !hasOtherKey:
-		rec, err := s.findRecord(ctx, s.store.reader(ctx), t, id, key)
+		rec, err := s.existingRecord(ctx, s.store.reader(ctx), t, id, key)
 		if err != nil {
 			writeError(w, err)
-			return true
-		}
-		if rec == nil {
-			writeError(w, notFoundByKey(t, id, key))
 			return true
 		}
 		q, err := s.parseQuery(r)
@@ -168,19 +164,13 @@ func (s *Server) changeAssociation(w http.ResponseWriter, r *http.Request, rel s
 		return
 	}
 	err = s.store.write(r.Context(), func(tx *writeTx) error {
-		rec, err := s.findRecord(tx.ctx, tx.q, t, id, key)
+		rec, err := s.existingRecord(tx.ctx, tx.q, t, id, key)
 		if err != nil {
 			return err
 		}
-		if rec == nil {
-			return notFoundByKey(t, id, key)
-		}
-		orec, err := s.findRecord(tx.ctx, tx.q, ot, otherID, otherKey)
+		orec, err := s.existingRecord(tx.ctx, tx.q, ot, otherID, otherKey)
 		if err != nil {
 			return err
-		}
-		if orec == nil {
-			return notFoundByKey(ot, otherID, otherKey)
 		}
 		selfCol, _ := pairColumns(rel, t)
 		a, b := asString(rec[t.PrimaryID]), asString(orec[ot.PrimaryID])

@@ -829,6 +829,16 @@ func (s *Server) findRecord(ctx context.Context, q querier, t *schema.Table, id 
 	return s.store.get(ctx, q, t, id)
 }
 
+// existingRecord is findRecord for requests that address one record: an
+// absent record is Dataverse's 404.
+func (s *Server) existingRecord(ctx context.Context, q querier, t *schema.Table, id string, key map[string]any) (row, error) {
+	rec, err := s.findRecord(ctx, q, t, id, key)
+	if err == nil && rec == nil {
+		err = notFoundByKey(t, id, key)
+	}
+	return rec, err
+}
+
 func notFoundByKey(t *schema.Table, id string, key map[string]any) *apiError {
 	if key != nil {
 		return newError(http.StatusNotFound, codeObjectDoesNotExist, "A record with the specified key values does not exist in %s entity", t.LogicalName)
@@ -849,13 +859,9 @@ func (s *Server) getRecord(w http.ResponseWriter, r *http.Request, t *schema.Tab
 		writeError(w, err)
 		return
 	}
-	rec, err := s.findRecord(ctx, s.store.reader(ctx), t, id, key)
+	rec, err := s.existingRecord(ctx, s.store.reader(ctx), t, id, key)
 	if err != nil {
 		writeError(w, err)
-		return
-	}
-	if rec == nil {
-		writeError(w, notFoundByKey(t, id, key))
 		return
 	}
 	tag := etag(rec)

@@ -180,13 +180,9 @@ func (s *Server) propertyRequest(w http.ResponseWriter, r *http.Request, t *sche
 	}
 	switch r.Method {
 	case http.MethodGet:
-		rec, err := s.findRecord(ctx, s.store.reader(ctx), t, id, key)
+		rec, err := s.existingRecord(ctx, s.store.reader(ctx), t, id, key)
 		if err != nil {
 			writeError(w, err)
-			return
-		}
-		if rec == nil {
-			writeError(w, notFoundByKey(t, id, key))
 			return
 		}
 		v := rec[col.LogicalName]
@@ -247,12 +243,9 @@ func (s *Server) propertyRequest(w http.ResponseWriter, r *http.Request, t *sche
 
 func (s *Server) updateExisting(w http.ResponseWriter, r *http.Request, t *schema.Table, id string, key map[string]any, p *payload) {
 	err := s.store.write(r.Context(), func(tx *writeTx) error {
-		old, err := s.findRecord(tx.ctx, tx.q, t, id, key)
+		old, err := s.existingRecord(tx.ctx, tx.q, t, id, key)
 		if err != nil {
 			return err
-		}
-		if old == nil {
-			return notFoundByKey(t, id, key)
 		}
 		_, err = s.updateRecord(tx, t, old, p)
 		return err

@@ -29,6 +29,21 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
+// readPayload reads and validates a create or update body for t.
+func (s *Server) readPayload(r *http.Request, t *schema.Table) (*payload, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.decodePayload(t, body)
+}
+
+// staleVersion is the 412 for an If-Match etag that is no longer current
+// (perform-conditional-operations-using-web-api.md).
+func staleVersion() *apiError {
+	return newError(http.StatusPreconditionFailed, codeConcurrency, "The version of the existing record doesn't match the RowVersion property provided.")
+}
+
 func entityID(base string, t *schema.Table, id string) string {
 	return base + t.EntitySetName + "(" + id + ")"
 }
@@ -40,12 +55,7 @@ type writeResult struct {
 }
 
 func (s *Server) create(w http.ResponseWriter, r *http.Request, t *schema.Table) {
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	p, err := s.decodePayload(t, body)
+	p, err := s.readPayload(r, t)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -327,12 +337,7 @@ func (s *Server) updateRecord(tx *writeTx, t *schema.Table, old row, p *payload)
 // If-Match: * forbids create (404), If-None-Match: * forbids update (412),
 // If-Match: <etag> requires the current version (412 otherwise).
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, t *schema.Table, id string, key map[string]any) {
-	body, err := readBody(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	p, err := s.decodePayload(t, body)
+	p, err := s.readPayload(r, t)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -361,7 +366,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, t *schema.Table, 
 			return newError(http.StatusPreconditionFailed, codeDuplicateRecord, "A record with matching key values already exists.")
 		}
 		if ifMatch != "" && ifMatch != "*" && ifMatch != etag(old) {
-			return newError(http.StatusPreconditionFailed, codeConcurrency, "The version of the existing record doesn't match the RowVersion property provided.")
+			return staleVersion()
 		}
 		for col := range key {
 			delete(p.values, col)
@@ -379,15 +384,12 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, t *schema.Table, 
 func (s *Server) delete(w http.ResponseWriter, r *http.Request, t *schema.Table, id string, key map[string]any) {
 	ifMatch := r.Header.Get("If-Match")
 	err := s.store.write(r.Context(), func(tx *writeTx) error {
-		old, err := s.findRecord(tx.ctx, tx.q, t, id, key)
+		old, err := s.existingRecord(tx.ctx, tx.q, t, id, key)
 		if err != nil {
 			return err
 		}
-		if old == nil {
-			return notFoundByKey(t, id, key)
-		}
 		if ifMatch != "" && ifMatch != "*" && ifMatch != etag(old) {
-			return newError(http.StatusPreconditionFailed, codeConcurrency, "The version of the existing record doesn't match the RowVersion property provided.")
+			return staleVersion()
 		}
 		return s.deleteRecord(tx, t, asString(old[t.PrimaryID]))
 	})
