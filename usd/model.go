@@ -327,33 +327,14 @@ func (m *Model) idx() *modelIndex {
 		return m.index
 	}
 	x := &modelIndex{
-		hostedControls: map[string]*HostedControl{}, actions: map[string]*Action{}, actionCalls: map[string]*ActionCall{},
-		entityTypes: map[string]*EntityType{}, scripts: map[string]*AgentScript{}, answers: map[string]*Answer{},
-		toolbars: map[string]*Toolbar{}, searches: map[string]*EntitySearch{},
-	}
-	for _, v := range m.HostedControls {
-		x.hostedControls[v.ID] = v
-	}
-	for _, v := range m.Actions {
-		x.actions[v.ID] = v
-	}
-	for _, v := range m.ActionCalls {
-		x.actionCalls[v.ID] = v
-	}
-	for _, v := range m.EntityTypes {
-		x.entityTypes[v.ID] = v
-	}
-	for _, v := range m.AgentScripts {
-		x.scripts[v.ID] = v
-	}
-	for _, v := range m.Answers {
-		x.answers[v.ID] = v
-	}
-	for _, v := range m.Toolbars {
-		x.toolbars[v.ID] = v
-	}
-	for _, v := range m.EntitySearches {
-		x.searches[v.ID] = v
+		hostedControls: indexByID(m.HostedControls, func(v *HostedControl) string { return v.ID }),
+		actions:        indexByID(m.Actions, func(v *Action) string { return v.ID }),
+		actionCalls:    indexByID(m.ActionCalls, func(v *ActionCall) string { return v.ID }),
+		entityTypes:    indexByID(m.EntityTypes, func(v *EntityType) string { return v.ID }),
+		scripts:        indexByID(m.AgentScripts, func(v *AgentScript) string { return v.ID }),
+		answers:        indexByID(m.Answers, func(v *Answer) string { return v.ID }),
+		toolbars:       indexByID(m.Toolbars, func(v *Toolbar) string { return v.ID }),
+		searches:       indexByID(m.EntitySearches, func(v *EntitySearch) string { return v.ID }),
 	}
 	m.index = x
 	return x
@@ -476,4 +457,14 @@ func (t *Toolbar) NameOr() string {
 		return ""
 	}
 	return t.Name
+}
+
+// indexByID maps each component to its ID; a later duplicate ID wins, as
+// the loops this replaces did.
+func indexByID[T any](items []T, id func(T) string) map[string]T {
+	out := make(map[string]T, len(items))
+	for _, v := range items {
+		out[id(v)] = v
+	}
+	return out
 }
