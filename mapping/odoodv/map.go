@@ -40,6 +40,7 @@ type Map struct {
 	SLAs        SLAsMap           `yaml:"slas" json:"slas"`
 	Messages    MessagesMap       `yaml:"messages" json:"messages"`
 	Articles    ArticlesMap       `yaml:"articles" json:"articles"`
+	Compare     CompareMap        `yaml:"compare" json:"compare"`
 	userFile    map[string]string // users.map_file, read by LoadMap
 }
 
