@@ -32,26 +32,27 @@ import (
 	"github.com/dvsync/dvsync/odoo"
 	"github.com/dvsync/dvsync/odoo/odooseed"
 	"github.com/dvsync/dvsync/odoo/odooserver"
+	"github.com/dvsync/dvsync/testdata"
 	"github.com/dvsync/dvsync/usd"
 	"github.com/dvsync/dvsync/usd/assess"
 	"github.com/dvsync/dvsync/usd/migrate"
 )
 
-// Defaults: the fixtures of a dvsync checkout.
-const (
-	defaultDataverseSeed = "testdata/dataverse/seed"
-	defaultOdooSeed      = "testdata/odoo/seed"
-	defaultUSD           = "testdata/usd/contoso.zip"
-	defaultMap           = "testdata/odoodv/demo-map.yaml"
-)
+// embeddedUSD is the --usd value that selects the USD export built into
+// the binary.
+const embeddedUSD = "builtin:contoso.zip"
 
-// Options configure a demo run.
+// Options configure a demo run. The fixture fields name files or folders
+// on disk; empty means the copy embedded in the binary (package testdata),
+// so the demo runs from any folder.
 type Options struct {
 	Out           string
 	DataverseSeed string
 	OdooSeed      string
-	USD           string
-	Map           string
+	// USD is a CMT export to assess and migrate; embeddedUSD for the
+	// built-in one, empty to skip the USD part.
+	USD string
+	Map string
 	// Tickets, when positive, generates that many Odoo tickets (with
 	// threads and SLA statuses) over the seed instead of its own tickets.
 	Tickets int
@@ -97,8 +98,13 @@ Service (accounts, contacts, queues, SLAs, cases, notes, articles), verify the
 migration record by record, and write every report into one folder, named at
 the end.
 
-Run it from a dvsync checkout (go run ./cmd/dvsync demo): the fixtures are read
-from testdata/. --tickets N generates a larger Odoo helpdesk first.`,
+The seeds, the USD export and the mapping are built into the binary, so the
+demo runs from any folder; the --*-seed, --usd and --map flags replace them
+with files of your own. --tickets N generates a larger Odoo helpdesk first.
+
+The reference servers start empty on every run, so a folder that holds an
+earlier demo's reports and state is cleared of that state first; a folder
+holding anything else's state is refused.`,
 		Example: `  go run ./cmd/dvsync demo
   dvsync demo --out ./demo --tickets 20000`,
 		Args: cobra.NoArgs,
@@ -119,10 +125,10 @@ from testdata/. --tickets N generates a larger Odoo helpdesk first.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Out, "out", "", "folder for the reports (default: dvsync-demo-<time> in the current directory)")
-	f.StringVar(&o.DataverseSeed, "dataverse-seed", defaultDataverseSeed, "seed of the reference Dataverse")
-	f.StringVar(&o.OdooSeed, "odoo-seed", defaultOdooSeed, "seed of the reference Odoo")
-	f.StringVar(&o.USD, "usd", defaultUSD, "USD Configuration Migration Tool export to assess and migrate (empty: skip)")
-	f.StringVar(&o.Map, "map", defaultMap, "Odoo mapping file")
+	f.StringVar(&o.DataverseSeed, "dataverse-seed", "", "seed folder of the reference Dataverse (default: built in)")
+	f.StringVar(&o.OdooSeed, "odoo-seed", "", "seed folder of the reference Odoo (default: built in)")
+	f.StringVar(&o.USD, "usd", embeddedUSD, "USD Configuration Migration Tool export to assess and migrate (default: built in; empty: skip)")
+	f.StringVar(&o.Map, "map", "", "Odoo mapping file (default: built in)")
 	f.IntVar(&o.Tickets, "tickets", 0, "generate this many Odoo tickets instead of the seed's")
 	f.StringVar(&o.Faults, "faults", "off", "fault profile of the reference Dataverse, e.g. seed=1,reset=0.01")
 	f.BoolVar(&o.JSON, "json", false, "print the summary as JSON")
@@ -152,8 +158,11 @@ func serve(ctx context.Context, h http.Handler) (string, func(), error) {
 }
 
 func need(path, flag string) error {
+	if path == "" {
+		return nil
+	}
 	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("%s: %w (run the demo from a dvsync checkout, or pass %s)", path, err, flag)
+		return fmt.Errorf("%s %s: %w (leave %s out to use the built-in one)", flag, path, err, flag)
 	}
 	return nil
 }
@@ -170,12 +179,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			return nil, err
 		}
 	}
-	if o.USD != "" {
+	if o.USD != "" && o.USD != embeddedUSD {
 		if err := need(o.USD, "--usd"); err != nil {
 			return nil, err
 		}
 	}
-	m, err := migrateodoo.LoadMapFlag(o.Map)
+	m, err := loadMap(o.Map)
 	if err != nil {
 		return nil, err
 	}
@@ -188,6 +197,31 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, err
+	}
+	cleared, err := startFresh(o.Out)
+	if err != nil {
+		return nil, err
+	}
+	if cleared {
+		say("starting fresh in %s: removed the earlier demo's state (its reference servers are gone)", o.Out)
+	}
+	// Embedded seeds are written to a private folder the servers load from.
+	if o.DataverseSeed == "" || o.OdooSeed == "" {
+		dir, err := os.MkdirTemp("", "dvsync-demo-seed-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		if o.DataverseSeed == "" {
+			if o.DataverseSeed, err = testdata.ExtractDir(testdata.DataverseSeed, dir); err != nil {
+				return nil, fmt.Errorf("built-in Dataverse seed: %w", err)
+			}
+		}
+		if o.OdooSeed == "" {
+			if o.OdooSeed, err = testdata.ExtractDir(testdata.OdooSeed, dir); err != nil {
+				return nil, fmt.Errorf("built-in Odoo seed: %w", err)
+			}
+		}
 	}
 	sum := &Summary{Out: o.Out, Timings: map[string]float64{}}
 	timed := func(name string, f func() error) error {
@@ -265,7 +299,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	store, err := migrations.OpenSQLite(ctx, file("odoo-state.db"))
+	store, err := migrations.OpenSQLite(ctx, file(stateFile))
 	if err != nil {
 		return sum, err
 	}
@@ -330,9 +364,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 }
 
 func runUSD(ctx context.Context, zip string, dv *dataverse.Client, sum *Summary, file func(string) string, say func(string, ...any)) error {
-	model, err := usd.LoadFile(ctx, zip)
+	model, err := loadUSD(ctx, zip)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", zip, err)
+	}
+	if zip == embeddedUSD {
+		zip = testdata.USD
 	}
 	sel, err := usd.Select(model, "")
 	if err != nil {
