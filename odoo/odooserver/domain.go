@@ -169,6 +169,10 @@ func parseLeaf(s *store, m *modelDef, t []any, version int) (cond, error) {
 			pattern = "%" + pattern + "%"
 		}
 		l.like = likeRegexp(pattern, strings.Contains(op, "ilike"))
+	case "=", "!=", "<>", "<", "<=", ">", ">=":
+		if last.typ == tDatetime {
+			l.val = domainDatetime(op, t[2])
+		}
 	case "in", "not in":
 		if _, ok := t[2].([]any); !ok {
 			// Odoo accepts a scalar and wraps it (expression.py normalises).
@@ -403,15 +407,11 @@ func compareWire(f *fieldDef, v, want any) (int, bool) {
 		}
 		return 1, true
 	case tDatetime, tDate:
-		a, ok1 := v.(string)
-		b, ok2 := want.(string)
-		if !ok1 || !ok2 {
+		a, ok := v.(string)
+		if !ok {
 			return 0, false
 		}
-		if n, err := normaliseDate(f, b); err == nil {
-			b = n.(string)
-		}
-		return strings.Compare(a, b), true
+		return compareDates(f, a, want)
 	}
 	if f.name == "id" {
 		a, _ := v.(int)

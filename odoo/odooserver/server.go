@@ -38,8 +38,6 @@ const AdminLogin = "admin"
 // adminUID is admin's id in every Odoo database (1 is the superuser/OdooBot).
 const adminUID = 2
 
-const maxBody = 64 << 20
-
 // Options configure a Server.
 type Options struct {
 	// Version is the Odoo major version to imitate, 16 to 19 (default 17).
@@ -60,6 +58,10 @@ type Options struct {
 	// when Odoo kills a worker past --limit-time-real. Clients must shrink
 	// their pages and retry.
 	MaxRecordsPerCall int
+	// MaxInFlightBytes bounds the request bodies all calls in progress may
+	// hold together; past it a request is answered 429 with Retry-After.
+	// Default 256 MiB (two bodies of Odoo's 128 MiB maximum).
+	MaxInFlightBytes int64
 }
 
 // Server is the reference Odoo. It is safe for concurrent use.
@@ -70,6 +72,9 @@ type Server struct {
 	store *store
 
 	seeding bool // LoadSeed is running: stored computes come from the seed
+
+	inflight *budget
+	maxBody  int64 // maxBodyBytes; tests lower it
 
 	sessMu   sync.Mutex
 	sessions map[string]bool // web client sessions (session_id cookie)
@@ -90,6 +95,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MaxInFlightBytes <= 0 {
+		opts.MaxInFlightBytes = defaultMaxInFlightBytes
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -97,7 +105,8 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &Server{opts: opts, log: opts.Logger, store: newStore(models, opts.Now), sessions: map[string]bool{}}
+	srv := &Server{opts: opts, log: opts.Logger, store: newStore(models, opts.Now), sessions: map[string]bool{},
+		inflight: &budget{max: opts.MaxInFlightBytes}, maxBody: maxBodyBytes}
 	if err := srv.baseData(); err != nil {
 		return nil, fmt.Errorf("odooserver: base data: %w", err)
 	}
@@ -216,37 +225,48 @@ func (srv *Server) serveJSONRPC(w http.ResponseWriter, r *http.Request, handle f
 		http.Error(w, "405 Method Not Allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	var req struct {
-		JSONRPC string          `json:"jsonrpc"`
-		Method  string          `json:"method"`
-		Params  json.RawMessage `json:"params"`
-		ID      json.RawMessage `json:"id"`
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	bd, err := srv.openBody(r)
+	defer bd.release()
+	var req any
 	if err == nil {
-		err = json.Unmarshal(body, &req)
+		req, err = decodeJSONReader(bd)
 	}
-	if err != nil {
+	params := map[string]any{}
+	var id any
+	var bodyErr *rpcError
+	switch {
+	case errors.Is(err, errBusy):
+		writeBusy(w)
+		return
+	case errors.As(err, &bodyErr):
+		// RecursionError and RequestEntityTooLarge are not ValueErrors, so
+		// JsonRPCDispatcher.dispatch lets them reach handle_error, which
+		// answers with an envelope whose id is null (odoo/http.py).
+	case err != nil:
 		// odoo/http.py: a body that is not JSON is a 400 BadRequest.
 		http.Error(w, "400 Bad Request: Invalid JSON data", http.StatusBadRequest)
 		return
-	}
-	params := map[string]any{}
-	if len(req.Params) > 0 && string(req.Params) != "null" {
-		v, err := decodeJSON(req.Params)
-		m, ok := v.(map[string]any)
-		if err != nil || !ok {
-			http.Error(w, "400 Bad Request: Invalid JSON data", http.StatusBadRequest)
+	default:
+		m, ok := req.(map[string]any)
+		if !ok {
+			http.Error(w, "400 Bad Request: Invalid JSON-RPC data", http.StatusBadRequest)
 			return
 		}
-		params = m
-	}
-	id := req.ID
-	if len(id) == 0 {
-		id = json.RawMessage("null")
+		id = m["id"]
+		if p, ok := m["params"]; ok && p != nil {
+			if params, ok = p.(map[string]any); !ok {
+				http.Error(w, "400 Bad Request: Invalid JSON data", http.StatusBadRequest)
+				return
+			}
+		}
 	}
 	start := time.Now()
-	result, err := handle(params)
+	var result any
+	if bodyErr != nil {
+		err = bodyErr
+	} else {
+		result, err = handle(params)
+	}
 	resp := map[string]any{"jsonrpc": "2.0", "id": id}
 	var rpcErr *rpcError
 	if err != nil {
@@ -431,12 +451,24 @@ func (srv *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request, service s
 		return
 	}
 	start := time.Now()
-	c, err := decodeXMLRPCCall(http.MaxBytesReader(w, r.Body, maxBody))
-	var result any
+	bd, err := srv.openBody(r)
+	defer bd.release()
+	var c *xmlrpcCall
 	if err == nil {
+		c, err = decodeXMLRPCCall(bd)
+	}
+	if errors.Is(err, errBusy) {
+		writeBusy(w)
+		return
+	}
+	var result any
+	var rpcErr *rpcError
+	switch {
+	case err == nil:
 		result, err = srv.dispatch(service, c.method, c.params)
-	} else {
-		err = errValue("%v", err)
+	case !errors.As(err, &rpcErr):
+		// xmlrpc.client.loads raises expat's ExpatError on malformed XML.
+		err = &rpcError{name: "xml.parsers.expat.ExpatError", message: err.Error(), httpStatus: http.StatusInternalServerError, fault: faultApplication}
 	}
 	if tooBig, ok := err.(errTooManyRecords); ok {
 		srv.badGateway(w, tooBig)
@@ -449,7 +481,7 @@ func (srv *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request, service s
 			err = &rpcError{name: "builtins.OverflowError", message: err.Error(), fault: faultApplication}
 		}
 	}
-	var rpcErr *rpcError
+	rpcErr = nil
 	if err != nil {
 		if !errors.As(err, &rpcErr) {
 			rpcErr = errValue("%v", err)
@@ -505,13 +537,28 @@ func (srv *Server) serveJSON2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := map[string]any{}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err == nil && len(bytes.TrimSpace(raw)) > 0 {
-		var v any
-		v, err = decodeJSON(raw)
+	bd, err := srv.openBody(r)
+	defer bd.release()
+	var v any
+	if err == nil {
+		v, err = decodeJSONReader(bd)
+	}
+	var bodyErr *rpcError
+	switch {
+	case errors.Is(err, errBusy):
+		writeBusy(w)
+		return
+	case errors.As(err, &bodyErr):
+		// Json2RPCDispatcher.handle_error: an HTTPException keeps its code
+		// (413); anything else, RecursionError included, is a 500.
+		fail(bodyErr)
+		return
+	case err == io.EOF:
+		err = nil // an empty body binds no arguments
+	case err == nil:
 		if m, ok := v.(map[string]any); ok {
 			body = m
-		} else if err == nil {
+		} else {
 			err = errors.New("body is not a JSON object")
 		}
 	}
@@ -550,10 +597,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // decodeJSON decodes with integers kept as int, as Python's json does.
 func decodeJSON(raw []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
+	return decodeJSONReader(bytes.NewReader(raw))
+}
+
+// decodeJSONReader decodes one JSON document from r as it streams in,
+// refusing nesting deeper than maxNesting (errTooDeep) and trailing data
+// (json.loads: "Extra data"). An empty body gives io.EOF.
+func decodeJSONReader(r io.Reader) (any, error) {
+	dec := json.NewDecoder(&depthReader{r: r})
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			err = errors.New("Extra data")
+		}
 		return nil, err
 	}
 	return normaliseNumbers(v), nil

@@ -169,6 +169,8 @@ func (s *store) convertIn(m *modelDef, f *fieldDef, v any, current []int) (any, 
 			}
 		case string:
 			return x, nil
+		case pyDatetime:
+			return x.String(), nil
 		case int, int64, float64:
 			return fmt.Sprint(x), nil
 		}
@@ -192,8 +194,8 @@ func (s *store) convertIn(m *modelDef, f *fieldDef, v any, current []int) (any, 
 			if !x {
 				return nil, nil
 			}
-		case string:
-			return normaliseDate(f, x)
+		case string, pyDatetime:
+			return toStoredDate(f, x)
 		}
 	case tInteger:
 		switch x := v.(type) {
@@ -613,6 +615,8 @@ func pyRepr(v any) string {
 		return "False"
 	case string:
 		return "'" + strings.ReplaceAll(x, "'", `\'`) + "'"
+	case pyDatetime:
+		return x.repr()
 	case []any:
 		parts := make([]string, len(x))
 		for i, e := range x {

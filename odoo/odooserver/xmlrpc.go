@@ -22,11 +22,60 @@ type xmlrpcCall struct {
 	params []any
 }
 
+// maxElementDepth bounds how deeply any elements nest. Each XML-RPC nesting
+// level costs three elements (<value><array><data> or <value><struct>
+// <member>), and encoding/xml keeps a stack entry per open element, so
+// unknown elements nested without <value> must be bounded too.
+const maxElementDepth = 3*maxNesting + 8
+
+// xmlTokens reads tokens while tracking element depth.
+type xmlTokens struct {
+	d     *xml.Decoder
+	depth int
+}
+
+func (t *xmlTokens) next() (xml.Token, error) {
+	tok, err := t.d.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch tok.(type) {
+	case xml.StartElement:
+		t.depth++
+		if t.depth > maxElementDepth {
+			return nil, errXMLTooDeep
+		}
+	case xml.EndElement:
+		t.depth--
+	}
+	return tok, nil
+}
+
+// text reads the character data of an element whose start tag has been
+// consumed, up to and including its end tag. Scalars hold no elements.
+func (t *xmlTokens) text(name string) (string, error) {
+	var b strings.Builder
+	for {
+		tok, err := t.next()
+		if err != nil {
+			return "", err
+		}
+		switch x := tok.(type) {
+		case xml.CharData:
+			b.Write(x)
+		case xml.StartElement:
+			return "", fmt.Errorf("unexpected <%s> inside <%s>", x.Name.Local, name)
+		case xml.EndElement:
+			return b.String(), nil
+		}
+	}
+}
+
 func decodeXMLRPCCall(r io.Reader) (*xmlrpcCall, error) {
-	d := xml.NewDecoder(r)
+	t := &xmlTokens{d: xml.NewDecoder(r)}
 	c := &xmlrpcCall{}
 	for {
-		tok, err := d.Token()
+		tok, err := t.next()
 		if err == io.EOF {
 			break
 		}
@@ -39,13 +88,13 @@ func decodeXMLRPCCall(r io.Reader) (*xmlrpcCall, error) {
 		}
 		switch se.Name.Local {
 		case "methodName":
-			var name string
-			if err := d.DecodeElement(&name, &se); err != nil {
+			name, err := t.text(se.Name.Local)
+			if err != nil {
 				return nil, err
 			}
 			c.method = strings.TrimSpace(name)
 		case "value":
-			v, err := decodeValue(d)
+			v, err := decodeValue(t, 1)
 			if err != nil {
 				return nil, err
 			}
@@ -59,29 +108,39 @@ func decodeXMLRPCCall(r io.Reader) (*xmlrpcCall, error) {
 }
 
 // decodeValue reads the content of a <value> element whose start tag has
-// been consumed, up to and including its end tag.
-func decodeValue(d *xml.Decoder) (any, error) {
+// been consumed, up to and including its end tag. depth counts the <value>
+// elements open around it; past maxNesting the call is refused with the
+// RecursionError Odoo ends up raising on such a value (see maxNesting).
+func decodeValue(t *xmlTokens, depth int) (any, error) {
+	if depth > maxNesting {
+		return nil, errXMLTooDeep
+	}
 	var text strings.Builder
 	var result any
 	typed := false
 	for {
-		tok, err := d.Token()
+		tok, err := t.next()
 		if err != nil {
 			return nil, err
 		}
-		switch t := tok.(type) {
+		switch x := tok.(type) {
 		case xml.CharData:
-			text.Write(t)
+			if !typed {
+				text.Write(x)
+			}
 		case xml.EndElement:
-			if t.Name.Local == "value" {
+			if x.Name.Local == "value" {
 				if !typed {
 					return text.String(), nil // untyped value means string
 				}
 				return result, nil
 			}
 		case xml.StartElement:
+			if typed {
+				return nil, fmt.Errorf("unexpected <%s> after the value's type", x.Name.Local)
+			}
 			typed = true
-			result, err = decodeTyped(d, t)
+			result, err = decodeTyped(t, x, depth)
 			if err != nil {
 				return nil, err
 			}
@@ -89,26 +148,26 @@ func decodeValue(d *xml.Decoder) (any, error) {
 	}
 }
 
-func decodeTyped(d *xml.Decoder, se xml.StartElement) (any, error) {
+func decodeTyped(t *xmlTokens, se xml.StartElement, depth int) (any, error) {
 	switch se.Name.Local {
 	case "array":
 		var out []any
 		for {
-			tok, err := d.Token()
+			tok, err := t.next()
 			if err != nil {
 				return nil, err
 			}
-			switch t := tok.(type) {
+			switch x := tok.(type) {
 			case xml.StartElement:
-				if t.Name.Local == "value" {
-					v, err := decodeValue(d)
+				if x.Name.Local == "value" {
+					v, err := decodeValue(t, depth+1)
 					if err != nil {
 						return nil, err
 					}
 					out = append(out, v)
 				}
 			case xml.EndElement:
-				if t.Name.Local == "array" {
+				if x.Name.Local == "array" {
 					if out == nil {
 						out = []any{}
 					}
@@ -120,33 +179,33 @@ func decodeTyped(d *xml.Decoder, se xml.StartElement) (any, error) {
 		out := map[string]any{}
 		var name string
 		for {
-			tok, err := d.Token()
+			tok, err := t.next()
 			if err != nil {
 				return nil, err
 			}
-			switch t := tok.(type) {
+			switch x := tok.(type) {
 			case xml.StartElement:
-				switch t.Name.Local {
+				switch x.Name.Local {
 				case "name":
-					if err := d.DecodeElement(&name, &t); err != nil {
+					if name, err = t.text("name"); err != nil {
 						return nil, err
 					}
 				case "value":
-					v, err := decodeValue(d)
+					v, err := decodeValue(t, depth+1)
 					if err != nil {
 						return nil, err
 					}
 					out[name] = v
 				}
 			case xml.EndElement:
-				if t.Name.Local == "struct" {
+				if x.Name.Local == "struct" {
 					return out, nil
 				}
 			}
 		}
 	}
-	var raw string
-	if err := d.DecodeElement(&raw, &se); err != nil {
+	raw, err := t.text(se.Name.Local)
+	if err != nil {
 		return nil, err
 	}
 	switch se.Name.Local {
@@ -170,8 +229,10 @@ func decodeTyped(d *xml.Decoder, se xml.StartElement) (any, error) {
 			return nil, fmt.Errorf("bad XML-RPC double %q", raw)
 		}
 		return f, nil
-	case "string", "dateTime.iso8601":
+	case "string":
 		return raw, nil
+	case "dateTime.iso8601":
+		return parseXMLRPCDateTime(raw)
 	case "base64":
 		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(raw))
 		if err != nil {
@@ -205,8 +266,12 @@ func encodeXMLRPCFault(code any, message string) []byte {
 var errXMLRPCOverflow = errors.New("int exceeds XML-RPC limits")
 
 func encodeValue(b *bytes.Buffer, v any) error {
-	if r, ok := v.(*recordOut); ok {
-		v = r.toMap()
+	switch x := v.(type) {
+	case *recordOut:
+		v = x.toMap()
+	case pyDatetime:
+		// OdooMarshaller.dump_datetime: datetimes travel back as strings.
+		v = x.String()
 	}
 	b.WriteString("<value>")
 	switch x := v.(type) {
