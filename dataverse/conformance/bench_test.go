@@ -377,7 +377,8 @@ func BenchmarkPullMemory(b *testing.B) {
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("building dvsync: %v\n%s", err, out)
 	}
-	serve := exec.Command(bin, "serve", "--memory", "--listen", "127.0.0.1:0", "--token", benchToken)
+	serve := exec.Command(bin, "serve", "--memory", "--listen", "127.0.0.1:0")
+	serve.Env = append(os.Environ(), "DVSYNC_TOKEN="+benchToken)
 	stdout, err := serve.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)

@@ -30,6 +30,17 @@ func addOdooFlags(f *pflag.FlagSet, o *odooOptions) {
 	f.StringVar(&o.seedDir, "odoo-seed", defaultOdooSeed, "seed directory for the reference Odoo server (empty: start empty)")
 }
 
+// odooLogin is the line that tells the user how to log in to the
+// reference Odoo. A key from the environment is a secret and is not
+// printed; the built-in default is not one.
+func odooLogin() string {
+	key := `API key and password "admin" (set ODOO_API_KEY to choose another)`
+	if os.Getenv("ODOO_API_KEY") != "" {
+		key = "API key and password from $ODOO_API_KEY"
+	}
+	return fmt.Sprintf("odoo login: database %q, user %q, %s", odooserver.Database, odooserver.AdminLogin, key)
+}
+
 // startOdoo builds the reference Odoo server. Its admin API key (and
 // password) is ODOO_API_KEY, or "admin" when unset.
 func startOdoo(ctx context.Context, o *odooOptions, logger *slog.Logger) (http.Handler, func(), error) {

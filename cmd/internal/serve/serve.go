@@ -26,7 +26,6 @@ type options struct {
 	dataDir         string
 	memory          bool
 	seedDir         string
-	token           string
 	tokenFile       string
 	dopHint         int
 	changeRetention time.Duration
@@ -51,6 +50,14 @@ reference Odoo server) on loopback. One line per started service is printed:
   dataverse http://127.0.0.1:PORT/api/data/v9.2/
   odoo http://127.0.0.1:PORT/
 
+With --odoo-listen, the reference Odoo's login follows on stderr: database
+dvsync, user admin, API key (and password) $ODOO_API_KEY, or "admin" when it
+is unset.
+
+The Dataverse server accepts any non-empty bearer token, or only the one in
+--token-file (else $DVSYNC_TOKEN) when given; a token is never a flag, so it
+never shows in process lists.
+
 Data persists under --data unless --memory is given. Stop with Ctrl-C.`,
 		Example: `  dvsync serve --memory --seed testdata/dataverse/seed
   dvsync serve --data ./dv --listen 127.0.0.1:0 --odoo-listen 127.0.0.1:0`,
@@ -62,8 +69,7 @@ Data persists under --data unless --memory is given. Stop with Ctrl-C.`,
 	f.StringVar(&o.dataDir, "data", defaultDataDir(), "directory for persistent data")
 	f.BoolVar(&o.memory, "memory", false, "keep nothing after exit (throwaway store)")
 	f.StringVar(&o.seedDir, "seed", "", "load JSON fixtures from this directory (e.g. testdata/dataverse/seed)")
-	f.StringVar(&o.token, "token", "", "accept only this bearer token (default: any non-empty token)")
-	f.StringVar(&o.tokenFile, "token-file", "", "read the accepted bearer token from this file")
+	f.StringVar(&o.tokenFile, "token-file", "", "accept only the bearer token in this file (default $DVSYNC_TOKEN; neither: any non-empty token)")
 	f.IntVar(&o.dopHint, "dop-hint", 4, "value of the x-ms-dop-hint response header")
 	f.DurationVar(&o.changeRetention, "change-retention", refserver.DefaultChangeRetention, "how long change-tracking delta tokens stay valid")
 	f.BoolVar(&o.allowRemote, "allow-non-loopback", false, "allow listening on a non-loopback address")
@@ -105,7 +111,7 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(streams.Err, &slog.HandlerOptions{Level: level}))
-	token := o.token
+	token := os.Getenv("DVSYNC_TOKEN")
 	if o.tokenFile != "" {
 		b, err := os.ReadFile(o.tokenFile)
 		if err != nil {
@@ -180,6 +186,7 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		servers = append(servers, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second})
 		listeners = append(listeners, oln)
 		fmt.Fprintf(streams.Out, "odoo http://%s/\n", oln.Addr())
+		fmt.Fprintln(streams.Err, odooLogin())
 	}
 	if f, ok := streams.Out.(*os.File); ok {
 		f.Sync()

@@ -2,10 +2,14 @@ package serve
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,10 +19,17 @@ import (
 func TestServePrintsOneLinePerServiceAndStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	t.Setenv("DVSYNC_TOKEN", "")
+	t.Setenv("ODOO_API_KEY", "odoo-secret-key")
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	pr, pw := io.Pipe()
-	streams := output.NewStreams(strings.NewReader(""), pw, io.Discard)
+	var stderr syncBuffer
+	streams := output.NewStreams(strings.NewReader(""), pw, &stderr)
 	cmd := NewCommand(streams)
-	cmd.SetArgs([]string{"--memory", "--listen", "127.0.0.1:0", "--odoo-listen", "127.0.0.1:0", "--odoo-seed", "", "--token", "tok"})
+	cmd.SetArgs([]string{"--memory", "--listen", "127.0.0.1:0", "--odoo-listen", "127.0.0.1:0", "--odoo-seed", "", "--token-file", tokenFile})
 	done := make(chan error, 1)
 	go func() { done <- cmd.ExecuteContext(ctx); pw.Close() }()
 
@@ -39,6 +50,15 @@ func TestServePrintsOneLinePerServiceAndStopsOnCancel(t *testing.T) {
 		t.Fatalf("WhoAmI: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	req.Header.Set("Authorization", "Bearer other")
+	if resp, err = http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("WhoAmI with another token than --token-file's: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	// The Odoo login is printed, but not a key that came from the environment.
+	if log := stderr.String(); !strings.Contains(log, `odoo login: database "dvsync", user "admin", API key and password from $ODOO_API_KEY`) || strings.Contains(log, "odoo-secret-key") {
+		t.Errorf("stderr does not give the Odoo login (or leaks the key):\n%s", log)
+	}
 	odooURL := strings.TrimPrefix(got[1], "odoo ")
 	resp, err = http.Post(odooURL+"jsonrpc", "application/json",
 		strings.NewReader(`{"jsonrpc":"2.0","method":"call","params":{"service":"common","method":"version","args":[]},"id":1}`))
@@ -70,4 +90,66 @@ func TestServeRefusesNonLoopback(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Fatalf("err = %v, want a loopback refusal", err)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine to write
+// while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeTakesNoTokenFlag: a token on the command line shows in ps
+// (issue 13 item 7); it comes from --token-file or $DVSYNC_TOKEN only.
+func TestServeTakesNoTokenFlag(t *testing.T) {
+	cmd := NewCommand(output.NewStreams(strings.NewReader(""), io.Discard, io.Discard))
+	cmd.SetArgs([]string{"--memory", "--listen", "127.0.0.1:0", "--token", "SECRET"})
+	err := cmd.ExecuteContext(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "unknown flag: --token") {
+		t.Fatalf("--token: %v, want an unknown-flag error", err)
+	}
+}
+
+// TestServeTokenFromEnvironment: $DVSYNC_TOKEN pins the accepted token.
+func TestServeTokenFromEnvironment(t *testing.T) {
+	t.Setenv("DVSYNC_TOKEN", "env-tok")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	cmd := NewCommand(output.NewStreams(strings.NewReader(""), pw, io.Discard))
+	cmd.SetArgs([]string{"--memory", "--listen", "127.0.0.1:0"})
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx); pw.Close() }()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr)
+	url := strings.TrimSpace(strings.TrimPrefix(line, "dataverse "))
+	for tok, want := range map[string]int{"env-tok": 200, "other": 401} {
+		req, _ := http.NewRequest("GET", url+"WhoAmI", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("token %s: status %d, want %d", tok, resp.StatusCode, want)
+		}
+	}
+	cancel()
+	<-done
 }
