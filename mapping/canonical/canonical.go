@@ -158,6 +158,9 @@ func New(m *odoodv.Map) (*Model, error) {
 	return &Model{m: m, mapper: mp, rules: rules, inc: inc}, nil
 }
 
+// Map is the map file the model reads.
+func (md *Model) Map() *odoodv.Map { return md.m }
+
 // Rules are the model's normalisation rules.
 func (md *Model) Rules() Rules { return md.rules }
 

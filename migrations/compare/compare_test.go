@@ -1,0 +1,145 @@
+package compare
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dvsync/dvsync/mapping/canonical"
+)
+
+func testModel(t testing.TB) *canonical.Model {
+	t.Helper()
+	md, err := canonical.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return md
+}
+
+var base = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// synthetic is the i-th ticket as both systems would hold it after a clean
+// migration.
+func synthetic(i int) canonical.Ticket {
+	created := base.Add(time.Duration(i) * 7 * time.Minute)
+	t := canonical.Ticket{SourceID: fmt.Sprint(i), Number: fmt.Sprintf("T%07d", i), Title: fmt.Sprintf("Ticket %d", i),
+		Description: "Line one\nline two", CustomerEmail: fmt.Sprintf("c%d@example.com", i%997), Customer: fmt.Sprintf("Customer %d", i%997),
+		Team: []string{"Customer Care", "VIP Support", "Field Service"}[i%3], State: "active", StatusCode: 1,
+		PriorityCode: 1 + i%3, ChannelCode: []int{1, 2, 3}[i%3], Created: created}
+	if i%4 == 0 {
+		t.State, t.StatusCode, t.Closed = "resolved", 5, created.Add(time.Duration(1+i%50)*time.Hour)
+	}
+	return t
+}
+
+func dvOf(t canonical.Ticket, i int) canonical.Ticket {
+	t.SourceID = fmt.Sprintf("00000000-0000-0000-0000-%012d", i)
+	return t
+}
+
+// seq yields n tickets in a shuffled order (readers need not give key
+// order), with edits applied.
+func seq(n int, seed uint64, make func(i int) (canonical.Ticket, bool)) Source {
+	return func(yield func(canonical.Ticket, error) bool) {
+		r := rand.New(rand.NewPCG(seed, 1))
+		perm := r.Perm(n)
+		for _, i := range perm {
+			t, ok := make(i)
+			if ok && !yield(t, nil) {
+				return
+			}
+		}
+	}
+}
+
+func TestMergeJoinFindsExactlyThePlanted(t *testing.T) {
+	md := testModel(t)
+	odoo := seq(200, 1, func(i int) (canonical.Ticket, bool) { return synthetic(i), true })
+	dv := seq(203, 2, func(i int) (canonical.Ticket, bool) {
+		tk := dvOf(synthetic(i), i)
+		switch i {
+		case 3:
+			tk.Title = "Changed title"
+		case 4:
+			tk.CustomerEmail = ""
+		case 5:
+			tk.StatusCode, tk.State = 2, "active"
+		case 6:
+			tk.Number = "renumbered" // still matched by e-mail and creation time
+		case 200, 201, 202:
+			tk.Number, tk.CustomerEmail = fmt.Sprint("EXTRA-", i), fmt.Sprintf("x%d@example.com", i)
+		}
+		return tk, i != 10
+	})
+	var dcsv, ucsv, djson bytes.Buffer
+	res, err := Run(context.Background(), odoo, dv, Options{Model: md, DifferencesCSV: &dcsv, DifferencesJSONL: &djson, UnmatchedCSV: &ucsv, Now: base.AddDate(1, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Matched != 199 || res.OnlyInOdoo != 1 || res.OnlyInDataverse != 3 || res.Differing != 3 {
+		t.Fatalf("matched %d, only odoo %d, only dv %d, differing %d", res.Matched, res.OnlyInOdoo, res.OnlyInDataverse, res.Differing)
+	}
+	if res.MatchedBy[PassEmail] != 1 || res.MatchedBy[PassNumber] != 198 {
+		t.Errorf("matched by: %v", res.MatchedBy)
+	}
+	want := map[string]int64{"title": 1, "customer_email": 1, "status": 1}
+	for f, n := range res.FieldDifferences {
+		if want[f] != n {
+			t.Errorf("field %s: %d differences, want %d", f, n, want[f])
+		}
+	}
+	if c := res.FieldClasses["customer_email"][canonical.EmptyInDataverse]; c != 1 {
+		t.Errorf("customer_email empty in dataverse: %d", c)
+	}
+	if c := res.FieldClasses["resolve_by"][canonical.BothEmpty]; c != 199 {
+		t.Errorf("resolve_by both empty: %d", c)
+	}
+	rows, err := csv.NewReader(&dcsv).ReadAll()
+	if err != nil || len(rows) != 4 {
+		t.Fatalf("differences.csv: %d rows, %v", len(rows), err)
+	}
+	if got := strings.Count(djson.String(), "\n"); got != 3 {
+		t.Errorf("differences.jsonl: %d lines", got)
+	}
+	if !strings.Contains(ucsv.String(), "odoo,10,T0000010") || strings.Count(ucsv.String(), "dataverse,") != 3 {
+		t.Errorf("unmatched.csv:\n%s", ucsv.String())
+	}
+	ops := res.Operations
+	if f := ops.Figure("team"); f == nil || len(f.Rows) != 3 || *f.Rows[0].Odoo+*f.Rows[1].Odoo+*f.Rows[2].Odoo != 200 {
+		t.Errorf("team figure: %+v", f)
+	}
+	if f := ops.Figure("durations"); f == nil || f.Rows[2].Odoo == nil || *f.Rows[2].Odoo != 50 {
+		t.Errorf("durations: %+v", f)
+	}
+}
+
+func TestIDMapPassComesFirst(t *testing.T) {
+	md := testModel(t)
+	odoo := seq(20, 1, func(i int) (canonical.Ticket, bool) { return synthetic(i), true })
+	dv := seq(20, 2, func(i int) (canonical.Ticket, bool) {
+		tk := dvOf(synthetic(i), i)
+		tk.Number = "renumbered-" + fmt.Sprint(i)
+		return tk, true
+	})
+	idmap := func(_ context.Context, id string) (string, error) {
+		var i int
+		fmt.Sscan(id, &i)
+		if i == 7 {
+			return "", nil // not in the ID map: matched by e-mail and time
+		}
+		return strings.ToUpper(dvOf(canonical.Ticket{}, i).SourceID), nil
+	}
+	res, err := Run(context.Background(), odoo, dv, Options{Model: md, IDMap: idmap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.MatchedBy[PassIDMap] != 19 || res.MatchedBy[PassEmail] != 1 || !res.Clean() {
+		t.Errorf("matched by %v, clean %v", res.MatchedBy, res.Clean())
+	}
+}

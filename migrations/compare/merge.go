@@ -1,0 +1,368 @@
+package compare
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/dvsync/dvsync/mapping/canonical"
+)
+
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+// load streams one side into its spill table.
+func (e *engine) load(ctx context.Context, side canonical.Side, src Source) (int64, error) {
+	in := e.sp.inserter(ctx, insertSideSQL(sideTable(side)))
+	defer in.abort()
+	rules := e.md.Rules()
+	var n int64
+	for t, err := range src {
+		if err != nil {
+			return n, err
+		}
+		idk := ""
+		switch {
+		case side == canonical.Dataverse:
+			idk = lowerKey(t.SourceID)
+		case e.o.IDMap != nil:
+			id, err := e.o.IDMap(ctx, t.SourceID)
+			if err != nil {
+				return n, fmt.Errorf("ID map: %w", err)
+			}
+			idk = lowerKey(id)
+		}
+		ek := ""
+		if email := strings.ToLower(strings.TrimSpace(t.CustomerEmail)); email != "" && !t.Created.IsZero() {
+			ek = email + "|" + rules.Time(t.Created)
+		}
+		month := ""
+		if !t.Created.IsZero() {
+			month = t.Created.In(rules.Location).Format("2006-01")
+		}
+		if err := in.add(t.SourceID, t.Number, idk, ek, encodeVals(e.md.Values(side, t)), t.Team, e.md.StatusLabel(t),
+			e.md.PriorityLabel(t), e.md.ChannelLabel(t), t.Customer, month, t.State, unix(t.Created), unix(t.Closed)); err != nil {
+			return n, fmt.Errorf("spill store: %w", err)
+		}
+		n++
+	}
+	return n, in.flush()
+}
+
+// loadExtras brings the case queues and resolution times in, and puts
+// them on the cases with two set-based updates.
+func (e *engine) loadExtras(ctx context.Context) error {
+	if e.o.Queues != nil {
+		in := e.sp.inserter(ctx, `INSERT INTO queue (incident, name) VALUES (?, ?)`)
+		for q, err := range e.o.Queues {
+			if err != nil {
+				in.abort()
+				return fmt.Errorf("reading Dataverse queue items: %w", err)
+			}
+			if err := in.add(lowerKey(q[0]), q[1]); err != nil {
+				in.abort()
+				return err
+			}
+		}
+		if err := in.flush(); err != nil {
+			return err
+		}
+	}
+	if e.o.Closings != nil {
+		in := e.sp.inserter(ctx, `INSERT INTO closing (incident, at) VALUES (?, ?)`)
+		for c, err := range e.o.Closings {
+			if err != nil {
+				in.abort()
+				return fmt.Errorf("reading Dataverse case resolutions: %w", err)
+			}
+			if err := in.add(lowerKey(c.Incident), unix(c.At)); err != nil {
+				in.abort()
+				return err
+			}
+		}
+		if err := in.flush(); err != nil {
+			return err
+		}
+	}
+	for _, stmt := range []string{
+		`CREATE INDEX queue_incident ON queue (incident)`,
+		`CREATE INDEX closing_incident ON closing (incident)`,
+		`UPDATE d SET team = (SELECT name FROM queue WHERE queue.incident = d.idk LIMIT 1) WHERE EXISTS (SELECT 1 FROM queue WHERE queue.incident = d.idk)`,
+		// The latest resolution of a case that is closed now.
+		`UPDATE d SET closed = (SELECT max(at) FROM closing WHERE closing.incident = d.idk) WHERE state <> 'active' AND EXISTS (SELECT 1 FROM closing WHERE closing.incident = d.idk)`,
+	} {
+		if _, err := e.sp.db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("spill store: %w", err)
+		}
+	}
+	return nil
+}
+
+func (e *engine) index(ctx context.Context) error {
+	for _, t := range []string{"o", "d"} {
+		for _, c := range []string{"idk", "num", "ek"} {
+			if _, err := e.sp.db.ExecContext(ctx, indexSQL(t, c)); err != nil {
+				return fmt.Errorf("spill store: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+var passColumn = map[string]string{PassIDMap: "idk", PassNumber: "num", PassEmail: "ek"}
+
+type row struct {
+	rowid               int64
+	key, src, num, vals string
+}
+
+type cursor struct {
+	rows *sql.Rows
+	cur  row
+	ok   bool
+	err  error
+}
+
+func (c *cursor) next() {
+	if c.ok = c.rows.Next(); c.ok {
+		c.err = c.rows.Scan(&c.cur.rowid, &c.cur.key, &c.cur.src, &c.cur.num, &c.cur.vals)
+		c.ok = c.err == nil
+	} else {
+		c.err = c.rows.Err()
+	}
+}
+
+func (e *engine) open(ctx context.Context, table, col string) (*cursor, error) {
+	rows, err := e.sp.db.QueryContext(ctx, fmt.Sprintf(
+		`SELECT rowid, %[1]s, src, num, vals FROM %[2]s WHERE %[1]s <> '' AND matched = 0 ORDER BY %[1]s, rowid`, col, table))
+	if err != nil {
+		return nil, err
+	}
+	c := &cursor{rows: rows}
+	c.next()
+	return c, c.err
+}
+
+// pass merge-joins the records not matched yet on one key: both cursors
+// advance in key order, equal keys pair up (duplicates pair in row order;
+// the rest wait for the next pass).
+func (e *engine) pass(ctx context.Context, pass string, w *writers) error {
+	col := passColumn[pass]
+	oc, err := e.open(ctx, "o", col)
+	if err != nil {
+		return err
+	}
+	defer oc.rows.Close()
+	dc, err := e.open(ctx, "d", col)
+	if err != nil {
+		return err
+	}
+	defer dc.rows.Close()
+	pairs := e.sp.inserter(ctx, `INSERT INTO pairs (o, d, pass) VALUES (?, ?, ?)`)
+	defer pairs.abort()
+	for oc.ok && dc.ok {
+		switch {
+		case oc.cur.key < dc.cur.key:
+			oc.next()
+		case oc.cur.key > dc.cur.key:
+			dc.next()
+		default:
+			if err := pairs.add(oc.cur.rowid, dc.cur.rowid, pass); err != nil {
+				return err
+			}
+			if err := e.comparePair(pass, oc.cur, dc.cur, w); err != nil {
+				return err
+			}
+			oc.next()
+			dc.next()
+		}
+	}
+	if oc.err != nil || dc.err != nil {
+		return fmt.Errorf("spill store: %w", firstErr(oc.err, dc.err))
+	}
+	oc.rows.Close()
+	dc.rows.Close()
+	if err := pairs.flush(); err != nil {
+		return err
+	}
+	for _, stmt := range []string{
+		`UPDATE o SET matched = 1 WHERE rowid IN (SELECT o FROM pairs WHERE pass = ?)`,
+		`UPDATE d SET matched = 1 WHERE rowid IN (SELECT d FROM pairs WHERE pass = ?)`,
+	} {
+		if _, err := e.sp.db.ExecContext(ctx, stmt, pass); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *engine) comparePair(pass string, o, d row, w *writers) error {
+	ov, err := decodeVals(o.vals)
+	if err != nil {
+		return err
+	}
+	dv, err := decodeVals(d.vals)
+	if err != nil {
+		return err
+	}
+	e.res.Matched++
+	e.res.MatchedBy[pass]++
+	differs := false
+	for i, f := range e.res.Fields {
+		c := e.md.Classify(f, ov[i], dv[i])
+		e.res.FieldClasses[f][c]++
+		if !c.IsDifference() {
+			continue
+		}
+		differs = true
+		e.res.FieldDifferences[f]++
+		diff := Difference{Number: d.num, OdooID: o.src, DataverseID: d.src, MatchedBy: pass, Field: f, Class: c, Odoo: ov[i], Dataverse: dv[i]}
+		if diff.Number == "" {
+			diff.Number = o.num
+		}
+		if len(e.res.SampleDiffs) < e.o.Samples {
+			e.res.SampleDiffs = append(e.res.SampleDiffs, diff)
+		}
+		if err := w.diff(diff); err != nil {
+			return err
+		}
+	}
+	if differs {
+		e.res.Differing++
+	}
+	return nil
+}
+
+// unmatched lists what no pass matched, side by side.
+func (e *engine) unmatched(ctx context.Context, w *writers) error {
+	for _, side := range []canonical.Side{canonical.Odoo, canonical.Dataverse} {
+		rows, err := e.sp.db.QueryContext(ctx, `SELECT src, num, customer, created FROM `+sideTable(side)+` WHERE matched = 0 ORDER BY num, src`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var u Unmatched
+			var created int64
+			if err := rows.Scan(&u.ID, &u.Number, &u.Customer, &created); err != nil {
+				rows.Close()
+				return err
+			}
+			u.Side = side
+			if created != 0 {
+				u.Created = e.md.Rules().Time(time.Unix(created, 0))
+			}
+			if side == canonical.Odoo {
+				e.res.OnlyInOdoo++
+			} else {
+				e.res.OnlyInDataverse++
+			}
+			if len(e.res.SampleUnmatched) < e.o.Samples {
+				e.res.SampleUnmatched = append(e.res.SampleUnmatched, u)
+			}
+			if err := w.unmatched(u); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writers stream differences and unmatched records to CSV and JSONL.
+type writers struct {
+	dcsv, ucsv   *csv.Writer
+	djson, ujson *json.Encoder
+	bufs         []*bufio.Writer
+}
+
+func newWriters(o Options) *writers {
+	w := &writers{}
+	buf := func(x io.Writer) *bufio.Writer {
+		b := bufio.NewWriterSize(x, 64<<10)
+		w.bufs = append(w.bufs, b)
+		return b
+	}
+	if o.DifferencesCSV != nil {
+		w.dcsv = csv.NewWriter(buf(o.DifferencesCSV))
+		w.dcsv.Write([]string{"number", "odoo_id", "dataverse_id", "matched_by", "field", "class", "odoo", "dataverse"})
+	}
+	if o.UnmatchedCSV != nil {
+		w.ucsv = csv.NewWriter(buf(o.UnmatchedCSV))
+		w.ucsv.Write([]string{"side", "id", "number", "customer", "created"})
+	}
+	if o.DifferencesJSONL != nil {
+		w.djson = json.NewEncoder(buf(o.DifferencesJSONL))
+		w.djson.SetEscapeHTML(false)
+	}
+	if o.UnmatchedJSONL != nil {
+		w.ujson = json.NewEncoder(buf(o.UnmatchedJSONL))
+		w.ujson.SetEscapeHTML(false)
+	}
+	return w
+}
+
+func (w *writers) diff(d Difference) error {
+	if w.dcsv != nil {
+		if err := w.dcsv.Write([]string{d.Number, d.OdooID, d.DataverseID, d.MatchedBy, d.Field, string(d.Class), d.Odoo, d.Dataverse}); err != nil {
+			return err
+		}
+	}
+	if w.djson != nil {
+		return w.djson.Encode(d)
+	}
+	return nil
+}
+
+func (w *writers) unmatched(u Unmatched) error {
+	if w.ucsv != nil {
+		if err := w.ucsv.Write([]string{string(u.Side), u.ID, u.Number, u.Customer, u.Created}); err != nil {
+			return err
+		}
+	}
+	if w.ujson != nil {
+		return w.ujson.Encode(u)
+	}
+	return nil
+}
+
+func (w *writers) flush() error {
+	for _, c := range []*csv.Writer{w.dcsv, w.ucsv} {
+		if c != nil {
+			c.Flush()
+			if err := c.Error(); err != nil {
+				return err
+			}
+		}
+	}
+	for _, b := range w.bufs {
+		if err := b.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+package compare
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+
+	"github.com/dvsync/dvsync/mapping/canonical"
+)
+
+// spill is the embedded store both sides are written to as they stream
+// in: the merge-join then reads each side back in key order through an
+// index, so neither side is ever held whole in memory, whatever its size.
+// SQLite compares keys byte-wise (BINARY collation) on both sides, which is
+// what keeps string and GUID keys from the collation mismatches
+// cross-database diff tools report (datafold/data-diff#532, #550).
+type spill struct {
+	db   *sql.DB
+	dir  string
+	keep bool
+}
+
+// sideTable is the table a side spills to.
+func sideTable(s canonical.Side) string {
+	if s == canonical.Odoo {
+		return "o"
+	}
+	return "d"
+}
+
+const sideSchema = `CREATE TABLE %s (
+	src TEXT NOT NULL, num TEXT NOT NULL, idk TEXT NOT NULL, ek TEXT NOT NULL, vals TEXT NOT NULL,
+	team TEXT NOT NULL, status TEXT NOT NULL, priority TEXT NOT NULL, channel TEXT NOT NULL,
+	customer TEXT NOT NULL, month TEXT NOT NULL, state TEXT NOT NULL,
+	created INTEGER NOT NULL, closed INTEGER NOT NULL, matched INTEGER NOT NULL DEFAULT 0)`
+
+func openSpill(ctx context.Context, dir string) (*spill, error) {
+	keep := dir != ""
+	if !keep {
+		var err error
+		if dir, err = os.MkdirTemp("", "dvsync-compare-"); err != nil {
+			return nil, fmt.Errorf("compare: spill directory: %w", err)
+		}
+	}
+	file := filepath.Join(dir, "compare-spill.db")
+	_ = os.Remove(file)
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(OFF)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	// A bounded page cache per connection (KiB when negative): the store,
+	// not the heap, holds the sides.
+	q.Add("_pragma", "cache_size(-8000)")
+	q.Add("_pragma", "temp_store(FILE)")
+	db, err := sql.Open("sqlite", "file:"+file+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("compare: open spill store: %w", err)
+	}
+	db.SetMaxOpenConns(4)
+	s := &spill{db: db, dir: dir, keep: keep}
+	for _, stmt := range []string{
+		fmt.Sprintf(sideSchema, "o"), fmt.Sprintf(sideSchema, "d"),
+		`CREATE TABLE pairs (o INTEGER NOT NULL, d INTEGER NOT NULL, pass TEXT NOT NULL)`,
+		`CREATE TABLE queue (incident TEXT NOT NULL, name TEXT NOT NULL)`,
+		`CREATE TABLE closing (incident TEXT NOT NULL, at INTEGER NOT NULL)`,
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			s.close()
+			return nil, fmt.Errorf("compare: spill store: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func (s *spill) close() {
+	s.db.Close()
+	if !s.keep {
+		os.RemoveAll(s.dir)
+	} else {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			os.Remove(filepath.Join(s.dir, "compare-spill.db"+suffix))
+		}
+	}
+}
+
+// batchSize rows go in one transaction: large enough that commits do not
+// dominate, small enough that a batch is a few hundred KiB of memory.
+const batchSize = 2000
+
+// inserter writes rows in batched transactions.
+type inserter struct {
+	ctx  context.Context
+	db   *sql.DB
+	sql  string
+	tx   *sql.Tx
+	stmt *sql.Stmt
+	n    int
+}
+
+func (s *spill) inserter(ctx context.Context, stmt string) *inserter {
+	return &inserter{ctx: ctx, db: s.db, sql: stmt}
+}
+
+func (in *inserter) add(args ...any) error {
+	if in.tx == nil {
+		tx, err := in.db.BeginTx(in.ctx, nil)
+		if err != nil {
+			return err
+		}
+		st, err := tx.PrepareContext(in.ctx, in.sql)
+		if err != nil {
+			tx.Rollback()
+			return err
+		}
+		in.tx, in.stmt = tx, st
+	}
+	if _, err := in.stmt.ExecContext(in.ctx, args...); err != nil {
+		return err
+	}
+	if in.n++; in.n >= batchSize {
+		return in.flush()
+	}
+	return nil
+}
+
+func (in *inserter) flush() error {
+	if in.tx == nil {
+		return nil
+	}
+	in.stmt.Close()
+	err := in.tx.Commit()
+	in.tx, in.stmt, in.n = nil, nil, 0
+	return err
+}
+
+func (in *inserter) abort() {
+	if in.tx != nil {
+		in.stmt.Close()
+		in.tx.Rollback()
+		in.tx = nil
+	}
+}
+
+func insertSideSQL(table string) string {
+	return "INSERT INTO " + table + ` (src, num, idk, ek, vals, team, status, priority, channel, customer, month, state, created, closed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+}
+
+func encodeVals(v []string) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func decodeVals(s string) ([]string, error) {
+	var v []string
+	err := json.Unmarshal([]byte(s), &v)
+	return v, err
+}
+
+func indexSQL(table, col string) string {
+	return fmt.Sprintf("CREATE INDEX %s_%s ON %s (%s, matched)", table, col, table, col)
+}
+
+// lowerKey keeps GUID keys comparable whatever case a system prints them in.
+func lowerKey(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
