@@ -6,6 +6,8 @@ import (
 	"encoding/csv"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -142,4 +144,80 @@ func TestIDMapPassComesFirst(t *testing.T) {
 	if res.MatchedBy[PassIDMap] != 19 || res.MatchedBy[PassEmail] != 1 || !res.Clean() {
 		t.Errorf("matched by %v, clean %v", res.MatchedBy, res.Clean())
 	}
+}
+
+// TestReportFiles renders every report file from a synthetic comparison
+// with planted differences and checks they name them.
+func TestReportFiles(t *testing.T) {
+	dir := t.TempDir()
+	rep := renderSample(t, dir)
+	for _, name := range []string{FileHTML, FileMarkdown, FileJSON, FileOperationsCSV, FileDifferencesCSV, FileDifferencesJSONL, FileUnmatchedCSV, FileUnmatchedJSONL} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || len(b) == 0 {
+			t.Errorf("%s: %v (%d bytes)", name, err, len(b))
+		}
+	}
+	html, _ := os.ReadFile(filepath.Join(dir, FileHTML))
+	for _, want := range []string{"<svg", "Changed title", "computed from streamed records", "Only in Odoo", "Alderbrook"} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("HTML report lacks %q", want)
+		}
+	}
+	if strings.Contains(string(html), "http://") && !strings.Contains(string(html), rep.Odoo) {
+		t.Error("HTML report refers to an outside resource")
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, FileMarkdown))
+	if !strings.Contains(string(md), "| title | 598 |") || strings.Contains(string(md), "&#") {
+		t.Errorf("Markdown report:\n%s", md)
+	}
+}
+
+// renderSample writes the report of the planted-differences comparison
+// into dir (the headless-browser test renders it too).
+func renderSample(t testing.TB, dir string) *Report {
+	t.Helper()
+	md := testModel(t)
+	odoo := seq(600, 1, func(i int) (canonical.Ticket, bool) { return synthetic(i), true })
+	dv := seq(603, 2, func(i int) (canonical.Ticket, bool) {
+		tk := dvOf(synthetic(i), i)
+		switch {
+		case i == 3:
+			tk.Title = "Changed title"
+		case i == 5:
+			tk.StatusCode, tk.State = 2, "active"
+		case i >= 600:
+			tk.Number, tk.CustomerEmail = fmt.Sprint("CAS-", i), ""
+		}
+		return tk, i != 10
+	})
+	ents := func(yield func(Entitlement, error) bool) {
+		for _, e := range []Entitlement{
+			{Name: "Alderbrook Logistics - Priority Care", Customer: "Alderbrook Logistics", Total: 100, Remaining: 12, End: base.AddDate(1, 0, 20), Active: true},
+			{Name: "Harbor Lane - Standard", Customer: "Harbor Lane", Total: 50, Remaining: 40, End: base.AddDate(2, 0, 0), Active: true},
+		} {
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+	slas := func(policy string, met, breached int) func(func(SLAOutcome, error) bool) {
+		return func(yield func(SLAOutcome, error) bool) {
+			for i := 0; i < met+breached; i++ {
+				st := SLAMet
+				if i >= met {
+					st = SLABreached
+				}
+				if !yield(SLAOutcome{Policy: policy, Status: st}, nil) {
+					return
+				}
+			}
+		}
+	}
+	rep, err := RunToDir(context.Background(), odoo, dv, Options{Model: md, Entitlements: ents, OdooSLA: slas("2 days to start", 40, 10),
+		DataverseSLA: slas("2 days to start", 40, 10), Now: base.AddDate(1, 0, 0)}, dir,
+		Report{Odoo: "http://127.0.0.1:8069 (db helpdesk)", Dataverse: "http://127.0.0.1:5555/api/data/v9.2/", MapFile: "built-in", Generated: base.AddDate(1, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }
