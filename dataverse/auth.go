@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,10 +60,99 @@ type CredentialOptions struct {
 	DeviceCodePrompt func(message string)
 	// Token is the bearer token of CredentialStaticToken.
 	Token string
+	// TokenFrom says where Token came from, for messages ("$DVSYNC_TOKEN"
+	// when empty).
+	TokenFrom string
+	// Environment is the environment URL the credential is for. On a
+	// loopback address (the reference server) only a static token makes
+	// sense: the default chain is not built, because its managed-identity
+	// step would call the cloud metadata address 169.254.169.254.
+	Environment string
 }
 
-// NewCredential builds the credential described by o.
+// IsLoopback reports whether envURL names this machine: the reference
+// server, never a real environment.
+func IsLoopback(envURL string) bool {
+	u, err := url.Parse(envURL)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// NewCredential builds the credential described by o. The credential
+// describes itself (CredentialSource) so that errors can say which token
+// was used.
 func NewCredential(o CredentialOptions) (TokenSource, error) {
+	if o.Environment != "" && IsLoopback(o.Environment) && (o.Kind == "" || o.Kind == CredentialDefault || o.Kind == CredentialManagedIdentity) {
+		return nil, fmt.Errorf("dataverse: %s is a local reference server, which takes no Azure credential: set DVSYNC_TOKEN to any value (it accepts any token unless serve pinned one with --token-file)", o.Environment)
+	}
+	cred, err := newCredential(o)
+	if err != nil {
+		return nil, err
+	}
+	return describedCredential{TokenSource: cred, source: describe(o)}, nil
+}
+
+// describedCredential is a credential that can say where its token comes
+// from.
+type describedCredential struct {
+	TokenSource
+	source string
+}
+
+func (d describedCredential) String() string   { return "dataverse credential (" + d.source + ")" }
+func (d describedCredential) GoString() string { return d.String() }
+
+// CredentialSource says where cred's tokens come from, for messages: "the
+// token in $DVSYNC_TOKEN", "client secret of app <id> ($AZURE_CLIENT_SECRET)".
+func CredentialSource(cred TokenSource) string {
+	switch c := cred.(type) {
+	case describedCredential:
+		return c.source
+	case staticToken:
+		return "a static token"
+	case nil:
+		return "no credential"
+	}
+	return strings.TrimPrefix(fmt.Sprintf("%T", cred), "*azidentity.")
+}
+
+func describe(o CredentialOptions) string {
+	switch o.Kind {
+	case "", CredentialDefault:
+		return "DefaultAzureCredential (environment, workload identity, managed identity, Azure CLI)"
+	case CredentialClientSecret:
+		return "client secret of app " + o.ClientID + " ($AZURE_CLIENT_SECRET)"
+	case CredentialCertificate:
+		return "certificate " + o.CertificatePath + " of app " + o.ClientID
+	case CredentialManagedIdentity:
+		if o.ManagedIdentityID != "" {
+			return "managed identity " + o.ManagedIdentityID
+		}
+		return "the system-assigned managed identity"
+	case CredentialWorkloadIdentity:
+		return "workload identity ($AZURE_FEDERATED_TOKEN_FILE)"
+	case CredentialAzureCLI:
+		return "the Azure CLI login (az login)"
+	case CredentialDeviceCode:
+		return "a device-code sign-in"
+	case CredentialStaticToken:
+		from := o.TokenFrom
+		if from == "" {
+			from = "$DVSYNC_TOKEN"
+		}
+		return "the token in " + from
+	}
+	return string(o.Kind)
+}
+
+func newCredential(o CredentialOptions) (TokenSource, error) {
 	switch o.Kind {
 	case "", CredentialDefault:
 		return azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{TenantID: o.TenantID})
@@ -176,15 +268,92 @@ func (c *tokenCache) token(ctx context.Context) (string, error) {
 			// Keep using a still-valid token when an early refresh fails.
 			return c.tok.Token, nil
 		}
-		return "", &AuthError{Err: err}
+		return "", &AuthError{Err: err, Source: CredentialSource(c.cred), Scope: c.scope}
 	}
 	c.tok = tok
 	return tok.Token, nil
 }
 
-// AuthError wraps a credential failure. azidentity errors describe the
-// failing step without echoing secrets.
-type AuthError struct{ Err error }
+// AuthError wraps a credential failure. Its message is one line: azidentity
+// errors run to a dozen lines (a credential chain lists every step with
+// its HTTP exchange), so the message keeps what was tried and what to set;
+// the full text stays available through Unwrap. azidentity errors never
+// echo secrets.
+type AuthError struct {
+	Err error
+	// Source describes the credential (CredentialSource).
+	Source string
+	// Scope is the token scope asked for ("https://org.crm.dynamics.com/.default").
+	Scope string
+}
 
-func (e *AuthError) Error() string { return "dataverse: getting an access token: " + e.Err.Error() }
+func (e *AuthError) Error() string {
+	msg := e.Err.Error()
+	if tried := chainSteps(msg); len(tried) > 0 {
+		if code := aadstsCode.FindString(msg); code != "" {
+			tried[len(tried)-1] += " (" + code + ")"
+		}
+		return fmt.Sprintf("dataverse: no Azure credential gave a token%s (tried %s): set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH), run 'az login', or pick one with --auth",
+			e.forScope(), strings.Join(tried, ", "))
+	}
+	first, _, _ := strings.Cut(strings.TrimSpace(msg), "\n")
+	first = strings.TrimSpace(first)
+	if code := aadstsCode.FindString(msg); code != "" && !strings.Contains(first, code) {
+		first += " (" + code + ")"
+	}
+	src := ""
+	if e.Source != "" {
+		src = " with " + e.Source
+	}
+	return fmt.Sprintf("dataverse: getting an access token%s%s: %s", e.forScope(), src, first)
+}
+
+func (e *AuthError) forScope() string {
+	if e.Scope == "" {
+		return ""
+	}
+	return " for " + strings.TrimSuffix(e.Scope, "/.default")
+}
+
 func (e *AuthError) Unwrap() error { return e.Err }
+
+// aadstsCode finds the Entra ID error code (AADSTS7000215: invalid client
+// secret, and so on), which is what a user searches for.
+var aadstsCode = regexp.MustCompile(`AADSTS\d+`)
+
+// chainSteps reads the credentials a chained credential tried from its
+// message, which azidentity formats as "…failed to acquire a token.\n
+// Attempted credentials:\n\tNameCredential: reason" with continuation
+// lines indented by two tabs (chained_token_credential.go). Each step is
+// named with its one-line reason when it is short.
+func chainSteps(msg string) []string {
+	_, rest, ok := strings.Cut(msg, "Attempted credentials:")
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(rest, "\n") {
+		if !strings.HasPrefix(line, "\t") || strings.HasPrefix(line, "\t\t") {
+			continue
+		}
+		name, reason, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if n, ok := credentialNames[name]; ok {
+			name = n
+		}
+		reason = strings.TrimSpace(reason)
+		if reason != "" && len(reason) <= 80 && !strings.Contains(reason, "http") {
+			name += " (" + reason + ")"
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+var credentialNames = map[string]string{
+	"EnvironmentCredential":       "environment",
+	"WorkloadIdentityCredential":  "workload identity",
+	"ManagedIdentityCredential":   "managed identity",
+	"AzureCLICredential":          "Azure CLI",
+	"AzureDeveloperCLICredential": "Azure Developer CLI",
+	"AzurePowerShellCredential":   "Azure PowerShell",
+}

@@ -4,6 +4,8 @@ package connection
 
 import (
 	"errors"
+	"fmt"
+	"net/http"
 	"os"
 	"strings"
 
@@ -23,6 +25,11 @@ type Dataverse struct {
 	ClientID          string
 	CertificatePath   string
 	ManagedIdentityID string
+
+	// source describes the credential Client built, and loopback whether
+	// the environment is a reference server, for Explain.
+	source   string
+	loopback bool
 }
 
 // AddFlags registers the connection flags.
@@ -65,9 +72,29 @@ func (c *Dataverse) Client(deviceCodePrompt func(string), opts *dataverse.Client
 		ManagedIdentityID:   c.ManagedIdentityID,
 		DeviceCodePrompt:    deviceCodePrompt,
 		Token:               os.Getenv("DVSYNC_TOKEN"),
+		TokenFrom:           "$DVSYNC_TOKEN",
+		Environment:         env,
 	})
 	if err != nil {
 		return nil, err
 	}
+	c.source, c.loopback = dataverse.CredentialSource(cred), dataverse.IsLoopback(env)
 	return dataverse.NewClient(env, cred, opts)
+}
+
+// Explain adds to a 401 from the environment which token was refused, so
+// the user knows which setting to fix; other errors pass through.
+func (c *Dataverse) Explain(err error) error {
+	var re *dataverse.ResponseError
+	if err == nil || c.source == "" || !errors.As(err, &re) || re.StatusCode != http.StatusUnauthorized {
+		return err
+	}
+	hint := "check that the identity is an application user with a security role in this environment"
+	switch {
+	case c.loopback:
+		hint = "this reference server accepts only the token serve was given with --token-file or $DVSYNC_TOKEN"
+	case dataverse.CredentialKind(strings.ToLower(c.Auth)) == dataverse.CredentialStaticToken || (c.Auth == "" && os.Getenv("DVSYNC_TOKEN") != ""):
+		hint = "against a real environment it must be an Entra ID access token for it; unset DVSYNC_TOKEN to use Azure credentials"
+	}
+	return fmt.Errorf("%w (the server refused %s; %s)", err, c.source, hint)
 }

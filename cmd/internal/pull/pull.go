@@ -84,7 +84,7 @@ token falls back to a full read, reported as fullRead in the summary.`,
 		SilenceErrors: true,
 		Args:          cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return run(cmd.Context(), streams, o, args[0])
+			return o.conn.Explain(run(cmd.Context(), streams, o, args[0]))
 		},
 	}
 	f := cmd.Flags()
