@@ -37,6 +37,9 @@ type CMTZip struct {
 	size int64
 	// Name labels problems with the archive's name.
 	Name string
+	// Limits bound what reading the archive may cost; the zero value
+	// means DefaultLimits.
+	Limits Limits
 }
 
 // NewCMTZip reads the archive in r (size bytes long).
@@ -44,8 +47,13 @@ func NewCMTZip(r io.ReaderAt, size int64, name string) *CMTZip {
 	return &CMTZip{r: r, size: size, Name: name}
 }
 
-// LoadFile reads the CMT export at path.
+// LoadFile reads the CMT export at path with the default limits.
 func LoadFile(ctx context.Context, path string) (*Model, error) {
+	return LoadFileLimits(ctx, path, Limits{})
+}
+
+// LoadFileLimits reads the CMT export at path within lim.
+func LoadFileLimits(ctx context.Context, path string, lim Limits) (*Model, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, &ReadError{File: path, Err: err}
@@ -55,14 +63,17 @@ func LoadFile(ctx context.Context, path string) (*Model, error) {
 	if err != nil {
 		return nil, &ReadError{File: path, Err: err}
 	}
-	return NewCMTZip(f, st.Size(), filepath.Base(path)).Load(ctx)
+	z := NewCMTZip(f, st.Size(), filepath.Base(path))
+	z.Limits = lim
+	return z.Load(ctx)
 }
 
 // Load implements Source. A damaged central directory (a truncated
 // download, typically) does not stop it: the entries are then read from
 // their local headers in archive order, as far as the data goes.
 func (z *CMTZip) Load(ctx context.Context) (*Model, error) {
-	rd := &cmtReader{ctx: ctx, b: NewBuilder(), fields: map[string]*fieldUse{}}
+	lim := z.Limits.withDefaults()
+	rd := &cmtReader{ctx: ctx, b: NewBuilder(), fields: map[string]*fieldUse{}, lim: lim}
 	zr, err := zip.NewReader(z.r, z.size)
 	damaged := err != nil
 	if !damaged {
@@ -70,37 +81,67 @@ func (z *CMTZip) Load(ctx context.Context) (*Model, error) {
 		// the order inside the archive does not matter here.
 		entries := map[string]*zip.File{}
 		for _, f := range zr.File {
-			entries[strings.TrimPrefix(f.Name, "/")] = f
+			name := strings.TrimPrefix(f.Name, "/")
+			if !isPart(name) {
+				continue
+			}
+			if entries[name] != nil {
+				// The CMT writes each part once; with two, which one the
+				// import would use is undefined, so neither is trusted.
+				return nil, &ReadError{File: z.Name, Err: fmt.Errorf("%s %w; refusing to guess which copy is the export", name, errDuplicate)}
+			}
+			entries[name] = f
 		}
 		for _, name := range []string{ContentTypesFile, SchemaFile, DataFile} {
 			f, ok := entries[name]
 			if !ok {
 				continue
 			}
+			if err := checkMethod(name, f.Method, f.Flags); err != nil {
+				if name == DataFile {
+					return nil, &ReadError{File: z.Name, Err: err}
+				}
+				rd.b.AddProblem(Problem{Severity: SeverityError, File: name, Message: err.Error() + "; the part was not read"})
+				continue
+			}
+			if err := lim.checkDeclared(name, f.UncompressedSize64, f.CompressedSize64); err != nil {
+				return nil, &ReadError{File: z.Name, Err: err}
+			}
 			rc, err := f.Open()
 			if err != nil {
 				rd.b.AddProblem(Problem{Severity: SeverityError, File: name, Message: fmt.Sprintf("cannot open entry: %v", err)})
 				continue
 			}
-			err = rd.entry(name, rc)
+			g := lim.guard(name, rc, func() int64 { return int64(f.CompressedSize64) }, true)
+			err = rd.entry(name, g)
 			rc.Close()
 			if err != nil {
-				return nil, err
+				return nil, wrapRead(z.Name, err)
 			}
 		}
 	} else {
 		rd.b.AddProblem(Problem{Severity: SeverityError, File: z.Name,
 			Message: fmt.Sprintf("archive is damaged (%v); reading entries one by one from the start, the end may be missing", err)})
-		serr := scanLocalEntries(io.NewSectionReader(z.r, 0, z.size), func(name string, body io.Reader) error {
-			return rd.entry(strings.TrimPrefix(name, "/"), body)
+		seen := map[string]bool{}
+		serr := scanLocalEntries(io.NewSectionReader(z.r, 0, z.size), lim, func(name string, body io.Reader) error {
+			name = strings.TrimPrefix(name, "/")
+			if isPart(name) {
+				if seen[name] {
+					return fmt.Errorf("%s %w; refusing to guess which copy is the export", name, errDuplicate)
+				}
+				seen[name] = true
+			}
+			return rd.entry(name, body)
 		})
-		if errors.Is(serr, errNotZip) {
+		var le *LimitError
+		switch {
+		case errors.Is(serr, errNotZip):
 			return nil, &ReadError{File: z.Name, Err: serr}
-		}
-		if serr != nil && !rd.sawData {
+		case errors.As(serr, &le), errors.Is(serr, errDuplicate), errors.Is(serr, context.Canceled), errors.Is(serr, context.DeadlineExceeded):
+			return nil, wrapRead(z.Name, serr)
+		case serr != nil && !rd.sawData:
 			return nil, &ReadError{File: z.Name, Err: fmt.Errorf("not a readable zip archive: %w", serr)}
-		}
-		if serr != nil {
+		case serr != nil:
 			rd.b.AddProblem(Problem{Severity: SeverityError, File: z.Name, Message: fmt.Sprintf("archive ends early: %v", serr)})
 		}
 	}
@@ -125,14 +166,35 @@ func (z *CMTZip) Load(ctx context.Context) (*Model, error) {
 	return rd.b.Model(), nil
 }
 
+func isPart(name string) bool {
+	return name == DataFile || name == SchemaFile || name == ContentTypesFile
+}
+
+// wrapRead makes err a ReadError of the archive unless it is the
+// context's, which callers test for with errors.Is as it is.
+func wrapRead(archive string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var re *ReadError
+	if errors.As(err, &re) {
+		return err
+	}
+	return &ReadError{File: archive, Err: err}
+}
+
 type fieldUse struct {
 	recordID string
 	line     int
 }
 
 type cmtReader struct {
-	ctx                                 context.Context
-	b                                   *Builder
+	ctx context.Context
+	b   *Builder
+	lim Limits
+	// fatal is a limit the input broke; reading stops and no model is
+	// returned, because what was read so far is not the export.
+	fatal                               error
 	schema                              map[string]*schemaEntity
 	sawData, sawSchema, sawContentTypes bool
 	// fields remembers the first use of every entity/field in data.xml so
@@ -153,9 +215,27 @@ func (rd *cmtReader) entry(name string, body io.Reader) error {
 		rd.readContentTypes(body)
 	default:
 		_, err := io.Copy(io.Discard, body)
+		var le *LimitError
+		if errors.As(err, &le) {
+			return err
+		}
 		return ignoreCorrupt(err)
 	}
+	if rd.fatal != nil {
+		return rd.fatal
+	}
 	return rd.ctx.Err()
+}
+
+// stop reports whether err is a broken limit, remembering it; a limit
+// ends the read instead of becoming one more problem in the report.
+func (rd *cmtReader) stop(err error) bool {
+	var le *LimitError
+	if errors.As(err, &le) {
+		rd.fatal = le
+		return true
+	}
+	return false
 }
 
 // ignoreCorrupt lets the sequential scanner continue past an entry the
@@ -227,6 +307,9 @@ func (rd *cmtReader) readData(r io.Reader) {
 			return
 		}
 		if err != nil {
+			if rd.stop(err) {
+				return
+			}
 			after := ""
 			if lastRecord != "" {
 				after = "last complete record: " + lastRecord
@@ -247,6 +330,9 @@ func (rd *cmtReader) readData(r io.Reader) {
 			line, _ := dec.InputPos()
 			var rec xmlRecord
 			if err := dec.DecodeElement(&rec, &se); err != nil {
+				if rd.stop(err) {
+					return
+				}
 				p := xmlProblem(DataFile, dec, err, "")
 				p.Entity, p.RecordID = entity, NormalizeID(attr(se, "id"))
 				p.Message = "record could not be read: " + p.Message
@@ -267,6 +353,9 @@ func (rd *cmtReader) readData(r io.Reader) {
 			line, _ := dec.InputPos()
 			var m xmlM2M
 			if err := dec.DecodeElement(&m, &se); err != nil {
+				if rd.stop(err) {
+					return
+				}
 				p := xmlProblem(DataFile, dec, err, "")
 				p.Entity, p.RecordID, p.Field = entity, NormalizeID(attr(se, "sourceid")), attr(se, "m2mrelationshipname")
 				p.Message = "relationship list could not be read: " + p.Message
@@ -316,7 +405,9 @@ func (rd *cmtReader) readSchema(r io.Reader) {
 			return
 		}
 		if err != nil {
-			rd.b.AddProblem(xmlProblem(SchemaFile, dec, err, ""))
+			if !rd.stop(err) {
+				rd.b.AddProblem(xmlProblem(SchemaFile, dec, err, ""))
+			}
 			return
 		}
 		se, ok := tok.(xml.StartElement)
@@ -325,6 +416,9 @@ func (rd *cmtReader) readSchema(r io.Reader) {
 		}
 		var e xmlSchemaEntity
 		if err := dec.DecodeElement(&e, &se); err != nil {
+			if rd.stop(err) {
+				return
+			}
 			p := xmlProblem(SchemaFile, dec, err, "")
 			p.Entity = attr(se, "name")
 			rd.b.AddProblem(p)
@@ -348,6 +442,9 @@ func (rd *cmtReader) readContentTypes(r io.Reader) {
 			return
 		}
 		if err != nil {
+			if rd.stop(err) {
+				return
+			}
 			p := xmlProblem(ContentTypesFile, dec, err, "")
 			p.Severity = SeverityWarning
 			rd.b.AddProblem(p)
@@ -384,13 +481,16 @@ func (rd *cmtReader) checkAgainstSchema() {
 	}
 }
 
+var errDuplicate = errors.New("appears more than once in the archive")
+
 var errNotZip = errors.New("not a zip archive; a Configuration Migration Tool export is a .zip holding data.xml and data_schema.xml")
 
 // scanLocalEntries walks a zip archive front to back by its local file
 // headers (APPNOTE.TXT 4.3.7), for archives whose central directory at the
 // end is missing. It stops at the first header it cannot follow.
-func scanLocalEntries(r io.Reader, fn func(name string, body io.Reader) error) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+func scanLocalEntries(r io.Reader, lim Limits, fn func(name string, body io.Reader) error) error {
+	cr := &countingReader{r: bufio.NewReaderSize(r, 64<<10)}
+	br := cr.r
 	const (
 		localSig      = 0x04034b50
 		descriptorSig = 0x08074b50
@@ -423,20 +523,24 @@ func scanLocalEntries(r io.Reader, fn func(name string, body io.Reader) error) e
 			return fmt.Errorf("entry %s: %w", name, io.ErrUnexpectedEOF)
 		}
 		hasDescriptor := flags&0x8 != 0
+		if err := checkMethod(string(name), method, flags); err != nil {
+			return err
+		}
 		var body io.Reader
+		start := cr.n
 		switch method {
 		case zip.Store:
 			if hasDescriptor {
 				return fmt.Errorf("entry %s: stored entry without sizes cannot be followed", name)
 			}
-			body = io.LimitReader(br, int64(csize))
+			body = io.LimitReader(cr, int64(csize))
 		case zip.Deflate:
-			// bufio.Reader is an io.ByteReader, so flate consumes exactly
-			// the compressed bytes and the next header follows.
-			body = flate.NewReader(br)
-		default:
-			return fmt.Errorf("entry %s: unsupported compression method %d", name, method)
+			// countingReader is an io.ByteReader, so flate consumes exactly
+			// the compressed bytes and the next header follows; it also
+			// counts them, for the compression ratio.
+			body = flate.NewReader(cr)
 		}
+		body = lim.guard(string(name), body, func() int64 { return cr.n - start }, isPart(strings.TrimPrefix(string(name), "/")))
 		if err := fn(string(name), body); err != nil {
 			return err
 		}

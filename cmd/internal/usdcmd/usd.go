@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -32,6 +34,9 @@ environment (migrate).`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(newAssessCommand(streams), newMigrateCommand(streams))
+	// A flag value that does not parse is a usage error (exit 2), like
+	// every other usage error of the command.
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &output.ExitError{Code: exitUsage, Err: err} })
 	return cmd
 }
 
@@ -43,7 +48,19 @@ type assessOptions struct {
 	configuration string
 	strict        bool
 	all           bool
+	maxSize       sizeFlag
+	maxValueSize  sizeFlag
+	maxRatio      int64
 }
+
+// Exit codes of usd assess, from the set every dvsync command shares
+// (0 success, 1 failure, 2 usage error, 3 finished with rejects,
+// mismatches or problems).
+const (
+	exitFailure  = 1 // nothing could be assessed: no report was written
+	exitUsage    = 2
+	exitProblems = 3 // the report was written; the export has error-level problems
+)
 
 func newAssessCommand(streams *output.Streams) *cobra.Command {
 	o := &assessOptions{}
@@ -63,7 +80,20 @@ still assessed; its problems are listed in the report and summarised on stderr.
 
 --configuration picks one USD configuration; by default the configuration marked
 as default is assessed, or every component when none is marked;
---all-configurations assesses every component of the export.`,
+--all-configurations assesses every component of the export.
+
+Every export is treated as untrusted: a part that decompresses beyond --max-size,
+expands more than --max-ratio to one, or holds one value longer than
+--max-value-size is refused with the entry and the limit named.
+
+Exit status:
+  0  the report was written; the export has no errors (warnings are allowed)
+  1  nothing could be assessed (not a zip, no data.xml, a limit was exceeded,
+     the report could not be written)
+  2  usage error
+  3  the report was written, but the export has error-level problems (a
+     truncated archive, malformed XML, a missing data_schema.xml, dangling
+     references); with --strict, warnings count too`,
 		Example: `  dvsync usd assess --from usd-export.zip --format html --out assessment.html
   dvsync usd assess --from usd-export.zip --configuration "Tier 1 Agents" --format md`,
 		Args: cobra.NoArgs,
@@ -76,7 +106,12 @@ as default is assessed, or every component when none is marked;
 	f.StringVarP(&o.out, "out", "o", "-", "file to write the report to; - for stdout")
 	f.StringVar(&o.configuration, "configuration", "", "assess only this USD configuration")
 	f.BoolVar(&o.all, "all-configurations", false, "assess every component of the export, whatever configuration it belongs to")
-	f.BoolVar(&o.strict, "strict", false, "exit with status 2 when the export has errors (the report is still written)")
+	f.BoolVar(&o.strict, "strict", false, "exit with status 3 on warnings too, not only on errors (the report is still written)")
+	o.maxSize = sizeFlag(usd.DefaultLimits.MaxEntrySize)
+	o.maxValueSize = sizeFlag(usd.DefaultLimits.MaxValueSize)
+	f.Var(&o.maxSize, strings.TrimPrefix(usd.FlagMaxSize, "--"), "largest size one part of the export may decompress to (e.g. 512MiB, 2GiB)")
+	f.Var(&o.maxValueSize, strings.TrimPrefix(usd.FlagMaxValueSize, "--"), "longest single value (or text run) in the export's XML")
+	f.Int64Var(&o.maxRatio, strings.TrimPrefix(usd.FlagMaxRatio, "--"), usd.DefaultLimits.MaxRatio, "largest compression ratio a part over 1 MiB may have")
 	return cmd
 }
 
@@ -104,7 +139,10 @@ func formatFor(format, out string) (string, error) {
 func runAssess(ctx context.Context, streams *output.Streams, o *assessOptions) error {
 	format, err := formatFor(o.format, o.out)
 	if err != nil {
-		return &output.ExitError{Code: 2, Err: err}
+		return &output.ExitError{Code: exitUsage, Err: err}
+	}
+	if o.maxRatio <= 0 {
+		return &output.ExitError{Code: exitUsage, Err: fmt.Errorf("%s %d: give a positive ratio", usd.FlagMaxRatio, o.maxRatio)}
 	}
 	var m *usd.Model
 	var source string
@@ -114,33 +152,33 @@ func runAssess(ctx context.Context, streams *output.Streams, o *assessOptions) e
 	}
 	switch {
 	case o.from != "" && env != "":
-		return &output.ExitError{Code: 2, Err: errors.New("give either --from or --env, not both")}
+		return &output.ExitError{Code: exitUsage, Err: errors.New("give either --from or --env, not both")}
 	case o.from != "":
 		source = filepath.Base(o.from)
-		m, err = usd.LoadFile(ctx, o.from)
+		m, err = usd.LoadFileLimits(ctx, o.from, usd.Limits{MaxEntrySize: int64(o.maxSize), MaxValueSize: int64(o.maxValueSize), MaxRatio: o.maxRatio})
 		if err != nil {
-			return &output.ExitError{Code: 1, Err: err}
+			return &output.ExitError{Code: exitFailure, Err: err}
 		}
 	case env != "":
 		source = env
 		client, err := o.conn.Client(func(msg string) { fmt.Fprintln(streams.Err, msg) }, nil)
 		if err != nil {
-			return &output.ExitError{Code: 2, Err: err}
+			return &output.ExitError{Code: exitUsage, Err: err}
 		}
 		m, err = (&usd.DataverseSource{Client: client, Name: env}).Load(ctx)
 		if err != nil {
-			return &output.ExitError{Code: 1, Err: err}
+			return &output.ExitError{Code: exitFailure, Err: err}
 		}
 	default:
-		return &output.ExitError{Code: 2, Err: errors.New("--from FILE is required: a Configuration Migration Tool export zip of the USD configuration")}
+		return &output.ExitError{Code: exitUsage, Err: errors.New("--from FILE is required: a Configuration Migration Tool export zip of the USD configuration")}
 	}
 	if o.all && o.configuration != "" {
-		return &output.ExitError{Code: 2, Err: errors.New("give either --configuration or --all-configurations, not both")}
+		return &output.ExitError{Code: exitUsage, Err: errors.New("give either --configuration or --all-configurations, not both")}
 	}
 	sel := m
 	if !o.all {
 		if sel, err = usd.Select(m, o.configuration); err != nil {
-			return &output.ExitError{Code: 2, Err: err}
+			return &output.ExitError{Code: exitUsage, Err: err}
 		}
 	}
 	report := assess.Assess(sel, assess.Options{Source: source})
@@ -153,22 +191,62 @@ func runAssess(ctx context.Context, streams *output.Streams, o *assessOptions) e
 		}
 		return report.WriteMarkdown(w)
 	}); err != nil {
-		return &output.ExitError{Code: 1, Err: err}
+		return &output.ExitError{Code: exitFailure, Err: err}
 	}
 	summarise(streams.Err, report, o.out)
-	if n := sel.Errors(); n > 0 && o.strict {
-		return &output.ExitError{Code: 2, Err: fmt.Errorf("the export has %d error(s); first: %s", n, firstError(sel))}
+	if n := m.Errors(); n > 0 {
+		return &output.ExitError{Code: exitProblems, Err: fmt.Errorf("the export has %d error(s), listed in the report; first: %s", n, firstOf(m, usd.SeverityError))}
+	}
+	if n := len(m.Problems); n > 0 && o.strict {
+		return &output.ExitError{Code: exitProblems, Err: fmt.Errorf("--strict: the export has %d warning(s), listed in the report; first: %s", n, firstOf(m, usd.SeverityWarning))}
 	}
 	return nil
 }
 
-func firstError(m *usd.Model) string {
+func firstError(m *usd.Model) string { return firstOf(m, usd.SeverityError) }
+
+func firstOf(m *usd.Model, sev usd.Severity) string {
 	for _, p := range m.Problems {
-		if p.Severity == usd.SeverityError {
+		if p.Severity == sev {
 			return p.String()
 		}
 	}
 	return ""
+}
+
+// sizeFlag is a byte count given as 512MiB, 2GiB, 1GB or plain bytes.
+type sizeFlag int64
+
+func (s *sizeFlag) String() string { return usd.FormatSize(int64(*s)) }
+func (s *sizeFlag) Type() string   { return "size" }
+
+func (s *sizeFlag) Set(v string) error {
+	n, err := parseSize(v)
+	if err != nil {
+		return err
+	}
+	*s = sizeFlag(n)
+	return nil
+}
+
+func parseSize(v string) (int64, error) {
+	t := strings.TrimSpace(v)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(strings.ToUpper(t), strings.ToUpper(u.suffix)) {
+			t, mult = strings.TrimSpace(t[:len(t)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is not a size: give a positive number of bytes, optionally with KiB, MiB, GiB (or KB, MB, GB)", v)
+	}
+	return n * mult, nil
 }
 
 // summarise prints one line of totals and the export's problems to stderr,

@@ -111,7 +111,11 @@ func TestAssessErrors(t *testing.T) {
 		{[]string{"assess", "--from", fixture("broken-notzip.zip")}, 1, "not a zip archive"},
 		{[]string{"assess", "--env", "http://example.com/", "--auth", "token"}, 2, "plain http"},
 		{[]string{"assess", "--env", "https://org.crm.dynamics.com", "--from", fixture("small.zip")}, 2, "not both"},
-		{[]string{"assess", "--from", fixture("broken-dangling.zip"), "--strict"}, 2, "error(s)"},
+		{[]string{"assess", "--from", fixture("broken-dangling.zip"), "--strict"}, 3, "error(s)"},
+		{[]string{"assess", "--from", fixture("contoso.zip"), "--strict"}, 3, "--strict: the export has 1 warning(s)"},
+		{[]string{"assess", "--from", fixture("small.zip"), "--max-size", "12 parsecs"}, 2, "not a size"},
+		{[]string{"assess", "--from", fixture("small.zip"), "--max-ratio", "0"}, 2, "positive ratio"},
+		{[]string{"assess", "--from", fixture("small.zip"), "--max-size", "1KiB"}, 1, "data_schema.xml: declares 14505 bytes uncompressed (limit 1KiB)"},
 		{[]string{"assess", "--from", fixture("contoso.zip"), "--all-configurations", "--configuration", "Supervisors"}, 2, "not both"},
 	}
 	for _, c := range cases {
@@ -151,13 +155,45 @@ func TestAssessFromEnvironment(t *testing.T) {
 	}
 }
 
-// A partly broken export still gives a report, with the problems on stderr.
+// A partly broken export still gives a report, with the problems on
+// stderr, and ends with exit status 3 so that scripts notice; an export
+// with warnings only ends with 0.
 func TestAssessBrokenExportStillReports(t *testing.T) {
-	stdout, stderr, err := run(t, "assess", "--from", fixture("broken-truncated.zip"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(stdout, "## Problems in the export") || !strings.Contains(stderr, "error: ") {
-		t.Errorf("problems not reported; stderr %q", stderr)
+	for _, tc := range []struct {
+		file    string
+		code    int
+		problem string
+	}{
+		{"broken-truncated.zip", 3, "archive is damaged"},
+		{"broken-malformed.zip", 3, "data.xml:"},
+		{"broken-noschema.zip", 3, "data_schema.xml: missing"},
+		{"broken-dangling.zip", 3, "which is not in the export"},
+		{"contoso.zip", 0, "msdyusd_ucisettings"},
+		{"small.zip", 0, ""},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			for _, format := range []string{"md", "json", "html"} {
+				stdout, stderr, err := run(t, "assess", "--from", fixture(tc.file), "--all-configurations", "--format", format)
+				code := 0
+				var exit *output.ExitError
+				if errors.As(err, &exit) {
+					code = exit.Code
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				if code != tc.code {
+					t.Errorf("%s: exit code %d, want %d (err %v)", format, code, tc.code, err)
+				}
+				if tc.code == 3 && !strings.Contains(err.Error(), "error(s), listed in the report") {
+					t.Errorf("%s: error %q", format, err)
+				}
+				if tc.problem != "" && ((format == "md" && !strings.Contains(stdout, tc.problem)) || !strings.Contains(stderr, tc.problem)) {
+					t.Errorf("%s: problem %q not in the report and on stderr; stderr %q", format, tc.problem, stderr)
+				}
+				if len(stdout) < 100 {
+					t.Errorf("%s: no report written: %q", format, stdout)
+				}
+			}
+		})
 	}
 }
