@@ -204,6 +204,11 @@ type Query struct {
 	// SkipToken and DeltaToken are the decoded option values, opaque here.
 	SkipToken  string
 	DeltaToken string
+	// FetchXML is the decoded fetchXml parameter (use-fetchxml-web-api.md);
+	// when set, the only other option present is at most $count.
+	FetchXML string
+	// Apply is the parsed $apply transformation sequence; nil when absent.
+	Apply []Transformation
 }
 
 // OrderItem is one $orderby key.

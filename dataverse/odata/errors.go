@@ -88,4 +88,7 @@ const (
 	// Dataverse's own wording for options it does not implement, as recorded
 	// by community testing (no trailing period).
 	msgQueryParamNotSupported = "The query parameter %s is not supported"
+	// Our wording: Dataverse documents that fetchXml replaces the other
+	// options but no payload for the combination was found.
+	msgFetchXMLWithOption = "The query parameter %s cannot be combined with fetchXml: a FetchXML query carries its own columns, filter, order and paging."
 )

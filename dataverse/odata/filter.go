@@ -54,7 +54,61 @@ type parser struct {
 }
 
 func parseFilter(text string, aliases aliasResolver, allowAliases bool) (Expr, *Error) {
-	return parseFilterDepth(text, aliases, allowAliases, 0)
+	e, err := parseFilterDepth(text, aliases, allowAliases, 0)
+	if err != nil {
+		return nil, err
+	}
+	// ODL binds the parsed tree recursively and stops at the same limit
+	// (MetadataBinder.Bind calls BindingState.RecurseEnter, bounded by
+	// ODataUriParserSettings.FilterLimit, 800). The parser's own depth
+	// count does not see a long chain such as a or b or c …, which parses
+	// in a loop into a left-deep tree; binding it recurses once per
+	// operator, so 999 chained comparisons are refused here, before any
+	// SQL exists (issue 13).
+	if height(e, map[Expr]int{}, maxDepth) > maxDepth {
+		return nil, newError(-1, msgTooDeep)
+	}
+	return e, nil
+}
+
+// height is the number of nodes on the longest path from e down, counted
+// no further than past limit. Shared subtrees (aliases) are measured once.
+func height(e Expr, memo map[Expr]int, limit int) int {
+	if e == nil || limit < 0 {
+		return 0
+	}
+	if h, ok := memo[e]; ok {
+		return h
+	}
+	h := 0
+	child := func(c Expr) {
+		if h <= limit {
+			h = max(h, height(c, memo, limit-1))
+		}
+	}
+	switch x := e.(type) {
+	case *BinaryExpr:
+		child(x.Left)
+		child(x.Right)
+	case *NotExpr:
+		child(x.X)
+	case *ListLiteral:
+		for _, it := range x.Items {
+			child(it)
+		}
+	case *Call:
+		for _, a := range x.Args {
+			child(a)
+		}
+	case *QueryFunction:
+		for _, p := range x.Params {
+			child(p.Value)
+		}
+	case *LambdaExpr:
+		child(x.Body)
+	}
+	memo[e] = h + 1
+	return h + 1
 }
 
 func parseFilterDepth(text string, aliases aliasResolver, allowAliases bool, aliasDepth int) (Expr, *Error) {

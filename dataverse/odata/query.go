@@ -2,7 +2,6 @@ package odata
 
 import (
 	"math"
-	"net/http"
 	"strconv"
 	"strings"
 )
@@ -27,7 +26,10 @@ var supportedOptions = map[string]bool{
 //
 // Option names are case-sensitive. $skip, $search, $format and any other
 // unknown $-option are refused with Dataverse's "The query parameter … is not
-// supported". Parameters not starting with '$' or '@' are ignored. Aliases
+// supported". Of the parameters that start with neither '$' nor '@', fetchXml
+// (use-fetchxml-web-api.md) is kept in Query.FetchXML; every other one,
+// including savedQuery and userQuery, which the reference server does not
+// implement, is refused the same way rather than silently dropped. Aliases
 // (@p1=…) are substituted into $filter and $orderby; an alias that is used
 // but not given is null, as overview.md documents.
 func ParseQuery(rawQuery string) (*Query, error) {
@@ -63,6 +65,24 @@ func parseQuery(rawQuery string) (*Query, *Error) {
 				return nil, newError(-1, msgSpecifiedOnce, key)
 			}
 			aliases[key] = value
+		case key == "fetchXml":
+			if _, dup := options[key]; dup {
+				return nil, newError(-1, msgSpecifiedOnce, key)
+			}
+			options[key] = value
+			order = append(order, key)
+		default:
+			return nil, newError(-1, msgQueryParamNotSupported, key)
+		}
+	}
+	if _, ok := options["fetchXml"]; ok {
+		// A FetchXML query carries its own columns, filter, order, joins and
+		// paging; Dataverse accepts only $count beside it (page-results.md
+		// sends fetchXml with $count=true).
+		for _, k := range order {
+			if k != "fetchXml" && k != "$count" {
+				return nil, newError(-1, msgFetchXMLWithOption, k)
+			}
 		}
 	}
 
@@ -100,10 +120,9 @@ func parseQuery(rawQuery string) (*Query, *Error) {
 				err = newError(-1, msgInvalidCount, value)
 			}
 		case "$apply":
-			// Dataverse supports aggregation with $apply (aggregate-data.md);
-			// the reference server does not, so say so plainly instead of
-			// pretending the query is malformed.
-			err = &Error{Code: CodeQueryError, Message: "The query parameter $apply is not implemented by the dvsync reference server.", Position: -1, Status: http.StatusNotImplemented}
+			q.Apply, err = ParseApply(value)
+		case "fetchXml":
+			q.FetchXML = value
 		case "$skiptoken":
 			q.SkipToken = value
 		case "$deltatoken":

@@ -64,9 +64,14 @@ func TestParseQuery(t *testing.T) {
 			filter: "name eq '100%' or name eq '%zz'",
 		},
 		{
-			name: "other parameters are ignored",
-			raw:  "foo=bar&debug&$top=0&&",
+			name: "empty pairs are skipped",
+			raw:  "$top=0&&",
 			want: Query{Top: intp(0)},
+		},
+		{
+			name: "fetchXml is kept, with $count",
+			raw:  "fetchXml=%3Cfetch%2F%3E&$count=true",
+			want: Query{FetchXML: "<fetch/>", Count: true},
 		},
 		{
 			name: "empty options are absent",
@@ -188,16 +193,38 @@ func TestParseQueryErrors(t *testing.T) {
 		{"$expand=x($select=a", "')' or ',' expected at position 11 in 'x($select=a'.", 400},
 		{"$expand=x($filter=name%20eq%20@p1)&@p1='a'", "Parameter alias '@p1' cannot be used here: Dataverse accepts parameter aliases only in $filter and $orderby, not inside $expand.", 400},
 		{"$expand=x($filter=name%20eq)", "Expression expected at position 7 in 'name eq'.", 400},
-		{"$apply=groupby((statecode))", "The query parameter $apply is not implemented by the dvsync reference server.", 501},
+		// An unknown parameter is refused, never dropped (issue 14).
+		{"foo=bar&$top=0", "The query parameter foo is not supported", 400},
+		{"savedQuery=00000000-0000-0000-0000-000000000000", "The query parameter savedQuery is not supported", 400},
+		{"fetchXml=%3Cfetch%2F%3E&$top=1", "The query parameter $top cannot be combined with fetchXml: a FetchXML query carries its own columns, filter, order and paging.", 400},
+		{"$apply=compute(a%20as%20b)", "'compute' is not a supported $apply transformation.", 400},
+		{"$apply=aggregate(a%20with%20median%20as%20m)", "'median' is not a supported aggregation method; use sum, average, min, max or countdistinct.", 400},
+		{"$apply=groupby((a))/filter(a%20eq%201)", "Only filter(...) may come before groupby(...) or aggregate(...) in $apply, and nothing after them.", 400},
 	}
-	// An alias that repeats another alias thousands of times.
-	many := "@b" + strings.Repeat("%20and%20@b", 2000)
+	// An alias that repeats another alias hundreds of times, balanced so
+	// that the tree stays shallow and only its expanded size is too large.
+	var balanced func(n int, a string) string
+	balanced = func(n int, a string) string {
+		if n == 1 {
+			return a
+		}
+		return "(" + balanced(n/2, a) + "%20and%20" + balanced(n-n/2, a) + ")"
+	}
+	many := balanced(512, "@b")
 	tests = append(tests, struct {
 		raw    string
 		msg    string
 		status int
-	}{"$filter=@a&@a=" + many + "&@b=" + strings.ReplaceAll(many, "@b", "@c") + "&@c=x%20eq%201",
+	}{"$filter=@a&@a=" + many + "&@b=" + balanced(512, "@c") + "&@c=x%20eq%201",
 		"The $filter expression is too large once parameter aliases are substituted (more than 100000 nodes).", 400})
+	// 999 chained comparisons: ODL's binder refuses the depth (issue 13,
+	// defect 3: this gave 500 before).
+	chain := "a%20eq%200" + strings.Repeat("%20or%20a%20eq%201", 998)
+	tests = append(tests, struct {
+		raw    string
+		msg    string
+		status int
+	}{"$filter=" + chain, "Recursion depth exceeded allowed limit.", 400})
 	for _, tt := range tests {
 		t.Run(tt.raw[:min(len(tt.raw), 80)], func(t *testing.T) {
 			q, err := ParseQuery(tt.raw)

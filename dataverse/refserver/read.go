@@ -37,6 +37,9 @@ type readPlan struct {
 	collections []*collectionExpand
 	ann         annotationFilter
 	top         *int
+	// qualifier prefixes column names in keysetSQL ("t0.") when the plan's
+	// table is joined to others (FetchXML link-entity).
+	qualifier string
 }
 
 type orderKey struct {
@@ -211,9 +214,9 @@ func (p *readPlan) keysetSQL(c *pagingCursor) (string, []any) {
 	}
 	var keys []key
 	for i, o := range p.order {
-		keys = append(keys, key{quoteIdent(o.col.LogicalName), o.desc, c.values[i]})
+		keys = append(keys, key{p.qualifier + quoteIdent(o.col.LogicalName), o.desc, c.values[i]})
 	}
-	keys = append(keys, key{quoteIdent(p.t.PrimaryID), false, c.lastID})
+	keys = append(keys, key{p.qualifier + quoteIdent(p.t.PrimaryID), false, c.lastID})
 	var terms []string
 	var args []any
 	for i := range keys {
@@ -256,6 +259,12 @@ type pagingCursor struct {
 // of each ordering column and of the primary key (page-results.md):
 // <cookie pagenumber="2" pagingcookie="%3ccookie%20page%3d%221%22%3e..." istracking="False" />
 func (p *readPlan) encodeCookie(page int, first, last row) string {
+	return fmt.Sprintf(`<cookie pagenumber="%d" pagingcookie="%s" istracking="False" />`, page+1, xmlAttr(url.QueryEscape(p.innerCookie(page, first, last))))
+}
+
+// innerCookie is the paging cookie proper: the first and last value of each
+// ordering column and of the primary key on the page.
+func (p *readPlan) innerCookie(page int, first, last row) string {
 	var inner strings.Builder
 	fmt.Fprintf(&inner, `<cookie page="%d">`, page)
 	writeKey := func(name string, c *schema.Column, fv, lv any) {
@@ -278,7 +287,7 @@ func (p *readPlan) encodeCookie(page int, first, last row) string {
 	pk, _ := p.t.Column(p.t.PrimaryID)
 	writeKey(p.t.PrimaryID, pk, first[p.t.PrimaryID], last[p.t.PrimaryID])
 	inner.WriteString("</cookie>")
-	return fmt.Sprintf(`<cookie pagenumber="%d" pagingcookie="%s" istracking="False" />`, page+1, xmlAttr(url.QueryEscape(inner.String())))
+	return inner.String()
 }
 
 func xmlAttr(s string) string {
@@ -320,7 +329,19 @@ func (p *readPlan) decodeCookie(token string) (*pagingCursor, error) {
 	if err != nil {
 		return nil, errBadSkipToken
 	}
+	cur, err := p.decodeInnerCookie(innerText)
+	if err != nil {
+		return nil, err
+	}
+	cur.page = outer.PageNumber
+	return cur, nil
+}
+
+// decodeInnerCookie reads the cookie proper (see innerCookie); the page it
+// returns is the cookie's own page attribute.
+func (p *readPlan) decodeInnerCookie(innerText string) (*pagingCursor, error) {
 	var inner struct {
+		Page int `xml:"page,attr"`
 		Keys []struct {
 			XMLName  xml.Name
 			Last     *string `xml:"last,attr"`
@@ -333,7 +354,7 @@ func (p *readPlan) decodeCookie(token string) (*pagingCursor, error) {
 	if len(inner.Keys) != len(p.order)+1 {
 		return nil, errBadSkipToken
 	}
-	cur := &pagingCursor{page: outer.PageNumber}
+	cur := &pagingCursor{page: inner.Page}
 	for i, k := range inner.Keys {
 		var col *schema.Column
 		if i < len(p.order) {
@@ -419,7 +440,19 @@ func (s *Server) getCollection(w http.ResponseWriter, r *http.Request, t *schema
 	}
 	pref := parsePrefer(r)
 	if pref.trackChanges || q.DeltaToken != "" || isTrackingSkipToken(q.SkipToken) {
+		if q.FetchXML != "" || q.Apply != nil {
+			writeError(w, badRequest(codeQueryNotSupported, "fetchXml and $apply cannot be used with change tracking."))
+			return
+		}
 		s.getChanges(w, r, t, q, pref)
+		return
+	}
+	switch {
+	case q.FetchXML != "":
+		s.getFetch(w, r, t, q, pref)
+		return
+	case q.Apply != nil:
+		s.getApply(w, r, t, q, pref)
 		return
 	}
 	ctx := r.Context()

@@ -2,6 +2,7 @@ package refserver
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ type filterSQL struct {
 	now    time.Time
 	args   []any
 	depth  int
+	nots   int // not operators around the node being translated
 }
 
 func couldNotFindProperty(t *schema.Table, name string) *apiError {
@@ -47,18 +49,42 @@ func (f *filterSQL) translate(e odata.Expr) (string, error) {
 	switch x := e.(type) {
 	case *odata.BinaryExpr:
 		if x.Op == odata.OpAnd || x.Op == odata.OpOr {
-			l, err := f.translate(x.Left)
-			if err != nil {
-				return "", err
+			// A chain a or b or c … is a left-deep tree; translate it as a
+			// list joined in a balanced tree so that SQLite, which refuses
+			// expressions nested 1,000 deep, sees log2(n) levels.
+			var terms []odata.Expr
+			cur := x
+			for {
+				terms = append(terms, cur.Right)
+				l, ok := cur.Left.(*odata.BinaryExpr)
+				if !ok || l.Op != x.Op {
+					terms = append(terms, cur.Left)
+					break
+				}
+				cur = l
 			}
-			r, err := f.translate(x.Right)
-			if err != nil {
-				return "", err
+			// Arguments bind in text order: translate left to right.
+			slices.Reverse(terms)
+			parts := make([]string, len(terms))
+			for i, term := range terms {
+				sql, err := f.translate(term)
+				if err != nil {
+					return "", err
+				}
+				parts[i] = sql
 			}
-			return "(" + l + " " + strings.ToUpper(string(x.Op)) + " " + r + ")", nil
+			return balancedJoin(parts, strings.ToUpper(string(x.Op))), nil
 		}
 		return f.comparison(x)
 	case *odata.NotExpr:
+		// Each not adds two SQL levels; the parser allows 800 (ODL's
+		// limit), which SQLite's 1,000 cannot hold. Refuse past 300 with
+		// ODL's message rather than fail in SQL with a 500.
+		f.nots++
+		defer func() { f.nots-- }()
+		if f.nots > 300 {
+			return "", badRequest(codeQueryNotSupported, "Recursion depth exceeded allowed limit.")
+		}
 		inner, err := f.translate(x.X)
 		if err != nil {
 			return "", err
@@ -326,6 +352,9 @@ func (f *filterSQL) stringFunction(c *odata.Call) (string, error) {
 		return "", badRequest(codeBadProperty, "No function signature for the function with name '%s' matches the specified arguments. The function signatures considered are: %s(Edm.String Nullable=true, Edm.String).", c.Name, c.Name)
 	}
 	pattern := lit.Value.(string)
+	if err := checkLikePattern(pattern); err != nil {
+		return "", err
+	}
 	switch c.Name {
 	case "contains":
 		pattern = "%" + pattern + "%"
