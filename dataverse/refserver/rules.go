@@ -30,6 +30,8 @@ func (s *Server) rules(t *schema.Table) tableRules {
 		return knowledgeArticleRules{}
 	case "entitlement":
 		return entitlementRules{}
+	case "entitlementchannel":
+		return entitlementChannelRules{}
 	case "contact", "systemuser":
 		return fullNameRules{}
 	}
@@ -60,7 +62,7 @@ func (incidentRules) beforeCreate(s *Server, tx *writeTx, t *schema.Table, v row
 	if st, _ := v["statecode"].(int64); st == incidentResolved && !tx.closingIncident {
 		return resolveNeedsCloseIncident()
 	}
-	return nil
+	return s.csIncidentCreate(tx, t, v)
 }
 
 func resolveNeedsCloseIncident() *apiError {
@@ -75,12 +77,12 @@ func (incidentRules) beforeUpdate(s *Server, tx *writeTx, t *schema.Table, old, 
 		if !stateChanged || newState != incidentActive {
 			return newError(http.StatusBadRequest, codeClosedRecord, "This case has already been resolved or cancelled. Reactivate the case to make changes.")
 		}
-		return nil
+		return s.csIncidentUpdate(tx, t, old, changes)
 	}
 	if stateChanged && newState == incidentResolved && !tx.closingIncident {
 		return resolveNeedsCloseIncident()
 	}
-	return nil
+	return s.csIncidentUpdate(tx, t, old, changes)
 }
 
 func randomSuffix() string {
@@ -117,7 +119,11 @@ func (knowledgeArticleRules) beforeCreate(s *Server, tx *writeTx, t *schema.Tabl
 			v[col] = def
 		}
 	}
-	return nil
+	return s.csArticleCreate(tx, t, v)
+}
+
+func (knowledgeArticleRules) beforeUpdate(s *Server, tx *writeTx, t *schema.Table, old, changes row) error {
+	return s.csArticleUpdate(tx, t, old, changes)
 }
 
 // entitlementRules: an entitlement belongs to a customer and its end date
@@ -128,11 +134,17 @@ func (entitlementRules) beforeCreate(s *Server, tx *writeTx, t *schema.Table, v 
 	if v["customerid"] == nil {
 		return badRequest(codeMissingRequired, "A validation error occurred. The value of 'customerid' on record of type 'entitlement' is required.")
 	}
-	return checkEntitlementDates(v, nil)
+	if err := checkEntitlementDates(v, nil); err != nil {
+		return err
+	}
+	return s.csEntitlementCreate(tx, t, v)
 }
 
 func (entitlementRules) beforeUpdate(s *Server, tx *writeTx, t *schema.Table, old, changes row) error {
-	return checkEntitlementDates(changes, old)
+	if err := checkEntitlementDates(changes, old); err != nil {
+		return err
+	}
+	return s.csEntitlementUpdate(tx, t, old, changes)
 }
 
 func checkEntitlementDates(v, old row) error {

@@ -109,8 +109,8 @@ func (s *Server) loadSeedFile(ctx context.Context, path string, st *SeedStats) e
 // imported the way the Configuration Migration Tool imports them: the state
 // is applied as given rather than replayed through CloseIncident.
 func (s *Server) createSeedRecord(tx *writeTx, t *schema.Table, p *payload) error {
-	tx.closingIncident = true
-	defer func() { tx.closingIncident = false }()
+	tx.closingIncident, tx.importing = true, true
+	defer func() { tx.closingIncident, tx.importing = false, false }()
 	_, err := s.createRecord(tx, t, p, "")
 	return err
 }

@@ -57,6 +57,10 @@ type Options struct {
 	// Faults injects 503/500 responses, dropped connections and slow
 	// responses (see ParseFaults); nil means none.
 	Faults *Faults
+	// Now is the clock the server lives by: createdon and modifiedon, SLA
+	// timers, entitlement dates and article publishing (see Clock); nil
+	// means the wall clock.
+	Now func() time.Time
 }
 
 // Server is the reference Dataverse Web API.
@@ -74,6 +78,8 @@ type Server struct {
 	// messages; they are set by New.
 	batchHandler func(http.ResponseWriter, *http.Request)
 	bulkHandler  func(http.ResponseWriter, *http.Request, *schema.Table, string) bool
+
+	csState csEngine // the Customer Service engine's state (cs_engine.go)
 
 	limiter *limiter     // nil: no service protection limits
 	faults  *faultSource // nil: no fault injection
@@ -95,6 +101,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	st.now = opts.Now
 	s := &Server{
 		reg: opts.Registry, store: st, opts: opts, log: log,
 		orgID:          "2b1d6e52-4a0f-4d6e-9a55-6d7673796e63",
@@ -102,6 +109,10 @@ func New(opts Options) (*Server, error) {
 		adminUserID:    "8a4d1c3e-9b7f-4e2a-a6d5-61646d696e31",
 	}
 	if err := s.ensureBuiltins(context.Background()); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := s.csInit(); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -218,12 +229,16 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		s.entityDefinitions(w, r, keyText, hasKey, segs[1:])
 		return
 	}
-	if s.extraRoutes(w, r, segs) {
+	if s.csRoutes(w, r, segs) || s.extraRoutes(w, r, segs) {
 		return
 	}
 	t, ok := s.reg.TableBySet(name)
 	if !ok {
 		writeError(w, notFoundSegment(name))
+		return
+	}
+	if err := s.csTick(r.Context(), t); err != nil {
+		writeError(w, err)
 		return
 	}
 	if !hasKey {

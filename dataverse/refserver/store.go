@@ -39,6 +39,10 @@ type Store struct {
 
 	ensureMu sync.Mutex
 	ensured  map[string]bool
+
+	// now is the clock behind createdon, modifiedon and the Customer
+	// Service rules (Options.Now); nil is the wall clock.
+	now func() time.Time
 }
 
 // lookupValue is a stored lookup: the referenced record and its table.
@@ -417,6 +421,9 @@ type writeTx struct {
 	// closingIncident is set while the CloseIncident action runs, the one
 	// path allowed to resolve a case.
 	closingIncident bool
+	// importing is set while seed fixtures load: they describe end states,
+	// so the Customer Service engine (cs_*.go) leaves them as given.
+	importing bool
 	// bound remembers @odata.bind targets already found in this
 	// transaction (a bulk message binds thousands of records to a handful
 	// of parents); any delete clears it.
@@ -464,7 +471,7 @@ func (s *Store) writeNew(ctx context.Context, fn func(*writeTx) error) error {
 	if err != nil {
 		return fmt.Errorf("starting transaction: %w", err)
 	}
-	w := &writeTx{s: s, tx: tx, q: cachedQuerier{c: s.stmts, tx: tx}, ctx: ctx, now: time.Now().UTC().Truncate(time.Second)}
+	w := &writeTx{s: s, tx: tx, q: cachedQuerier{c: s.stmts, tx: tx}, ctx: ctx, now: s.clock().UTC().Truncate(time.Second)}
 	if err := fn(w); err != nil {
 		tx.Rollback()
 		s.version = startVersion

@@ -641,6 +641,7 @@ func csSLAKPIInstance() *Table {
 			csDateTime("failuretime", "Failure Time"),
 			csDateTime("warningtime", "Warning Time"),
 			csDateTime("succeededon", "Succeeded On"),
+			csDateTime("applicablefromvalue", "Applicable From Value"),
 			csDateTime("computedfailuretime", "Computed Failure Time"),
 			csDateTime("computedwarningtime", "Computed Warning Time"),
 			// The page lists account, contact and activities; case KPIs
@@ -778,6 +779,10 @@ func csIncident() *Table {
 			csBoolean("firstresponsesent", "First Response Sent", false),
 			csBoolean("customercontacted", "Customer Contacted", false),
 			csBoolean("blockedprofile", "Blocked Profile", false),
+			// "Shows whether terms of the associated entitlement should be
+			// decremented or not" ([CE] incident.md); the "Do not decrement
+			// entitlement terms" command clears it.
+			csBoolean("decremententitlementterm", "Decrement Entitlement Terms", true),
 			csString("emailaddress", "Email Address", 100, RequiredNone),
 		}, csStateStatus(0,
 			[]Option{csStateOpt(0, "Active", 1), csStateOpt(1, "Resolved", 5), csStateOpt(2, "Cancelled", 6)},
