@@ -23,6 +23,9 @@ func (s *Server) extraRoutes(w http.ResponseWriter, r *http.Request, segs []stri
 		}
 		s.closeIncident(w, r)
 		return true
+	case "organizations":
+		s.organizations(w, r)
+		return true
 	case "$batch":
 		if s.batchHandler == nil {
 			return false
