@@ -127,7 +127,13 @@ func errNoMethod(version int, model, method string) *rpcError {
 	return &rpcError{name: "builtins.AttributeError", message: msg, httpStatus: http.StatusNotFound, fault: faultApplication}
 }
 
-func errPrivateMethod(model, method string) *rpcError {
+// errPrivateMethod: 16/17 odoo/models.py check_method_name names the method
+// alone; 18 moved the check to odoo/service/model.py get_public_method,
+// which names model and method.
+func errPrivateMethod(version int, model, method string) *rpcError {
+	if version < 18 {
+		return errAccess("Private methods (such as %s) cannot be called remotely.", method)
+	}
 	return errAccess("Private methods (such as '%s.%s') cannot be called remotely.", model, method)
 }
 

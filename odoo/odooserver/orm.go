@@ -17,6 +17,8 @@ type methodSpec struct {
 	recordBound bool
 	params      []string
 	write       bool // needs the write lock
+	// since/until bound the versions that have the method (0: no bound).
+	since, until int
 }
 
 var methods = map[string]methodSpec{
@@ -29,6 +31,27 @@ var methods = map[string]methodSpec{
 	"write":        {recordBound: true, params: []string{"vals"}, write: true},
 	"unlink":       {recordBound: true, write: true},
 	"context_get":  {},
+
+	// orm_public.go. Signatures from BaseModel per version: name_search's
+	// domain was called args up to 16; default_get's fields_list became
+	// fields in 18; name_get went away in 18 (deprecated in 17); read_group
+	// is deprecated in 19, which adds formatted_read_group; search_fetch,
+	// web_read and web_search_read's specification arrived in 17.
+	"name_search":          {params: []string{"name", "domain", "operator", "limit"}},
+	"check_access_rights":  {params: []string{"operation", "raise_exception"}},
+	"name_get":             {recordBound: true, until: 17},
+	"read_group":           {params: []string{"domain", "fields", "groupby", "offset", "limit", "orderby", "lazy"}},
+	"formatted_read_group": {params: []string{"domain", "groupby", "aggregates", "having", "offset", "limit", "order"}, since: 19},
+	"default_get":          {params: []string{"fields_list"}},
+	"copy":                 {recordBound: true, params: []string{"default"}, write: true},
+	"exists":               {recordBound: true},
+	"name_create":          {params: []string{"name"}, write: true},
+	"action_archive":       {recordBound: true, write: true},
+	"action_unarchive":     {recordBound: true, write: true},
+	"search_fetch":         {params: []string{"domain", "field_names", "offset", "limit", "order"}, since: 17},
+	"web_search_read":      {params: []string{"domain", "specification", "offset", "limit", "order", "count_limit"}},
+	"web_read":             {recordBound: true, params: []string{"specification"}, since: 17},
+	"message_post":         {recordBound: true, params: []string{"body", "subject", "message_type", "subtype_xmlid", "partner_ids", "author_id", "email_from", "parent_id", "subtype_id", "attachment_ids"}, write: true},
 }
 
 // call is one bound ORM invocation.
@@ -45,8 +68,18 @@ type call struct {
 // its limit parameter in 17.
 func specFor(version int, method string) (methodSpec, bool) {
 	spec, ok := methods[method]
-	if ok && method == "search_count" && version < 17 {
+	if !ok || (spec.since != 0 && version < spec.since) || (spec.until != 0 && version > spec.until) {
+		return methodSpec{}, false
+	}
+	switch {
+	case method == "search_count" && version < 17:
 		spec.params = []string{"domain"}
+	case method == "name_search" && version < 17:
+		spec.params = []string{"name", "args", "operator", "limit"}
+	case method == "default_get" && version >= 18:
+		spec.params = []string{"fields"}
+	case method == "web_search_read" && version < 17:
+		spec.params = []string{"domain", "fields", "offset", "limit", "order", "count_limit"}
 	}
 	return spec, ok
 }
@@ -54,7 +87,7 @@ func specFor(version int, method string) (methodSpec, bool) {
 func bindPositional(version int, model, method string, args []any, kwargs map[string]any) (*call, error) {
 	spec, ok := specFor(version, method)
 	if strings.HasPrefix(method, "_") {
-		return nil, errPrivateMethod(model, method)
+		return nil, errPrivateMethod(version, model, method)
 	}
 	if !ok {
 		return nil, errNoMethod(version, model, method)
@@ -103,7 +136,7 @@ func bindPositional(version int, model, method string, args []any, kwargs map[st
 // errors of addons/rpc/controllers/json2.py web_json_2_rpc.
 func bindNamed(version int, model, method string, body map[string]any) (*call, error) {
 	if strings.HasPrefix(method, "_") {
-		return nil, errPrivateMethod(model, method)
+		return nil, errPrivateMethod(version, model, method)
 	}
 	spec, ok := specFor(version, method)
 	if !ok {
@@ -190,8 +223,14 @@ func (srv *Server) execute(c *call) (any, error) {
 	switch c.method {
 	case "create", "write", "unlink":
 		need = c.method
+	case "copy", "name_create":
+		need = "create"
+	case "action_archive", "action_unarchive":
+		need = "write"
+	case "check_access_rights":
+		need = "" // answers about access instead of needing it
 	}
-	if !allowed(m.access, need) {
+	if need != "" && !allowed(m.access, need) {
 		return nil, errModelAccess(m, need)
 	}
 	switch c.method {
@@ -311,6 +350,9 @@ func (srv *Server) execute(c *call) (any, error) {
 			}
 		}
 		return map[string]any{"lang": lang, "tz": tz, "uid": adminUID}, nil
+	}
+	if out, ok, err := srv.executePublic(c, m, t); ok {
+		return out, err
 	}
 	return nil, errNoMethod(srv.opts.Version, c.model, c.method)
 }
@@ -441,8 +483,27 @@ func fieldsGet(m *modelDef, c *call) map[string]any {
 			"name":       f.name,
 		}
 		if f.relation != "" {
+			// Relational fields always describe their domain and context
+			// (fields.py _Relational: domain=[] and context={} by default).
 			desc["relation"] = f.relation
+			desc["domain"] = []any{}
+			if f.domain != nil {
+				desc["domain"] = f.domain
+			}
+			desc["context"] = map[string]any{}
 		}
+		if f.help != "" {
+			desc["help"] = f.help
+		}
+		switch f.typ {
+		case tChar, tText, tHTML:
+			desc["translate"] = false
+		}
+		desc["exportable"] = true
+		desc["company_dependent"] = false
+		desc["manual"] = false
+		desc["change_default"] = false
+		desc["depends"] = []any{}
 		if f.inverse != "" {
 			desc["relation_field"] = f.inverse
 		}
@@ -650,6 +711,8 @@ func (srv *Server) onCreate(m *modelDef, r *record, vals map[string]any) {
 		srv.ticketComputes(m, nil, r, vals)
 	case "res.partner":
 		srv.partnerComputes(m, r)
+	case "ir.attachment":
+		attachmentComputes(m, r)
 	case "mail.message":
 		if isNull(r.get(m, "date")) {
 			set("date", r.get(m, "create_date"))
@@ -667,6 +730,8 @@ func (srv *Server) onWrite(m *modelDef, old, next *record, vals map[string]any) 
 		srv.ticketComputes(m, old, next, vals)
 	case "res.partner":
 		srv.partnerComputes(m, next)
+	case "ir.attachment":
+		attachmentComputes(m, next)
 	case "mail.message":
 		srv.messageComputes(m, next)
 	}

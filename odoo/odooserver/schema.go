@@ -33,6 +33,9 @@ type fieldDef struct {
 	required  bool
 	readonly  bool
 	computed  bool // not stored: display_name (one2many are never stored either)
+	help      string
+	domain    any // relational fields: fields_get "domain" ([] or a string expression)
+	noCopy    bool // copy=False: copy() leaves it to its default
 	def       any  // default on create, already in storage form
 	pos       int  // index into record.vals
 }
@@ -101,6 +104,8 @@ func (f *fieldDef) req() *fieldDef              { f.required = true; return f }
 func (f *fieldDef) ro() *fieldDef               { f.readonly = true; return f }
 func (f *fieldDef) compute() *fieldDef          { f.readonly, f.computed = true, true; return f }
 func (f *fieldDef) withDefault(v any) *fieldDef { f.def = v; return f }
+func (f *fieldDef) withHelp(h string) *fieldDef { f.help = h; return f }
+func (f *fieldDef) noCopyField() *fieldDef      { f.noCopy = true; return f }
 
 // Selections shared by several models.
 var (
@@ -165,7 +170,22 @@ func buildSchema(version int, flavour string) (map[string]*modelDef, error) {
 		add(m2o("company_id", "Company", "res.company")).
 		add(char("lang", "Language")).
 		add(char("tz", "Timezone")).
-		add(boolean("active", "Active").withDefault(true))
+		add(boolean("active", "Active").withDefault(true)).
+		// The fields the External API documentation's examples read and
+		// write (external_rpc_api.rst: search_read of name/country_id/
+		// comment), as base/models/res_partner.py declares them.
+		add(char("street", "Street")).
+		add(char("street2", "Street2")).
+		add(char("zip", "Zip")).
+		add(char("city", "City")).
+		add(m2o("country_id", "Country", "res.country")).
+		add(char("website", "Website Link")).
+		add(char("function", "Job Position")).
+		add(char("vat", "Tax ID").withHelp("The Tax Identification Number. Values here will be validated based on the country format. You can use '/' to indicate that the partner is not subject to tax.")).
+		add(char("ref", "Reference")).
+		add(html("comment", "Notes")).
+		add(date("date", "Date")).
+		add(m2o("user_id", "Salesperson", "res.users").withHelp("The internal user in charge of this contact."))
 	if version < 18 {
 		// mobile went away in 18.2 (odoo/odoo PR #189739); 18.0 still had it,
 		// but the reference server models the 18 series as it ends up.
@@ -173,6 +193,14 @@ func buildSchema(version int, flavour string) (map[string]*modelDef, error) {
 	}
 	partner.displayName = partnerDisplayName
 	put(partner)
+
+	// res.country (base/models/res_country.py): read-only reference data
+	// for everyone but the administrator; the seed holds a few countries.
+	country := newModel("res.country", "Country", "name").
+		add(char("name", "Country Name").req().withHelp("The full name of the country.")).
+		add(char("code", "Country Code").withHelp("The ISO country code in two chars. \nYou can use this field for quick search.")).
+		add(integer("phone_code", "Country Calling Code"))
+	put(country)
 
 	users := newModel("res.users", "User", "name, login").
 		add(char("name", "Name")).
@@ -275,15 +303,64 @@ func buildSchema(version int, flavour string) (map[string]*modelDef, error) {
 		addOCAHelpdesk(ms, version)
 	}
 
+	// ir.attachment (base/models/ir_attachment.py): files on any record,
+	// res_model/res_id pointing at it, datas in base64.
+	attachment := newModel("ir.attachment", "Attachment", "id desc").
+		add(char("name", "Name").req()).
+		add(text("description", "Description")).
+		add(char("res_model", "Resource Model").withHelp("The database object this attachment will be attached to.")).
+		add(integer("res_id", "Resource ID").withHelp("The record id this is attached to.")).
+		add(selection("type", "Type", [2]string{"url", "URL"}, [2]string{"binary", "File"}).req().withDefault("binary").withHelp("You can either upload a file from your computer or copy/paste an internet link to your file.")).
+		add(char("url", "Url")).
+		add(&fieldDef{name: "datas", typ: tBinary, label: "File Content (base64)"}).
+		add(char("mimetype", "Mime Type").ro()).
+		add(integer("file_size", "File Size").ro()).
+		add(boolean("public", "Is public document")).
+		add(m2o("company_id", "Company", "res.company"))
+	put(attachment)
+
+	// mail.followers (mail/models/mail_followers.py): who follows a record.
+	followers := newModel("mail.followers", "Document Followers", "id").
+		add(char("res_model", "Related Document Model Name").req()).
+		add(integer("res_id", "Related Document ID").withHelp("Id of the followed resource")).
+		add(m2o("partner_id", "Related Partner", "res.partner").req()).
+		add(m2m("subtype_ids", "Subtype", "mail.message.subtype").withHelp("Message subtypes followed, meaning subtypes that will be pushed onto the user's Wall."))
+	followers.recName = "partner_id"
+	put(followers)
+
 	// ir.model lists the installed models, which is how clients tell the
 	// flavours apart (research/odoo.md §3 "Supporting both flavours").
 	irModel := newModel("ir.model", "Models", "model").
 		add(char("name", "Model Description").req()).
 		add(char("model", "Model").req()).
 		add(selection("state", "Type", [2]string{"manual", "Custom Object"}, [2]string{"base", "Base Object"}).withDefault("base")).
-		add(boolean("transient", "Transient Model"))
+		add(boolean("transient", "Transient Model")).
+		add(o2m("field_id", "Fields", "ir.model.fields", "model_id"))
 	irModel.access = access{read: true}
 	put(irModel)
+
+	// ir.model.fields describes every field (base/models/ir_model.py), the
+	// introspection the External API documentation shows.
+	ttypes := [][2]string{}
+	for _, t := range []string{tBinary, tBoolean, tChar, tDate, tDatetime, tFloat, tHTML, tInteger, tMany2many, tMany2one, tOne2many, tSelection, tText} {
+		ttypes = append(ttypes, [2]string{t, t})
+	}
+	irFields := newModel("ir.model.fields", "Fields", "name").
+		add(char("name", "Field Name").req()).
+		add(char("complete_name", "Complete Name")).
+		add(char("model", "Model Name").req().withHelp("The technical name of the model this field belongs to")).
+		add(m2o("model_id", "Model", "ir.model").req()).
+		add(char("field_description", "Field Label").req()).
+		add(text("help", "Field Help")).
+		add(selection("ttype", "Field Type", ttypes...).req()).
+		add(char("relation", "Related Model").withHelp("For relationship fields, the technical name of the target model")).
+		add(char("relation_field", "Relation Field").withHelp("For one2many fields, the field on the target model that implement the opposite many2one relationship")).
+		add(boolean("required", "Required")).
+		add(boolean("readonly", "Readonly")).
+		add(boolean("store", "Stored").withDefault(true)).
+		add(selection("state", "Type", [2]string{"manual", "Custom Field"}, [2]string{"base", "Base Field"}).withDefault("base"))
+	irFields.access = access{read: true}
+	put(irFields)
 
 	for _, m := range ms {
 		for _, f := range m.fields {

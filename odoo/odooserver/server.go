@@ -154,11 +154,36 @@ func (srv *Server) baseData() error {
 			return err
 		}
 	}
-	id := 1
+	// A few countries, so that res.partner.country_id has something to
+	// point at (base/data/res_country_data.xml holds ~250).
+	for i, c := range [][3]any{{"Belgium", "BE", 32}, {"France", "FR", 33}, {"Germany", "DE", 49}, {"Netherlands", "NL", 31}, {"United Kingdom", "GB", 44}, {"United States", "US", 1}} {
+		if err := mk("res.country", i+1, map[string]any{"name": c[0], "code": c[1], "phone_code": c[2]}); err != nil {
+			return err
+		}
+	}
+	id, fid := 1, 1
 	for _, name := range sortedModelNames(s.models) {
 		m := s.models[name]
 		if err := mk("ir.model", id, map[string]any{"name": m.description, "model": m.name}); err != nil {
 			return err
+		}
+		for _, fname := range m.fieldNames {
+			f := m.fields[fname]
+			vals := map[string]any{"name": f.name, "complete_name": m.name + "." + f.name, "model": m.name, "model_id": id,
+				"field_description": f.label, "ttype": f.typ, "required": f.required, "readonly": f.readonly, "store": f.stored()}
+			if f.help != "" {
+				vals["help"] = f.help
+			}
+			if f.relation != "" {
+				vals["relation"] = f.relation
+			}
+			if f.inverse != "" {
+				vals["relation_field"] = f.inverse
+			}
+			if err := mk("ir.model.fields", fid, vals); err != nil {
+				return err
+			}
+			fid++
 		}
 		id++
 	}
@@ -479,6 +504,9 @@ func (srv *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request, service s
 		body, err = encodeXMLRPCResponse(result)
 		if errors.Is(err, errXMLRPCOverflow) {
 			err = &rpcError{name: "builtins.OverflowError", message: err.Error(), fault: faultApplication}
+		}
+		if errors.Is(err, errMarshalNone) {
+			err = &rpcError{name: "builtins.TypeError", message: err.Error(), fault: faultApplication}
 		}
 	}
 	rpcErr = nil

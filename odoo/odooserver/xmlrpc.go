@@ -272,6 +272,8 @@ func encodeValue(b *bytes.Buffer, v any) error {
 	case pyDatetime:
 		// OdooMarshaller.dump_datetime: datetimes travel back as strings.
 		v = x.String()
+	case pyNoneT:
+		return errMarshalNone
 	}
 	b.WriteString("<value>")
 	switch x := v.(type) {
