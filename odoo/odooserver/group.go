@@ -179,6 +179,9 @@ func (srv *Server) aggregate(m *modelDef, a aggSpec, recs []*record) any {
 	var vals []any
 	for _, r := range recs {
 		v := s.value(m, a.f, r)
+		if a.f.name == "id" {
+			v = r.id
+		}
 		if a.f.typ == tMany2many {
 			for _, id := range relatedIDs(s, m, a.f, r) {
 				vals = append(vals, id)

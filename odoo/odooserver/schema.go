@@ -34,7 +34,7 @@ type fieldDef struct {
 	readonly  bool
 	computed  bool // not stored: display_name (one2many are never stored either)
 	help      string
-	domain    any // relational fields: fields_get "domain" ([] or a string expression)
+	domain    any  // relational fields: fields_get "domain" ([] or a string expression)
 	noCopy    bool // copy=False: copy() leaves it to its default
 	def       any  // default on create, already in storage form
 	pos       int  // index into record.vals
