@@ -34,6 +34,7 @@ type options struct {
 	limits          string
 	latency         string
 	faults          string
+	clock           string
 	tables          []string
 	odoo            odooOptions
 }
@@ -76,6 +77,7 @@ Data persists under --data unless --memory is given. Stop with Ctrl-C.`,
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log every request to stderr")
 	f.StringVar(&o.limits, "limits", "dataverse", `service protection limits per caller: "dataverse" (the default: 6,000 requests and 1,200 s per 300 s, 52 concurrent, as Dataverse), "off", or e.g. "requests=600/30s,time=120s/30s,concurrent=8"`)
 	f.StringVar(&o.latency, "latency", "off", `added latency per response, e.g. "50ms+0.5ms/record"`)
+	f.StringVar(&o.clock, "clock", "", "start the reference Dataverse's clock at this RFC 3339 time (e.g. 2026-01-09T16:45:00Z); it runs on from there and drives SLA timers, entitlement dates and article publishing")
 	f.StringVar(&o.faults, "faults", "off", `injected faults, replayable by seed, e.g. "seed=42,503=0.02,500=0.01,reset=0.01,slow=0.02:2s" (503/500 are not applied; reset/slow are applied)`)
 	f.StringArrayVar(&o.tables, "tables", nil, `declare more tables from a JSON file ({"tables":[...],"manyToMany":[...]}); repeatable`)
 	addOdooFlags(f, &o.odoo)
@@ -143,6 +145,14 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	if err != nil {
 		return fmt.Errorf("--faults: %w", err)
 	}
+	var now func() time.Time
+	if o.clock != "" {
+		start, err := time.Parse(time.RFC3339, o.clock)
+		if err != nil {
+			return fmt.Errorf("--clock %q: want an RFC 3339 time such as 2026-01-09T16:45:00Z", o.clock)
+		}
+		now = refserver.NewClock(start, true).Now
+	}
 	dataPath := ""
 	if !o.memory {
 		dataPath = filepath.Join(o.dataDir, "dataverse.db")
@@ -150,7 +160,7 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	srv, err := refserver.New(refserver.Options{
 		Registry: reg, DataPath: dataPath, Token: token, DOPHint: o.dopHint,
 		ChangeRetention: o.changeRetention, Logger: logger,
-		Limits: limits, Latency: latency, Faults: faults,
+		Limits: limits, Latency: latency, Faults: faults, Now: now,
 	})
 	if err != nil {
 		return fmt.Errorf("starting the reference Dataverse: %w", err)
