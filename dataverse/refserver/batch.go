@@ -40,6 +40,7 @@ type recorder struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
+	report func(error) // receives unexpected errors (hardening.go)
 }
 
 func newRecorder() *recorder { return &recorder{header: http.Header{}} }
@@ -286,7 +287,11 @@ func (s *Server) dispatchRecorded(contentID string, req *http.Request) (resp bat
 			resp = errorResponse(contentID, newError(http.StatusInternalServerError, "0x80040216", "An unexpected error occurred."))
 		}
 	}()
+	if ae := checkOperationURL(req); ae != nil {
+		return errorResponse(contentID, ae)
+	}
 	rec := newRecorder()
+	rec.report = reporterFrom(req.Context())
 	s.dispatch(rec, req)
 	return recordedResponse(contentID, rec)
 }

@@ -43,6 +43,7 @@ func (s *Server) serveGuarded(w http.ResponseWriter, r *http.Request) {
 	count := &recordCount{}
 	r = r.WithContext(withRecordCount(ctx, count))
 	rec := newRecorder()
+	rec.report = reporterFrom(ctx)
 	s.dispatch(rec, r)
 	if l := s.opts.Latency; l != nil {
 		if !sleepContext(ctx, l.Delay(count.n.Load())) {

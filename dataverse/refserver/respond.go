@@ -2,6 +2,7 @@ package refserver
 
 import (
 	"bytes"
+	"errors"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -19,6 +20,9 @@ func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
 // writeError sends Dataverse's error payload.
 func writeError(w http.ResponseWriter, err error) {
 	ae := asAPIError(err)
+	if known := (*apiError)(nil); !errors.As(err, &known) {
+		noteUnexpected(w, err)
+	}
 	if ae.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
 	}

@@ -57,6 +57,10 @@ type Options struct {
 	// Faults injects 503/500 responses, dropped connections and slow
 	// responses (see ParseFaults); nil means none.
 	Faults *Faults
+	// MaxInFlightBytes bounds the memory that request bodies being handled
+	// at once may cost; past it requests get 429 with Retry-After (see
+	// hardening.go). Zero means DefaultMaxInFlightBytes.
+	MaxInFlightBytes int64
 	// Now is the clock the server lives by: createdon and modifiedon, SLA
 	// timers, entitlement dates and article publishing (see Clock); nil
 	// means the wall clock.
@@ -83,6 +87,7 @@ type Server struct {
 
 	limiter *limiter     // nil: no service protection limits
 	faults  *faultSource // nil: no fault injection
+	budget  memoryBudget // request body memory in flight (hardening.go)
 }
 
 // New opens the store and returns a ready server. Call Close to flush it.
@@ -115,6 +120,10 @@ func New(opts Options) (*Server, error) {
 	if err := s.csInit(); err != nil {
 		st.Close()
 		return nil, err
+	}
+	s.budget.limit = opts.MaxInFlightBytes
+	if s.budget.limit <= 0 {
+		s.budget.limit = DefaultMaxInFlightBytes
 	}
 	s.batchHandler = s.serveBatch
 	s.bulkHandler = s.serveBulk
@@ -159,6 +168,9 @@ func callerFrom(ctx context.Context) caller {
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	reqID := uuid.NewString()
+	rlog := requestLog{s: s, reqID: reqID}
+	w = &loggingWriter{ResponseWriter: w, log: rlog}
+	defer s.recoverRequest(w, r, reqID)
 	h := w.Header()
 	h.Set("REQ_ID", reqID)
 	h.Set("x-ms-service-request-id", reqID)
@@ -179,7 +191,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	}
 	sum := sha256.Sum256([]byte(token))
 	ctx := context.WithValue(r.Context(), callerKey, caller{ID: hex.EncodeToString(sum[:8])})
-	r = r.WithContext(ctx)
+	r = r.WithContext(withRequestLog(ctx, rlog))
+	release, ok := s.admit(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 
 	if v := r.Header.Get("OData-MaxVersion"); v != "" && v < "4.0" {
 		writeError(w, badRequest(codeQueryNotSupported, "The MaxDataServiceVersion '%s' is too low for the response. The lowest supported version is '4.0'.", v))

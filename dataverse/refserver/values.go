@@ -1,6 +1,7 @@
 package refserver
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -51,7 +52,7 @@ func propertyDoesNotExist(t *schema.Table, name string) *apiError {
 // decodePayload validates a JSON object against t and converts it to typed
 // values. resolveRef turns an entity reference path into a table and key.
 func (s *Server) decodePayload(t *schema.Table, body []byte) (*payload, error) {
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var raw map[string]any
 	if err := dec.Decode(&raw); err != nil || raw == nil {

@@ -14,8 +14,8 @@ import (
 	"github.com/dvsync/dvsync/dataverse/schema"
 )
 
-// maxBodyBytes bounds one request body (Dataverse rejects bodies over
-// 116.85 MB on bulk messages; single records are far smaller).
+// maxBodyBytes bounds one request body: "The size limit to send a single
+// request is 128 MB" (powerapps-docs developer/data-platform/file-attributes.md).
 const maxBodyBytes = 128 << 20
 
 func readBody(r *http.Request) ([]byte, error) {
