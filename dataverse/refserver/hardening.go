@@ -182,4 +182,3 @@ func (s *Server) recoverRequest(w http.ResponseWriter, r *http.Request, reqID st
 	s.log.Error("request panicked", "req_id", reqID, "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 	writeError(w, newError(http.StatusInternalServerError, "0x80040216", "An unexpected error occurred."))
 }
-
