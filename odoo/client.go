@@ -83,6 +83,10 @@ type Options struct {
 	UserAgent string
 	// Logger receives debug lines for calls and warnings for retries.
 	Logger *slog.Logger
+	// AllowInsecureHTTP permits http:// to a host other than this machine.
+	// Without it the API key only ever travels over TLS or to loopback,
+	// as with the Dataverse client (issue 13, item 7).
+	AllowInsecureHTTP bool
 }
 
 // LogValue keeps the API key out of structured logs.
@@ -129,12 +133,34 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("odoo: invalid server URL %q", opts.URL)
 	}
 	base.Path = strings.TrimSuffix(base.Path, "/")
+	if !opts.AllowInsecureHTTP && !secureTarget(base) {
+		return nil, fmt.Errorf("odoo: refusing to send the API key over plain http to %s; use https", base.Host)
+	}
 	if opts.HTTPClient == nil {
 		// Keep enough idle connections for concurrent model readers; the
 		// default of 2 per host would reconnect on every page.
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = 16
 		opts.HTTPClient = &http.Client{Timeout: 5 * time.Minute, Transport: tr}
+	}
+	if !opts.AllowInsecureHTTP {
+		// A redirect must not carry the key (JSON-2's Authorization header,
+		// or a 307/308 re-sent body) from https down to plain http.
+		hc := *opts.HTTPClient
+		next := hc.CheckRedirect
+		hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if !secureTarget(req.URL) {
+				return fmt.Errorf("odoo: refusing to follow a redirect to plain http at %s", req.URL.Host)
+			}
+			if next != nil {
+				return next(req, via)
+			}
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			return nil
+		}
+		opts.HTTPClient = &hc
 	}
 	if opts.PageSize <= 0 {
 		opts.PageSize = DefaultPageSize
@@ -165,6 +191,19 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 	c.log.Debug("odoo connected", "version", c.version.Version, "protocol", c.protocol, "uid", c.uid)
 	return c, nil
+}
+
+// secureTarget: https, or http to this machine (localhost, 127.0.0.0/8, ::1).
+func secureTarget(u *url.URL) bool {
+	if u.Scheme == "https" {
+		return true
+	}
+	h := u.Hostname()
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Version is the server's version.
