@@ -1,6 +1,7 @@
 // Package output gives commands one way to talk to the user: JSON for
-// scripts (--json), aligned tables for terminals, progress bars only when
-// stderr is a terminal, and exit errors that carry a code.
+// scripts (--json), aligned tables for terminals, progress (a bar on a
+// terminal, a line every few seconds elsewhere), and exit errors that carry
+// a code.
 package output
 
 import (
@@ -12,7 +13,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/mattn/go-isatty"
-	"github.com/schollz/progressbar/v3"
 )
 
 // Streams are the standard streams of one command invocation.
@@ -67,42 +67,4 @@ func Table(w io.Writer, header []string, rows [][]string) error {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
 	return tw.Flush()
-}
-
-// Progress reports progress of long work. It draws a bar on a terminal and
-// does nothing otherwise, so that logs and pipes stay clean.
-type Progress struct {
-	bar *progressbar.ProgressBar
-}
-
-// NewProgress starts a progress indicator on w. total < 0 means unknown.
-func NewProgress(w io.Writer, total int64, description string) *Progress {
-	if !IsTerminal(w) {
-		return &Progress{}
-	}
-	bar := progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription(description),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("rec"),
-		progressbar.OptionThrottle(100_000_000),
-		progressbar.OptionClearOnFinish(),
-		progressbar.OptionSpinnerType(14),
-	)
-	return &Progress{bar: bar}
-}
-
-// Add advances the indicator by n.
-func (p *Progress) Add(n int) {
-	if p.bar != nil {
-		_ = p.bar.Add(n)
-	}
-}
-
-// Finish clears the indicator.
-func (p *Progress) Finish() {
-	if p.bar != nil {
-		_ = p.bar.Finish()
-	}
 }
