@@ -33,5 +33,10 @@ for check in "$here"/*.check.mjs; do
   echo "== $(basename "$check")"
   if node "$check"; then passed=$((passed+1)); else failed=$((failed+1)); fi
 done
+for check in "$here"/*.check.py; do
+  [ -e "$check" ] || continue
+  echo "== $(basename "$check")"
+  if python3 "$check"; then passed=$((passed+1)); else failed=$((failed+1)); fi
+done
 echo "peer checks: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
