@@ -99,8 +99,8 @@ func TestMergeJoinFindsExactlyThePlanted(t *testing.T) {
 	if c := res.FieldClasses["customer_email"][canonical.EmptyInDataverse]; c != 1 {
 		t.Errorf("customer_email empty in dataverse: %d", c)
 	}
-	if c := res.FieldClasses["resolve_by"][canonical.BothEmpty]; c != 199 {
-		t.Errorf("resolve_by both empty: %d", c)
+	if c := res.FieldClasses["channel"][canonical.Equal]; c != 199 {
+		t.Errorf("channel equal: %d", c)
 	}
 	rows, err := csv.NewReader(&dcsv).ReadAll()
 	if err != nil || len(rows) != 4 {

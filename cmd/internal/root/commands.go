@@ -3,6 +3,7 @@ package root
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/dvsync/dvsync/cmd/internal/comparecmd"
 	"github.com/dvsync/dvsync/cmd/internal/demo"
 	"github.com/dvsync/dvsync/cmd/internal/migrateodoo"
 	"github.com/dvsync/dvsync/cmd/internal/odooexport"
@@ -25,5 +26,6 @@ func subcommands(streams *output.Streams) []*cobra.Command {
 		migrateodoo.NewCommand(streams),
 		verify.NewCommand(streams),
 		demo.NewCommand(streams),
+		comparecmd.NewCommand(streams),
 	}
 }
