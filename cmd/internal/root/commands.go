@@ -11,6 +11,7 @@ import (
 	"github.com/dvsync/dvsync/cmd/internal/pull"
 	"github.com/dvsync/dvsync/cmd/internal/push"
 	"github.com/dvsync/dvsync/cmd/internal/serve"
+	"github.com/dvsync/dvsync/cmd/internal/synccmd"
 	"github.com/dvsync/dvsync/cmd/internal/usdcmd"
 	"github.com/dvsync/dvsync/cmd/internal/verify"
 )
@@ -27,5 +28,6 @@ func subcommands(streams *output.Streams) []*cobra.Command {
 		verify.NewCommand(streams),
 		demo.NewCommand(streams),
 		comparecmd.NewCommand(streams),
+		synccmd.NewCommand(streams),
 	}
 }
