@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -236,4 +237,117 @@ func partitioned[T any](c *Client, ctx context.Context, table string, q Query, o
 			}
 		}
 	}
+}
+
+// countLimit is the most @odata.count reports (count-rows.md: "up to
+// 5,000 for standard tables").
+const countLimit = 5000
+
+// RowCount is what Dataverse can say about the size of a read before it
+// starts.
+type RowCount struct {
+	// N is the number of rows when Exact; with Snapshot, the table's total
+	// from RetrieveTotalRecordCount (computed within the past 24 hours);
+	// otherwise a lower bound (@odata.count stops at 5,000).
+	N        int64
+	Exact    bool
+	Snapshot bool
+}
+
+// Known reports whether N is a row count rather than a lower bound.
+func (r RowCount) Known() bool { return r.Exact || r.Snapshot }
+
+// CountRows sizes a read of table with filter for progress totals and
+// partitioning, in at most two small requests. $count=true gives the exact
+// count up to 5,000; past that, and only without a filter, the
+// RetrieveTotalRecordCount function gives the table's snapshot count
+// (powerapps-docs developer/data-platform/webapi/query/count-rows.md). A
+// server without that function leaves the count a lower bound.
+func (c *Client) CountRows(ctx context.Context, table string, filter Filter) (RowCount, error) {
+	t, err := c.entitySet(ctx, table)
+	if err != nil {
+		return RowCount{}, err
+	}
+	q := Query{Select: []string{t.PrimaryID}, Filter: filter, Count: true, PageSize: 1}
+	p := c.NewPager(ctx, t.EntitySetName, q)
+	p.Next()
+	n, ok := p.Count()
+	err = p.Err()
+	p.Close()
+	if err != nil {
+		return RowCount{}, err
+	}
+	if !ok {
+		return RowCount{}, nil
+	}
+	if n < countLimit {
+		return RowCount{N: n, Exact: true}, nil
+	}
+	if filter.IsZero() {
+		if total, ok := c.totalRecordCount(ctx, t.LogicalName); ok && total >= n {
+			return RowCount{N: total, Snapshot: true}, nil
+		}
+	}
+	return RowCount{N: n}, nil
+}
+
+// totalRecordCount calls RetrieveTotalRecordCount(EntityNames=[table]);
+// its answer is {"EntityRecordCountCollection":{"Keys":[…],"Values":[…]}}
+// (webapi/reference/retrievetotalrecordcount.md). Any failure means "not
+// known": the count only informs progress and partitioning.
+func (c *Client) totalRecordCount(ctx context.Context, logical string) (int64, bool) {
+	names, _ := json.Marshal([]string{logical})
+	var out struct {
+		Collection struct {
+			Keys   []string `json:"Keys"`
+			Values []int64  `json:"Values"`
+		} `json:"EntityRecordCountCollection"`
+	}
+	r := request{method: http.MethodGet, path: "RetrieveTotalRecordCount(EntityNames=@p1)", query: "@p1=" + url.QueryEscape(string(names)), retrySafe: true}
+	if _, err := c.doJSON(ctx, r, &out); err != nil {
+		return 0, false
+	}
+	for i, k := range out.Collection.Keys {
+		if k == logical && i < len(out.Collection.Values) {
+			return out.Collection.Values[i], true
+		}
+	}
+	return 0, false
+}
+
+// MaxAutoPartitions caps AutoPartitions: past this many readers a pull is
+// bound by the writer, not by page latency.
+const MaxAutoPartitions = 16
+
+// AutoPartitions chooses how many concurrent range readers a read of
+// count rows should use: one per page up to the server's degree of
+// parallelism hint (x-ms-dop-hint, send-parallel-requests.md; 0 when
+// unseen, then 4, the hint Microsoft's samples print for small
+// environments), capped at MaxAutoPartitions. A read of one page or less
+// stays a single request; a count that is only a lower bound (more than
+// 5,000 rows) counts as many pages.
+func AutoPartitions(count RowCount, pageSize, dopHint int) int {
+	if pageSize <= 0 || pageSize > countLimit {
+		pageSize = DefaultPageSize
+	}
+	if dopHint <= 0 {
+		dopHint = 4
+	}
+	n := min(dopHint, MaxAutoPartitions)
+	if count.Known() || count.N < countLimit {
+		pages := (count.N + int64(pageSize) - 1) / int64(pageSize)
+		n = int(min(int64(n), max(pages, 1)))
+	}
+	return n
+}
+
+// PageSize is the odata.maxpagesize the client asks for.
+func (c *Client) PageSize() int { return c.opts.PageSize }
+
+// DOPHint is the last x-ms-dop-hint the server sent, 0 if none yet.
+func (c *Client) DOPHint() int {
+	if c.limiter == nil {
+		return 0
+	}
+	return c.limiter.Stats().DOPHint
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,7 +26,7 @@ type options struct {
 	conn        connection.Dataverse
 	sel         string
 	filter      string
-	partitions  int
+	partitions  string
 	partitionBy string
 	format      string
 	out         string
@@ -36,15 +37,19 @@ type options struct {
 	tokenOut    string
 	pageSize    int
 	json        bool
+	quiet       bool
 }
 
 // Summary is the --json result of a pull.
 type Summary struct {
-	Table            string  `json:"table"`
-	EntitySet        string  `json:"entitySet"`
-	Records          int64   `json:"records"`
-	Deleted          int64   `json:"deleted"`
-	Partitions       int     `json:"partitions"`
+	Table      string `json:"table"`
+	EntitySet  string `json:"entitySet"`
+	Records    int64  `json:"records"`
+	Deleted    int64  `json:"deleted"`
+	Partitions int    `json:"partitions"`
+	// Expected is the row count Dataverse gave before the read ($count, or
+	// RetrieveTotalRecordCount past 5,000); absent when it could not say.
+	Expected         *int64  `json:"expected,omitempty"`
 	Seconds          float64 `json:"seconds"`
 	RecordsPerSecond float64 `json:"recordsPerSecond"`
 	Output           string  `json:"output"`
@@ -63,7 +68,10 @@ func NewCommand(streams *output.Streams) *cobra.Command {
 file or stdout, page by page, without holding the table in memory.
 
 --partitions N reads N primary-key ranges concurrently; the result is the
-same set of records as a single read, in no particular order.
+same set of records as a single read, in no particular order. The default,
+auto, counts the rows first ($count, or RetrieveTotalRecordCount past 5,000)
+and reads one range per page up to the server's x-ms-dop-hint (at most 16):
+a table of one page is one request, a large one is read in parallel.
 
 A lookup that can point to several tables (customer, owner, regarding) is
 written with its table name ("_customerid_value@Microsoft.Dynamics.CRM.
@@ -96,7 +104,7 @@ token falls back to a full read, reported as fullRead in the summary.`,
 	o.conn.AddFlags(f)
 	f.StringVar(&o.sel, "select", "", "comma-separated columns to read (default: all)")
 	f.StringVar(&o.filter, "filter", "", "OData $filter expression, e.g. \"statecode eq 0\"")
-	f.IntVar(&o.partitions, "partitions", 1, "number of concurrent range readers (1-64)")
+	f.StringVar(&o.partitions, "partitions", "auto", "concurrent range readers: auto (from the row count and x-ms-dop-hint) or 1-64")
 	f.StringVar(&o.partitionBy, "partition-by", "key", "how --partitions splits the table: key or createdon")
 	f.StringVar(&o.format, "format", "", "output format: jsonl or csv (default: from --out's extension, else jsonl)")
 	f.StringVarP(&o.out, "out", "o", "", "output file (default: stdout); written atomically")
@@ -107,7 +115,20 @@ token falls back to a full read, reported as fullRead in the summary.`,
 	f.StringVar(&o.tokenOut, "token-out", "", "write the new delta link to this file (atomically)")
 	f.IntVar(&o.pageSize, "page-size", dataverse.DefaultPageSize, "records per page (odata.maxpagesize, at most 5000)")
 	f.BoolVar(&o.json, "json", false, "print a JSON summary")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "show no progress")
 	return cmd
+}
+
+// partitionsFlag reads --partitions: 0 for auto, else 1-64.
+func partitionsFlag(v string) (int, error) {
+	if v == "" || v == "auto" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 64 {
+		return 0, fmt.Errorf("--partitions must be auto or between 1 and 64, not %q", v)
+	}
+	return n, nil
 }
 
 func splitList(s string) []string {
@@ -202,10 +223,11 @@ func csvColumns(t *schema.Table, sel []string, tracked bool) []string {
 }
 
 func run(ctx context.Context, streams *output.Streams, o *options, table string) error {
-	if o.partitions < 1 || o.partitions > 64 {
-		return errors.New("--partitions must be between 1 and 64")
+	partitions, err := partitionsFlag(o.partitions)
+	if err != nil {
+		return err
 	}
-	if (o.track || o.sinceToken != "") && (o.filter != "" || o.partitions > 1) {
+	if (o.track || o.sinceToken != "") && (o.filter != "" || partitions > 1) {
 		return errors.New("change tracking reads take no --filter and no --partitions (Dataverse rejects $filter with odata.track-changes)")
 	}
 	format, err := FormatFor(o.format, o.out)
@@ -267,8 +289,34 @@ func run(ctx context.Context, streams *output.Streams, o *options, table string)
 		w = NewJSONLWriter(dst)
 	}
 
-	progress := output.NewProgress(streams.Err, -1, "pulling "+t.EntitySetName)
-	sum := Summary{Table: t.LogicalName, EntitySet: t.EntitySetName, Partitions: o.partitions, Format: format, Output: o.out}
+	// Size the read first: the progress total, and how many readers. A
+	// delta read's size is unknown until it is read.
+	var count dataverse.RowCount
+	if o.sinceToken == "" {
+		if count, err = client.CountRows(ctx, t.LogicalName, q.Filter); err != nil {
+			// A table the server will not count (a 4xx other than auth or
+			// throttling) is still read; anything else would fail the read too.
+			if st := dataverse.StatusCode(err); st < 400 || st >= 500 || dataverse.IsAuth(err) || dataverse.IsThrottled(err) {
+				return err
+			}
+			count = dataverse.RowCount{}
+		}
+	}
+	if partitions == 0 {
+		partitions = 1
+		if !tracked {
+			partitions = dataverse.AutoPartitions(count, client.PageSize(), client.DOPHint())
+		}
+	}
+	total := int64(0)
+	if count.Known() {
+		total = count.N
+	}
+	progress := output.StartProgress(streams.Err, output.ProgressOptions{Description: "pulling " + t.EntitySetName, Total: total, Quiet: o.quiet})
+	sum := Summary{Table: t.LogicalName, EntitySet: t.EntitySetName, Partitions: partitions, Format: format, Output: o.out}
+	if count.Known() {
+		sum.Expected = &count.N
+	}
 	if sum.Output == "" {
 		sum.Output = "-"
 	}
@@ -301,7 +349,7 @@ func run(ctx context.Context, streams *output.Streams, o *options, table string)
 		sum.DeltaLink, sum.FullRead = res.DeltaLink, res.Full
 	} else if jw, ok := w.(*jsonlWriter); ok && len(portable) == 0 {
 		// JSONL keeps each record as the server sent it: no decoding.
-		for raw, err := range client.RawRecordsPartitioned(ctx, t.LogicalName, q, dataverse.PartitionOptions{Partitions: o.partitions, By: dataverse.PartitionBy(o.partitionBy)}) {
+		for raw, err := range client.RawRecordsPartitioned(ctx, t.LogicalName, q, dataverse.PartitionOptions{Partitions: partitions, By: dataverse.PartitionBy(o.partitionBy)}) {
 			if err != nil {
 				progress.Finish()
 				return err
@@ -314,7 +362,7 @@ func run(ctx context.Context, streams *output.Streams, o *options, table string)
 			progress.Add(1)
 		}
 	} else {
-		for rec, err := range client.RecordsPartitioned(ctx, t.LogicalName, q, dataverse.PartitionOptions{Partitions: o.partitions, By: dataverse.PartitionBy(o.partitionBy)}) {
+		for rec, err := range client.RecordsPartitioned(ctx, t.LogicalName, q, dataverse.PartitionOptions{Partitions: partitions, By: dataverse.PartitionBy(o.partitionBy)}) {
 			if err != nil {
 				progress.Finish()
 				return err
@@ -358,6 +406,9 @@ func run(ctx context.Context, streams *output.Streams, o *options, table string)
 		return output.WriteJSON(report, sum)
 	}
 	msg := fmt.Sprintf("pulled %d %s in %.1fs (%.0f records/s) to %s", sum.Records, t.EntitySetName, sum.Seconds, sum.RecordsPerSecond, sum.Output)
+	if partitions > 1 {
+		msg += fmt.Sprintf(" with %d partitions", partitions)
+	}
 	if tracked {
 		msg += fmt.Sprintf("; %d deleted", sum.Deleted)
 		if sum.FullRead {
