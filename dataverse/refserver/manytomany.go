@@ -232,6 +232,18 @@ func (s *Server) relatedRows(ctx context.Context, rel schema.ManyToMany, t *sche
 	return s.store.selectRows(ctx, s.store.reader(ctx), p.t, p.fetchColumns(), where, args, p.orderSQL(), MaxPageSize)
 }
 
+// collectionRows reads the related records of one parent for $expand.
+func (s *Server) collectionRows(ctx context.Context, ce *collectionExpand, t *schema.Table, id string) ([]row, error) {
+	if ce.oneToMany != nil {
+		return s.oneToManyRows(ctx, ce, id)
+	}
+	rows, err := s.relatedRows(ctx, ce.rel, t, id, ce.plan)
+	if err == nil && ce.top != nil && len(rows) > *ce.top {
+		rows = rows[:*ce.top]
+	}
+	return rows, err
+}
+
 // removeAssociations drops every pair a deleted record was part of.
 func (s *Server) removeAssociations(tx *writeTx, t *schema.Table, id string) error {
 	for _, rel := range s.reg.ManyToManyRelationships() {
@@ -255,12 +267,15 @@ func (s *Server) expandManyToMany(ctx context.Context, t *schema.Table, e odata.
 	if err != nil {
 		return nil, true, err
 	}
-	return &collectionExpand{nav: e.Property, rel: rel, plan: plan}, true, nil
+	return &collectionExpand{nav: e.Property, rel: rel, plan: plan, top: e.Top}, true, nil
 }
 
-// collectionExpand is a planned $expand of an N:N navigation property.
+// collectionExpand is a planned $expand of a collection-valued navigation
+// property: an N:N relationship, or a one-to-many one (oneToMany set).
 type collectionExpand struct {
-	nav  string
-	rel  schema.ManyToMany
-	plan *readPlan
+	nav       string
+	rel       schema.ManyToMany
+	oneToMany *schema.OneToMany
+	plan      *readPlan
+	top       *int
 }

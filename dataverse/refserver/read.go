@@ -132,6 +132,13 @@ func (s *Server) planRead(ctx context.Context, t *schema.Table, q *odata.Query, 
 			p.collections = append(p.collections, ce)
 			continue
 		}
+		if ce, ok, err := s.expandOneToMany(ctx, t, e, ann); ok {
+			if err != nil {
+				return nil, err
+			}
+			p.collections = append(p.collections, ce)
+			continue
+		}
 		ep, err := s.planExpand(ctx, t, e, ann)
 		if err != nil {
 			return nil, err
@@ -740,7 +747,7 @@ func (s *Server) writeRecord(ctx context.Context, buf *bytes.Buffer, p *readPlan
 		buf.Write(sub.Bytes())
 	}
 	for _, ce := range p.collections {
-		related, err := s.relatedRows(ctx, ce.rel, t, asString(r[t.PrimaryID]), ce.plan)
+		related, err := s.collectionRows(ctx, ce, t, asString(r[t.PrimaryID]))
 		if err != nil {
 			return err
 		}

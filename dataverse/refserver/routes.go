@@ -130,7 +130,7 @@ func (s *Server) closeIncidentTx(tx *writeTx, incT *schema.Table, inc row, resT 
 // propertyRequest serves /<set>(<key>)/<property>[/$value] (GET, PUT,
 // DELETE) and /<set>(<key>)/<navigation>/$ref (DELETE, PUT).
 func (s *Server) propertyRequest(w http.ResponseWriter, r *http.Request, t *schema.Table, id string, key map[string]any, rest []string) {
-	if s.manyToManyRequest(w, r, t, id, key, rest) {
+	if s.manyToManyRequest(w, r, t, id, key, rest) || s.oneToManyRequest(w, r, t, id, key, rest) {
 		return
 	}
 	prop := rest[0]

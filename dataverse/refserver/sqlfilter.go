@@ -23,6 +23,10 @@ type filterSQL struct {
 	args   []any
 	depth  int
 	nots   int // not operators around the node being translated
+	// lambdaVar is the range variable inside an any/all body ("c" in
+	// c/lastname); lambdas numbers the lambdas for their SQL aliases.
+	lambdaVar string
+	lambdas   int
 }
 
 func couldNotFindProperty(t *schema.Table, name string) *apiError {
@@ -113,7 +117,7 @@ func (f *filterSQL) translate(e odata.Expr) (string, error) {
 		}
 		return "", badRequest(codeBadProperty, "The $filter expression must evaluate to a single boolean value.")
 	case *odata.LambdaExpr:
-		return "", badRequest(codeQueryNotSupported, "The query parameter $filter with lambda operator '%s' on '%s' is not supported by the reference server.", x.Kind, strings.Join(x.Path, "/"))
+		return f.lambda(x)
 	}
 	return "", badRequest(codeQueryNotSupported, "The $filter expression is not supported.")
 }
@@ -122,6 +126,12 @@ func (f *filterSQL) translate(e odata.Expr) (string, error) {
 // (_x_value), or a single-valued navigation path (primarycontactid/fullname),
 // the last translated to an IN sub-query on the related table.
 func (f *filterSQL) property(path []string) (operand, error) {
+	if f.lambdaVar != "" {
+		if path[0] != f.lambdaVar || len(path) < 2 {
+			return operand{}, badRequest(codeQueryNotSupported, "Inside the lambda expression, properties must start with its variable ('%s/…'); '%s' does not.", f.lambdaVar, strings.Join(path, "/"))
+		}
+		path = path[1:]
+	}
 	if len(path) == 1 {
 		name := path[0]
 		if c, ok := f.t.Column(name); ok {
@@ -145,6 +155,9 @@ func (f *filterSQL) property(path []string) (operand, error) {
 		return operand{}, badRequest(codeQueryNotSupported, "The navigation path '%s' is too deep.", strings.Join(path, "/"))
 	}
 	sub := &filterSQL{s: f.s, t: target, alias: fmt.Sprintf("n%d", f.depth+1), caller: f.caller, now: f.now, depth: f.depth + 1}
+	if f.lambdaVar != "" {
+		sub.alias = fmt.Sprintf("n%d_%s", f.depth+1, f.alias)
+	}
 	inner, err := sub.property(path[1:])
 	if err != nil {
 		return operand{}, err

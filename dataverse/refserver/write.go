@@ -154,6 +154,9 @@ func (s *Server) createRecord(tx *writeTx, t *schema.Table, p *payload, id strin
 	if err := s.resolveBinds(tx, p); err != nil {
 		return writeResult{}, err
 	}
+	if err := s.createDeepParents(tx, p); err != nil {
+		return writeResult{}, err
+	}
 	v := p.values
 	if id == "" {
 		if pk, ok := v[t.PrimaryID].(string); ok && pk != "" {
@@ -188,6 +191,9 @@ func (s *Server) createRecord(tx *writeTx, t *schema.Table, p *payload, id strin
 		}
 	}
 	if err := tx.insert(t, v); err != nil {
+		return writeResult{}, err
+	}
+	if err := s.createDeepChildren(tx, t, id, p); err != nil {
 		return writeResult{}, err
 	}
 	return writeResult{id: id, created: true}, nil
@@ -301,6 +307,9 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // updateRecord applies changes to an existing record.
 func (s *Server) updateRecord(tx *writeTx, t *schema.Table, old row, p *payload) (writeResult, error) {
+	if len(p.deep) > 0 {
+		return writeResult{}, badRequest(codeBadProperty, "Deep update is not supported: nested records can be created only with the record that holds them (POST).")
+	}
 	if err := s.resolveBinds(tx, p); err != nil {
 		return writeResult{}, err
 	}

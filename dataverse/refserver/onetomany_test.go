@@ -1,0 +1,87 @@
+package refserver
+
+import (
+	"net/http"
+	"testing"
+)
+
+func TestOneToManyNavigation(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	// Deep insert: an account with two contacts and a primary contact in one
+	// POST (create-entity-web-api.md).
+	acc := e.createID("accounts", map[string]any{
+		"name":             "Contoso",
+		"primarycontactid": map[string]any{"firstname": "Pat", "lastname": "Primary"},
+		"contact_customer_accounts": []any{
+			map[string]any{"firstname": "Ann", "lastname": "Alpha"},
+			map[string]any{"firstname": "Bob", "lastname": "Beta"},
+		},
+	})
+	other := e.createID("accounts", map[string]any{"name": "Fabrikam"})
+	r := mustStatus(t, e.get("accounts("+acc+")/contact_customer_accounts?$select=lastname&$orderby=lastname"), http.StatusOK).values(t)
+	if len(r) != 2 || r[0]["lastname"] != "Alpha" || r[1]["lastname"] != "Beta" {
+		t.Fatalf("related contacts: %v", r)
+	}
+	one := mustStatus(t, e.get("accounts("+acc+")?$select=name&$expand=primarycontactid($select=lastname)"), http.StatusOK).json(t)
+	if pc, _ := one["primarycontactid"].(map[string]any); pc["lastname"] != "Primary" {
+		t.Fatalf("deep-inserted primary contact: %v", one)
+	}
+	// $expand of the collection with nested options.
+	ex := mustStatus(t, e.get("accounts?$select=name&$orderby=name&$expand=contact_customer_accounts($select=lastname;$filter=lastname ne 'Beta';$orderby=lastname desc;$top=5)"), http.StatusOK).values(t)
+	if len(ex) != 2 {
+		t.Fatalf("accounts: %v", ex)
+	}
+	if cs := ex[0]["contact_customer_accounts"].([]any); len(cs) != 1 || cs[0].(map[string]any)["lastname"] != "Alpha" {
+		t.Fatalf("expanded contacts of Contoso: %v", ex[0])
+	}
+	if cs := ex[1]["contact_customer_accounts"].([]any); len(cs) != 0 {
+		t.Fatalf("expanded contacts of Fabrikam: %v", ex[1])
+	}
+	// any/all lambdas (filter-rows.md).
+	anyRows := mustStatus(t, e.get("accounts?$select=name&$filter=contact_customer_accounts/any(c:c/lastname eq 'Beta')"), http.StatusOK).values(t)
+	if len(anyRows) != 1 || anyRows[0]["name"] != "Contoso" {
+		t.Fatalf("any: %v", anyRows)
+	}
+	all := mustStatus(t, e.get("accounts?$select=name&$filter=contact_customer_accounts/all(c:c/lastname eq 'Beta')&$orderby=name"), http.StatusOK).values(t)
+	if len(all) != 1 || all[0]["name"] != "Fabrikam" { // vacuously true for Fabrikam
+		t.Fatalf("all: %v", all)
+	}
+	some := mustStatus(t, e.get("accounts?$select=name&$filter=contact_customer_accounts/any()"), http.StatusOK).values(t)
+	if len(some) != 1 {
+		t.Fatalf("any(): %v", some)
+	}
+	// $ref moves a contact to the other account, then removes it.
+	cid := r[1]["contactid"].(string)
+	mustStatus(t, e.do("POST", "accounts("+other+")/contact_customer_accounts/$ref", map[string]any{"@odata.id": e.api + "contacts(" + cid + ")"}), http.StatusNoContent)
+	if v := mustStatus(t, e.get("accounts("+other+")/contact_customer_accounts"), http.StatusOK).values(t); len(v) != 1 {
+		t.Fatalf("after $ref: %v", v)
+	}
+	mustStatus(t, e.do("DELETE", "accounts("+other+")/contact_customer_accounts("+cid+")/$ref", nil), http.StatusNoContent)
+	if v := mustStatus(t, e.get("accounts("+other+")/contact_customer_accounts"), http.StatusOK).values(t); len(v) != 0 {
+		t.Fatalf("after DELETE $ref: %v", v)
+	}
+	// Deep update is refused, not ignored.
+	r2 := e.do("PATCH", "accounts("+acc+")", map[string]any{"contact_customer_accounts": []any{map[string]any{"lastname": "X"}}})
+	mustStatus(t, r2, http.StatusBadRequest)
+	// A failing nested record rolls the whole deep insert back.
+	bad := e.do("POST", "accounts", map[string]any{"name": "Rollback", "contact_customer_accounts": []any{map[string]any{"nosuch": 1}}})
+	mustStatus(t, bad, http.StatusBadRequest)
+	if v := mustStatus(t, e.get("accounts?$filter=name eq 'Rollback'"), http.StatusOK).values(t); len(v) != 0 {
+		t.Fatalf("rolled back parent exists: %v", v)
+	}
+}
+
+func TestIncidentAnnotationNavigation(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	acc := e.createID("accounts", map[string]any{"name": "A"})
+	inc := e.createID("incidents", map[string]any{"title": "Case", "customerid_account@odata.bind": "/accounts(" + acc + ")",
+		"Incident_Annotation": []any{map[string]any{"subject": "note 1"}}})
+	v := mustStatus(t, e.get("incidents("+inc+")/Incident_Annotation?$select=subject"), http.StatusOK).values(t)
+	if len(v) != 1 || v[0]["subject"] != "note 1" {
+		t.Fatalf("notes: %v", v)
+	}
+	c := mustStatus(t, e.get("accounts("+acc+")?$expand=incident_customer_accounts($select=title)"), http.StatusOK).json(t)
+	if cs := c["incident_customer_accounts"].([]any); len(cs) != 1 {
+		t.Fatalf("cases of account: %v", c)
+	}
+}
