@@ -417,6 +417,7 @@ type generator struct {
 	teams         []ref
 	holidays      uuid.UUID
 	businessHours uuid.UUID
+	workingDay    uuid.UUID
 	languages     map[string]uuid.UUID
 	subjects      map[string]uuid.UUID
 	queues        []ref
@@ -467,6 +468,7 @@ func (g *generator) generate() []seedFile {
 		{"20-annotations.json", g.noteRecords()},
 		{"21-queueitems.json", g.queueItemRecords()},
 		{"22-incidentresolutions.json", g.resolutionRecords()},
+		{"23-calendarrules.json", g.calendarRuleRecords()},
 	}
 }
 
@@ -617,7 +619,63 @@ func (g *generator) calendarRecords() []record {
 	hours.set("type", 1)
 	hours.bind("businessunitid", "businessunits", g.businessUnits[0])
 	hours.bind("holidayschedulecalendarid", "calendars", g.holidays)
-	return []record{holidays, hours}
+	// The working day of the support hours, as Dataverse keeps it: an
+	// inner calendar referenced by the weekly rule (calendar-entities).
+	g.workingDay = recordID("calendar", 2)
+	day := record{}
+	day.set("calendarid", g.workingDay.String())
+	day.set("name", "Support hours working day")
+	day.set("type", -1)
+	day.bind("businessunitid", "businessunits", g.businessUnits[0])
+	return []record{holidays, hours, day}
+}
+
+// calendarRuleRecords gives the support hours their rules, which the
+// reference server's SLA engine counts warning and failure times in: a
+// weekly Monday-Friday rule (Pacific time, timezonecode 4) whose inner
+// calendar is available 08:00-18:00, and the 2025 public holidays.
+func (g *generator) calendarRuleRecords() []record {
+	pacific := time.FixedZone("PST", -8*3600)
+	weekly := record{}
+	weekly.set("calendarruleid", recordID("calendarrule", 0).String())
+	weekly.set("name", "Weekdays")
+	weekly.bind("calendarid", "calendars", g.businessHours)
+	weekly.bind("innercalendarid", "calendars", g.workingDay)
+	weekly.set("pattern", "FREQ=WEEKLY;INTERVAL=1;BYDAY=MO,TU,WE,TH,FR")
+	weekly.set("offset", 0)
+	weekly.set("duration", 1440)
+	weekly.set("timezonecode", 4)
+	weekly.set("extentcode", 1)
+	weekly.set("rank", 0)
+	work := record{}
+	work.set("calendarruleid", recordID("calendarrule", 1).String())
+	work.set("name", "Working hours")
+	work.bind("calendarid", "calendars", g.workingDay)
+	work.set("offset", 480)
+	work.set("duration", 600)
+	work.set("timecode", 0)
+	work.set("subcode", 1)
+	work.set("rank", 0)
+	out := []record{weekly, work}
+	for i, h := range []struct {
+		name  string
+		month time.Month
+		day   int
+	}{
+		{"New Year's Day", 1, 1}, {"Memorial Day", 5, 26}, {"Independence Day", 7, 4},
+		{"Labor Day", 9, 1}, {"Thanksgiving", 11, 27}, {"Christmas Day", 12, 25},
+	} {
+		r := record{}
+		r.set("calendarruleid", recordID("calendarrule", 2+i).String())
+		r.set("name", h.name)
+		r.bind("calendarid", "calendars", g.holidays)
+		r.set("starttime", timestamp(time.Date(2025, h.month, h.day, 0, 0, 0, 0, pacific)))
+		r.set("duration", 1440)
+		r.set("timecode", 2)
+		r.set("timezonecode", 4)
+		out = append(out, r)
+	}
+	return out
 }
 
 func (g *generator) languageRecords() []record {
@@ -1036,6 +1094,12 @@ func (g *generator) entitlementRecords() []record {
 			p.start, p.end = time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 			p.remainShare = 1
 		}
+		switch n {
+		case 3, 14: // nearly used up: one case (or hour) left
+			p.remainShare = -1
+		case 5: // expiring at the end of the data set's month
+			p.end = time.Date(2025, 11, 30, 0, 0, 0, 0, time.UTC)
+		}
 		p.label = []string{"Standard Support", "Premium Support", "Priority Care"}[t]
 		p.total = []float64{20, 60, 100}[t]
 		// 35 entitlements for accounts, 5 for individual contacts.
@@ -1085,7 +1149,11 @@ func (g *generator) entitlementRecords() []record {
 		r.set("allocationtypecode", []int{0, 1, 0}[t])
 		r.set("decreaseremainingon", []int{0, 0, 1}[t])
 		r.set("totalterms", p.total)
-		r.set("remainingterms", float64(int(p.total*p.remainShare*100))/100)
+		if p.remainShare < 0 {
+			r.set("remainingterms", 1.0)
+		} else {
+			r.set("remainingterms", float64(int(p.total*p.remainShare*100))/100)
+		}
 		r.set("restrictcasecreation", t > 0)
 		r.set("kbaccesslevel", []int{0, 1, 1}[t])
 		r.set("isdefault", isDefault)
@@ -1457,14 +1525,14 @@ type articleSpec struct {
 	product                            int
 	subject                            string
 	versions                           int               // published versions in English (1 or 2)
-	extra                              string            // "", "draft", "approved", "scheduled", "expired"
+	extra                              string            // "", "draft", "approved", "scheduled", "expired", "discarded"
 	translations                       map[string]string // language -> title
 }
 
 var articleSpecs = []articleSpec{
 	{"Reset the Aurora Smart Thermostat to factory settings", "Erase schedules and Wi-Fi settings before moving out or handing over a thermostat.", "thermostat, reset, factory settings", "<p>Press and hold the dial for 10 seconds until the ring flashes white.</p><ol><li>Choose <b>Settings &gt; Reset</b>.</li><li>Confirm with the dial.</li><li>Remove the thermostat from the app.</li></ol>", 3, "How-to", 2, "", map[string]string{"de-DE": "Aurora Smart Thermostat auf Werkseinstellungen zurücksetzen", "fr-FR": "Réinitialiser le thermostat Aurora aux paramètres d'usine"}},
 	{"Connect Beacon devices to a 5 GHz Wi-Fi network", "Beacon devices use 2.4 GHz; how to set up dual-band routers.", "beacon, wifi, 5 GHz, router", "<p>Beacon cameras and doorbells only join 2.4 GHz networks. Enable a separate 2.4 GHz SSID or band steering on your router.</p>", 8, "Connectivity", 2, "", map[string]string{"de-DE": "Beacon-Geräte mit einem 5-GHz-WLAN verbinden"}},
-	{"Troubleshoot Beacon Video Doorbell offline status", "Steps when the doorbell shows offline in the app.", "doorbell, offline, power", "<p>Check the transformer voltage (16-24 V AC), then the Wi-Fi signal at the door.</p>", 8, "Connectivity", 1, "", nil},
+	{"Troubleshoot Beacon Video Doorbell offline status", "Steps when the doorbell shows offline in the app.", "doorbell, offline, power", "<p>Check the transformer voltage (16-24 V AC), then the Wi-Fi signal at the door.</p>", 8, "Connectivity", 1, "discarded", nil},
 	{"Replace the battery in the Aurora Room Sensor", "Which battery to use and how to open the sensor.", "room sensor, battery, CR2477", "<p>Twist the back cover counter-clockwise and insert a CR2477 cell, positive side up.</p>", 5, "How-to", 1, "", nil},
 	{"Update firmware on Beacon cameras", "Manual firmware update when automatic updates fail.", "firmware, camera, update", "<p>Open the camera in the app, choose <b>Device info &gt; Firmware</b> and tap <b>Update now</b>. Keep the camera powered for 10 minutes.</p>", 9, "Hardware Fault", 2, "", nil},
 	{"Calibrate Cascade Leak Detector sensitivity", "Reduce false alarms on damp floors.", "leak detector, calibration, false alarm", "<p>Set sensitivity to <i>Low</i> in basements with condensation.</p>", 14, "How-to", 1, "draft", nil},
@@ -1573,6 +1641,24 @@ func (g *generator) articleRecords() []record {
 				r.set("statecode", 2)
 				r.set("statuscode", 6)
 			}
+			out = append(out, r)
+		}
+
+		if s.extra == "discarded" {
+			// A revision that was abandoned: Discarded (state 6, status 13),
+			// while the published version stays the latest. Its id comes
+			// from its own sequence so that no other article's id moves.
+			r := base(s, number, recordID("knowledgearticle-discarded", ai), "en-US", s.versions, 1)
+			r.set("description", s.description)
+			r.set("content", s.body+"<p>Draft steps for a wiring kit that was never shipped.</p>")
+			r.set("isrootarticle", false)
+			r.set("islatestversion", false)
+			r.bind("rootarticleid", "knowledgearticles", rootID)
+			r.bind("previousarticlecontentid", "knowledgearticles", previous)
+			r.bind("ownerid", "systemusers", author)
+			r.set("overriddencreatedon", timestamp(time.Date(2025, 10, 6, 10, 0, 0, 0, time.UTC)))
+			r.set("statecode", 6)
+			r.set("statuscode", 13)
 			out = append(out, r)
 		}
 
