@@ -55,7 +55,7 @@ func server(t *testing.T, n int) (string, *dataverse.Client) {
 	return hs.URL, c
 }
 
-func runPull(t *testing.T, args ...string) (string, string, error) {
+func runPull(t testing.TB, args ...string) (string, string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	cmd := pull.NewCommand(output.NewStreams(strings.NewReader(""), &out, &errOut))
