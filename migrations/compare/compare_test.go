@@ -29,16 +29,19 @@ var base = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 // synthetic is the i-th ticket as both systems would hold it after a clean
 // migration.
 func synthetic(i int) canonical.Ticket {
-	created := base.Add(time.Duration(i) * 7 * time.Minute)
+	created := base.Add(time.Duration(i)*6*time.Hour + time.Duration(i%60)*time.Minute)
 	t := canonical.Ticket{SourceID: fmt.Sprint(i), Number: fmt.Sprintf("T%07d", i), Title: fmt.Sprintf("Ticket %d", i),
-		Description: "Line one\nline two", CustomerEmail: fmt.Sprintf("c%d@example.com", i%997), Customer: fmt.Sprintf("Customer %d", i%997),
+		Description: "Line one\nline two", CustomerEmail: fmt.Sprintf("c%d@example.com", i%997), Customer: customers[(i*i)%len(customers)],
 		Team: []string{"Customer Care", "VIP Support", "Field Service"}[i%3], State: "active", StatusCode: 1,
 		PriorityCode: 1 + i%3, ChannelCode: []int{1, 2, 3}[i%3], Created: created}
-	if i%4 == 0 {
-		t.State, t.StatusCode, t.Closed = "resolved", 5, created.Add(time.Duration(1+i%50)*time.Hour)
+	if i%4 != 3 {
+		t.State, t.StatusCode, t.Closed = "resolved", 5, created.Add(time.Duration(1+i%97)*time.Hour)
 	}
 	return t
 }
+
+var customers = []string{"Alderbrook Logistics", "Harbor Lane Dental", "Northwind Traders", "Contoso Pharmaceuticals", "Fabrikam Residences",
+	"Tailspin Toys", "Wide World Importers", "Adatum Corporation", "Litware Inc.", "Proseware", "Woodgrove Bank", "Coho Winery", "Lamna Healthcare"}
 
 func dvOf(t canonical.Ticket, i int) canonical.Ticket {
 	t.SourceID = fmt.Sprintf("00000000-0000-0000-0000-%012d", i)
@@ -90,7 +93,7 @@ func TestMergeJoinFindsExactlyThePlanted(t *testing.T) {
 	if res.MatchedBy[PassEmail] != 1 || res.MatchedBy[PassNumber] != 198 {
 		t.Errorf("matched by: %v", res.MatchedBy)
 	}
-	want := map[string]int64{"title": 1, "customer_email": 1, "status": 1}
+	want := map[string]int64{"title": 1, "customer_email": 1, "status": 1, "state": 1}
 	for f, n := range res.FieldDifferences {
 		if want[f] != n {
 			t.Errorf("field %s: %d differences, want %d", f, n, want[f])
@@ -103,10 +106,10 @@ func TestMergeJoinFindsExactlyThePlanted(t *testing.T) {
 		t.Errorf("channel equal: %d", c)
 	}
 	rows, err := csv.NewReader(&dcsv).ReadAll()
-	if err != nil || len(rows) != 4 {
+	if err != nil || len(rows) != 5 {
 		t.Fatalf("differences.csv: %d rows, %v", len(rows), err)
 	}
-	if got := strings.Count(djson.String(), "\n"); got != 3 {
+	if got := strings.Count(djson.String(), "\n"); got != 4 {
 		t.Errorf("differences.jsonl: %d lines", got)
 	}
 	if !strings.Contains(ucsv.String(), "odoo,10,T0000010") || strings.Count(ucsv.String(), "dataverse,") != 3 {
@@ -116,7 +119,7 @@ func TestMergeJoinFindsExactlyThePlanted(t *testing.T) {
 	if f := ops.Figure("team"); f == nil || len(f.Rows) != 3 || *f.Rows[0].Odoo+*f.Rows[1].Odoo+*f.Rows[2].Odoo != 200 {
 		t.Errorf("team figure: %+v", f)
 	}
-	if f := ops.Figure("durations"); f == nil || f.Rows[2].Odoo == nil || *f.Rows[2].Odoo != 50 {
+	if f := ops.Figure("durations"); f == nil || f.Rows[2].Odoo == nil || *f.Rows[2].Odoo != 150 {
 		t.Errorf("durations: %+v", f)
 	}
 }

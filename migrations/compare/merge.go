@@ -268,7 +268,7 @@ func (e *engine) unmatched(ctx context.Context, w *writers) error {
 			}
 			u.Side = side
 			if created != 0 {
-				u.Created = e.md.Rules().Time(time.Unix(created, 0))
+				u.Created = time.Unix(created, 0).In(e.md.Rules().Location).Format("2006-01-02 15:04")
 			}
 			if side == canonical.Odoo {
 				e.res.OnlyInOdoo++

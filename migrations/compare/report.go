@@ -99,6 +99,12 @@ var funcs = template.FuncMap{
 	"isLine": func(f Figure) bool { return f.ID == "backlog" },
 	"date":   func(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 UTC") },
 	"f1":     func(v float64) string { return fmt.Sprintf("%.1f", v) },
+	"plural": func(n int64, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return groupDigits(n) + " " + many
+	},
 }
 
 var classColours = map[string]string{"equal": "#2E8540", "both_empty": "#B8C4CE", "empty_in_odoo": colourOdoo,

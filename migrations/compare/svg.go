@@ -90,7 +90,7 @@ func lineChart(f Figure) template.HTML {
 	if len(f.Rows) == 0 {
 		return template.HTML(`<p class="muted">No data on either side.</p>`)
 	}
-	const w, h, left, right, top, bottom = 560.0, 210.0, 44.0, 12.0, 12.0, 34.0
+	const w, h, left, right, top, bottom = 560.0, 210.0, 44.0, 30.0, 12.0, 34.0
 	max := 0.0
 	for _, r := range f.Rows {
 		max = math.Max(max, math.Max(val(r.Odoo), val(r.Dataverse)))
@@ -117,15 +117,17 @@ func lineChart(f Figure) template.HTML {
 			fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" class="axis" text-anchor="middle">%s</text>`, x(i), h-bottom+18, esc(r.Label))
 		}
 	}
+	// Odoo is drawn wider underneath, so equal series stay both visible.
 	for _, side := range []struct {
 		get    func(FigureRow) *float64
 		colour string
-	}{{func(r FigureRow) *float64 { return r.Odoo }, colourOdoo}, {func(r FigureRow) *float64 { return r.Dataverse }, colourDataverse}} {
+		width  float64
+	}{{func(r FigureRow) *float64 { return r.Odoo }, colourOdoo, 5}, {func(r FigureRow) *float64 { return r.Dataverse }, colourDataverse, 2}} {
 		var pts []string
 		for i, r := range f.Rows {
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y(val(side.get(r)))))
 		}
-		fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2.5" stroke-linejoin="round"/>`, strings.Join(pts, " "), side.colour)
+		fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="%.0f" stroke-linejoin="round"/>`, strings.Join(pts, " "), side.colour, side.width)
 		for i, r := range f.Rows {
 			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>%s: %s</title></circle>`, x(i), y(val(side.get(r))), side.colour, esc(r.Label), fmtNum(side.get(r)))
 		}
