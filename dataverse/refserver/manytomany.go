@@ -93,6 +93,9 @@ func (s *Server) manyToManyRequest(w http.ResponseWriter, r *http.Request, t *sc
 			return true
 		}
 		q, err := s.parseQuery(r)
+		if err == nil {
+			err = entitySetOnly(q)
+		}
 		if err != nil {
 			writeError(w, err)
 			return true

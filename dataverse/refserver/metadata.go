@@ -92,6 +92,10 @@ func (s *Server) metadataDocument(w http.ResponseWriter, r *http.Request) {
 	b.WriteString(`<EntityType Name="crmbaseentity" Abstract="true"/>`)
 	b.WriteString(`<EntityType Name="principal" BaseType="mscrm.crmbaseentity" Abstract="true"/>`)
 	tables := s.reg.Tables()
+	partners := map[string]string{} // referencing.lookup.target -> collection navigation
+	for _, rel := range s.reg.OneToManyRelationships() {
+		partners[rel.ReferencingEntity+"."+rel.ReferencingAttribute+"."+rel.ReferencedEntity] = rel.SchemaName
+	}
 	for _, t := range tables {
 		fmt.Fprintf(&b, `<EntityType Name="%s" BaseType="mscrm.crmbaseentity"><Key><PropertyRef Name="%s"/></Key>`, t.LogicalName, t.PrimaryID)
 		for i := range t.Columns {
@@ -119,14 +123,16 @@ func (s *Server) metadataDocument(w http.ResponseWriter, r *http.Request) {
 				if _, ok := s.reg.Table(target); !ok {
 					continue
 				}
-				fmt.Fprintf(&b, `<NavigationProperty Name="%s" Type="mscrm.%s"/>`, c.NavigationProperty(target), target)
+				fmt.Fprintf(&b, `<NavigationProperty Name="%s" Type="mscrm.%s" Partner="%s"/>`, c.NavigationProperty(target), target, partners[t.LogicalName+"."+c.LogicalName+"."+target])
 			}
 		}
+		s.csdlCollectionNavigation(&b, t, false)
 		b.WriteString(`</EntityType>`)
 	}
 	b.WriteString(`<ComplexType Name="WhoAmIResponse"><Property Name="BusinessUnitId" Type="Edm.Guid" Nullable="false"/><Property Name="UserId" Type="Edm.Guid" Nullable="false"/><Property Name="OrganizationId" Type="Edm.Guid" Nullable="false"/></ComplexType>`)
 	b.WriteString(`<ComplexType Name="CreateMultipleResponse"><Collection Name="Ids" Type="Edm.Guid" Nullable="false"/></ComplexType>`)
 	b.WriteString(`<Function Name="WhoAmI"><ReturnType Type="mscrm.WhoAmIResponse" Nullable="false"/></Function>`)
+	s.csdlOperations(&b)
 	b.WriteString(`<EntityContainer Name="System">`)
 	for _, t := range tables {
 		fmt.Fprintf(&b, `<EntitySet Name="%s" EntityType="Microsoft.Dynamics.CRM.%s">`, t.EntitySetName, t.LogicalName)
@@ -144,12 +150,14 @@ func (s *Server) metadataDocument(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		}
+		s.csdlCollectionNavigation(&b, t, true)
 		if withAnnotations && t.ChangeTracking {
 			b.WriteString(`<Annotation Term="Org.OData.Capabilities.V1.ChangeTracking"><Record><PropertyValue Property="Supported" Bool="true"/></Record></Annotation>`)
 		}
 		b.WriteString(`</EntitySet>`)
 	}
 	b.WriteString(`<FunctionImport Name="WhoAmI" Function="Microsoft.Dynamics.CRM.WhoAmI"/>`)
+	s.csdlImports(&b)
 	b.WriteString(`</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>`)
 	w.Header().Set("Content-Type", "application/xml")
 	w.WriteHeader(http.StatusOK)

@@ -99,8 +99,8 @@ func (s *Server) oneToManyRequest(w http.ResponseWriter, r *http.Request, t *sch
 			writeError(w, err)
 			return true
 		}
-		if q.FetchXML != "" || q.Apply != nil {
-			writeError(w, badRequest(codeQueryNotSupported, "fetchXml and $apply are supported on entity sets only."))
+		if err := entitySetOnly(q); err != nil {
+			writeError(w, err)
 			return true
 		}
 		pref := parsePrefer(r)

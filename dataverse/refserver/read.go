@@ -65,6 +65,15 @@ func (s *Server) parseQuery(r *http.Request) (*odata.Query, error) {
 	return q, nil
 }
 
+// entitySetOnly refuses fetchXml and $apply outside GET /<set>, where
+// Dataverse accepts them, rather than ignoring them.
+func entitySetOnly(q *odata.Query) error {
+	if q.FetchXML != "" || q.Apply != nil {
+		return badRequest(codeQueryNotSupported, "fetchXml and $apply are supported on entity set collections only.")
+	}
+	return nil
+}
+
 // selectColumns resolves $select names to columns.
 func selectColumns(t *schema.Table, names []string) ([]*schema.Column, error) {
 	if len(names) == 0 {
@@ -839,6 +848,10 @@ func (s *Server) countCollection(w http.ResponseWriter, r *http.Request, t *sche
 		writeError(w, err)
 		return
 	}
+	if err := entitySetOnly(q); err != nil {
+		writeError(w, err)
+		return
+	}
 	if q.DeltaToken != "" {
 		s.countChanges(w, r, t, q)
 		return
@@ -889,6 +902,10 @@ func notFoundByKey(t *schema.Table, id string, key map[string]any) *apiError {
 func (s *Server) getRecord(w http.ResponseWriter, r *http.Request, t *schema.Table, id string, key map[string]any) {
 	q, err := s.parseQuery(r)
 	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := entitySetOnly(q); err != nil {
 		writeError(w, err)
 		return
 	}

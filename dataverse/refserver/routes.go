@@ -12,6 +12,9 @@ import (
 // extraRoutes serves unbound actions and $batch; it reports whether it
 // handled the request.
 func (s *Server) extraRoutes(w http.ResponseWriter, r *http.Request, segs []string) bool {
+	if s.functionRoutes(w, r, segs) {
+		return true
+	}
 	if len(segs) != 1 {
 		return false
 	}

@@ -1,0 +1,84 @@
+package refserver
+
+import (
+	"encoding/xml"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestRetrieveTotalRecordCountAndVersion(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	e.createID("accounts", map[string]any{"name": "a"})
+	e.createID("accounts", map[string]any{"name": "b"})
+	m := mustStatus(t, e.get("RetrieveTotalRecordCount(EntityNames=['account','contact'])"), http.StatusOK).json(t)
+	c := m["EntityRecordCountCollection"].(map[string]any)
+	if c["Count"] != float64(2) || c["Keys"].([]any)[0] != "account" || c["Values"].([]any)[0] != float64(2) || c["Values"].([]any)[1] != float64(0) {
+		t.Fatalf("counts: %v", m)
+	}
+	m = mustStatus(t, e.get(`RetrieveTotalRecordCount(EntityNames=@p1)?@p1=["account"]`), http.StatusOK).json(t)
+	if m["EntityRecordCountCollection"].(map[string]any)["Values"].([]any)[0] != float64(2) {
+		t.Fatalf("alias form: %v", m)
+	}
+	r := e.get("RetrieveTotalRecordCount(EntityNames=['nosuch'])")
+	mustStatus(t, r, http.StatusBadRequest)
+	v := mustStatus(t, e.get("RetrieveVersion()"), http.StatusOK).json(t)
+	if !strings.HasPrefix(v["Version"].(string), "9.2") {
+		t.Fatalf("version: %v", v)
+	}
+}
+
+func TestRelationshipAndOptionSetDefinitions(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	one := mustStatus(t, e.get("RelationshipDefinitions(SchemaName='contact_customer_accounts')"), http.StatusOK).json(t)
+	if one["ReferencingEntity"] != "contact" || one["ReferencingAttribute"] != "parentcustomerid" || one["ReferencedEntity"] != "account" {
+		t.Fatalf("contact_customer_accounts: %v", one)
+	}
+	nn := mustStatus(t, e.get("RelationshipDefinitions/Microsoft.Dynamics.CRM.ManyToManyRelationshipMetadata?$select=SchemaName"), http.StatusOK).values(t)
+	found := false
+	for _, m := range nn {
+		if m["SchemaName"] == "teammembership_association" {
+			found = true
+		}
+		if _, ok := m["Entity1LogicalName"]; ok {
+			t.Fatalf("$select ignored: %v", m)
+		}
+	}
+	if !found {
+		t.Fatalf("N:N list: %v", nn)
+	}
+	f := mustStatus(t, e.get("RelationshipDefinitions?$filter=ReferencedEntity eq 'incident'"), http.StatusOK).values(t)
+	if len(f) == 0 {
+		t.Fatal("no relationships referencing incident")
+	}
+	g := mustStatus(t, e.get("GlobalOptionSetDefinitions(Name='incident_caseorigincode')"), http.StatusOK).json(t)
+	if opts := g["Options"].([]any); len(opts) == 0 {
+		t.Fatalf("options: %v", g)
+	}
+	mustStatus(t, e.get("GlobalOptionSetDefinitions(Name='nosuch')"), http.StatusNotFound)
+}
+
+// $metadata declares the operations the server implements and navigation
+// properties on both sides, and is well-formed XML.
+func TestMetadataDeclaresOperationsAndNavigation(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	r := mustStatus(t, e.get("$metadata"), http.StatusOK)
+	if err := xml.Unmarshal(r.body, new(struct{})); err != nil {
+		t.Fatalf("not XML: %v", err)
+	}
+	doc := string(r.body)
+	for _, want := range []string{
+		`<Action Name="CloseIncident">`, `<Action Name="CreateMultiple" IsBound="true">`, `<Action Name="UpsertMultiple" IsBound="true">`,
+		`<Function Name="RetrieveTotalRecordCount">`, `<Function Name="RetrieveVersion">`, `<FunctionImport Name="WhoAmI"`,
+		`<ActionImport Name="CloseIncident"`, `<ActionImport Name="RenewEntitlement"`,
+		`<NavigationProperty Name="contact_customer_accounts" Type="Collection(mscrm.contact)" Partner="parentcustomerid_account"/>`,
+		`<NavigationProperty Name="parentcustomerid_account" Type="mscrm.account" Partner="contact_customer_accounts"/>`,
+		`<NavigationProperty Name="Incident_Annotation" Type="Collection(mscrm.annotation)" Partner="objectid_incident"/>`,
+		`<NavigationProperty Name="teammembership_association" Type="Collection(mscrm.team)"`,
+		`<NavigationPropertyBinding Path="contact_customer_accounts" Target="contacts"/>`,
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("$metadata lacks %s", want)
+		}
+	}
+}
