@@ -118,6 +118,13 @@ func (m *Model) MacroFor(ac *ActionCall) (MacroStep, bool, string) {
 			return MacroStep{Action: MacroOpenGrid, Inputs: map[string]string{"EntityLogicalName": etn}}, true, ""
 		}
 		return MacroStep{Action: MacroOpenAppTab, TabControlID: hc.ID}, true, ""
+	case isPageControl(hc.ComponentType) && strings.EqualFold(action, "Find"):
+		// Find shows the quick find list of the entity in its data.
+		ev := findPage(data)
+		if ev == nil {
+			return MacroStep{}, false, "Find without an entity"
+		}
+		return MacroStep{Action: MacroOpenGrid, Inputs: map[string]string{"EntityLogicalName": ev.Params["entityName"]}}, true, ""
 	case hc.ComponentType == StandardWebApplication && strings.EqualFold(action, "Navigate"):
 		raw, _ := DataValue(data, "url")
 		return MacroStep{Action: MacroOpenAppTab, TabControlID: hc.ID, Inputs: map[string]string{"url": raw}}, true, ""

@@ -3,7 +3,6 @@ package workspace
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -15,8 +14,11 @@ import (
 const (
 	pageEntityList   = 509180000
 	pageEntityRecord = 509180001
+	pageWebResource  = 509180002
 	pageDashboard    = 509180004
+	pageSearch       = 509180005
 	pageThirdParty   = 509180006
+	pageCustom       = 509180007
 
 	sessionTypeEntity = 1
 	panelDocked       = 162450002
@@ -145,6 +147,28 @@ func (t *translator) planSessions() {
 				t.scriptAnchor[sid] = e
 			}
 		}
+		for _, r := range rules {
+			if _, ok := t.tabAnchor[r.TargetTabID]; !ok && r.TargetTabID != "" {
+				t.tabAnchor[r.TargetTabID] = e
+			}
+		}
+	}
+	// A page a rule routes from a tab of a session opens in that same
+	// session ("Route Window: direct the window to another tab within the
+	// same session", use-window-navigation-rules-unified-service-desk), so
+	// the target tab reads the same anchor.
+	for changed := true; changed; {
+		changed = false
+		for _, r := range t.m.NavigationRules {
+			if r.Action != usd.RouteActionRouteWindow && r.Action != usd.RouteActionInPlace {
+				continue
+			}
+			e, ok := t.tabAnchor[r.FromID]
+			if _, done := t.tabAnchor[r.TargetTabID]; ok && !done && r.TargetTabID != "" {
+				t.tabAnchor[r.TargetTabID] = e
+				changed = true
+			}
+		}
 	}
 	// Scripts reached from an anchored script share its anchor.
 	for changed := true; changed; {
@@ -221,104 +245,58 @@ type tabPlan struct {
 	from     string // what the plan was recovered from, for diagnostics
 }
 
-func isPage(ct usd.ComponentType) bool {
-	return ct == usd.UnifiedInterfacePage || ct == usd.CRMPage || ct == usd.InteractiveServiceHubPage
+// pageTypes are the msdyn_pagetype choices of the page types evidence
+// can point at ([DK-CSW] msdyn_applicationtabtemplate).
+var pageTypes = map[usd.PageType]int{
+	usd.PageEntityList: pageEntityList, usd.PageEntityRecord: pageEntityRecord, usd.PageDashboard: pageDashboard,
+	usd.PageSearch: pageSearch, usd.PageWebResource: pageWebResource, usd.PageCustom: pageCustom, usd.PageWebsite: pageThirdParty,
 }
 
-func (t *translator) pagePlan(hc *usd.HostedControl) (*tabPlan, string) {
-	var opening []*usd.ActionCall
-	for _, ac := range t.m.ActionCallsOf(hc.ID) {
-		switch strings.ToLower(t.m.ActionName(ac.ActionID)) {
-		case "open_crm_page", "new_crm_page", "navigate":
-			opening = append(opening, ac)
+// plan reads the page a control shows from the evidence usd.PageOf
+// collects (the same evidence the assessment uses), so that a control is
+// written as the report says. notes explain disagreeing evidence.
+func (t *translator) plan(hc *usd.HostedControl) (plan *tabPlan, why string, notes []string) {
+	ch := t.m.PageOf(hc)
+	notes = append(notes, ch.Disagreements...)
+	if ch.Chosen == nil {
+		why = "no action call (Navigate, Find, Open_CRM_Page, New_CRM_Page), navigation rule or column says which page the control shows; no tab template written"
+		if hc.ComponentType == usd.StandardWebApplication {
+			why = "no URL on the control or in a Navigate action call; no tab template written"
+		}
+		return nil, why, append(notes, ch.Unrecognised...)
+	}
+	c := ch.Chosen
+	params := map[string]string{}
+	for k, v := range c.Params {
+		if k != "dashboardName" {
+			params[k] = v
 		}
 	}
-	sort.SliceStable(opening, func(i, j int) bool { return opening[i].Order < opening[j].Order })
-	for _, ac := range opening {
-		data := usd.ParseActionData(ac.Data)
-		from := fmt.Sprintf("action call %q", ac.Name)
-		switch strings.ToLower(t.m.ActionName(ac.ActionID)) {
-		case "open_crm_page":
-			e, _ := usd.DataValue(data, "LogicalName")
-			id, _ := usd.DataValue(data, "id")
-			p := map[string]string{"entityName": e}
-			if id != "" {
-				p["entityId"] = id
-			}
-			return &tabPlan{pageType: pageEntityRecord, params: p, from: from}, ""
-		case "new_crm_page":
-			e, _ := usd.DataValue(data, "LogicalName")
-			return &tabPlan{pageType: pageEntityRecord, params: map[string]string{"entityName": e}, from: from}, ""
-		case "navigate":
-			raw, _ := usd.DataValue(data, "url")
-			if id, ok := usd.DashboardID(raw); ok {
-				return &tabPlan{pageType: pageDashboard, params: map[string]string{"dashboardId": id}, from: from}, ""
-			}
-			if e, ok := usd.ListEntity(raw); ok {
-				p := map[string]string{"entityName": e}
-				if u, err := url.Parse(raw); err == nil && u.Query().Get("viewid") != "" {
-					p["viewId"] = usd.NormalizeID(u.Query().Get("viewid"))
-				}
-				return &tabPlan{pageType: pageEntityList, params: p, from: from}, ""
-			}
-			if e, id, ok := usd.RecordURL(raw); ok {
-				p := map[string]string{"entityName": e}
-				if id != "" {
-					p["entityId"] = id
-				}
-				return &tabPlan{pageType: pageEntityRecord, params: p, from: from}, ""
-			}
-		}
+	if c.Page == usd.PageDashboard && params["dashboardId"] == "" {
+		why = fmt.Sprintf("dashboard %q is named, not identified; set the dashboardId parameter", c.Params["dashboardName"])
 	}
-	if hc.DashboardName != "" {
-		return &tabPlan{pageType: pageDashboard, params: map[string]string{}, from: "dashboard name"},
-			fmt.Sprintf("dashboard %q is named, not identified; set the dashboardId parameter", hc.DashboardName)
+	from := fmt.Sprintf("%s %q", strings.ToLower(c.SourceKind.Label()), c.SourceName)
+	switch {
+	case c.SourceKind == usd.KindHostedControl && c.Page == usd.PageDashboard:
+		from = "dashboard name"
+	case c.SourceKind == usd.KindHostedControl:
+		from = "web application URL"
 	}
-	for _, r := range t.m.NavigationRules {
-		if r.TargetTabID == hc.ID {
-			if e := t.m.EntityName(r.EntityTypeID); e != "" {
-				return &tabPlan{pageType: pageEntityRecord, params: map[string]string{"entityName": e},
-					from: fmt.Sprintf("navigation rule %q", r.Name)}, ""
-			}
-		}
-	}
-	return nil, "no action call or navigation rule says which page the control shows; no tab template written"
-}
-
-func (t *translator) webPlan(hc *usd.HostedControl) (*tabPlan, string) {
-	var calls []*usd.ActionCall
-	for _, ac := range t.m.ActionCallsOf(hc.ID) {
-		if strings.EqualFold(t.m.ActionName(ac.ActionID), "navigate") {
-			calls = append(calls, ac)
-		}
-	}
-	sort.SliceStable(calls, func(i, j int) bool { return calls[i].Order < calls[j].Order })
-	for _, ac := range calls {
-		if u, ok := usd.DataValue(usd.ParseActionData(ac.Data), "url"); ok {
-			return &tabPlan{pageType: pageThirdParty, params: map[string]string{"url": u}, from: fmt.Sprintf("action call %q", ac.Name)}, ""
-		}
-	}
-	if hc.WebAppURL != "" {
-		return &tabPlan{pageType: pageThirdParty, params: map[string]string{"url": hc.WebAppURL}, from: "web application URL"}, ""
-	}
-	return nil, "no URL on the control or in a Navigate action call; no tab template written"
+	return &tabPlan{pageType: pageTypes[c.Page], params: params, from: from}, why, notes
 }
 
 func (t *translator) tabTemplates() {
 	for _, hc := range t.m.HostedControls {
 		s := src(usd.KindHostedControl, hc.ID, hc.Name)
-		var plan *tabPlan
-		var why string
-		switch {
-		case isPage(hc.ComponentType):
-			plan, why = t.pagePlan(hc)
-		case hc.ComponentType == usd.StandardWebApplication:
-			plan, why = t.webPlan(hc)
-		default:
+		if !usd.ShowsPages(hc.ComponentType) {
 			continue
 		}
+		plan, why, notes := t.plan(hc)
 		if plan == nil {
 			t.diag(Warning, s, nil, "%s", why)
+			for _, n := range notes {
+				t.diag(Info, s, nil, "%s", n)
+			}
 			continue
 		}
 		unique := t.n.name("msdyn_applicationtabtemplate", hc.ID, "tab", hc.Name)
@@ -339,6 +317,9 @@ func (t *translator) tabTemplates() {
 		t.slugDiags(s, rec, "title", titleTr)
 		if why != "" {
 			t.diag(Warning, s, rec, "%s", why)
+		}
+		for _, n := range notes {
+			t.diag(Info, s, rec, "%s", n)
 		}
 		if hc.ComponentType == usd.CRMPage || hc.ComponentType == usd.InteractiveServiceHubPage {
 			t.diag(Info, s, rec, "%s pages open as Unified Interface forms; check the form", hc.ComponentType)

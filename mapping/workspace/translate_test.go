@@ -52,6 +52,7 @@ func TestGolden(t *testing.T) {
 	for _, tc := range []struct{ fixture, config, golden string }{
 		{"small.zip", "", "translate-small.json"},
 		{"contoso.zip", "-", "translate-contoso-all.json"},
+		{"evidence.zip", "", "translate-evidence.json"},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			r, err := workspace.Translate(model(t, tc.fixture, tc.config), workspace.Options{})

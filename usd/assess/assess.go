@@ -1,14 +1,18 @@
 // Package assess tells a partner, component by component, what a Unified
 // Service Desk configuration becomes in the Copilot Service workspace and
-// how much of it carries over: automatic (dvsync writes it), partial
-// (dvsync writes something a person must finish) or manual (a person
-// re-implements it). Targets follow Microsoft's mapping
+// how much of it carries over: automatic (dvsync writes it, or the
+// workspace provides it natively), partial (dvsync writes something a
+// person must finish), manual (a person re-implements it) or no
+// equivalent (the workspace has no such concept: nothing to write, no
+// hours). Targets follow Microsoft's mapping
 // (learn.microsoft.com/dynamics365/guidance/resources/cs-usd-migration-guide-map-components)
-// and, for components Microsoft does not map, the reasons say so.
+// and, for components Microsoft does not map, the reasons say so. The
+// rules, with their sources, are in docs/usd-verdicts.md.
 package assess
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -22,10 +26,23 @@ const (
 	Automatic Verdict = "automatic"
 	Partial   Verdict = "partial"
 	Manual    Verdict = "manual"
+	// NoEquivalent is for components the workspace has no concept for
+	// (Global Manager, Connection Manager, panel layouts, the Debugger):
+	// nothing is written, no hours are estimated, and they are left out
+	// of the automatic share.
+	NoEquivalent Verdict = "noEquivalent"
 )
 
 // Verdicts in report order.
-var Verdicts = []Verdict{Automatic, Partial, Manual}
+var Verdicts = []Verdict{Automatic, Partial, Manual, NoEquivalent}
+
+// Label is the verdict as reports print it.
+func (v Verdict) Label() string {
+	if v == NoEquivalent {
+		return "no equivalent"
+	}
+	return string(v)
+}
 
 // Item is the assessment of one component.
 type Item struct {
@@ -36,6 +53,9 @@ type Item struct {
 	Target  string   `json:"target"`
 	Verdict Verdict  `json:"verdict"`
 	Reasons []string `json:"reasons,omitempty"`
+	// Evidence lists, for controls whose page comes from action calls
+	// and navigation rules, what was found and which piece was used.
+	Evidence []string `json:"evidence,omitempty"`
 	// Hours is the estimated effort for a person, see Effort.
 	Hours float64 `json:"hours"`
 }
@@ -59,6 +79,10 @@ type Totals struct {
 	ByVerdict map[Verdict]Tally `json:"byVerdict"`
 	ByKind    []KindTotals      `json:"byKind"`
 	Total     Tally             `json:"total"`
+	// AutomaticShare is the percentage of components with a workspace
+	// counterpart that are automatic: components without an equivalent
+	// are left out, so that they cannot inflate it.
+	AutomaticShare float64 `json:"automaticShare"`
 }
 
 // Report is a whole assessment.
@@ -231,27 +255,21 @@ func (a *assessor) hostedControl(hc *usd.HostedControl) Item {
 	case usd.StandardWebApplication:
 		a.webControl(hc, &it)
 	case usd.AgentScripting:
-		set("Productivity pane: agent scripts (enabled in the app profile)", Automatic)
+		set("Productivity pane: agent scripts (enabled in the app profile)", Automatic, native)
 	case usd.UnifiedInterfaceKMControl:
-		set("Productivity pane: knowledge search", Automatic)
+		set("Productivity pane: knowledge search", Automatic, native+" (Microsoft maps the KM control to native knowledge management)")
 	case usd.KMControl:
 		set("Productivity pane: knowledge search", Partial, "legacy KM control: check that the knowledge sources it searched are Dataverse knowledge articles")
 	case usd.SessionTabs:
-		set("Built into the workspace: session tabs", Automatic)
-	case usd.PanelLayout:
-		set("Built into the workspace: layout", Automatic, "panel layout has no counterpart; the workspace layout is fixed")
-	case usd.GlobalManager:
-		set("Built into the workspace", Automatic, "Global Manager's configuration loading is done by the workspace")
-	case usd.ConnectionManager:
-		set("Built into the workspace", Automatic, "connections are the browser session's")
+		set("Built into the workspace: session tabs", Automatic, native+" (Microsoft maps session tabs to the session's sub tabs)")
 	case usd.SessionLinesControl:
-		set("Session template title (see session lines)", Automatic)
+		set("Session template title (see session lines)", Automatic, native+" (Microsoft maps session lines to the native session tab; the lines themselves are assessed below)")
+	case usd.PanelLayout, usd.GlobalManager, usd.ConnectionManager, usd.Debugger, usd.TreeBar:
+		set("No equivalent", NoEquivalent, noEquivalentReason[hc.ComponentType])
 	case usd.ToolbarContainer:
 		set("Command bar buttons (JavaScript or Power Fx)", Manual, "toolbars become command bar buttons defined in the app designer")
 	case usd.RibbonHostedControl:
 		set("Command bar customisation", Manual, "ribbon hosted controls have no equivalent; customise the command bar")
-	case usd.Debugger:
-		set("No equivalent", Manual, "Debugger has no equivalent; use browser developer tools and the macro run history")
 	case usd.USDHostedControl:
 		set("Custom page or PCF control", Manual, fmt.Sprintf("custom hosted control %s must be rewritten as a custom page or PCF control", orNone(hc.AssemblyType)))
 	case usd.CCAHostedApplication:
@@ -270,12 +288,33 @@ func (a *assessor) hostedControl(hc *usd.HostedControl) Item {
 		set("Timeline notes", Manual, "User Notes has no equivalent; notes live on the record timeline")
 	case usd.TodoList:
 		set("Activities / timeline", Manual, "Todo List has no equivalent; use tasks")
-	case usd.TreeBar:
-		set("No equivalent", Manual, "Tree Bar has no equivalent; the session panel lists sessions")
 	default:
 		set("Unknown", Manual, fmt.Sprintf("unknown component type %d", int(hc.ComponentType)))
 	}
 	return it
+}
+
+// native is the reason for components the workspace provides by itself.
+const native = "provided natively by the workspace; nothing is written"
+
+// noEquivalentReason says, per control type the workspace has no concept
+// for, why nothing is written. Microsoft's mapping does not list these
+// types (cs-usd-migration-guide-map-components); the USD pages say what
+// they do (panels-panel-types-panel-layouts, global-manager-hosted-control,
+// connection-manager-hosted-control, debugger-hosted-control).
+var noEquivalentReason = map[usd.ComponentType]string{
+	usd.PanelLayout:       "panel layouts arrange USD's panels; the workspace layout (session list, tabs, productivity pane) is fixed, so there is nothing to write",
+	usd.GlobalManager:     "Global Manager loads the USD configuration into the client; the workspace loads app profiles itself, so there is nothing to write (its action calls and events are assessed on their own)",
+	usd.ConnectionManager: "Connection Manager holds USD's connection to Dataverse; the workspace runs in the browser session, so there is nothing to write",
+	usd.Debugger:          "the Debugger shows USD's context and action call trace; use the browser's developer tools and the macro run history instead, nothing is written",
+	usd.TreeBar:           "the Tree Bar shows USD's session hierarchy; the workspace's session list has no tree to configure, so there is nothing to write",
+}
+
+// noEquivalentControl reports control types without a counterpart;
+// their action calls have none either.
+func noEquivalentControl(t usd.ComponentType) bool {
+	_, ok := noEquivalentReason[t]
+	return ok
 }
 
 // popupShows returns the Show action calls of a Popup Notification
@@ -335,30 +374,40 @@ func orNone(s string) string {
 	return s
 }
 
-// pageSource finds how a page control is opened: its lowest-order action
-// call that opens a page, and the entity navigation rules route to it.
-func (a *assessor) pageSource(hc *usd.HostedControl) (calls []*usd.ActionCall, ruleEntities []string) {
-	for _, ac := range a.m.ActionCallsOf(hc.ID) {
-		switch strings.ToLower(a.m.ActionName(ac.ActionID)) {
-		case "open_crm_page", "new_crm_page", "navigate":
-			calls = append(calls, ac)
+// evidenceLines renders a page choice for a report: what was used, then
+// the rest, then the disagreements.
+func evidenceLines(ch usd.PageChoice) []string {
+	var out []string
+	for i, e := range ch.Evidence {
+		prefix := "also: "
+		if i == 0 {
+			prefix = "used: "
 		}
-	}
-	seen := map[string]bool{}
-	for _, r := range a.m.NavigationRules {
-		if r.TargetTabID == hc.ID {
-			if e := a.m.EntityName(r.EntityTypeID); e != "" && !seen[e] {
-				seen[e] = true
-				ruleEntities = append(ruleEntities, e)
-			}
+		line := prefix + e.Describe() + " → " + e.Target()
+		if len(e.Issues) > 0 {
+			line += " [" + strings.Join(e.Issues, "; ") + "]"
 		}
+		out = append(out, line)
 	}
-	sort.Strings(ruleEntities)
-	return calls, ruleEntities
+	for _, u := range ch.Unrecognised {
+		out = append(out, "not a tab page: "+u)
+	}
+	return out
+}
+
+// pageFrom explains where the chosen page comes from. A problem of the
+// action call the page comes from belongs to that action call: it is
+// assessed and estimated there, not again on the control.
+func pageFrom(c *usd.Evidence) string {
+	s := fmt.Sprintf("tab template written from %s: %s", c.Describe(), c.Target())
+	if len(c.Issues) > 0 && c.SourceKind != usd.KindHostedControl {
+		s += fmt.Sprintf("; that %s's problems (%s) are assessed on it, not here", strings.ToLower(c.SourceKind.Label()), strings.Join(c.Issues, "; "))
+	}
+	return s
 }
 
 func (a *assessor) pageControl(hc *usd.HostedControl, it *Item) {
-	it.Target, it.Verdict = "Application tab template: entity record", Automatic
+	it.Target, it.Verdict = "Application tab template", Automatic
 	if hc.ComponentType == usd.CRMPage {
 		it.Verdict = Partial
 		it.Reasons = append(it.Reasons, "CRM Page is a legacy web client page; the tab opens the Unified Interface form, check the form it shows")
@@ -367,84 +416,59 @@ func (a *assessor) pageControl(hc *usd.HostedControl, it *Item) {
 		it.Verdict = Partial
 		it.Reasons = append(it.Reasons, "Interactive Service Hub is retired; the tab opens the Unified Interface form")
 	}
-	calls, entities := a.pageSource(hc)
-	if hc.DashboardName != "" {
-		it.Target = "Application tab template: dashboard"
+	ch := a.m.PageOf(hc)
+	it.Evidence = evidenceLines(ch)
+	if ch.Chosen == nil {
 		it.Verdict = worst(it.Verdict, Partial)
-		it.Reasons = append(it.Reasons, fmt.Sprintf("dashboard %q is named, not identified: set dashboardId", hc.DashboardName))
-	}
-	if len(calls) == 0 && len(entities) == 0 && hc.DashboardName == "" {
-		it.Verdict = worst(it.Verdict, Partial)
-		it.Reasons = append(it.Reasons, "no action call or navigation rule says which page the control shows")
+		it.Reasons = append(it.Reasons, "no action call (Navigate, Find, Open_CRM_Page, New_CRM_Page), navigation rule or column says which page the control shows; no tab template is written: create it by hand")
+		it.Reasons = append(it.Reasons, ch.Unrecognised...)
 		return
 	}
-	for _, ac := range calls {
-		data := usd.ParseActionData(ac.Data)
-		if raw, ok := usd.DataValue(data, "url"); ok {
-			switch {
-			case isDashboard(raw):
-				it.Target = "Application tab template: dashboard"
-			case isList(raw):
-				it.Target = "Application tab template: entity list"
-			case isRecord(raw):
-				// A record URL carries over as an entity record tab.
-			default:
-				it.Verdict = worst(it.Verdict, Partial)
-				it.Reasons = append(it.Reasons, fmt.Sprintf("action call %q navigates to a page URL; only record, list and dashboard URLs map to a tab template", ac.Name))
-			}
-		}
-		for _, l := range data {
-			if !strings.EqualFold(l.Name, "id") && !strings.EqualFold(l.Name, "url") {
-				continue
-			}
-			reasons, unsupported := a.paramReasons(fmt.Sprintf("action call %q %s", ac.Name, l.Name), l.Value, usd.SlugTemplate)
-			it.Reasons = append(it.Reasons, reasons...)
-			if len(reasons) > 0 {
-				it.Verdict = worst(it.Verdict, Partial)
-			}
-			_ = unsupported
-		}
-		break // the tab template comes from the first opening call
+	c := ch.Chosen
+	it.Target = "Application tab template: " + c.Page.Label()
+	it.Reasons = append(it.Reasons, pageFrom(c))
+	if c.SourceKind == usd.KindHostedControl && len(c.Issues) > 0 {
+		it.Verdict = worst(it.Verdict, Partial)
+		it.Reasons = append(it.Reasons, c.Issues...)
 	}
+	it.Reasons = append(it.Reasons, ch.Disagreements...)
 	if hc.Global {
 		it.Reasons = append(it.Reasons, "global control: add its tab to the home session or every session template")
 	}
 }
 
-func isDashboard(raw string) bool { _, ok := usd.DashboardID(raw); return ok }
-func isList(raw string) bool      { _, ok := usd.ListEntity(raw); return ok }
-func isRecord(raw string) bool    { _, _, ok := usd.RecordURL(raw); return ok }
-
 func (a *assessor) webControl(hc *usd.HostedControl, it *Item) {
 	it.Target, it.Verdict = "Application tab template: third-party website", Automatic
-	url := hc.WebAppURL
-	source := "Web Application URL"
-	for _, ac := range a.m.ActionCallsOf(hc.ID) {
-		if strings.EqualFold(a.m.ActionName(ac.ActionID), "navigate") {
-			if u, ok := usd.DataValue(usd.ParseActionData(ac.Data), "url"); ok {
-				url, source = u, fmt.Sprintf("action call %q url", ac.Name)
-				break
-			}
-		}
-	}
-	if url == "" {
+	ch := a.m.PageOf(hc)
+	it.Evidence = evidenceLines(ch)
+	if ch.Chosen == nil {
 		it.Verdict = Partial
-		it.Reasons = append(it.Reasons, "no URL found on the control or in a Navigate action call")
+		it.Reasons = append(it.Reasons, "no URL on the control or in a Navigate action call; no tab template is written")
 		return
 	}
-	if !strings.HasPrefix(strings.ToLower(url), "https://") {
-		it.Verdict = Partial
-		it.Reasons = append(it.Reasons, fmt.Sprintf("%s is not https; the workspace shows third-party sites in an iframe and needs https and a site that allows framing", source))
+	c := ch.Chosen
+	it.Reasons = append(it.Reasons, pageFrom(c))
+	if c.SourceKind == usd.KindHostedControl {
+		// The URL is the control's own column: its problems are the
+		// control's.
+		if len(c.Issues) > 0 {
+			it.Verdict = Partial
+			it.Reasons = append(it.Reasons, c.Issues...)
+		}
+		if reasons, _ := a.paramReasons("web application URL", c.Params["url"], usd.SlugTemplate); len(reasons) > 0 {
+			it.Verdict = worst(it.Verdict, Partial)
+			it.Reasons = append(it.Reasons, reasons...)
+		}
 	}
-	reasons, _ := a.paramReasons(source, url, usd.SlugTemplate)
-	if len(reasons) > 0 {
-		it.Verdict = worst(it.Verdict, Partial)
-		it.Reasons = append(it.Reasons, reasons...)
+	it.Reasons = append(it.Reasons, ch.Disagreements...)
+	if hc.Global {
+		it.Reasons = append(it.Reasons, "global control: add its tab to the home session or every session template")
 	}
 }
 
 func (a *assessor) action(act *usd.Action) Item {
-	it := Item{Kind: usd.KindAction, ID: act.ID, Name: act.Name, Target: "None (definition; its action calls are assessed)", Verdict: Automatic}
+	it := Item{Kind: usd.KindAction, ID: act.ID, Name: act.Name, Target: "No equivalent (a definition; its action calls are assessed)", Verdict: NoEquivalent,
+		Reasons: []string{"a UII action only declares what a hosted control understands; the workspace has no such declarations, so nothing is written (the action calls that use it are assessed as macro actions)"}}
 	hc := a.m.HostedControl(act.HostedControlID)
 	if hc == nil {
 		it.Verdict = Manual
@@ -463,6 +487,11 @@ func (a *assessor) actionCall(ac *usd.ActionCall) Item {
 	it := Item{Kind: usd.KindActionCall, ID: ac.ID, Name: ac.Name}
 	hcName, action := a.m.HostedControlName(ac.HostedControlID), a.m.ActionName(ac.ActionID)
 	it.Detail = hcName + " / " + action
+	if hc := a.m.HostedControl(ac.HostedControlID); hc != nil && noEquivalentControl(hc.ComponentType) && hc.ComponentType != usd.GlobalManager {
+		it.Target, it.Verdict = "No equivalent", NoEquivalent
+		it.Reasons = []string{fmt.Sprintf("runs on %s (%s), which has no workspace counterpart; nothing is written", hc.Name, hc.ComponentType)}
+		return it
+	}
 	step, ok, why := a.m.MacroFor(ac)
 	if !ok {
 		it.Target, it.Verdict = "No macro equivalent", Manual
@@ -481,6 +510,19 @@ func (a *assessor) actionCall(ac *usd.ActionCall) Item {
 			it.Verdict = worst(it.Verdict, Partial)
 			it.Reasons = append(it.Reasons, reasons...)
 		}
+		// What the call opens is also what a tab template may be
+		// written from; its problems are this call's.
+		if hc := a.m.HostedControl(ac.HostedControlID); hc != nil && strings.EqualFold(action, "Navigate") {
+			raw, _ := usd.DataValue(usd.ParseActionData(ac.Data), "url")
+			switch {
+			case hc.ComponentType == usd.StandardWebApplication && !strings.HasPrefix(strings.ToLower(strings.TrimSpace(raw)), "https://"):
+				it.Verdict = worst(it.Verdict, Partial)
+				it.Reasons = append(it.Reasons, "url is not https; the workspace shows third-party sites in an iframe and needs https and a site that allows framing")
+			case hc.ComponentType != usd.StandardWebApplication && !usd.IsTabPageURL(raw):
+				it.Verdict = worst(it.Verdict, Partial)
+				it.Reasons = append(it.Reasons, "the URL is not a record, list, dashboard, search, web resource or custom page, so no application tab template shows it")
+			}
+		}
 	}
 	if len(ac.SubActionCalls) > 0 {
 		it.Reasons = append(it.Reasons, fmt.Sprintf("runs %d sub-action call(s) after it; they become the following macro actions", len(ac.SubActionCalls)))
@@ -488,36 +530,43 @@ func (a *assessor) actionCall(ac *usd.ActionCall) Item {
 	return it
 }
 
-func (a *assessor) callsVerdict(ids []string) (Verdict, []string) {
-	v := Automatic
-	var reasons []string
+// callNotes names the action calls of a trigger (event, rule, script,
+// answer, button) that do not carry over as they are. Their problems
+// belong to them: each is assessed and estimated as an action call, so
+// the trigger's verdict does not count them again. translated reports
+// whether at least one call has a macro equivalent.
+func (a *assessor) callNotes(ids []string) (notes []string, translated bool) {
 	for _, ac := range a.m.ActionCallsFor(ids) {
-		if _, ok, why := a.m.MacroFor(ac); !ok {
-			v = worst(v, Partial)
-			reasons = append(reasons, fmt.Sprintf("action call %q: %s", ac.Name, why))
+		_, ok, why := a.m.MacroFor(ac)
+		if ok {
+			translated = true
 		}
-		if strings.TrimSpace(ac.Condition) != "" {
-			v = worst(v, Partial)
-			reasons = append(reasons, fmt.Sprintf("action call %q uses a JavaScript condition", ac.Name))
+		switch {
+		case !ok:
+			notes = append(notes, fmt.Sprintf("action call %q has no macro equivalent (%s); assessed on its own", ac.Name, why))
+		case strings.TrimSpace(ac.Condition) != "":
+			notes = append(notes, fmt.Sprintf("action call %q uses a JavaScript condition; assessed on its own", ac.Name))
 		}
 	}
-	return v, reasons
+	return notes, translated
 }
 
 func (a *assessor) event(ev *usd.Event) Item {
 	it := Item{Kind: usd.KindEvent, ID: ev.ID, Name: ev.Name, Detail: a.m.HostedControlName(ev.HostedControlID)}
 	if len(ev.ActionCalls) == 0 {
-		it.Target, it.Verdict = "Nothing to migrate", Automatic
-		it.Reasons = []string{"event runs no action calls"}
+		it.Target, it.Verdict = "No equivalent", NoEquivalent
+		it.Reasons = []string{"event runs no action calls; there is nothing to migrate"}
 		return it
 	}
 	it.Target = "Macro run from a form event handler (Microsoft.ProductivityMacros.runMacro)"
-	v, reasons := a.callsVerdict(ev.ActionCalls)
-	it.Verdict = worst(Partial, v)
-	it.Reasons = append([]string{"Microsoft does not map USD events; dvsync writes the macro, a person wires it to a form OnLoad/OnSave handler"}, reasons...)
-	if v == Partial && len(reasons) == len(ev.ActionCalls) {
-		it.Verdict = Manual
+	notes, translated := a.callNotes(ev.ActionCalls)
+	it.Verdict = Partial
+	if translated {
+		it.Reasons = []string{"Microsoft does not map USD events; dvsync writes the macro, a person wires it to a form OnLoad/OnSave handler"}
+	} else {
+		it.Reasons = []string{"Microsoft does not map USD events; none of its action calls has a macro equivalent, so no macro is written: wire the re-implemented actions to a form OnLoad/OnSave handler"}
 	}
+	it.Reasons = append(it.Reasons, notes...)
 	return it
 }
 
@@ -563,9 +612,8 @@ func (a *assessor) rule(r *usd.NavigationRule) Item {
 		it.Reasons = append(it.Reasons, "rule has a condition; session templates have no conditions (use the template's build-expression rules)")
 	}
 	if len(r.ActionCalls) > 0 {
-		v, reasons := a.callsVerdict(r.ActionCalls)
-		it.Verdict = worst(it.Verdict, v)
-		it.Reasons = append(it.Reasons, reasons...)
+		notes, _ := a.callNotes(r.ActionCalls)
+		it.Reasons = append(it.Reasons, notes...)
 	}
 	return it
 }
@@ -590,9 +638,8 @@ func (a *assessor) script(s *usd.AgentScript) Item {
 		it.Reasons = append(it.Reasons, fmt.Sprintf("%d answers branch; workspace script steps are an ordered list, so the agent picks the right step instead of an answer", branches))
 	}
 	if len(s.ActionCalls) > 0 {
-		v, reasons := a.callsVerdict(s.ActionCalls)
-		it.Verdict = worst(it.Verdict, v)
-		it.Reasons = append(it.Reasons, reasons...)
+		notes, _ := a.callNotes(s.ActionCalls)
+		it.Reasons = append(it.Reasons, notes...)
 	}
 	return it
 }
@@ -614,9 +661,8 @@ func (a *assessor) answer(an *usd.Answer) Item {
 		it.Reasons = append(it.Reasons, "answer has an enabled/visible condition; script steps have no conditions")
 	}
 	if len(an.ActionCalls) > 0 {
-		v, reasons := a.callsVerdict(an.ActionCalls)
-		it.Verdict = worst(it.Verdict, v)
-		it.Reasons = append(it.Reasons, reasons...)
+		notes, _ := a.callNotes(an.ActionCalls)
+		it.Reasons = append(it.Reasons, notes...)
 	}
 	reasons, _ := a.paramReasons("answer text", an.Text, usd.SlugMacro)
 	if len(reasons) > 0 {
@@ -655,13 +701,14 @@ func (a *assessor) button(b *usd.ToolbarButton) Item {
 	it := Item{Kind: usd.KindToolbarButton, ID: b.ID, Name: b.Name, Detail: a.m.Toolbar(b.ToolbarID).NameOr(),
 		Target: "Command bar button running a macro (JavaScript or Power Fx)", Verdict: Manual}
 	if len(b.ActionCalls) > 0 {
-		v, reasons := a.callsVerdict(b.ActionCalls)
-		if v == Automatic {
+		notes, translated := a.callNotes(b.ActionCalls)
+		if translated {
 			it.Verdict = Partial
 			it.Reasons = append(it.Reasons, "dvsync writes the macro; the button itself is added in the app designer")
 		} else {
-			it.Reasons = append(it.Reasons, reasons...)
+			it.Reasons = append(it.Reasons, "no macro is written: none of its action calls has a macro equivalent")
 		}
+		it.Reasons = append(it.Reasons, notes...)
 	} else {
 		it.Reasons = append(it.Reasons, "button runs no action calls")
 	}
@@ -697,8 +744,8 @@ func (a *assessor) option(o *usd.Option) Item {
 			it.Reasons = append(it.Reasons, fmt.Sprintf("USD allowed %d sessions", n))
 		}
 	case "clientcacheversionnumber", "helpimprove":
-		it.Target, it.Verdict = "Not needed", Automatic
-		it.Reasons = []string{"USD client setting without a workspace counterpart"}
+		it.Target, it.Verdict = "No equivalent", NoEquivalent
+		it.Reasons = []string{"USD client setting without a workspace counterpart; nothing is written"}
 	default:
 		it.Target, it.Verdict = "No direct equivalent", Manual
 		it.Reasons = []string{"review whether the setting's behaviour is still needed"}
@@ -744,5 +791,8 @@ func totals(items []Item) Totals {
 	}
 	roundMap(t.ByVerdict)
 	t.Total.Hours = round2(t.Total.Hours)
+	if n := t.Total.Count - t.ByVerdict[NoEquivalent].Count; n > 0 {
+		t.AutomaticShare = math.Round(float64(t.ByVerdict[Automatic].Count)*1000/float64(n)) / 10
+	}
 	return t
 }

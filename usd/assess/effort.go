@@ -29,12 +29,14 @@ var customCodeHours = map[string]float64{
 	usd.USDHostedControl.String():     16,
 	usd.CCAHostedApplication.String(): 16,
 	usd.CTIDesktopManager.String():    24,
-	usd.Debugger.String():             0.5,
-	usd.TreeBar.String():              0.5,
 }
 
-// Effort returns the estimated hours for an assessed item.
+// Effort returns the estimated hours for an assessed item. A component
+// without an equivalent costs nothing: there is nothing to build.
 func Effort(it Item) float64 {
+	if it.Verdict == NoEquivalent {
+		return 0
+	}
 	if it.Kind == usd.KindHostedControl && it.Verdict == Manual {
 		if h, ok := customCodeHours[it.Detail]; ok {
 			return h

@@ -69,8 +69,11 @@ func newAssessCommand(streams *output.Streams) *cobra.Command {
 		Short: "Report, component by component, what carries over automatically, partly or not at all",
 		Long: `Assess a USD configuration: every hosted control, action call, event, navigation
 rule, agent script, session line, toolbar, search, scriptlet, form and option gets
-its Copilot Service workspace target, a verdict (automatic, partial, manual), the
-reasons, and an effort estimate, totalled per verdict and component type.
+its Copilot Service workspace target, a verdict (automatic, partial, manual, or no
+equivalent when the workspace has no such concept), the reasons, the evidence a
+page control's tab template is read from (its action calls and the navigation rules
+that route to it), and an effort estimate, totalled per verdict and component type.
+The rules and their sources are in docs/usd-verdicts.md.
 
 The input is a Configuration Migration Tool export zip (data.xml, data_schema.xml,
 [Content_Types].xml) given with --from, or the USD tables of a Dataverse
@@ -102,7 +105,7 @@ Exit status:
 	f := cmd.Flags()
 	f.StringVar(&o.from, "from", "", "Configuration Migration Tool export zip to read")
 	o.conn.AddFlags(f)
-	f.StringVar(&o.format, "format", "", "report format: html, md or json (default: from --out's extension, else md)")
+	f.StringVar(&o.format, "format", "", "report format: html, md, json or csv (default: from --out's extension, else md)")
 	f.StringVarP(&o.out, "out", "o", "-", "file to write the report to; - for stdout")
 	f.StringVar(&o.configuration, "configuration", "", "assess only this USD configuration")
 	f.BoolVar(&o.all, "all-configurations", false, "assess every component of the export, whatever configuration it belongs to")
@@ -123,17 +126,19 @@ func formatFor(format, out string) (string, error) {
 			return "html", nil
 		case ".json":
 			return "json", nil
+		case ".csv":
+			return "csv", nil
 		default:
 			return "md", nil
 		}
 	}
 	switch f := strings.ToLower(format); f {
-	case "html", "json":
+	case "html", "json", "csv":
 		return f, nil
 	case "md", "markdown":
 		return "md", nil
 	}
-	return "", fmt.Errorf("--format %q: use html, md or json", format)
+	return "", fmt.Errorf("--format %q: use html, md, json or csv", format)
 }
 
 func runAssess(ctx context.Context, streams *output.Streams, o *assessOptions) error {
@@ -188,6 +193,8 @@ func runAssess(ctx context.Context, streams *output.Streams, o *assessOptions) e
 			return report.WriteHTML(w)
 		case "json":
 			return report.WriteJSON(w)
+		case "csv":
+			return report.WriteCSV(w)
 		}
 		return report.WriteMarkdown(w)
 	}); err != nil {
@@ -261,9 +268,9 @@ func summarise(w io.Writer, r *assess.Report, out string) {
 	if r.Configuration != "" {
 		scope = "configuration " + r.Configuration
 	}
-	fmt.Fprintf(w, "assessed %d components (%s): %d automatic, %d partial, %d manual; %.1f h estimated%s\n",
+	fmt.Fprintf(w, "assessed %d components (%s): %d automatic, %d partial, %d manual, %d without an equivalent; automatic share %.1f%%; %.1f h estimated%s\n",
 		t.Total.Count, scope, t.ByVerdict[assess.Automatic].Count, t.ByVerdict[assess.Partial].Count,
-		t.ByVerdict[assess.Manual].Count, t.Total.Hours, dest)
+		t.ByVerdict[assess.Manual].Count, t.ByVerdict[assess.NoEquivalent].Count, t.AutomaticShare, t.Total.Hours, dest)
 	const shown = 5
 	for i, p := range r.Problems {
 		if i == shown {

@@ -345,6 +345,7 @@ func All() []Fixture {
 	out := []Fixture{
 		{Name: "small.zip", Files: small.Files()},
 		{Name: "contoso.zip", Files: contoso.Files()},
+		{Name: "evidence.zip", Files: Evidence().Files()},
 	}
 	out = append(out, Broken()...)
 	for i := range out {

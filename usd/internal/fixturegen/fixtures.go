@@ -586,6 +586,91 @@ func Contoso() *Export {
 	return b.Export
 }
 
+// Evidence is an export whose Unified Interface Page controls say what
+// they show only the way a real configuration does: through their action
+// calls (Navigate to record, list, dashboard, search and web resource
+// URLs; Find), through Open_CRM_Page calls of other controls that
+// navigation rules route to them, through navigation rules alone, or
+// through a dashboard name. It also holds a web control with one clean
+// and one problematic Navigate call, evidence that disagrees, a URL no tab
+// page shows, and one control of every natively provided and every
+// no-equivalent type.
+func Evidence() *Export {
+	b := newBuilder()
+	for i, e := range []string{"account", "contact", "incident", "salesorder"} {
+		b.entityType(e, []int{1, 2, 112, 1088}[i])
+	}
+	// No equivalent in the workspace.
+	b.control("Global Manager", usd.GlobalManager, "HiddenPanel", true)
+	b.control("Main Layout", usd.PanelLayout, "MainPanel", true)
+	b.control("Connection Manager", usd.ConnectionManager, "HiddenPanel", true)
+	b.control("Debugger", usd.Debugger, "MainPanel", true)
+	b.control("Session Tree", usd.TreeBar, "SessionExplorerPanel", true)
+	// Provided natively.
+	b.control("Agent Script", usd.AgentScripting, "WorkflowPanel", false)
+	b.control("Knowledge", usd.UnifiedInterfaceKMControl, "RightPanel", false)
+	b.control("Session Tabs", usd.SessionTabs, "MainPanel", true)
+	b.control("Session Lines", usd.SessionLinesControl, "LeftPanel1", false)
+
+	// Pages.
+	b.control("Contact", usd.UnifiedInterfacePage, "MainPanel", false)
+	b.control("Case Form", usd.UnifiedInterfacePage, "MainPanel", false)
+	b.control("Account Details", usd.UnifiedInterfacePage, "MainPanel", false)
+	b.control("Order Details", usd.UnifiedInterfacePage, "MainPanel", false)
+	b.control("Case Search", usd.UnifiedInterfacePage, "MainPanel", true)
+	b.control("Knowledge Search", usd.UnifiedInterfacePage, "MainPanel", false)
+	b.control("Service Dashboard", usd.UnifiedInterfacePage, "MainPanel", true, s("msdyusd_dashboardname", "Service Dashboard"))
+	b.control("Team Dashboard", usd.UnifiedInterfacePage, "MainPanel", true, s("msdyusd_dashboardname", "Team Performance"))
+	b.control("My Cases", usd.UnifiedInterfacePage, "MainPanel", true)
+	b.control("Queue View", usd.UnifiedInterfacePage, "MainPanel", true, s("msdyusd_dashboardname", "Queue Dashboard"))
+	b.control("Case Summary", usd.UnifiedInterfacePage, "RightPanel", false)
+	b.control("Legacy Report", usd.UnifiedInterfacePage, "MainPanel", false)
+	b.control("Customer Portal", usd.StandardWebApplication, "MainPanel", false)
+
+	b.call("Contact - Open", "Contact", "Open_CRM_Page", 10, "", "LogicalName=contact", "id=[[contact.Id]]")
+	// Shown in Account Details: the rule "Account from Contact" routes it.
+	b.call("Contact - Open Parent Account", "Contact", "Open_CRM_Page", 20, "", "LogicalName=account", "id=[[contact.parentcustomerid.Id]]")
+	b.call("Case Form - Open", "Case Form", "Navigate", 10, "",
+		"url=/main.aspx?pagetype=entityrecord&etn=incident&id=[[incident.Id]]&formid={B1F2C3D4-0000-4000-8000-00000000CA5E}")
+	b.call("Case Search - Find", "Case Search", "Find", 10, "", "case", "hideNavigationBar=True")
+	b.call("Knowledge Search - Case Title", "Knowledge Search", "Navigate", 10, "",
+		"url=/main.aspx?pagetype=search&searchText=[[incident.title]]&searchType=1")
+	b.call("Dashboard - Show Service", "Service Dashboard", "Navigate", 1, "",
+		"url=/main.aspx?pagetype=dashboard&id={5D0C9A8B-1E2F-4A3B-8C4D-5E6F7A8B9C0D}")
+	b.call("My Cases - Show", "My Cases", "Navigate", 1, "",
+		"url=/main.aspx?pagetype=entitylist&etn=incident&viewid={00000000-0000-0000-00AA-000010001031}")
+	b.call("Queue View - Show", "Queue View", "Navigate", 1, "", "url=/main.aspx?pagetype=entitylist&etn=queueitem")
+	b.call("Case Summary - Show", "Case Summary", "Navigate", 10, "", "url=/WebResources/new_casesummary.html?data=[[incident.Id]]")
+	b.call("Legacy Report - Open", "Legacy Report", "Navigate", 10, "", "url=/crmreports/viewer/viewer.aspx?id={0F0E0D0C-0B0A-4900-8800-776655443322}")
+	// One problematic call (a $Global parameter, run first) and one clean
+	// call: the tab template is written from the clean one.
+	b.call("Portal - Agent Home", "Customer Portal", "Navigate", 10, "", "url=https://portal.contoso.example/agent?id=[[$Global.PortalAgentId]]")
+	b.call("Portal - Customer", "Customer Portal", "Navigate", 20, "", "url=https://portal.contoso.example/customer?id=[[contact.Id]]")
+	b.call("Script - Greeting", "Agent Script", "GotoTask", 30, "", "Greeting")
+	b.call("Debug - Show", "Debugger", "Show", 99, "")
+
+	b.event("Global Manager", "DesktopReady", "Dashboard - Show Service", "My Cases - Show", "Queue View - Show", "Case Search - Find")
+	b.event("Global Manager", "SessionClosed")
+
+	for _, r := range []rule{
+		{name: "Contact - Create Session", entity: "contact", order: 10, routeType: usd.RouteTypePopup,
+			action: usd.RouteActionCreateSession, target: "Contact", showTab: "Contact", calls: []string{"Contact - Open", "Script - Greeting"}},
+		{name: "Account from Contact", from: "Contact", entity: "account", order: 20, routeType: usd.RouteTypePopup,
+			action: usd.RouteActionRouteWindow, target: "Account Details", showTab: "Account Details"},
+		{name: "Order from Contact", from: "Contact", entity: "salesorder", order: 21, routeType: usd.RouteTypePopup,
+			action: usd.RouteActionRouteWindow, target: "Order Details", showTab: "Order Details"},
+		{name: "Case from Search", from: "Case Search", entity: "incident", order: 22, routeType: usd.RouteTypePopup,
+			action: usd.RouteActionRouteWindow, target: "Case Form", showTab: "Case Form"},
+	} {
+		b.rule(r)
+	}
+	b.script("Greeting", "Hello [[contact.firstname]+].", "", nil)
+	b.sessionLine("Contact Session Name", usd.SessionLineName, "contact", "[[contact.fullname]]", 1)
+	b.add(tOption, "ClientCacheVersionNumber", s("uii_value", "20260301"), n("msdyusd_globaloption", 100000000))
+	b.configuration("Agents", true, nil)
+	return b.Export
+}
+
 // Broken returns the damaged archives: a truncated download, a data.xml
 // with an unescaped ampersand, an export with dangling references, one
 // without its schema, and one that is not a zip at all.
