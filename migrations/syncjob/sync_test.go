@@ -370,3 +370,39 @@ func TestWriteMetrics(t *testing.T) {
 		}
 	}
 }
+
+// A job that starts mirroring more columns re-reads the table in full, so
+// rows mirrored before carry the new columns' values too.
+func TestSyncNewColumnsRebaseline(t *testing.T) {
+	e := newEnv(t, refserver.Options{})
+	e.seedIncidents(t, 9)
+	c, ctr := e.client(t, 4)
+	dbPath := filepath.Join(e.dir, "mirror.db")
+	st := openStore(t, filepath.Join(e.dir, "state.db"))
+	ctx := context.Background()
+	jobText := func(cols string) *syncjob.Job {
+		text := "name: drift\nsource:\n  dataverse: {env: " + e.url + "}\ntarget:\n  sqlite: " + dbPath + "\ntables:\n  - {name: incident, columns: [" + cols + "]}\n"
+		j, err := syncjob.ParseJob(filepath.Join(e.dir, "drift.yaml"), []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	if _, err := syncjob.Run(ctx, jobText("title"), syncjob.Options{Client: c, Counter: ctr, Store: st}); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := syncjob.Run(ctx, jobText("title, ticketnumber"), syncjob.Options{Client: c, Counter: ctr, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := tableSummary(t, sum, "incident")
+	if !ts.Rebaselined || !strings.Contains(ts.RebaselineReason, "ticketnumber") || ts.Upserted != 9 {
+		t.Fatalf("%+v", ts)
+	}
+	db, _ := mirror.Open(ctx, mirror.SQLite, dbPath)
+	defer db.Close()
+	var tn string
+	if err := db.SQL().QueryRow(`SELECT ticketnumber FROM incident WHERE incidentid = ?`, incidentID(2)).Scan(&tn); err != nil || tn != "CAS-0000002" {
+		t.Fatalf("ticketnumber %q %v", tn, err)
+	}
+}

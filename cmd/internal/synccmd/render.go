@@ -81,7 +81,11 @@ func renderSummary(w io.Writer, s *syncjob.Summary, rej *lazyFile) {
 			fmt.Fprintf(w, "%s: re-baselined (%s): read in full, what differed upserted, what vanished deleted\n", t.Table, t.RebaselineReason)
 		}
 		if t.Mode == syncjob.ModeModifiedOn {
-			fmt.Fprintf(w, "%s: change tracking is off; synced by modifiedon watermark, deletes by comparing %d keys\n", t.Table, t.KeysCompared)
+			if t.KeysCompared == 0 {
+				fmt.Fprintf(w, "%s: change tracking is off; synced by modifiedon watermark (no key-set comparison: nothing mirrored before this run)\n", t.Table)
+			} else {
+				fmt.Fprintf(w, "%s: change tracking is off; synced by modifiedon watermark, deletes found by comparing %d keys\n", t.Table, t.KeysCompared)
+			}
 		}
 		if t.Error != "" {
 			fmt.Fprintf(w, "%s: error: %s\n", t.Table, oneLine(t.Error))
