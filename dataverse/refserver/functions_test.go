@@ -82,3 +82,21 @@ func TestMetadataDeclaresOperationsAndNavigation(t *testing.T) {
 		}
 	}
 }
+
+func TestDuplicateDetection(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	e.createID("accounts", map[string]any{"name": "Contoso"})
+	// Off by default (manage-duplicate-detection-create-update.md).
+	e.createID("accounts", map[string]any{"name": "contoso"})
+	r := e.do("POST", "accounts", map[string]any{"name": "CONTOSO"}, "MSCRM.SuppressDuplicateDetection: false")
+	if code, msg := r.errorPayload(t); r.status != 500 || code != "0x80040333" || msg != "A record was not created or updated because a duplicate of the current record already exists." {
+		t.Fatalf("duplicate account: %d %s %s", r.status, code, msg)
+	}
+	mustStatus(t, e.do("POST", "accounts", map[string]any{"name": "Fabrikam"}, "MSCRM.SuppressDuplicateDetection: false"), http.StatusNoContent)
+	c1 := e.createID("contacts", map[string]any{"lastname": "A", "emailaddress1": "a@example.com"})
+	c2 := e.createID("contacts", map[string]any{"lastname": "B", "emailaddress1": "b@example.com"})
+	r = e.do("PATCH", "contacts("+c2+")", map[string]any{"emailaddress1": "A@example.com"}, "MSCRM.SuppressDuplicateDetection: false")
+	mustStatus(t, r, 500)
+	// Updating a record with its own value is not a duplicate of itself.
+	mustStatus(t, e.do("PATCH", "contacts("+c1+")", map[string]any{"emailaddress1": "a@example.com"}, "MSCRM.SuppressDuplicateDetection: false"), http.StatusNoContent)
+}

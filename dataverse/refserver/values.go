@@ -39,6 +39,9 @@ type payload struct {
 	// deep holds related records created with this one (deep insert,
 	// create-entity-web-api.md "Create related table rows in one operation").
 	deep []deepInsert
+	// detectDuplicates is set by MSCRM.SuppressDuplicateDetection: false
+	// (duplicates.go).
+	detectDuplicates bool
 }
 
 // deepInsert is a related record nested in a create payload: through a

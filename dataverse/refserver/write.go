@@ -35,7 +35,11 @@ func (s *Server) readPayload(r *http.Request, t *schema.Table) (*payload, error)
 	if err != nil {
 		return nil, err
 	}
-	return s.decodePayload(t, body)
+	p, err := s.decodePayload(t, body)
+	if err == nil {
+		p.detectDuplicates = wantsDuplicateDetection(r)
+	}
+	return p, err
 }
 
 // staleVersion is the 412 for an If-Match etag that is no longer current
@@ -178,6 +182,11 @@ func (s *Server) createRecord(tx *writeTx, t *schema.Table, p *payload, id strin
 		}
 	}
 	s.applyDefaults(tx, t, v)
+	if p.detectDuplicates {
+		if err := s.checkDuplicates(tx, t, v, id); err != nil {
+			return writeResult{}, err
+		}
+	}
 	if err := s.checkState(t, nil, v); err != nil {
 		return writeResult{}, err
 	}
@@ -309,6 +318,9 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func (s *Server) updateRecord(tx *writeTx, t *schema.Table, old row, p *payload) (writeResult, error) {
 	if len(p.deep) > 0 {
 		return writeResult{}, badRequest(codeBadProperty, "Deep update is not supported: nested records can be created only with the record that holds them (POST).")
+	}
+	if err := s.checkDuplicatesOnUpdate(tx, t, old, p); err != nil {
+		return writeResult{}, err
 	}
 	if err := s.resolveBinds(tx, p); err != nil {
 		return writeResult{}, err
