@@ -294,12 +294,6 @@ func (w *batchWriter) rejectAll(b []pending, err error) {
 	}
 }
 
-// isFatal: errors that no other record can avoid either.
-func isFatal(ctx context.Context, err error) bool {
-	var ae *AuthError
-	return ctx.Err() != nil || errors.As(err, &ae) || StatusCode(err) == http.StatusUnauthorized
-}
-
 // write sends one batch. When the request as a whole fails, the batch is
 // split in halves and each half written on its own, down to single
 // records, so one bad record rejects only itself. Timeouts and server
@@ -313,15 +307,22 @@ func (w *batchWriter) write(ctx context.Context, b []pending) {
 		}
 		return
 	}
-	if isFatal(ctx, err) {
+	// A batch that outlived its own RequestTimeout was too big for the
+	// time the service allows: shrink and split it. Otherwise the client's
+	// classification decides: a failure of the service or the connection
+	// that outlasted the client's retries, or one no request can avoid
+	// (cancelled, unauthorised), stops the run with every unwritten record
+	// reported; only a refusal of the content is split down to the
+	// records that cause it.
+	tooBig := ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || StatusCode(err) == http.StatusRequestTimeout)
+	if !tooBig && Classify(err).StopsRun() || ctx.Err() != nil {
 		if ctx.Err() == nil {
 			w.setFatal(err)
 		}
 		w.rejectAll(b, err)
 		return
 	}
-	if IsTransient(err) || errors.Is(err, context.DeadlineExceeded) || StatusCode(err) == http.StatusRequestTimeout ||
-		StatusCode(err) == http.StatusInternalServerError || StatusCode(err) == 0 {
+	if tooBig {
 		w.size.shrink(len(b))
 	}
 	if len(b) == 1 {

@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -75,6 +76,10 @@ type ClientOptions struct {
 	// AllowInsecureHTTP permits http:// to a non-loopback host. Without it a
 	// bearer token is only ever sent over TLS or to 127.0.0.1/::1.
 	AllowInsecureHTTP bool
+	// OnRetry, when set, is told of every request the client is about to
+	// send again and why, so a command can say it is waiting rather than
+	// sit silent through a Retry-After. It may be called concurrently.
+	OnRetry func(RetryNotice)
 }
 
 // Client talks to one Dataverse environment. It is safe for concurrent use.
@@ -86,6 +91,9 @@ type Client struct {
 	opts    ClientOptions
 	reg     *schema.Registry
 	meta    *metadataCache
+	// reached is set by the first response from the host: until then a
+	// refused connection means a wrong address, not a passing fault.
+	reached *atomic.Bool
 }
 
 // NewClient returns a client for the environment at envURL, either the
@@ -140,9 +148,11 @@ func NewClient(envURL string, cred TokenSource, opts *ClientOptions) (*Client, e
 		base = defaultTransport()
 	}
 	tokens := &tokenCache{cred: cred, scope: scope, now: time.Now}
+	reached := new(atomic.Bool)
+	policy := &retryPolicy{opts: &o, host: root.Host, reached: reached}
 	rc := &retryablehttp.Client{
 		HTTPClient: &http.Client{
-			Transport: &authTransport{base: base, tokens: tokens, limiter: lim},
+			Transport: &authTransport{base: base, tokens: tokens, limiter: lim, reached: reached},
 			// Dataverse never redirects API calls; following one could send
 			// the token elsewhere.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -150,14 +160,14 @@ func NewClient(envURL string, cred TokenSource, opts *ClientOptions) (*Client, e
 		RetryWaitMin: o.RetryWaitMin,
 		RetryWaitMax: o.RetryWaitMax,
 		RetryMax:     o.MaxRetries,
-		CheckRetry:   checkRetry,
+		CheckRetry:   policy.check,
 		Backoff:      backoff,
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
 	if o.Logger != nil {
 		rc.Logger = redactingLogger{o.Logger}
 	}
-	return &Client{root: root, scope: scope, http: rc, limiter: lim, opts: o, reg: o.Schema, meta: newMetadataCache()}, nil
+	return &Client{root: root, scope: scope, http: rc, limiter: lim, opts: o, reg: o.Schema, meta: newMetadataCache(), reached: reached}, nil
 }
 
 func defaultTransport() http.RoundTripper {
@@ -255,6 +265,7 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, *requestSta
 		return nil, nil, err
 	}
 	ctx, st := withRequestState(ctx, r.retrySafe || r.method == http.MethodGet)
+	st.method, st.path = r.method, u.Path
 	var body any
 	if r.body != nil {
 		body = r.body
@@ -298,7 +309,11 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, *requestSta
 		if errors.As(err, &ae) {
 			return nil, st, ae
 		}
-		return nil, st, fmt.Errorf("dataverse: %s %s: %w", r.method, u.Path, stripURL(err))
+		var ue *UnreachableError
+		if errors.As(err, &ue) {
+			return nil, st, ue
+		}
+		return nil, st, fmt.Errorf("dataverse: %s %s: %w", r.method, u.Path, &transportError{stripURL(err)})
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode != http.StatusNotModified {
 		return nil, st, newResponseError(resp)

@@ -24,6 +24,8 @@ type requestState struct {
 	// client-chosen ID whose outcome the caller checks.
 	retrySafe bool
 	attempts  atomic.Int32
+	// method and path name the request in retry notices.
+	method, path string
 }
 
 type stateKey struct{}
@@ -46,6 +48,7 @@ type authTransport struct {
 	base    http.RoundTripper
 	tokens  *tokenCache
 	limiter *Limiter
+	reached *atomic.Bool
 }
 
 func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -67,6 +70,9 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		t.limiter.release(tk)
 		return nil, err
+	}
+	if t.reached != nil {
+		t.reached.Store(true)
 	}
 	if h := resp.Header.Get("x-ms-dop-hint"); h != "" {
 		if n, err := strconv.Atoi(strings.TrimSpace(h)); err == nil {

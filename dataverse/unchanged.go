@@ -2,11 +2,8 @@ package dataverse
 
 import (
 	"context"
-	"encoding/json"
-	"math/big"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 )
@@ -151,69 +148,23 @@ func (w *batchWriter) sameValues(body, cur Record) bool {
 	return true
 }
 
-// boundID extracts the GUID of "/set(<guid>)"; binds by alternate key
-// cannot be compared without another read, so they count as changes.
+// boundID is the GUID of a bind "/set(<guid>)" to target's entity set;
+// binds by alternate key cannot be compared without another read, so they
+// count as changes.
 func boundID(v any, target string, c *Client) (string, bool) {
 	s, ok := v.(string)
 	if !ok {
 		return "", false
 	}
-	i, j := strings.LastIndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if i < 0 || j != len(s)-1 {
+	b, err := ParseBind(s)
+	if err != nil || b.Key.ID == uuid.Nil {
 		return "", false
 	}
-	id, err := uuid.Parse(s[i+1 : j])
-	if err != nil {
+	if t, ok := c.reg.Table(target); ok && b.EntitySet != t.EntitySetName {
 		return "", false
 	}
-	if t, ok := c.reg.Table(target); ok && !strings.HasSuffix(strings.TrimSuffix(s[:i], "/"), t.EntitySetName) {
-		return "", false
-	}
-	return id.String(), true
+	return b.Key.ID.String(), true
 }
 
 // sameValue compares a value to write with the value read back.
-func sameValue(want, got any) bool {
-	switch w := want.(type) {
-	case nil:
-		return got == nil
-	case string:
-		g, ok := got.(string)
-		if !ok {
-			return false
-		}
-		if w == g {
-			return true
-		}
-		// Dates come back normalised (2024-01-02T03:04:05Z).
-		tw, err1 := time.Parse(time.RFC3339Nano, w)
-		tg, err2 := time.Parse(time.RFC3339Nano, g)
-		return err1 == nil && err2 == nil && tw.Equal(tg)
-	case bool:
-		g, ok := got.(bool)
-		return ok && g == w
-	case json.Number, float64, float32, int, int64, int32:
-		a, ok1 := numberOf(want)
-		b, ok2 := numberOf(got)
-		return ok1 && ok2 && a.Cmp(b) == 0
-	}
-	a, err1 := json.Marshal(want)
-	b, err2 := json.Marshal(got)
-	return err1 == nil && err2 == nil && string(a) == string(b)
-}
-
-func numberOf(v any) (*big.Rat, bool) {
-	var s string
-	switch x := v.(type) {
-	case json.Number:
-		s = x.String()
-	default:
-		p, err := plainValue(v)
-		if err != nil {
-			return nil, false
-		}
-		s = p
-	}
-	r, ok := new(big.Rat).SetString(s)
-	return r, ok
-}
+func sameValue(want, got any) bool { return SameValue(want, got) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/refserver"
+	"github.com/dvsync/dvsync/dataverse/sink"
 	"github.com/dvsync/dvsync/migrations"
 	"github.com/dvsync/dvsync/migrations/migrationstest"
 )
@@ -57,7 +58,7 @@ func shopJob(c *dataverse.Client, nAcc, nCases int) *migrations.Job {
 		}
 		return map[string]any{"title": fmt.Sprintf("Ticket %d", i), "company": strconv.Itoa(i%nAcc + 1), "priority": prio}
 	})
-	target := &migrations.DataverseTarget{Client: c}
+	target := sink.New(c, nil)
 	return &migrations.Job{Name: "shop", Steps: []*migrations.Step{
 		{
 			Name: "accounts", Source: accounts, Target: target,
@@ -119,8 +120,8 @@ func TestDataverseEndToEnd(t *testing.T) {
 		t.Errorf("CAS-4 = %v, want customer %s", inc, ref[0].ID)
 	}
 
-	reader := &migrations.DataverseReader{Client: c}
-	rep, err := migrations.Verify(t.Context(), job, migrations.VerifyOptions{Target: reader, Store: st, Compare: migrations.DataverseCompare(c)})
+	reader := sink.New(c, nil)
+	rep, err := migrations.Verify(t.Context(), job, migrations.VerifyOptions{Target: reader, Store: st, Compare: reader.Compare})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestDataverseEndToEnd(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = migrations.Verify(t.Context(), job, migrations.VerifyOptions{Target: reader, Store: st, Compare: migrations.DataverseCompare(c), Steps: []string{"cases"}})
+	rep, err = migrations.Verify(t.Context(), job, migrations.VerifyOptions{Target: reader, Store: st, Compare: reader.Compare, Steps: []string{"cases"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func TestDataverseEndToEnd(t *testing.T) {
 	for _, f := range rep.Steps[0].Mismatches[0].Fields {
 		fields[f.Field] = true
 	}
-	if !fields["_customerid_value"] || !fields["prioritycode"] {
+	if !fields["customerid"] || !fields["prioritycode"] {
 		t.Errorf("differing fields %+v", rep.Steps[0].Mismatches[0].Fields)
 	}
 
@@ -203,7 +204,7 @@ func TestDataverseResumeUnderFaults(t *testing.T) {
 		t.Fatal("no run was interrupted: the test did not exercise resuming")
 	}
 	rep, err := migrations.Verify(t.Context(), job, migrations.VerifyOptions{
-		Target: &migrations.DataverseReader{Client: c}, Store: st, Compare: migrations.DataverseCompare(c)})
+		Target: sink.New(c, nil), Store: st, Compare: sink.New(c, nil).Compare})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +221,7 @@ func TestDataverseResumeUnderFaults(t *testing.T) {
 // record with that ID and updates it by alternate key afterwards.
 func TestDataverseTargetKeyWithID(t *testing.T) {
 	c := newRefClient(t, "")
-	tgt := &migrations.DataverseTarget{Client: c}
+	tgt := sink.New(c, nil)
 	id := migrations.DeterministicID("shop", "account", "77")
 	rec := migrations.TargetRecord{Table: "account",
 		Key:    migrations.Key{ID: id, Alternate: map[string]any{"accountnumber": "A-77"}},
@@ -242,7 +243,7 @@ func TestDataverseTargetKeyWithID(t *testing.T) {
 	if got.String("accountid") != id || got.String("name") != "Renamed" {
 		t.Errorf("account %v, want ID %s named Renamed", got, id)
 	}
-	rows, err := (&migrations.DataverseReader{Client: c}).Lookup(t.Context(), "account", rec.Key)
+	rows, err := tgt.Lookup(t.Context(), "account", rec.Key)
 	if err != nil || len(rows) != 1 {
 		t.Errorf("reader found %d rows, %v", len(rows), err)
 	}

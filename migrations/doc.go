@@ -24,20 +24,27 @@
 // A Source yields SourceRecords in a stable order, each with a stable ID and
 // a Cursor from which reading again yields exactly the records after it
 // (a keyset id, a (write_date, id) watermark, a delta token: see
-// SourceRecord). OdooSource adapts the Odoo client.
+// SourceRecord). Sources live with their jobs (migrations/odoojob reads
+// Odoo).
 //
 // A MapFunc returns target records (Write), a deliberate Skip with a reason,
 // or a Reject with an error. It does no I/O except looking up, through IDs,
 // the target records earlier steps wrote for a source ID; so a dry run,
 // a resume and Verify all see exactly what a run writes. Each TargetRecord
 // has a table, a Key (alternate-key values, or a deterministic ID from
-// DeterministicID) and fields.
+// DeterministicID), fields, and typed instructions for the writer: a State
+// to move the record to, MatchOnly for records that must exist already,
+// N:N Links.
 //
 // A Target writes a batch and returns one WriteResult per record: Created,
 // Updated, Written (create-or-update, the target did not say which),
 // Unchanged or Rejected with the target's error. Writes must be idempotent
 // (upsert by key), because a batch whose commit was lost is written again
-// on resume. DataverseTarget adapts the Dataverse client's batched writes.
+// on resume. A failure that is not the record's own (the service still
+// failing after the client's retries, cancelled, unauthorised) is an
+// error: the run stops and a resume writes the batch again. The one
+// Dataverse target is dataverse/sink; the target conformance suite in
+// dataverse/sink/sinktest holds any Target to these rules.
 //
 // # State, checkpoints and crash safety
 //
@@ -89,8 +96,8 @@
 // the runs recorded) and looks up every expected target record, or a
 // seeded random sample, through a TargetReader. The Report counts, per step
 // and table, records found, missing, duplicated and differing (field by
-// field, with CompareFunc; DataverseCompare also checks @odata.bind
-// lookups), separates missing records whose source record is a recorded
+// field, with CompareFunc; the sink's Compare also checks @odata.bind
+// lookups and states), separates missing records whose source record is a recorded
 // reject, and renders as JSON (WriteJSON) or one self-contained HTML page
 // (WriteHTML).
 //

@@ -71,8 +71,13 @@ type SourceRecord struct {
 	// token it receives at the end of a read. A record with Data but no ID
 	// is rejected.
 	Cursor string
-	// Data is the record itself, as the source client returns it.
+	// Data is the record itself, as the source client returns it; rejects
+	// files show it.
 	Data map[string]any
+	// Value, when set, is the record as the source's typed reader decoded
+	// it (a helpdesk.Ticket), for a mapping that works on typed values.
+	// The engine passes it through untouched and never serialises it.
+	Value any `json:"-"`
 }
 
 // IsMarker reports whether r is a cursor marker rather than a record.
@@ -137,15 +142,59 @@ func (k Key) String() string {
 	return b.String()
 }
 
-// TargetRecord is one record to write.
+// TargetRecord is one record to write, and what the writer must do
+// besides writing its columns. Instructions are typed fields, never
+// values hidden among the columns, so nothing meant for the writer can
+// reach the service as data.
 type TargetRecord struct {
 	// Table is the target table (a Dataverse logical name).
 	Table string `json:"table"`
 	Key   Key    `json:"key"`
 	// Fields are the column values to write. They are passed to the
 	// target unchanged (Dataverse annotations such as
-	// "customerid_account@odata.bind" included).
+	// "customerid_account@odata.bind" included). They never hold the
+	// record's state: see State.
 	Fields map[string]any `json:"fields"`
+	// MatchOnly looks the record up by Key and never writes it: it must
+	// exist already (Dataverse users come from Entra ID; a migration
+	// does not invent them). A missing record is rejected. Fields are
+	// not used.
+	MatchOnly bool `json:"matchOnly,omitempty"`
+	// State, when set, is the state the record is moved to after it is
+	// written. A state is a transition, not a column: a target writes
+	// the record first and then changes its state, and moving a record
+	// to the state it already has is no change.
+	State *State `json:"state,omitempty"`
+	// Links are many-to-many associations of the record, made after it
+	// is written; making one that exists is no change.
+	Links []Link `json:"links,omitempty"`
+}
+
+// State is a record's state and status reason (Dataverse statecode and
+// statuscode).
+type State struct {
+	Code   int `json:"code"`
+	Reason int `json:"reason"`
+	// Close, for a case resolved (Dataverse incident statecode 1), is the
+	// Case Resolution the resolving records.
+	Close *Resolution `json:"close,omitempty"`
+}
+
+// Resolution describes how a case was resolved.
+type Resolution struct {
+	Subject string `json:"subject"`
+	// ResolvedOn is when, as a Dataverse date-time string; empty means
+	// now.
+	ResolvedOn string `json:"resolvedOn,omitempty"`
+}
+
+// Link is one many-to-many association to another record.
+type Link struct {
+	// Relationship is the relationship's schema name (the collection
+	// navigation property, as the Web API addresses it).
+	Relationship string `json:"relationship"`
+	Table        string `json:"table"`
+	Key          Key    `json:"key"`
 }
 
 // Ref is what the ID map remembers about one written target record.

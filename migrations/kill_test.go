@@ -11,6 +11,7 @@ import (
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/refserver"
+	"github.com/dvsync/dvsync/dataverse/sink"
 	"github.com/dvsync/dvsync/migrations"
 )
 
@@ -117,7 +118,7 @@ func TestKillAndResume(t *testing.T) {
 	}
 	defer st.Close()
 	rep, err := migrations.Verify(t.Context(), shopJob(c, killAccounts, killCases), migrations.VerifyOptions{
-		Target: &migrations.DataverseReader{Client: c}, Store: st, Compare: migrations.DataverseCompare(c)})
+		Target: sink.New(c, nil), Store: st, Compare: sink.New(c, nil).Compare})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,9 +6,73 @@ import (
 	"html/template"
 	"io"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 )
+
+// AllRejected counts the step's rejects at every level: source records the
+// mapping rejects and target records a run could not write.
+func (s StepReport) AllRejected() int64 {
+	n := s.Rejected
+	for _, t := range s.Tables {
+		n += t.Rejected
+	}
+	return n
+}
+
+// Rejected counts the rejects of every step (AllRejected). A report with
+// rejects is never "OK", even without a mismatch.
+func (r *Report) Rejected() int64 {
+	var n int64
+	for _, s := range r.Steps {
+		n += s.AllRejected()
+	}
+	return n
+}
+
+// WriteFiles writes verify.html and verify.json into dir, each replaced
+// atomically (written beside, then renamed), and returns their paths.
+func (r *Report) WriteFiles(dir string) (htmlPath, jsonPath string, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", err
+	}
+	htmlPath, jsonPath = filepath.Join(dir, "verify.html"), filepath.Join(dir, "verify.json")
+	for _, f := range []struct {
+		path  string
+		write func(io.Writer) error
+	}{{htmlPath, r.WriteHTML}, {jsonPath, r.WriteJSON}} {
+		if err := writeAtomic(f.path, f.write); err != nil {
+			return "", "", err
+		}
+	}
+	return htmlPath, jsonPath, nil
+}
+
+func writeAtomic(path string, write func(io.Writer) error) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".partial-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // after the rename, nothing to remove
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
 
 // WriteJSON writes r as indented JSON.
 func (r *Report) WriteJSON(w io.Writer) error {
@@ -51,13 +115,7 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 	},
 	// rejected counts the step's rejects: records the mapping rejects and
 	// target records missing because a run recorded them as rejected.
-	"rejected": func(s StepReport) int64 {
-		n := s.Rejected
-		for _, t := range s.Tables {
-			n += t.Rejected
-		}
-		return n
-	},
+	"rejected": func(s StepReport) int64 { return s.AllRejected() },
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -70,7 +128,7 @@ h1{font-size:1.5rem;margin-bottom:.25rem}
 h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.25rem}
 .meta{color:#555}
 .verdict{display:inline-block;padding:.2rem .6rem;border-radius:.3rem;font-weight:600}
-.ok{background:#dff3e4;color:#0b6b2c}.bad{background:#fbe3e3;color:#9b1c1c}
+.ok{background:#dff3e4;color:#0b6b2c}.bad{background:#fbe3e3;color:#9b1c1c}.warn{background:#fff1d6;color:#8a4b00}
 table{border-collapse:collapse;margin:.5rem 0 1rem;min-width:50%}
 th,td{border:1px solid #ddd;padding:.3rem .6rem;text-align:right;vertical-align:top}
 th:first-child,td:first-child,td.l{text-align:left}
@@ -82,7 +140,7 @@ code{font-family:ui-monospace,Consolas,monospace;font-size:.9em;word-break:break
 <body>
 <h1>Verification of {{.Job}}</h1>
 <p class="meta">{{.Started.UTC.Format "2006-01-02 15:04:05 UTC"}} · {{if .Sample}}seeded sample of {{.Sample}} records per step (seed {{.Seed}}){{else}}every record checked{{end}}</p>
-<p>{{if .OK}}<span class="verdict ok">OK: no mismatches</span>{{else}}<span class="verdict bad">{{.Mismatches}} {{plural .Mismatches "mismatch" "mismatches"}}</span>{{end}}</p>
+<p>{{if and .OK .Rejected}}<span class="verdict warn">No mismatches, but {{.Rejected}} {{plural .Rejected "record was" "records were"}} rejected and not migrated</span>{{else if .OK}}<span class="verdict ok">OK: no mismatches</span>{{else}}<span class="verdict bad">{{.Mismatches}} {{plural .Mismatches "mismatch" "mismatches"}}</span>{{end}}</p>
 <table>
 <tr><th>Step</th><th>Source read</th><th>Expected</th><th>Skipped</th><th>Rejected</th><th>Checked</th><th>Mismatches</th></tr>
 {{range .Steps}}<tr><td>{{.Step}}</td><td>{{.SourceRead}}</td><td>{{.Expected}}</td><td>{{.Skipped}}</td><td>{{rejected .}}</td><td>{{.Checked}}</td><td>{{mismatches .}}</td></tr>

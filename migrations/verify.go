@@ -2,20 +2,19 @@ package migrations
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"math/big"
 	"math/rand/v2"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/dvsync/dvsync/dataverse"
 )
 
 // TargetReader reads target records back for Verify.
@@ -34,8 +33,9 @@ type TableCounter interface {
 }
 
 // CompareFunc compares the record a mapping expects with the one found in
-// the target and returns the fields that differ.
-type CompareFunc func(expected TargetRecord, actual map[string]any) []FieldDiff
+// the target and returns the fields that differ. It may read the target
+// (to resolve a reference), within ctx.
+type CompareFunc func(ctx context.Context, expected TargetRecord, actual map[string]any) []FieldDiff
 
 // FieldDiff is one differing field.
 type FieldDiff struct {
@@ -178,7 +178,7 @@ func Verify(ctx context.Context, job *Job, o VerifyOptions) (*Report, error) {
 		return nil, errors.New("migrations: Verify needs a TargetReader")
 	}
 	if o.Compare == nil {
-		o.Compare = DefaultCompare
+		o.Compare = func(_ context.Context, e TargetRecord, a map[string]any) []FieldDiff { return DefaultCompare(e, a) }
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 8
@@ -277,7 +277,7 @@ func verifyStep(ctx context.Context, job *Job, s *Step, o VerifyOptions) (*StepR
 				addMismatch(Mismatch{Kind: MismatchDuplicated, SourceID: it.rec.ID, Table: t.Table, Key: t.Key.String(), Found: len(rows)})
 			default:
 				tr.Found++
-				if diffs := o.Compare(t, rows[0]); len(diffs) > 0 {
+				if diffs := o.Compare(ctx, t, rows[0]); len(diffs) > 0 {
 					tr.Differing++
 					addMismatch(Mismatch{Kind: MismatchDiffering, SourceID: it.rec.ID, Table: t.Table, Key: t.Key.String(), Fields: diffs})
 				}
@@ -385,7 +385,8 @@ func hashString(s string) uint64 {
 // (names containing "@", such as "x@odata.bind", which a target reports
 // differently), with actual. Numbers compare by value whatever their Go
 // type (json.Number, int, float64), times by instant, and a nil expected
-// value matches an absent field.
+// value matches an absent field: the rules of dataverse.SameValue, the one
+// comparer of values.
 func DefaultCompare(expected TargetRecord, actual map[string]any) []FieldDiff {
 	var diffs []FieldDiff
 	for _, f := range slices.Sorted(maps.Keys(expected.Fields)) {
@@ -394,61 +395,9 @@ func DefaultCompare(expected TargetRecord, actual map[string]any) []FieldDiff {
 		}
 		want := expected.Fields[f]
 		got := actual[f]
-		if !EqualValues(want, got) {
+		if !dataverse.SameValue(want, got) {
 			diffs = append(diffs, FieldDiff{Field: f, Expected: want, Actual: got})
 		}
 	}
 	return diffs
-}
-
-// EqualValues reports whether two field values are the same value, by the
-// rules of DefaultCompare.
-func EqualValues(a, b any) bool {
-	return reflect.DeepEqual(normalize(a), normalize(b))
-}
-
-func normalize(v any) any {
-	switch x := v.(type) {
-	case nil:
-		return nil
-	case json.Number:
-		if r, ok := new(big.Rat).SetString(string(x)); ok {
-			return "num:" + r.RatString()
-		}
-		return string(x)
-	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
-		return "num:" + fmt.Sprint(x)
-	case float32:
-		return normalize(float64(x))
-	case float64:
-		r := new(big.Rat)
-		if r.SetFloat64(x) == nil {
-			return fmt.Sprint(x)
-		}
-		// Through the shortest decimal form, so 0.1 equals json.Number("0.1").
-		r.SetString(fmt.Sprint(x))
-		return "num:" + r.RatString()
-	case time.Time:
-		return "time:" + x.UTC().Format(time.RFC3339Nano)
-	case string:
-		if t, err := time.Parse(time.RFC3339Nano, x); err == nil && len(x) > len("2006-01-02") {
-			return "time:" + t.UTC().Format(time.RFC3339Nano)
-		}
-		return x
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = normalize(e)
-		}
-		return m
-	case []any:
-		s := make([]any, len(x))
-		for i, e := range x {
-			s[i] = normalize(e)
-		}
-		return s
-	case fmt.Stringer:
-		return x.String()
-	}
-	return v
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/migrations"
 	"github.com/dvsync/dvsync/migrations/migrationstest"
 )
@@ -185,7 +186,7 @@ func TestVerifyIncompleteRun(t *testing.T) {
 	}
 }
 
-func TestEqualValues(t *testing.T) {
+func TestSameValueForVerify(t *testing.T) {
 	ts := time.Date(2024, 3, 1, 12, 30, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		a, b any
@@ -205,8 +206,8 @@ func TestEqualValues(t *testing.T) {
 		{true, true, true},
 		{map[string]any{"n": 1}, map[string]any{"n": json.Number("1")}, true},
 	} {
-		if got := migrations.EqualValues(tc.a, tc.b); got != tc.want {
-			t.Errorf("EqualValues(%#v, %#v) = %v, want %v", tc.a, tc.b, got, tc.want)
+		if got := dataverse.SameValue(tc.a, tc.b); got != tc.want {
+			t.Errorf("SameValue(%#v, %#v) = %v, want %v", tc.a, tc.b, got, tc.want)
 		}
 	}
 	diffs := migrations.DefaultCompare(migrations.TargetRecord{Fields: map[string]any{

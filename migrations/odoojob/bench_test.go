@@ -1,4 +1,4 @@
-package migrateodoo
+package odoojob
 
 import (
 	"context"
@@ -17,14 +17,14 @@ import (
 // reference Odoo into a fresh reference Dataverse per iteration, and
 // reports source records per second overall and per large step.
 //
-//	go test -run '^$' -bench Migrate -benchtime 1x ./cmd/internal/migrateodoo
+//	go test -run '^$' -bench Migrate -benchtime 1x ./migrations/odoojob
 func BenchmarkMigrate(b *testing.B) {
 	tickets := 2000
 	if v := os.Getenv("DVSYNC_BENCH_TICKETS"); v != "" {
 		tickets, _ = strconv.Atoi(v)
 	}
 	seed := filepath.Join(b.TempDir(), "odoo")
-	if _, err := odooseed.Generate(odooseed.Options{BaseDir: "../../../testdata/odoo/seed", OutDir: seed, Tickets: tickets, Seed: 3}); err != nil {
+	if _, err := odooseed.Generate(odooseed.Options{BaseDir: "../../testdata/odoo/seed", OutDir: seed, Tickets: tickets, Seed: 3}); err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
@@ -45,7 +45,7 @@ func BenchmarkMigrate(b *testing.B) {
 		read += sum.Total().Read
 		for _, st := range sum.Steps {
 			if st.Counts.Read >= 1000 {
-				perStep[st.Step] += rate(st.Counts.Read, st.Duration)
+				perStep[st.Step] += Rate(st.Counts.Read, st.Duration)
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package migrateodoo
+package odoojob
 
 import (
 	"bytes"
@@ -9,21 +9,20 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/refserver"
 	"github.com/dvsync/dvsync/mapping/odoodv"
 	"github.com/dvsync/dvsync/migrations"
+	"github.com/dvsync/dvsync/migrations/odoojob/odoojobtest"
 	"github.com/dvsync/dvsync/odoo"
 	"github.com/dvsync/dvsync/odoo/helpdesk"
-	"github.com/dvsync/dvsync/odoo/odooseed"
 	"github.com/dvsync/dvsync/odoo/odooserver"
 )
 
 const (
-	dvToken = "migrate-test-token"
-	odooKey = "migrate-test-key"
+	dvToken = odoojobtest.DVToken
+	odooKey = odoojobtest.OdooKey
 )
 
 type servers struct {
@@ -37,54 +36,13 @@ type servers struct {
 // calendars) and the reference Odoo with seedDir.
 func startServers(t testing.TB, seedDir string, faults *refserver.Faults) *servers {
 	t.Helper()
-	ctx := context.Background()
-	ref, err := refserver.New(refserver.Options{Token: dvToken, Faults: faults})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ref.Close() })
-	if _, err := ref.LoadSeed(ctx, "../../../testdata/dataverse/seed"); err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(ref)
-	t.Cleanup(hs.Close)
-	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	osrv, err := odooserver.New(odooserver.Options{APIKey: odooKey, SeedDir: seedDir, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	os := httptest.NewServer(osrv)
-	t.Cleanup(os.Close)
-	dv, err := dataverse.NewClient(hs.URL, dataverse.StaticToken(dvToken), &dataverse.ClientOptions{Limiter: dataverse.NewLimiter(dataverse.LimiterOptions{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	oc, err := odoo.New(ctx, odoo.Options{URL: os.URL, Database: odooserver.Database, Login: "admin", APIKey: odooKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &servers{dvURL: hs.URL, odooURL: os.URL, dv: dv, odoo: oc, ref: ref}
+	s := odoojobtest.Start(t, seedDir, faults)
+	return &servers{dvURL: s.DVURL, odooURL: s.OdooURL, dv: s.DV, odoo: s.Odoo, ref: s.Ref}
 }
 
-// smallSeed generates a helpdesk of n tickets over the base seed, for the
-// tests that need a migration but not the hand-written tickets.
-func smallSeed(t testing.TB, n int) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "odoo")
-	if _, err := odooseed.Generate(odooseed.Options{BaseDir: "../../../testdata/odoo/seed", OutDir: dir, Tickets: n, Seed: 5}); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+func smallSeed(t testing.TB, n int) string { return odoojobtest.SmallSeed(t, n) }
 
-func demoMap(t testing.TB) *odoodv.Map {
-	t.Helper()
-	m, err := odoodv.LoadMap("../../../testdata/odoodv/demo-map.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
+func demoMap(t testing.TB) *odoodv.Map { return odoojobtest.DemoMap(t) }
 
 func openStore(t testing.TB, dir string) migrations.Store {
 	t.Helper()
@@ -111,7 +69,7 @@ func stepCounts(sum *migrations.Summary) map[string]migrations.Counts {
 func TestMigrateSeedEndToEnd(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := startServers(t, "../../../testdata/odoo/seed", nil)
+	s := startServers(t, "../../testdata/odoo/seed", nil)
 	store := openStore(t, t.TempDir())
 	var rejects bytes.Buffer
 	cfg := Config{Odoo: s.odoo, Database: odooserver.Database, Dataverse: s.dv, Map: demoMap(t), Store: store, Rejects: &rejects}
@@ -224,7 +182,7 @@ func TestMigrateSeedEndToEnd(t *testing.T) {
 			cancelled++
 		}
 		st := mp.CaseState(helpdesk.Stage{ID: tk.Stage.ID, Name: tk.Stage.Name, Closed: tk.Closed})
-		if !migrations.EqualValues(inc["statuscode"], st.Status) {
+		if !dataverse.SameValue(inc["statuscode"], st.Status) {
 			t.Errorf("ticket %d in stage %q: statuscode %v, want %d", tk.ID, tk.Stage.Name, inc["statuscode"], st.Status)
 		}
 	}

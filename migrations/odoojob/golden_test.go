@@ -1,4 +1,4 @@
-package migrateodoo
+package odoojob
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // rewrites it). A change to the mapping shows here as a reviewable diff.
 func TestPlanGolden(t *testing.T) {
 	t.Parallel()
-	s := startServers(t, "../../../testdata/odoo/seed", nil)
+	s := startServers(t, "../../testdata/odoo/seed", nil)
 	p, err := Prepare(context.Background(), Config{Odoo: s.odoo, Database: odooserver.Database, Dataverse: s.dv, Map: demoMap(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -46,9 +46,9 @@ func TestPlanGolden(t *testing.T) {
 	if err := enc.Encode(got); err != nil {
 		t.Fatal(err)
 	}
-	const golden = "../../../testdata/odoodv/golden/seed-plan.json"
+	const golden = "../../testdata/odoodv/golden/seed-plan.json"
 	if *update {
-		os.MkdirAll("../../../testdata/odoodv/golden", 0o755)
+		os.MkdirAll("../../testdata/odoodv/golden", 0o755)
 		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -1,8 +1,7 @@
-package migrateodoo
+package odoojob
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -54,28 +53,17 @@ func LoadContext(ctx context.Context, r *helpdesk.Reader, database string) (odoo
 	return c, nil
 }
 
-// sourceValue carries the typed record through the engine to the mapping;
-// rejects files and samples show the record as Odoo returned it.
-type sourceValue struct {
-	raw   odoo.Record
-	typed any
-}
-
-func (v sourceValue) MarshalJSON() ([]byte, error) { return json.Marshal(v.raw) }
-
 func typed[T any](rec migrations.SourceRecord) (T, bool) {
-	v, ok := rec.Data["record"].(sourceValue)
-	if !ok {
-		var zero T
-		return zero, false
-	}
-	t, ok := v.typed.(T)
+	t, ok := rec.Value.(T)
 	return t, ok
 }
 
+// sourceRecord is one Odoo record for the engine: the record as Odoo
+// returned it (what rejects files show) and the typed value the mapping
+// reads.
 func sourceRecord(model string, id int, raw odoo.Record, v any) migrations.SourceRecord {
 	s := strconv.Itoa(id)
-	return migrations.SourceRecord{ID: s, Cursor: s, Data: map[string]any{"model": model, "record": sourceValue{raw: raw, typed: v}}}
+	return migrations.SourceRecord{ID: s, Cursor: s, Data: map[string]any{"model": model, "record": raw}, Value: v}
 }
 
 // after parses a cursor (the last Odoo id read); -1 before the first.
@@ -164,9 +152,38 @@ func toEngine(r odoodv.Result) migrations.MapResult {
 		if rec.ID != [16]byte{} {
 			k.ID = rec.ID.String()
 		}
-		out[i] = migrations.TargetRecord{Table: rec.Table, Key: k, Fields: rec.Fields}
+		out[i] = targetRecord(rec.Table, k, rec.Fields)
 	}
 	return migrations.Write(out...).WithWarnings(r.Warnings...)
+}
+
+// targetRecord turns the writer instructions the mapping leaves among a
+// record's fields (odoodv.FieldMatchOnly, the state columns, the Case
+// Resolution) into the engine's typed instructions, so that nothing meant
+// for the writer travels as a column.
+func targetRecord(table string, k migrations.Key, fields map[string]any) migrations.TargetRecord {
+	tr := migrations.TargetRecord{Table: table, Key: k, Fields: make(map[string]any, len(fields))}
+	for name, v := range fields {
+		switch name {
+		case odoodv.FieldMatchOnly, odoodv.ColState, odoodv.ColStatus, odoodv.FieldResolutionSubject, odoodv.FieldResolvedOn:
+			continue
+		}
+		tr.Fields[name] = v
+	}
+	if fields[odoodv.FieldMatchOnly] == true {
+		tr.MatchOnly = true
+	}
+	code, ok1 := fields[odoodv.ColState].(int)
+	reason, ok2 := fields[odoodv.ColStatus].(int)
+	if ok1 && ok2 {
+		tr.State = &migrations.State{Code: code, Reason: reason}
+		subject, hasSubject := fields[odoodv.FieldResolutionSubject].(string)
+		on, hasOn := fields[odoodv.FieldResolvedOn].(string)
+		if hasSubject || hasOn {
+			tr.State.Close = &migrations.Resolution{Subject: subject, ResolvedOn: on}
+		}
+	}
+	return tr
 }
 
 func mapWith[T any](f func(T, odoodv.Migrated) odoodv.Result) migrations.MapFunc {

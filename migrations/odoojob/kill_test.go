@@ -1,4 +1,4 @@
-package migrateodoo
+package odoojob
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/refserver"
+	"github.com/dvsync/dvsync/dataverse/sink"
 	"github.com/dvsync/dvsync/mapping/odoodv"
 	"github.com/dvsync/dvsync/migrations"
 	"github.com/dvsync/dvsync/odoo"
@@ -45,7 +46,7 @@ func TestKillChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	rejects, err := openRejects(os.Getenv("KILL_STATE") + ".rejects.jsonl")
+	rejects, err := os.OpenFile(os.Getenv("KILL_STATE")+".rejects.jsonl", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestKillAndResume(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	seed := filepath.Join(dir, "odoo")
-	st, err := odooseed.Generate(odooseed.Options{BaseDir: "../../../testdata/odoo/seed", OutDir: seed, Tickets: tickets, Seed: 11})
+	st, err := odooseed.Generate(odooseed.Options{BaseDir: "../../testdata/odoo/seed", OutDir: seed, Tickets: tickets, Seed: 11})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func TestKillAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ref.LoadSeed(ctx, "../../../testdata/dataverse/seed"); err != nil {
+	if _, err := ref.LoadSeed(ctx, "../../testdata/dataverse/seed"); err != nil {
 		t.Fatal(err)
 	}
 	dvs := httptest.NewServer(ref)
@@ -211,7 +212,7 @@ func TestKillAndResume(t *testing.T) {
 	}
 	// Zero duplicated, counted directly: the cases the migration added are
 	// exactly the tickets.
-	n, err := NewTarget(dv).Count(ctx, "incident")
+	n, err := sink.New(dv, nil).Count(ctx, "incident")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,11 @@
-package migrateodoo
+// Package odoojob is the migration of an Odoo helpdesk (Enterprise or OCA,
+// Odoo 16 to 19) into Dataverse Customer Service: its sources (the Odoo
+// models, read in id order from a checkpoint), its mapping
+// (mapping/odoodv), its target (the Dataverse sink) and its baselines, as
+// one migrations.Job. It is a library: `dvsync migrate odoo`, `dvsync
+// verify` and `dvsync demo` only parse flags, call Migrate or Verify and
+// render the result, and a Go program can do the same without them.
+package odoojob
 
 import (
 	"context"
@@ -6,10 +13,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/dvsync/dvsync/dataverse"
+	"github.com/dvsync/dvsync/dataverse/sink"
 	"github.com/dvsync/dvsync/mapping/odoodv"
 	"github.com/dvsync/dvsync/migrations"
 	"github.com/dvsync/dvsync/odoo"
@@ -29,7 +36,8 @@ type Config struct {
 	Dataverse *dataverse.Client
 	// Map is the mapping file; nil means the default.
 	Map *odoodv.Map
-	// Store keeps checkpoints, the ID map and baselines; required.
+	// Store keeps checkpoints, the ID map and baselines; required, except
+	// for a dry run, which then plans from the start.
 	Store migrations.Store
 	// Rejects receives the rejected records as JSON Lines; nil discards.
 	Rejects io.Writer
@@ -50,8 +58,10 @@ type Config struct {
 
 // Prepared is a migration ready to run or verify.
 type Prepared struct {
-	Job     *migrations.Job
-	Target  *Target
+	Job *migrations.Job
+	// Sink writes the job's records, reads them back for verify and
+	// counts the tables (less their baselines).
+	Sink    *sink.Sink
 	Reader  *helpdesk.Reader
 	Mapper  *odoodv.Mapper
 	Context odoodv.Context
@@ -61,7 +71,7 @@ type Prepared struct {
 // job.
 func Prepare(ctx context.Context, cfg Config) (*Prepared, error) {
 	if cfg.Odoo == nil || cfg.Dataverse == nil || cfg.Database == "" {
-		return nil, errors.New("migrateodoo: Config needs an Odoo client, its database name and a Dataverse client")
+		return nil, errors.New("odoojob: Config needs an Odoo client, its database name and a Dataverse client")
 	}
 	r, err := helpdesk.Detect(ctx, cfg.Odoo)
 	if err != nil {
@@ -75,14 +85,16 @@ func Prepare(ctx context.Context, cfg Config) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := NewTarget(cfg.Dataverse)
-	job := BuildJob(JobOptions{Reader: r, Mapper: mp, Context: c, Target: t, PageSize: cfg.PageSize})
+	name := JobName(c.Database)
+	so := &sink.Options{}
 	if cfg.Store != nil {
-		t.Baseline = func(ctx context.Context, table string) (int64, bool, error) {
-			return baseline(ctx, cfg.Store, job.Name, table)
+		so.Baseline = func(ctx context.Context, table string) (int64, bool, error) {
+			return baseline(ctx, cfg.Store, name, table)
 		}
 	}
-	return &Prepared{Job: job, Target: t, Reader: r, Mapper: mp, Context: c}, nil
+	s := sink.New(cfg.Dataverse, so)
+	job := BuildJob(JobOptions{Reader: r, Mapper: mp, Context: c, Target: s, PageSize: cfg.PageSize})
+	return &Prepared{Job: job, Sink: s, Reader: r, Mapper: mp, Context: c}, nil
 }
 
 func baselineName(table string) string { return "baseline:" + table }
@@ -110,10 +122,7 @@ func recordBaselines(ctx context.Context, p *Prepared, s migrations.Store) error
 			}
 			continue
 		}
-		saved := p.Target.Baseline
-		p.Target.Baseline = nil
-		n, err := p.Target.Count(ctx, table)
-		p.Target.Baseline = saved
+		n, err := p.Sink.CountAll(ctx, table)
 		if err != nil {
 			return fmt.Errorf("counting %s before the migration: %w", table, err)
 		}
@@ -127,8 +136,8 @@ func recordBaselines(ctx context.Context, p *Prepared, s migrations.Store) error
 // Migrate runs (or, with DryRun, plans) the migration; running it again
 // resumes from the last checkpoint.
 func Migrate(ctx context.Context, cfg Config) (*migrations.Summary, *Prepared, error) {
-	if cfg.Store == nil {
-		return nil, nil, errors.New("migrateodoo: Config needs a Store")
+	if cfg.Store == nil && !cfg.DryRun {
+		return nil, nil, errors.New("odoojob: Config needs a Store (a dry run may go without)")
 	}
 	p, err := Prepare(ctx, cfg)
 	if err != nil {
@@ -153,18 +162,46 @@ func Verify(ctx context.Context, cfg Config, sample int, seed uint64) (*migratio
 	if err != nil {
 		return nil, err
 	}
-	return migrations.Verify(ctx, p.Job, migrations.VerifyOptions{Target: p.Target, Store: cfg.Store, Compare: p.Target.Compare,
+	return migrations.Verify(ctx, p.Job, migrations.VerifyOptions{Target: p.Sink, Store: cfg.Store, Compare: p.Sink.Compare,
 		Sample: sample, Seed: seed, Logger: cfg.Logger})
 }
 
-// openRejects opens the rejects (or warnings) file for appending: a
-// resumed run adds to what earlier runs recorded.
-func openRejects(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+// LoadMap reads a mapping file, or returns the default map when file is
+// empty.
+func LoadMap(file string) (*odoodv.Map, error) {
+	if file == "" {
+		return odoodv.DefaultMap(), nil
+	}
+	return odoodv.LoadMap(file)
 }
 
-// rate is records per second, for summaries.
-func rate(n int64, d time.Duration) float64 {
+// Files are the report files of a run ("" when not written).
+type Files struct {
+	Rejects, Warnings string
+}
+
+// Result is the JSON summary of a migration run.
+type Result struct {
+	*migrations.Summary
+	Rejects  string `json:"rejects_file,omitempty"`
+	Warnings string `json:"warnings_file,omitempty"`
+	// Warned is the number of mapping warnings of all steps (each step's
+	// counts.warned, and a sample in its warnings).
+	Warned int64          `json:"warned"`
+	Rates  map[string]int `json:"records_per_second"`
+}
+
+// NewResult is the JSON summary of a run that wrote files.
+func NewResult(sum *migrations.Summary, files Files) Result {
+	res := Result{Summary: sum, Rejects: files.Rejects, Warnings: files.Warnings, Warned: sum.Total().Warned, Rates: map[string]int{}}
+	for _, s := range sum.Steps {
+		res.Rates[s.Step] = int(Rate(s.Counts.Read, s.Duration))
+	}
+	return res
+}
+
+// Rate is records per second, for summaries.
+func Rate(n int64, d time.Duration) float64 {
 	if d <= 0 {
 		return 0
 	}

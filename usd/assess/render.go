@@ -269,6 +269,7 @@ i.automatic{background:var(--auto)}i.partial{background:var(--part)}i.manual{bac
 table{border-collapse:collapse;width:100%;font-size:.86rem}
 th,td{border-bottom:1px solid var(--line);padding:.45rem .55rem;text-align:left;vertical-align:top}
 th{background:var(--bg);position:sticky;top:0;font-weight:600;z-index:1}
+#items{table-layout:fixed}#items td{overflow-wrap:anywhere}
 tbody tr:hover{background:#f6f8fa}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;padding:.08rem .5rem;border-radius:999px;font-size:.78rem;font-weight:600;color:#fff;white-space:nowrap}
@@ -326,7 +327,8 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 {{range .Verdicts}}<label><input type="checkbox" class="verdict" value="{{.}}" checked> {{label .}}</label>{{end}}
 <span id="shown"></span>
 </div>
-<table id="items"><thead><tr><th>Type</th><th>Name</th><th>Detail</th><th>Target</th><th>Verdict</th><th class="num">Hours</th><th>Reasons</th></tr></thead>
+<table id="items"><colgroup><col style="width:8%"><col style="width:13%"><col style="width:11%"><col style="width:15%"><col style="width:9%"><col style="width:5%"><col style="width:39%"></colgroup>
+<thead><tr><th>Type</th><th>Name</th><th>Detail</th><th>Target</th><th>Verdict</th><th class="num">Hours</th><th>Reasons</th></tr></thead>
 <tbody>
 {{range .R.Items}}<tr data-kind="{{.Kind}}" data-verdict="{{.Verdict}}"><td>{{call $.KindLabel .Kind}}</td><td>{{.Name}}</td><td>{{.Detail}}</td><td>{{.Target}}</td><td><span class="badge {{.Verdict}}">{{label .Verdict}}</span></td><td class="num">{{call $.HoursFmt .Hours}}</td><td><div class="reasons">{{range $i, $r := .Reasons}}{{if $i}}
 {{end}}{{$r}}{{end}}</div>{{if .Evidence}}<div class="evidence">{{range $i, $e := .Evidence}}{{if $i}}

@@ -21,14 +21,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dvsync/dvsync/cmd/internal/migrateodoo"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/cmd/internal/pull"
-	"github.com/dvsync/dvsync/cmd/internal/verify"
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/refserver"
 	"github.com/dvsync/dvsync/mapping/workspace"
 	"github.com/dvsync/dvsync/migrations"
+	"github.com/dvsync/dvsync/migrations/odoojob"
 	"github.com/dvsync/dvsync/odoo"
 	"github.com/dvsync/dvsync/odoo/odooseed"
 	"github.com/dvsync/dvsync/odoo/odooserver"
@@ -65,15 +64,15 @@ type Options struct {
 
 // Summary is what the demo did, also written as summary.json.
 type Summary struct {
-	Out       string              `json:"out"`
-	Dataverse string              `json:"dataverse"`
-	Odoo      string              `json:"odoo"`
-	USD       *USDSummary         `json:"usd,omitempty"`
-	Odoomig   *migrateodoo.Result `json:"odoo_migration"`
-	Verify    *migrations.Report  `json:"verify"`
-	Timings   map[string]float64  `json:"timings_seconds"`
-	Files     []string            `json:"files"`
-	Generated *odooseed.Stats     `json:"generated,omitempty"`
+	Out       string             `json:"out"`
+	Dataverse string             `json:"dataverse"`
+	Odoo      string             `json:"odoo"`
+	USD       *USDSummary        `json:"usd,omitempty"`
+	Odoomig   *odoojob.Result    `json:"odoo_migration"`
+	Verify    *migrations.Report `json:"verify"`
+	Timings   map[string]float64 `json:"timings_seconds"`
+	Files     []string           `json:"files"`
+	Generated *odooseed.Stats    `json:"generated,omitempty"`
 }
 
 // USDSummary is the USD part of the demo.
@@ -314,7 +313,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return sum, err
 	}
 	defer warnings.Close()
-	cfg := migrateodoo.Config{Odoo: oc, Database: odooserver.Database, Dataverse: dv, Map: m, Store: store, Rejects: rejects, Warnings: warnings,
+	cfg := odoojob.Config{Odoo: oc, Database: odooserver.Database, Dataverse: dv, Map: m, Store: store, Rejects: rejects, Warnings: warnings,
 		Progress: func(p migrations.StepProgress) {
 			if p.Status == migrations.StatusSucceeded || p.Status == migrations.StatusFailed {
 				say("odoo migration: %-13s %s, %d read", p.Step, p.Status, p.Counts.Read)
@@ -324,11 +323,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	var msum *migrations.Summary
 	err = timed("odoo_migration", func() error {
 		var err error
-		msum, _, err = migrateodoo.Migrate(ctx, cfg)
+		msum, _, err = odoojob.Migrate(ctx, cfg)
 		return err
 	})
 	if msum != nil {
-		res := migrateodoo.NewResult(msum, migrateodoo.Files{Rejects: filepath.Join(o.Out, "odoo-rejects.jsonl"),
+		res := odoojob.NewResult(msum, odoojob.Files{Rejects: filepath.Join(o.Out, "odoo-rejects.jsonl"),
 			Warnings: filepath.Join(o.Out, "odoo-warnings.jsonl")})
 		sum.Odoomig = &res
 		if werr := writeJSON(file("odoo-migration.json"), res); werr != nil && err == nil {
@@ -342,12 +341,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	say("verifying the Odoo migration record by record…")
 	cfg.Rejects, cfg.Warnings, cfg.Progress = nil, nil, nil
 	err = timed("verify", func() error {
-		rep, err := migrateodoo.Verify(ctx, cfg, 0, 0)
+		rep, err := odoojob.Verify(ctx, cfg, 0, 0)
 		if err != nil {
 			return err
 		}
 		sum.Verify = rep
-		h, j, err := verify.WriteReports(rep, o.Out)
+		h, j, err := rep.WriteFiles(o.Out)
 		sum.Files = append(sum.Files, h, j)
 		return err
 	})

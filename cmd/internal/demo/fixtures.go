@@ -10,8 +10,8 @@ import (
 	"path"
 	"path/filepath"
 
-	"github.com/dvsync/dvsync/cmd/internal/migrateodoo"
 	"github.com/dvsync/dvsync/mapping/odoodv"
+	"github.com/dvsync/dvsync/migrations/odoojob"
 	"github.com/dvsync/dvsync/testdata"
 	"github.com/dvsync/dvsync/usd"
 )
@@ -20,7 +20,7 @@ import (
 // user map file it names, resolved inside the embedded folder).
 func loadMap(file string) (*odoodv.Map, error) {
 	if file != "" {
-		return migrateodoo.LoadMapFlag(file)
+		return odoojob.LoadMap(file)
 	}
 	fsys := testdata.FS()
 	data, err := fs.ReadFile(fsys, testdata.DemoMap)

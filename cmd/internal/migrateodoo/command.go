@@ -1,32 +1,25 @@
-// Package migrateodoo implements `dvsync migrate odoo`: the migration of an
-// Odoo helpdesk (Enterprise or OCA, Odoo 16 to 19) into Dataverse Customer
-// Service on the migrations engine, with the mapping of mapping/odoodv. Its
-// Config, Prepare, Migrate and Verify are shared with `dvsync verify` and
-// `dvsync demo`.
+// Package migrateodoo implements `dvsync migrate odoo`: flags, files and
+// the summary of the migration of an Odoo helpdesk into Dataverse, which
+// package migrations/odoojob runs.
 package migrateodoo
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/dvsync/dvsync/cmd/internal/connection"
+	"github.com/dvsync/dvsync/cmd/internal/exitcode"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/mapping/odoodv"
 	"github.com/dvsync/dvsync/migrations"
-	"github.com/dvsync/dvsync/odoo"
+	"github.com/dvsync/dvsync/migrations/odoojob"
 )
 
 // DefaultStateFile is the state store used when --state is not given.
@@ -43,74 +36,8 @@ func NewCommand(streams *output.Streams) *cobra.Command {
 	return cmd
 }
 
-// OdooFlags are the Odoo connection flags; `dvsync verify` shares them.
-type OdooFlags struct {
-	URL, DB, User, KeyFile, Protocol string
-	PageSize                         int
-}
-
-// AddFlags registers the Odoo connection flags.
-func (f *OdooFlags) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&f.URL, "odoo", os.Getenv("ODOO_URL"), "Odoo server URL (default $ODOO_URL)")
-	fs.StringVar(&f.DB, "odoo-db", os.Getenv("ODOO_DB"), "Odoo database (default $ODOO_DB)")
-	fs.StringVar(&f.User, "odoo-user", os.Getenv("ODOO_USER"), "Odoo login (default $ODOO_USER); the API key is read from $ODOO_API_KEY")
-	fs.StringVar(&f.KeyFile, "odoo-key-file", "", "read the Odoo API key from this file instead of $ODOO_API_KEY")
-	fs.StringVar(&f.Protocol, "odoo-protocol", "auto", "auto, jsonrpc or json2")
-	fs.IntVar(&f.PageSize, "odoo-page-size", odoo.DefaultPageSize, "records per Odoo read call")
-}
-
-// Client connects to Odoo. The key never comes from a flag.
-func (f *OdooFlags) Client(ctx context.Context, logger *slog.Logger) (*odoo.Client, error) {
-	var missing []string
-	for _, m := range []struct{ v, flag string }{{f.URL, "--odoo"}, {f.DB, "--odoo-db"}, {f.User, "--odoo-user"}} {
-		if m.v == "" {
-			missing = append(missing, m.flag)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("missing %s", strings.Join(missing, ", "))
-	}
-	key := os.Getenv("ODOO_API_KEY")
-	if f.KeyFile != "" {
-		b, err := os.ReadFile(f.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading --odoo-key-file: %w", err)
-		}
-		key = strings.TrimSpace(string(b))
-	}
-	if key == "" {
-		return nil, errors.New("no Odoo API key: set ODOO_API_KEY or pass --odoo-key-file")
-	}
-	protocol, err := odoo.ParseProtocol(f.Protocol)
-	if err != nil {
-		return nil, err
-	}
-	c, err := odoo.New(ctx, odoo.Options{URL: f.URL, Database: f.DB, Login: f.User, APIKey: key, Protocol: protocol, PageSize: f.PageSize, Logger: logger})
-	var ae *odoo.AuthError
-	if errors.As(err, &ae) {
-		return nil, fmt.Errorf("%w (check --odoo-user and the API key)", err)
-	}
-	return c, err
-}
-
-// LoadMapFlag reads --map, or the default map when it is empty.
-func LoadMapFlag(file string) (*odoodv.Map, error) {
-	if file == "" {
-		return odoodv.DefaultMap(), nil
-	}
-	return odoodv.LoadMap(file)
-}
-
-// Logger is a stderr logger at info level with -v, silent otherwise.
-func Logger(w io.Writer, verbose bool) *slog.Logger {
-	if !verbose {
-		return slog.New(slog.DiscardHandler)
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
 type options struct {
-	odoo        OdooFlags
+	odoo        connection.Odoo
 	conn        connection.Dataverse
 	state       string
 	mapFile     string
@@ -159,7 +86,9 @@ token from DVSYNC_TOKEN or Azure credentials, never from the command line.`,
   ODOO_API_KEY=... dvsync migrate odoo --odoo https://acme.odoo.com --odoo-db acme --odoo-user bot@acme.example \
       --env https://acme.crm.dynamics.com --map odoo-map.yaml --state acme.db --json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return run(cmd.Context(), streams, o) },
+		// A run that finished with rejects is no usage error.
+		SilenceUsage: true,
+		RunE:         func(cmd *cobra.Command, _ []string) error { return run(cmd.Context(), streams, o) },
 	}
 	f := cmd.Flags()
 	o.odoo.AddFlags(f)
@@ -178,40 +107,39 @@ token from DVSYNC_TOKEN or Azure credentials, never from the command line.`,
 	return cmd
 }
 
-// DataverseClient builds the Dataverse client of the connection flags.
-func DataverseClient(conn *connection.Dataverse, streams *output.Streams) (*dataverse.Client, error) {
-	return conn.Client(func(msg string) { fmt.Fprintln(streams.Err, msg) }, nil)
-}
-
 func run(ctx context.Context, streams *output.Streams, o *options) error {
 	if o.printMap {
 		_, err := streams.Out.Write(odoodv.DefaultMapYAML())
 		return err
 	}
-	m, err := LoadMapFlag(o.mapFile)
+	m, err := odoojob.LoadMap(o.mapFile)
 	if err != nil {
-		return err
+		return exitcode.UsageError(err)
 	}
 	if o.batchSize <= 0 || o.concurrency <= 0 {
-		return errors.New("--batch-size and --concurrency must be positive")
+		return exitcode.UsageError(errors.New("--batch-size and --concurrency must be positive"))
 	}
-	log := Logger(streams.Err, o.verbose)
-	oc, err := o.odoo.Client(ctx, log)
+	log := output.Logger(streams.Err, o.verbose)
+	oc, err := o.odoo.Client(ctx, nil)
 	if err != nil {
-		return err
+		return exitcode.Of(err)
 	}
-	dv, err := DataverseClient(&o.conn, streams)
+	dv, err := o.conn.Client(func(msg string) { fmt.Fprintln(streams.Err, msg) }, &dataverse.ClientOptions{OnRetry: connection.RetryNotices(streams.Err)})
 	if err != nil {
-		return err
+		return exitcode.Of(err)
 	}
-	store, err := migrations.OpenSQLite(ctx, o.state)
-	if err != nil {
-		return fmt.Errorf("opening the state file: %w", err)
-	}
-	defer store.Close()
-	cfg := Config{Odoo: oc, Database: o.odoo.DB, Dataverse: dv, Map: m, Store: store, DryRun: o.dryRun,
+	cfg := odoojob.Config{Odoo: oc, Database: o.odoo.DB, Dataverse: dv, Map: m, DryRun: o.dryRun,
 		BatchSize: o.batchSize, Concurrency: o.concurrency, PageSize: o.odoo.PageSize, Logger: log}
-	// A plan writes no files; its summary still counts and samples warnings.
+	// A plan writes nothing anywhere: it reads an existing state file (to
+	// plan from its checkpoints) but never creates one.
+	if _, err := os.Stat(o.state); err == nil || !o.dryRun {
+		store, err := migrations.OpenSQLite(ctx, o.state)
+		if err != nil {
+			return exitcode.Of(fmt.Errorf("opening the state file: %w", err))
+		}
+		defer store.Close()
+		cfg.Store = store
+	}
 	rejectsPath, warningsPath := o.rejects, ""
 	if !o.dryRun {
 		if rejectsPath == "" {
@@ -221,17 +149,17 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 			warningsPath = WarningsPath(rejectsPath)
 		}
 		if filepath.Clean(warningsPath) == filepath.Clean(rejectsPath) {
-			return fmt.Errorf("--warnings and --rejects name the same file %s; give them different files", rejectsPath)
+			return exitcode.UsageError(fmt.Errorf("--warnings and --rejects name the same file %s; give them different files", rejectsPath))
 		}
-		f, err := openRejects(rejectsPath)
+		f, err := openAppend(rejectsPath)
 		if err != nil {
-			return fmt.Errorf("opening the rejects file: %w", err)
+			return exitcode.Of(fmt.Errorf("opening the rejects file: %w", err))
 		}
 		defer f.Close()
 		cfg.Rejects = f
-		wf, err := openRejects(warningsPath)
+		wf, err := openAppend(warningsPath)
 		if err != nil {
-			return fmt.Errorf("opening the warnings file: %w", err)
+			return exitcode.Of(fmt.Errorf("opening the warnings file: %w", err))
 		}
 		defer wf.Close()
 		cfg.Warnings = wf
@@ -239,153 +167,28 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	bars := newStepBars(streams.Err, o.json)
 	cfg.Progress = bars.update
 	cfg.Restart = o.restart
-	sum, _, err := Migrate(ctx, cfg)
+	sum, _, err := odoojob.Migrate(ctx, cfg)
 	bars.finish()
 	if sum == nil {
-		return err
+		return exitcode.Of(err)
 	}
-	if perr := printSummary(streams.Out, sum, Files{Rejects: rejectsPath, Warnings: warningsPath}, o.json); perr != nil && err == nil {
+	if perr := printSummary(streams.Out, sum, odoojob.Files{Rejects: rejectsPath, Warnings: warningsPath}, o.json); perr != nil && err == nil {
 		err = perr
 	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted: run the same command again to resume: %w", err)
 		}
-		return &output.ExitError{Code: 1, Err: fmt.Errorf("%w (run the same command again to resume)", err)}
+		return exitcode.Of(fmt.Errorf("%w (run the same command again to resume)", err))
+	}
+	if t := sum.Total(); !sum.DryRun && t.Rejected > 0 {
+		return exitcode.Finished(t.Rejected, fmt.Sprintf("finished with %d rejected records; see %s", t.Rejected, rejectsPath))
 	}
 	return nil
 }
 
-// stepBars draws one progress bar per step on a terminal.
-type stepBars struct {
-	w    io.Writer
-	off  bool
-	cur  string
-	bar  *output.Progress
-	seen int64
+// openAppend opens the rejects (or warnings) file for appending: a
+// resumed run adds to what earlier runs recorded.
+func openAppend(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 }
-
-func newStepBars(w io.Writer, quiet bool) *stepBars { return &stepBars{w: w, off: quiet} }
-
-func (b *stepBars) update(p migrations.StepProgress) {
-	if b.off {
-		return
-	}
-	if p.Step != b.cur {
-		b.finish()
-		b.cur, b.seen = p.Step, 0
-		b.bar = output.NewProgress(b.w, -1, p.Step)
-	}
-	if n := p.Counts.Read - b.seen; n > 0 {
-		b.bar.Add(int(n))
-		b.seen = p.Counts.Read
-	}
-}
-
-func (b *stepBars) finish() {
-	if b.bar != nil {
-		b.bar.Finish()
-		b.bar = nil
-	}
-}
-
-// WarningsPath is the default warnings file beside a rejects file: the
-// last "rejects" in its name becomes "warnings" (odoo-rejects.jsonl →
-// odoo-warnings.jsonl), or ".warnings.jsonl" replaces its extension.
-func WarningsPath(rejects string) string {
-	dir, base := filepath.Split(rejects)
-	if i := strings.LastIndex(base, "rejects"); i >= 0 {
-		return dir + base[:i] + "warnings" + base[i+len("rejects"):]
-	}
-	return dir + strings.TrimSuffix(base, filepath.Ext(base)) + ".warnings.jsonl"
-}
-
-// Files are the report files of a run ("" when not written).
-type Files struct {
-	Rejects, Warnings string
-}
-
-// Result is the JSON summary of `dvsync migrate odoo`.
-type Result struct {
-	*migrations.Summary
-	Rejects  string `json:"rejects_file,omitempty"`
-	Warnings string `json:"warnings_file,omitempty"`
-	// Warned is the number of mapping warnings of all steps (each step's
-	// counts.warned, and a sample in its warnings).
-	Warned int64          `json:"warned"`
-	Rates  map[string]int `json:"records_per_second"`
-}
-
-// NewResult is the JSON summary of a run that wrote files.
-func NewResult(sum *migrations.Summary, files Files) Result {
-	res := Result{Summary: sum, Rejects: files.Rejects, Warnings: files.Warnings, Warned: sum.Total().Warned, Rates: map[string]int{}}
-	for _, s := range sum.Steps {
-		res.Rates[s.Step] = int(rate(s.Counts.Read, s.Duration))
-	}
-	return res
-}
-
-// maxListedWarnings bounds the warnings the table summary prints; the
-// warnings file and --json have more.
-const maxListedWarnings = 5
-
-func printSummary(w io.Writer, sum *migrations.Summary, files Files, asJSON bool) error {
-	res := NewResult(sum, files)
-	if asJSON {
-		return output.WriteJSON(w, res)
-	}
-	var rows [][]string
-	for _, s := range sum.Steps {
-		c := s.Counts
-		rows = append(rows, []string{s.Step, string(s.Status), n(c.Read), n(c.Created), n(c.Updated), n(c.Written), n(c.Unchanged), n(c.Skipped), n(c.Rejected), n(c.Warned),
-			s.Duration.Round(time.Millisecond).String(), strconv.Itoa(res.Rates[s.Step])})
-	}
-	t := sum.Total()
-	rows = append(rows, []string{"total", string(sum.Status), n(t.Read), n(t.Created), n(t.Updated), n(t.Written), n(t.Unchanged), n(t.Skipped), n(t.Rejected), n(t.Warned),
-		sum.Ended.Sub(sum.Started).Round(time.Millisecond).String(), strconv.Itoa(int(rate(t.Read, sum.Ended.Sub(sum.Started))))})
-	if err := output.Table(w, []string{"step", "status", "read", "created", "updated", "written", "unchanged", "skipped", "rejected", "warnings", "time", "rec/s"}, rows); err != nil {
-		return err
-	}
-	if t.Warned > 0 {
-		where := "--json has a sample of each step's warnings"
-		if files.Warnings != "" {
-			where = "see " + files.Warnings
-		}
-		fmt.Fprintf(w, "\n%d mapping warnings (fallbacks that changed the data); %s. First ones:\n", t.Warned, where)
-		listed := 0
-		for _, s := range sum.Steps {
-			for _, wn := range s.Warnings {
-				if listed == maxListedWarnings {
-					break
-				}
-				fmt.Fprintf(w, "  %s %s: %s\n", s.Step, wn.SourceID, wn.Message)
-				listed++
-			}
-		}
-	}
-	if sum.DryRun {
-		var tables []string
-		per := map[string]int64{}
-		for _, s := range sum.Steps {
-			for name, tc := range s.Tables {
-				if per[name] == 0 {
-					tables = append(tables, name)
-				}
-				per[name] += tc.Records
-			}
-		}
-		sort.Strings(tables)
-		fmt.Fprintln(w, "\nDry run: nothing was written. Records per table:")
-		for _, name := range tables {
-			fmt.Fprintf(w, "  %-18s %d\n", name, per[name])
-		}
-		fmt.Fprintln(w, "Use --json to see a sample of each step's records.")
-		return nil
-	}
-	if t.Rejected > 0 {
-		fmt.Fprintf(w, "\n%d records rejected; see %s\n", t.Rejected, files.Rejects)
-	}
-	return nil
-}
-
-func n(v int64) string { return strconv.FormatInt(v, 10) }

@@ -10,7 +10,9 @@ import (
 	"testing"
 
 	"github.com/dvsync/dvsync/cmd/internal/output"
+	"github.com/dvsync/dvsync/dataverse/sink"
 	"github.com/dvsync/dvsync/mapping/odoodv"
+	"github.com/dvsync/dvsync/migrations/odoojob"
 	"github.com/dvsync/dvsync/odoo/odooserver"
 )
 
@@ -39,7 +41,7 @@ func TestPrintDefaultMap(t *testing.T) {
 }
 
 func TestCommandDryRunThenRun(t *testing.T) {
-	s := startServers(t, smallSeed(t, 25), nil)
+	s := startServers(t, smallSeed(t, 25))
 	dir := t.TempDir()
 	t.Setenv("DVSYNC_TOKEN", dvToken)
 	t.Setenv("ODOO_API_KEY", odooKey)
@@ -51,7 +53,7 @@ func TestCommandDryRunThenRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var plan Result
+	var plan odoojob.Result
 	if err := json.Unmarshal([]byte(out), &plan); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -64,7 +66,7 @@ func TestCommandDryRunThenRun(t *testing.T) {
 		}
 	}
 	// Nothing was written.
-	n, err := NewTarget(s.dv).Count(context.Background(), "queue")
+	n, err := sink.New(s.dv, nil).Count(context.Background(), "queue")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +84,7 @@ func TestCommandDryRunThenRun(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
 	}
-	n, _ = NewTarget(s.dv).Count(context.Background(), "queue")
+	n, _ = sink.New(s.dv, nil).Count(context.Background(), "queue")
 	if n != before+4 {
 		t.Errorf("queues %d → %d, want 4 more", before, n)
 	}
@@ -91,7 +93,7 @@ func TestCommandDryRunThenRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var again Result
+	var again odoojob.Result
 	json.Unmarshal([]byte(out), &again)
 	if again.Total().Created != 0 {
 		t.Errorf("second run created %d records", again.Total().Created)

@@ -10,8 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dvsync/dvsync/cmd/internal/exitcode"
 	"github.com/dvsync/dvsync/mapping/odoodv"
 	"github.com/dvsync/dvsync/migrations"
+	"github.com/dvsync/dvsync/migrations/odoojob"
 	"github.com/dvsync/dvsync/odoo/odooserver"
 )
 
@@ -69,15 +71,17 @@ func TestUnmatchedUserWarning(t *testing.T) {
 	os.WriteFile(mapFile, mapYAML, 0o600)
 	os.WriteFile(filepath.Join(dir, "demo-users.csv"), []byte(strings.Join(kept, "\n")), 0o600)
 
-	s := startServers(t, seed, nil)
+	s := startServers(t, seed)
 	t.Setenv("DVSYNC_TOKEN", dvToken)
 	t.Setenv("ODOO_API_KEY", odooKey)
 	base := []string{"--odoo", s.odooURL, "--odoo-db", odooserver.Database, "--odoo-user", "admin", "--env", s.dvURL,
 		"--state", filepath.Join(dir, "state.db"), "--rejects", filepath.Join(dir, "odoo-rejects.jsonl"), "--map", mapFile}
 
+	// Mei Chen herself is no Dataverse user, so her user record is
+	// rejected: the run finishes with the documented "rejects" exit code.
 	out, _, err := runCmd(t, base...)
-	if err != nil {
-		t.Fatal(err)
+	if code := exitCode(err); code != exitcode.Rejects {
+		t.Fatalf("exit %d (%v), want %d", code, err, exitcode.Rejects)
 	}
 	// The default file sits beside the rejects file.
 	warnFile := filepath.Join(dir, "odoo-warnings.jsonl")
@@ -115,10 +119,10 @@ func TestUnmatchedUserWarning(t *testing.T) {
 	// Re-reading everything warns again, in the JSON summary too, and the
 	// file is appended to.
 	out, _, err = runCmd(t, append(base, "--restart", "--json")...)
-	if err != nil {
-		t.Fatal(err)
+	if code := exitCode(err); code != exitcode.Rejects {
+		t.Fatalf("exit %d (%v), want %d", code, err, exitcode.Rejects)
 	}
-	var res Result
+	var res odoojob.Result
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

@@ -9,20 +9,23 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dvsync/dvsync/cmd/internal/connection"
-	"github.com/dvsync/dvsync/cmd/internal/migrateodoo"
+	"github.com/dvsync/dvsync/cmd/internal/exitcode"
 	"github.com/dvsync/dvsync/cmd/internal/output"
-	"github.com/dvsync/dvsync/cmd/internal/pull"
+	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/migrations"
+	"github.com/dvsync/dvsync/migrations/odoojob"
 )
 
+// defaultStateFile is `dvsync migrate odoo`'s default --state.
+const defaultStateFile = "dvsync-state.db"
+
 type options struct {
-	odoo    migrateodoo.OdooFlags
+	odoo    connection.Odoo
 	conn    connection.Dataverse
 	state   string
 	mapFile string
@@ -50,17 +53,21 @@ wrote since its first run) and differing field by field, lookups included
 Every record is checked unless --sample N is given, which checks a uniform
 sample of N source records per step, fixed by --seed, so a re-run checks the
 same records. The report is written as verify.html and verify.json in
---report DIR. The command exits with status 1 when anything differs.`,
+--report DIR. The command exits with status 3 when anything differs or any
+record was rejected by the migration (rejected records are never OK), 1 when
+it could not finish, 2 on a usage error.`,
 		Example: `  ODOO_API_KEY=... dvsync verify --odoo https://acme.odoo.com --odoo-db acme --odoo-user bot@acme.example \
       --env https://acme.crm.dynamics.com --state acme.db --map odoo-map.yaml --report ./verify
   dvsync verify ... --sample 500 --seed 42 --json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return run(cmd.Context(), streams, o) },
+		// Mismatches found are no usage error.
+		SilenceUsage: true,
+		RunE:         func(cmd *cobra.Command, _ []string) error { return run(cmd.Context(), streams, o) },
 	}
 	f := cmd.Flags()
 	o.odoo.AddFlags(f)
 	o.conn.AddFlags(f)
-	f.StringVar(&o.state, "state", migrateodoo.DefaultStateFile, "state file of the migration (its ID map and rejects)")
+	f.StringVar(&o.state, "state", defaultStateFile, "state file of the migration (its ID map and rejects)")
 	f.StringVar(&o.mapFile, "map", "", "mapping file the migration used (default: the built-in map)")
 	f.IntVar(&o.sample, "sample", 0, "check a seeded sample of N source records per step instead of all")
 	f.Uint64Var(&o.seed, "seed", 1, "seed of --sample")
@@ -72,36 +79,36 @@ same records. The report is written as verify.html and verify.json in
 
 func run(ctx context.Context, streams *output.Streams, o *options) error {
 	if o.sample < 0 {
-		return errors.New("--sample must not be negative")
+		return exitcode.UsageError(errors.New("--sample must not be negative"))
 	}
 	if _, err := os.Stat(o.state); err != nil {
-		return fmt.Errorf("state file %s: %w (pass the --state of the migration)", o.state, err)
+		return exitcode.UsageError(fmt.Errorf("state file %s: %w (pass the --state of the migration)", o.state, err))
 	}
-	m, err := migrateodoo.LoadMapFlag(o.mapFile)
+	m, err := odoojob.LoadMap(o.mapFile)
 	if err != nil {
-		return err
+		return exitcode.UsageError(err)
 	}
-	log := migrateodoo.Logger(streams.Err, o.verbose)
-	oc, err := o.odoo.Client(ctx, log)
+	log := output.Logger(streams.Err, o.verbose)
+	oc, err := o.odoo.Client(ctx, nil)
 	if err != nil {
-		return err
+		return exitcode.Of(err)
 	}
-	dv, err := migrateodoo.DataverseClient(&o.conn, streams)
+	dv, err := o.conn.Client(func(msg string) { fmt.Fprintln(streams.Err, msg) }, &dataverse.ClientOptions{OnRetry: connection.RetryNotices(streams.Err)})
 	if err != nil {
-		return err
+		return exitcode.Of(err)
 	}
 	store, err := migrations.OpenSQLite(ctx, o.state)
 	if err != nil {
-		return fmt.Errorf("opening the state file: %w", err)
+		return exitcode.Of(fmt.Errorf("opening the state file: %w", err))
 	}
 	defer store.Close()
-	rep, err := migrateodoo.Verify(ctx, migrateodoo.Config{Odoo: oc, Database: o.odoo.DB, Dataverse: dv, Map: m, Store: store, Logger: log}, o.sample, o.seed)
+	rep, err := odoojob.Verify(ctx, odoojob.Config{Odoo: oc, Database: o.odoo.DB, Dataverse: dv, Map: m, Store: store, Logger: log}, o.sample, o.seed)
 	if err != nil {
-		return err
+		return exitcode.Of(err)
 	}
-	htmlPath, jsonPath, err := WriteReports(rep, o.report)
+	htmlPath, jsonPath, err := rep.WriteFiles(o.report)
 	if err != nil {
-		return err
+		return exitcode.Of(err)
 	}
 	if o.json {
 		if err := output.WriteJSON(streams.Out, rep); err != nil {
@@ -112,34 +119,9 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		fmt.Fprintf(streams.Out, "\nReport: %s\n        %s\n", htmlPath, jsonPath)
 	}
 	if !rep.OK {
-		return &output.ExitError{Code: 1, Err: fmt.Errorf("verify: %d mismatches between Odoo and Dataverse; see %s", rep.Mismatches(), htmlPath)}
+		return exitcode.Finished(rep.Mismatches(), fmt.Sprintf("verify: %d mismatches between Odoo and Dataverse; see %s", rep.Mismatches(), htmlPath))
 	}
-	return nil
-}
-
-// WriteReports writes verify.html and verify.json into dir.
-func WriteReports(rep *migrations.Report, dir string) (htmlPath, jsonPath string, err error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", "", err
-	}
-	htmlPath, jsonPath = filepath.Join(dir, "verify.html"), filepath.Join(dir, "verify.json")
-	for _, f := range []struct {
-		path  string
-		write func(io.Writer) error
-	}{{htmlPath, rep.WriteHTML}, {jsonPath, rep.WriteJSON}} {
-		a, err := pull.CreateAtomic(f.path)
-		if err != nil {
-			return "", "", err
-		}
-		if err := f.write(a); err != nil {
-			a.Abort()
-			return "", "", err
-		}
-		if err := a.Commit(); err != nil {
-			return "", "", err
-		}
-	}
-	return htmlPath, jsonPath, nil
+	return exitcode.Finished(rep.Rejected(), fmt.Sprintf("verify: no mismatches, but %d records were rejected by the migration; see its rejects file", rep.Rejected()))
 }
 
 // PrintReport prints the per-step reconciliation as a table.
@@ -153,12 +135,16 @@ func PrintReport(w io.Writer, rep *migrations.Report) {
 			diff += t.Differing
 			unexpected += t.Unexpected
 		}
-		rows = append(rows, []string{s.Step, i(s.SourceRead), i(s.Expected), i(s.Skipped), i(s.Rejected), i(s.Checked), i(missing), i(dup + unexpected), i(diff), i(s.Unrecorded)})
+		rows = append(rows, []string{s.Step, i(s.SourceRead), i(s.Expected), i(s.Skipped), i(s.AllRejected()), i(s.Checked), i(missing), i(dup + unexpected), i(diff), i(s.Unrecorded)})
 	}
 	output.Table(w, []string{"step", "source", "expected", "skipped", "rejected", "checked", "missing", "duplicated", "differing", "unrecorded"}, rows)
-	if rep.OK {
+	switch {
+	case rep.OK && rep.Rejected() > 0:
+		// Rejected records are never OK: they were not migrated.
+		fmt.Fprintf(w, "\nNo mismatches, but %d records were rejected and not migrated.\n", rep.Rejected())
+	case rep.OK:
 		fmt.Fprintln(w, "\nOK: no mismatches.")
-	} else {
+	default:
 		fmt.Fprintf(w, "\n%d mismatches.\n", rep.Mismatches())
 	}
 }
