@@ -429,29 +429,35 @@ func (c *Client) jsonrpc(ctx context.Context, service, method string, args []any
 		if resp.StatusCode != http.StatusOK {
 			return httpError(resp, resp.Request.URL)
 		}
-		var discard json.RawMessage
-		env := jsonrpcResponse{Result: &discard}
-		if out != nil {
-			env.Result = out
-		}
-		if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
-			// A result of the wrong shape is our bug or a server's; a body
-			// cut short is a dropped connection, worth a retry.
-			var typeErr *json.UnmarshalTypeError
-			if errors.As(err, &typeErr) {
-				return fmt.Errorf("odoo: decoding %s.%s result: %w", service, method, err)
-			}
-			return &transientError{fmt.Errorf("odoo: reading %s.%s response: %w", service, method, err)}
-		}
-		if env.Error != nil {
-			e := &Error{Name: env.Error.Data.Name, Message: env.Error.Data.Message, Code: env.Error.Code, HTTPStatus: http.StatusOK, Debug: env.Error.Data.Debug}
-			if e.Name == "" {
-				e.Name, e.Message = "odoo.http.SessionExpiredException", env.Error.Message
-			}
-			return e
-		}
-		return nil
+		return decodeJSONRPC(resp.Body, out, service+"."+method)
 	})
+}
+
+// decodeJSONRPC reads a JSON-RPC envelope, decoding "result" straight into
+// out (nil discards it) and "error" into an *Error.
+func decodeJSONRPC(r io.Reader, out any, what string) error {
+	var discard json.RawMessage
+	env := jsonrpcResponse{Result: &discard}
+	if out != nil {
+		env.Result = out
+	}
+	if err := json.NewDecoder(r).Decode(&env); err != nil {
+		// A result of the wrong shape is our bug or a server's; a body
+		// cut short is a dropped connection, worth a retry.
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return fmt.Errorf("odoo: decoding %s result: %w", what, err)
+		}
+		return &transientError{fmt.Errorf("odoo: reading %s response: %w", what, err)}
+	}
+	if env.Error != nil {
+		e := &Error{Name: env.Error.Data.Name, Message: env.Error.Data.Message, Code: env.Error.Code, HTTPStatus: http.StatusOK, Debug: env.Error.Data.Debug}
+		if e.Name == "" {
+			e.Name, e.Message = "odoo.http.SessionExpiredException", env.Error.Message
+		}
+		return e
+	}
+	return nil
 }
 
 func (c *Client) json2(ctx context.Context, model, method string, body map[string]any, out any, idempotent bool, attempts int) error {

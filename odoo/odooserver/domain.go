@@ -47,16 +47,96 @@ var operators = map[string]bool{
 }
 
 type leaf struct {
-	path []*fieldDef // the relation chain; the last element is compared
-	op   string
-	val  any
-	sub  cond // any / not any
-	like *regexp.Regexp
+	path  []*fieldDef // the relation chain; the last element is compared
+	op    string
+	val   any
+	sub   cond // any / not any
+	like  *regexp.Regexp
+	depth int // 1, or 1 + the depth of sub
 }
 
 // parseDomain turns a wire domain into a condition tree. version gates the
 // operators that did not exist yet (any / not any arrived in 17).
+//
+// Chains of one operator ("|", "|", ..., a, b, c) become one flat node,
+// so a long OR of ids costs one level; what still nests deeper than
+// maxNesting (alternating operators, stacked "!", "any" inside "any") is
+// refused with the RecursionError Odoo's recursive domain code raises,
+// because evaluation recurses once per level.
 func parseDomain(s *store, m *modelDef, domain any, version int) (cond, error) {
+	return parseDomainAt(s, m, domain, version, 0)
+}
+
+// condDepth is how deeply a condition nests.
+func condDepth(c cond) int {
+	switch x := c.(type) {
+	case andCond:
+		return x.depth()
+	case orCond:
+		return x.depth()
+	case notCond:
+		return 1 + condDepth(x.c)
+	case *leaf:
+		return x.depth
+	}
+	return 1
+}
+
+func (c andCond) depth() int {
+	d := 0
+	for _, x := range c {
+		d = max(d, condDepth(x))
+	}
+	return d + 1
+}
+
+func (c orCond) depth() int {
+	d := 0
+	for _, x := range c {
+		d = max(d, condDepth(x))
+	}
+	return d + 1
+}
+
+func sameOp(op string, c cond) bool {
+	if op == "&" {
+		_, ok := c.(andCond)
+		return ok
+	}
+	_, ok := c.(orCond)
+	return ok
+}
+
+// merge builds op(a, b), folding nodes of the same operator together.
+// Nodes are consumed once, so appending to them in place is safe.
+func merge(op string, a, b cond) cond {
+	if op == "&" {
+		x, okA := a.(andCond)
+		y, okB := b.(andCond)
+		switch {
+		case okA && okB:
+			return append(y, x...)
+		case okB:
+			return append(y, a)
+		case okA:
+			return append(x, b)
+		}
+		return andCond{a, b}
+	}
+	x, okA := a.(orCond)
+	y, okB := b.(orCond)
+	switch {
+	case okA && okB:
+		return append(y, x...)
+	case okB:
+		return append(y, a)
+	case okA:
+		return append(x, b)
+	}
+	return orCond{a, b}
+}
+
+func parseDomainAt(s *store, m *modelDef, domain any, version, base int) (cond, error) {
 	if domain == nil {
 		return andCond{}, nil
 	}
@@ -68,49 +148,77 @@ func parseDomain(s *store, m *modelDef, domain any, version int) (cond, error) {
 		return nil, errValue("Invalid domain: %s", pyRepr(domain))
 	}
 	var stack []cond
-	pop := func() (cond, error) {
+	var depths []int // depth of each stack entry, kept alongside
+	pop := func() (cond, int, error) {
 		if len(stack) == 0 {
-			return nil, errValue("Invalid domain: %s", pyRepr(domain))
+			return nil, 0, errValue("Invalid domain: %s", shortRepr(domain))
 		}
-		c := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		return c, nil
+		c, d := stack[len(stack)-1], depths[len(depths)-1]
+		stack, depths = stack[:len(stack)-1], depths[:len(depths)-1]
+		return c, d, nil
+	}
+	push := func(c cond, d int) error {
+		if base+d > maxNesting {
+			return errXMLTooDeep
+		}
+		stack, depths = append(stack, c), append(depths, d)
+		return nil
 	}
 	for i := len(items) - 1; i >= 0; i-- {
 		switch x := items[i].(type) {
 		case string:
 			switch x {
 			case "!":
-				a, err := pop()
+				a, d, err := pop()
 				if err != nil {
 					return nil, err
 				}
-				stack = append(stack, notCond{a})
+				if err := push(notCond{a}, d+1); err != nil {
+					return nil, err
+				}
 			case "&", "|":
-				a, err := pop()
+				a, da, err := pop()
 				if err != nil {
 					return nil, err
 				}
-				b, err := pop()
+				b, db, err := pop()
 				if err != nil {
 					return nil, err
 				}
-				if x == "&" {
-					stack = append(stack, andCond{a, b})
-				} else {
-					stack = append(stack, orCond{a, b})
+				// merge folds a same-operator operand: it keeps its depth
+				// and the other operand becomes one of its children.
+				sameA, sameB := sameOp(x, a), sameOp(x, b)
+				var d int
+				switch {
+				case sameA && sameB:
+					d = max(da, db)
+				case sameA:
+					d = max(da, db+1)
+				case sameB:
+					d = max(db, da+1)
+				default:
+					d = max(da, db) + 1
+				}
+				if err := push(merge(x, a, b), d); err != nil {
+					return nil, err
 				}
 			default:
-				return nil, errValue("Invalid domain term %s", pyRepr(x))
+				return nil, errValue("Invalid domain term %s", shortRepr(x))
 			}
 		case []any:
-			c, err := parseLeaf(s, m, x, version)
+			c, err := parseLeaf(s, m, x, version, base)
 			if err != nil {
 				return nil, err
 			}
-			stack = append(stack, c)
+			d := 1
+			if l, ok := c.(*leaf); ok {
+				d = l.depth
+			}
+			if err := push(c, d); err != nil {
+				return nil, err
+			}
 		default:
-			return nil, errValue("Invalid domain term %s", pyRepr(x))
+			return nil, errValue("Invalid domain term %s", shortRepr(x))
 		}
 	}
 	slices.Reverse(stack)
@@ -120,7 +228,17 @@ func parseDomain(s *store, m *modelDef, domain any, version int) (cond, error) {
 	return andCond(stack), nil
 }
 
-func parseLeaf(s *store, m *modelDef, t []any, version int) (cond, error) {
+// shortRepr is pyRepr cut to a readable length: messages about a bad
+// domain must not be as large as the domain.
+func shortRepr(v any) string {
+	s := pyRepr(v)
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
+
+func parseLeaf(s *store, m *modelDef, t []any, version, base int) (cond, error) {
 	if len(t) != 3 {
 		return nil, errValue("Invalid leaf %s", pyRepr(t))
 	}
@@ -137,7 +255,7 @@ func parseLeaf(s *store, m *modelDef, t []any, version int) (cond, error) {
 	if !operators[op] || (version < 17 && (op == "any" || op == "not any")) {
 		return nil, errValue("Invalid leaf %s", pyRepr(t))
 	}
-	l := &leaf{op: op, val: t[2]}
+	l := &leaf{op: op, val: t[2], depth: 1}
 	cur := m
 	for i, part := range strings.Split(name, ".") {
 		f, ok := cur.fields[part]
@@ -158,11 +276,11 @@ func parseLeaf(s *store, m *modelDef, t []any, version int) (cond, error) {
 		if last.relation == "" {
 			return nil, errValue("Invalid leaf %s: %s is not relational", pyRepr(t), last.name)
 		}
-		sub, err := parseDomain(s, s.models[last.relation], t[2], version)
+		sub, err := parseDomainAt(s, s.models[last.relation], t[2], version, base+1)
 		if err != nil {
 			return nil, err
 		}
-		l.sub = sub
+		l.sub, l.depth = sub, 1+condDepth(sub)
 	case "like", "not like", "ilike", "not ilike", "=like", "=ilike":
 		pattern, _ := t[2].(string)
 		if !strings.HasPrefix(op, "=") {

@@ -295,3 +295,59 @@ func TestVersionedSignaturesAndLoad(t *testing.T) {
 		t.Fatalf("load=None: %v %v", out, err)
 	}
 }
+
+// Issue 13: a domain cannot nest the evaluator's recursion without bound.
+// Long chains of one operator flatten (999 ORs are one level); alternating
+// operators past maxNesting are a RecursionError.
+func TestDomainDepthIsBounded(t *testing.T) {
+	srv := seeded(t, 17, FlavourEnterprise)
+	m, tb, _ := srv.store.model("res.partner")
+	var ors []any
+	for i := 0; i < 200_000; i++ {
+		ors = append(ors, "|")
+	}
+	for i := 0; i <= 200_000; i++ {
+		ors = append(ors, []any{"id", "=", i})
+	}
+	c, err := parseDomain(srv.store, m, ors, 17)
+	if err != nil {
+		t.Fatalf("a long OR chain: %v", err)
+	}
+	if d := condDepth(c); d > 2 {
+		t.Fatalf("OR chain nests %d deep, want it flat", d)
+	}
+	hits := 0
+	for _, id := range tb.ids {
+		if c.eval(srv.store, m, tb.byID[id]) {
+			hits++
+		}
+	}
+	if hits != len(tb.ids) {
+		t.Fatalf("%d of %d partners match ids 0..200000", hits, len(tb.ids))
+	}
+	var alt []any
+	for i := 0; i < 5000; i++ {
+		alt = append(alt, []any{"&", "|"}[i%2], []any{"id", "=", i})
+	}
+	alt = append(alt, []any{"id", "=", -1})
+	if _, err := parseDomain(srv.store, m, alt, 17); err == nil || !strings.Contains(err.Error(), "RecursionError") {
+		t.Fatalf("5,000 alternating operators: %v", err)
+	}
+	var nots []any
+	for i := 0; i < 5000; i++ {
+		nots = append(nots, "!")
+	}
+	nots = append(nots, []any{"id", "=", 1})
+	if _, err := parseDomain(srv.store, m, nots, 17); err == nil {
+		t.Fatal("5,000 stacked '!' must be refused")
+	}
+	// Mixing folds with other operators still counts every level.
+	var mixed []any
+	for i := 0; i < 3000; i++ {
+		mixed = append(mixed, "&", []any{"id", "=", i}, "|", "|", []any{"id", "=", i}, []any{"id", "=", -i})
+	}
+	mixed = append(mixed, []any{"id", "=", -1})
+	if _, err := parseDomain(srv.store, m, mixed, 17); err == nil || !strings.Contains(err.Error(), "RecursionError") {
+		t.Fatalf("mixed chain: %v", err)
+	}
+}
