@@ -290,3 +290,21 @@ func (md *Model) label(col string, v int) string {
 func (md *Model) StatusLabel(t Ticket) string   { return md.label("statuscode", t.StatusCode) }
 func (md *Model) PriorityLabel(t Ticket) string { return md.label("prioritycode", t.PriorityCode) }
 func (md *Model) ChannelLabel(t Ticket) string  { return md.label("caseorigincode", t.ChannelCode) }
+
+// OdooStageStatus is the case status label an Odoo stage becomes, and
+// OdooPriorityLabel and OdooChannelLabel the case labels of an Odoo
+// priority key and channel name ("" when the map does not carry it): the
+// labels server-side Odoo groups are counted under, so they line up with
+// the Dataverse side.
+func (md *Model) OdooStageStatus(name string, closed bool) string {
+	return md.label("statuscode", md.mapper.CaseState(helpdesk.Stage{Name: name, Closed: closed}).Status)
+}
+
+func (md *Model) OdooPriorityLabel(key string) string {
+	v, _ := md.mapper.Priority(key)
+	return md.label("prioritycode", v)
+}
+
+func (md *Model) OdooChannelLabel(name string) string {
+	return md.label("caseorigincode", md.m.Tickets.Origins[strings.ToLower(name)])
+}

@@ -49,6 +49,10 @@ type Options struct {
 	// the figure out.
 	OdooSLA, DataverseSLA iter.Seq2[SLAOutcome, error]
 	Entitlements          iter.Seq2[Entitlement, error]
+	// OdooServer and DataverseServer are figures the servers computed
+	// (OdooServerCounts, DataverseServerCounts); they take the place of
+	// the streamed figures for their side, and the report says so.
+	OdooServer, DataverseServer *ServerCounts
 	// Differences and Unmatched receive every field difference and every
 	// unmatched record, as CSV and JSON Lines; nil discards.
 	DifferencesCSV, DifferencesJSONL io.Writer

@@ -224,3 +224,27 @@ func renderSample(t testing.TB, dir string) *Report {
 	}
 	return rep
 }
+
+func TestSummariseEntitlements(t *testing.T) {
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	list := []Entitlement{
+		{Name: "A gold", Customer: "A", Total: 100, Remaining: 20, End: now.AddDate(0, 6, 0), Active: true}, // 20%: near depletion
+		{Name: "A silver", Customer: "A", Total: 10, Remaining: 9, End: now.AddDate(0, 0, 30), Active: true}, // expires in 30 days
+		{Name: "B", Customer: "B", Total: 50, Remaining: 30, End: now.AddDate(0, 0, 31), Active: true},       // neither
+		{Name: "C old", Customer: "C", Total: 10, Remaining: 0, End: now.AddDate(0, 0, -1), Active: false},   // not active: ignored
+	}
+	s, err := SummariseEntitlements(func(yield func(Entitlement, error) bool) {
+		for _, e := range list {
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}, now, MethodStreamed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Active != 3 || s.Customers != 2 || len(s.NearDepletion) != 1 || s.NearDepletion[0].Name != "A gold" ||
+		len(s.Expiring) != 1 || s.Expiring[0].Name != "A silver" || s.AverageUsePerCustomer != (81+20)/2.0 {
+		t.Errorf("%+v", s)
+	}
+}

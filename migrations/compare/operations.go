@@ -135,6 +135,12 @@ func (e *engine) operations(ctx context.Context) (*Operations, error) {
 		if err != nil {
 			return nil, fmt.Errorf("operations %s: %w", g.id, err)
 		}
+		if sc := e.o.OdooServer; sc != nil {
+			overlay(&fig, sc.Counts[g.id], true, sc.Method)
+		}
+		if sc := e.o.DataverseServer; sc != nil {
+			overlay(&fig, sc.Counts[g.id], false, sc.Method)
+		}
 		if g.id != "month" {
 			byTotal(&fig)
 		}
@@ -150,12 +156,16 @@ func (e *engine) operations(ctx context.Context) (*Operations, error) {
 		return nil, err
 	}
 	ops.Figures = append(ops.Figures, res)
-	if e.o.OdooSLA != nil || e.o.DataverseSLA != nil {
-		sla, err := SLACompliance(e.o.OdooSLA, e.o.DataverseSLA, methodOf(e.o.OdooSLA), methodOf(e.o.DataverseSLA))
+	if e.o.OdooSLA != nil || e.o.DataverseSLA != nil || e.o.OdooServer != nil || e.o.DataverseServer != nil {
+		o, om, err := slaSide(e.o.OdooServer, e.o.OdooSLA)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("Odoo SLA statuses: %w", err)
 		}
-		ops.Figures = append(ops.Figures, sla)
+		d, dm, err := slaSide(e.o.DataverseServer, e.o.DataverseSLA)
+		if err != nil {
+			return nil, fmt.Errorf("Dataverse SLA KPI instances: %w", err)
+		}
+		ops.Figures = append(ops.Figures, slaFigure(o, d, om, dm))
 	}
 	if e.o.Entitlements != nil {
 		if ops.Entitlements, err = SummariseEntitlements(e.o.Entitlements, e.o.Now, MethodStreamed); err != nil {
@@ -282,44 +292,32 @@ const (
 	SLACancelled  = "cancelled"
 )
 
-// SLACompliance counts outcomes per policy on each side (policies are
-// few: a map is the right size here) into a figure of % met and breached.
-func SLACompliance(odoo, dataverse iter.Seq2[SLAOutcome, error], odooMethod, dvMethod string) (Figure, error) {
-	fig := Figure{ID: "sla", Title: "SLA compliance per policy (% met / % breached of decided)", Unit: "%", OdooMethod: odooMethod, DataverseMethod: dvMethod}
-	type tally struct{ met, breached, open int64 }
-	count := func(seq iter.Seq2[SLAOutcome, error]) (map[string]*tally, error) {
-		out := map[string]*tally{}
-		if seq == nil {
-			return out, nil
+// slaSide counts one side's SLA outcomes per policy (policies are few: a
+// map is the right size here), from the server's groups when it grouped
+// them, else from the streamed outcomes.
+func slaSide(server *ServerCounts, seq iter.Seq2[SLAOutcome, error]) (map[string]map[string]int64, string, error) {
+	if server != nil && server.SLA != nil {
+		return server.SLA, server.Method, nil
+	}
+	out := map[string]map[string]int64{}
+	if seq == nil {
+		return out, MethodNone, nil
+	}
+	for s, err := range seq {
+		if err != nil {
+			return nil, "", err
 		}
-		for s, err := range seq {
-			if err != nil {
-				return nil, err
-			}
-			t := out[s.Policy]
-			if t == nil {
-				t = &tally{}
-				out[s.Policy] = t
-			}
-			switch s.Status {
-			case SLAMet:
-				t.met++
-			case SLABreached:
-				t.breached++
-			case SLAInProgress:
-				t.open++
-			}
+		if out[s.Policy] == nil {
+			out[s.Policy] = map[string]int64{}
 		}
-		return out, nil
+		out[s.Policy][s.Status]++
 	}
-	o, err := count(odoo)
-	if err != nil {
-		return fig, fmt.Errorf("Odoo SLA statuses: %w", err)
-	}
-	d, err := count(dataverse)
-	if err != nil {
-		return fig, fmt.Errorf("Dataverse SLA KPI instances: %w", err)
-	}
+	return out, MethodStreamed, nil
+}
+
+// slaFigure is % met and % breached of the decided outcomes per policy.
+func slaFigure(o, d map[string]map[string]int64, om, dm string) Figure {
+	fig := Figure{ID: "sla", Title: "SLA compliance per policy (% met / % breached of decided)", Unit: "%", OdooMethod: om, DataverseMethod: dm}
 	var policies []string
 	for p := range o {
 		policies = append(policies, p)
@@ -330,26 +328,15 @@ func SLACompliance(odoo, dataverse iter.Seq2[SLAOutcome, error], odooMethod, dvM
 		}
 	}
 	slices.Sort(policies)
-	pct := func(t *tally, met bool) *float64 {
-		if t == nil || t.met+t.breached == 0 {
+	pct := func(t map[string]int64, status string) *float64 {
+		if t[SLAMet]+t[SLABreached] == 0 {
 			return nil
 		}
-		v := t.met
-		if !met {
-			v = t.breached
-		}
-		return f64(100 * float64(v) / float64(t.met+t.breached))
+		return f64(100 * float64(t[status]) / float64(t[SLAMet]+t[SLABreached]))
 	}
 	for _, p := range policies {
-		fig.Rows = append(fig.Rows, FigureRow{Label: p + " · met", Odoo: pct(o[p], true), Dataverse: pct(d[p], true)},
-			FigureRow{Label: p + " · breached", Odoo: pct(o[p], false), Dataverse: pct(d[p], false)})
+		fig.Rows = append(fig.Rows, FigureRow{Label: p + " · met", Odoo: pct(o[p], SLAMet), Dataverse: pct(d[p], SLAMet)},
+			FigureRow{Label: p + " · breached", Odoo: pct(o[p], SLABreached), Dataverse: pct(d[p], SLABreached)})
 	}
-	return fig, nil
-}
-
-func methodOf(seq iter.Seq2[SLAOutcome, error]) string {
-	if seq == nil {
-		return MethodNone
-	}
-	return MethodStreamed
+	return fig
 }

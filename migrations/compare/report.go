@@ -28,10 +28,13 @@ type Report struct {
 	StateFile string `json:"stateFile,omitempty"`
 	Since     string `json:"since,omitempty"`
 	// Requests counts the HTTP requests each side cost.
-	OdooRequests      int64   `json:"odooRequests"`
-	DataverseRequests int64   `json:"dataverseRequests"`
-	Rules             []Rule  `json:"normalisation"`
-	Result            *Result `json:"result"`
+	OdooRequests      int64 `json:"odooRequests"`
+	DataverseRequests int64 `json:"dataverseRequests"`
+	// AggregateRequests counts, per side, the requests of the server-side
+	// aggregates alone.
+	AggregateRequests map[string]int64 `json:"aggregateRequests,omitempty"`
+	Rules             []Rule           `json:"normalisation"`
+	Result            *Result          `json:"result"`
 	// Files are the report's files by kind, relative to the output folder.
 	Files map[string]string `json:"files"`
 }

@@ -155,7 +155,12 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		return o.conn.Explain(err)
 	}
 	opts := compare.Options{Model: md, Queues: compare.DataverseQueues(ctx, dv), Closings: compare.DataverseClosings(ctx, dv),
-		OdooSLA: compare.OdooSLA(ctx, r), DataverseSLA: compare.DataverseSLA(ctx, dv), Entitlements: compare.DataverseEntitlements(ctx, dv)}
+		DataverseSLA: compare.DataverseSLA(ctx, dv), Entitlements: compare.DataverseEntitlements(ctx, dv)}
+	before := ocount.n.Load()
+	if opts.OdooServer, err = compare.OdooServerCounts(ctx, r, md, since, time.Now()); err != nil {
+		return fmt.Errorf("odoo: %w", err)
+	}
+	aggRequests := map[string]int64{"odoo": ocount.n.Load() - before}
 	if store != nil {
 		opts.IDMap = compare.StateIDMap(store, compare.OdooJobName(o.odoo.DB))
 	}
@@ -165,7 +170,7 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	if err != nil {
 		return o.conn.Explain(err)
 	}
-	rep.OdooRequests, rep.DataverseRequests = ocount.n.Load(), oc.n.Load()
+	rep.OdooRequests, rep.DataverseRequests, rep.AggregateRequests = ocount.n.Load(), oc.n.Load(), aggRequests
 	// Rewritten so the files carry the final request counts.
 	if err := rep.Write(o.out); err != nil {
 		return err

@@ -190,6 +190,7 @@ func TestCompareAfterMigration(t *testing.T) {
 		if s.Report != filepath.Join(out, "compare-report.html") {
 			t.Errorf("report: %s", s.Report)
 		}
+		checkServerFigures(t, out)
 	}
 
 	// Change three cases, delete one.
@@ -249,4 +250,42 @@ func mustUUID(t testing.TB, s string) uuid.UUID {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// checkServerFigures: after a clean migration, the Odoo figures grouped
+// by the Odoo server (read_group, a handful of calls) equal the
+// Dataverse figures computed from the streamed cases, label by label.
+func checkServerFigures(t *testing.T, out string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(out, compare.FileJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep compare.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if n := rep.AggregateRequests["odoo"]; n == 0 || n > 15 {
+		t.Errorf("Odoo aggregates cost %d requests, want a handful", n)
+	}
+	for _, id := range []string{"team", "status", "priority", "channel", "month"} {
+		f := rep.Result.Operations.Figure(id)
+		if f == nil || f.OdooMethod != compare.MethodOdooGroup || len(f.Rows) == 0 {
+			t.Errorf("%s: %+v", id, f)
+			continue
+		}
+		for _, r := range f.Rows {
+			if *r.Odoo != *r.Dataverse {
+				t.Errorf("%s %q: Odoo (read_group) %v, Dataverse (streamed) %v", id, r.Label, *r.Odoo, *r.Dataverse)
+			}
+		}
+	}
+	if f := rep.Result.Operations.Figure("sla"); f == nil || f.OdooMethod != compare.MethodOdooGroup || len(f.Rows) == 0 {
+		t.Errorf("sla: %+v", f)
+	}
+	// Which entitlements are active depends on the reference server's
+	// clock; that the panel was read is what this test can hold.
+	if rep.Result.Operations.Entitlements == nil {
+		t.Errorf("entitlements: %+v", rep.Result.Operations.Entitlements)
+	}
 }
