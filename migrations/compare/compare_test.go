@@ -228,7 +228,7 @@ func renderSample(t testing.TB, dir string) *Report {
 func TestSummariseEntitlements(t *testing.T) {
 	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	list := []Entitlement{
-		{Name: "A gold", Customer: "A", Total: 100, Remaining: 20, End: now.AddDate(0, 6, 0), Active: true}, // 20%: near depletion
+		{Name: "A gold", Customer: "A", Total: 100, Remaining: 20, End: now.AddDate(0, 6, 0), Active: true},  // 20%: near depletion
 		{Name: "A silver", Customer: "A", Total: 10, Remaining: 9, End: now.AddDate(0, 0, 30), Active: true}, // expires in 30 days
 		{Name: "B", Customer: "B", Total: 50, Remaining: 30, End: now.AddDate(0, 0, 31), Active: true},       // neither
 		{Name: "C old", Customer: "C", Total: 10, Remaining: 0, End: now.AddDate(0, 0, -1), Active: false},   // not active: ignored
