@@ -646,7 +646,9 @@ func (s *Server) serveFetchRows(w http.ResponseWriter, r *http.Request, t *schem
 	if spec.totalCount {
 		fmt.Fprintf(&buf, `,"@%s":%d,"@%s":%t`, annTotalCount, min(total, countLimit), annCountLimited, total > countLimit)
 	}
-	if paging && cookieOK && len(rows) > 0 && ann.wants(annFetchCookie) {
+	// The cookie comes only while more records follow: clients such as
+	// dynamics-web-api's fetchAll page for as long as it is present.
+	if paging && cookieOK && more && len(rows) > 0 && ann.wants(annFetchCookie) {
 		inner := plan.innerCookie(page, rows[0].byEnt[root], rows[len(rows)-1].byEnt[root])
 		cookie := fmt.Sprintf(`<cookie pagenumber="%d" pagingcookie="%s" istracking="False" />`, page+1, cookieEscape(cookieEscape(inner)))
 		buf.WriteString(`,"@` + annFetchCookie + `":`)

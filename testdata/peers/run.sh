@@ -2,6 +2,8 @@
 # Starts `dvsync serve` (reference Dataverse and reference Odoo) on loopback
 # and runs every *.check.mjs here against it with real third-party clients.
 # Each check prints one line per operation and exits non-zero on a mismatch.
+# Dataverse: dataverse-core (dynamics-web-api, incl. FetchXML and $apply),
+# dataverse-batch, dataverse-odata (@odata/client, a generic OData v4 client).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 top="$(cd "$here/../.." && pwd)"
