@@ -1,4 +1,4 @@
-package push
+package sink
 
 import (
 	"context"
@@ -16,9 +16,10 @@ const (
 	annNavigation  = "@Microsoft.Dynamics.CRM.associatednavigationproperty"
 )
 
-// preparer turns a record as read (by `dvsync pull` or written by hand)
-// into the body and key of a write.
-type preparer struct {
+// Preparer turns a record as read (by `dvsync pull`, or written by hand)
+// into the key and body of a write, for WriteItems: the one place that
+// knows which parts of a read record Dataverse takes back.
+type Preparer struct {
 	client *dataverse.Client
 	t      *schema.Table
 	mode   dataverse.WriteMode
@@ -27,7 +28,14 @@ type preparer struct {
 	sets map[string]string
 }
 
-func (p *preparer) entitySet(ctx context.Context, logical string) (string, error) {
+// NewPreparer prepares records of table t for writes in mode, addressed
+// by the key columns (an alternate key's, or t's primary key; none: the
+// primary key when the record has one).
+func NewPreparer(c *dataverse.Client, t *schema.Table, mode dataverse.WriteMode, key []string) *Preparer {
+	return &Preparer{client: c, t: t, mode: mode, key: key, sets: map[string]string{}}
+}
+
+func (p *Preparer) entitySet(ctx context.Context, logical string) (string, error) {
 	if s, ok := p.sets[logical]; ok {
 		return s, nil
 	}
@@ -39,7 +47,7 @@ func (p *preparer) entitySet(ctx context.Context, logical string) (string, error
 	return t.EntitySetName, nil
 }
 
-// prepare returns the item to write, or an error saying why the record
+// Prepare returns the item to write, or an error saying why the record
 // cannot be written as it is.
 //
 //   - OData annotations are dropped, except "x@odata.bind".
@@ -50,7 +58,7 @@ func (p *preparer) entitySet(ctx context.Context, logical string) (string, error
 //     alternate key ("/accounts(accountnumber='A-1')"), pass through.
 //   - Read-only columns (createdon, versionnumber, …) are dropped.
 //   - Unknown columns are refused when the table definition is known.
-func (p *preparer) prepare(ctx context.Context, in dataverse.Record) (dataverse.Item, error) {
+func (p *Preparer) Prepare(ctx context.Context, in dataverse.Record) (dataverse.Item, error) {
 	out := dataverse.Record{}
 	for k, v := range in {
 		switch {
@@ -104,7 +112,7 @@ func firstTarget(c *schema.Column) string {
 	return "target"
 }
 
-func (p *preparer) bindLookup(ctx context.Context, in dataverse.Record, prop string, v any) (nav, bind string, err error) {
+func (p *Preparer) bindLookup(ctx context.Context, in dataverse.Record, prop string, v any) (nav, bind string, err error) {
 	id, ok := v.(string)
 	if _, perr := uuid.Parse(id); !ok || perr != nil {
 		return "", "", fmt.Errorf("%s: %v is not a GUID", prop, v)
@@ -133,7 +141,7 @@ func (p *preparer) bindLookup(ctx context.Context, in dataverse.Record, prop str
 
 // keyOf addresses the record: by the --key columns (an alternate key, or
 // the primary key column alone), else by the primary key when present.
-func (p *preparer) keyOf(in dataverse.Record) (dataverse.Key, error) {
+func (p *Preparer) keyOf(in dataverse.Record) (dataverse.Key, error) {
 	if len(p.key) == 1 && p.key[0] == p.t.PrimaryID || len(p.key) == 0 {
 		s, _ := in[p.t.PrimaryID].(string)
 		if s == "" {

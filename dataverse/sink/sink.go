@@ -37,6 +37,7 @@ package sink
 import (
 	"context"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -87,6 +88,20 @@ func New(c *dataverse.Client, o *Options) *Sink {
 		s.o = *o
 	}
 	return s
+}
+
+// WriteItems streams records that need no mapping (a file `dvsync push`
+// reads, prepared by a Preparer) into table, in batches, with o's mode,
+// and calls report once per item. It is the sink's path for records that
+// carry no instructions: the same batching, addressing and unchanged
+// detection as Write, without the engine's checkpoints. Like
+// dataverse.Client.WriteAll it returns an error only when the run cannot
+// go on, after reporting every item.
+func (s *Sink) WriteItems(ctx context.Context, table string, items iter.Seq[dataverse.Item], o dataverse.BatchOptions, report func(dataverse.Result)) error {
+	if s.o.DisableBulk {
+		o.DisableBulk = true
+	}
+	return s.c.WriteAll(ctx, table, items, o, report)
 }
 
 // Client returns the client the sink writes through.

@@ -208,7 +208,9 @@ func (s *Sink) rewriteClosed(ctx context.Context, tbl *schema.Table, r migration
 			return s.c.Update(ctx, tbl.LogicalName, key, dataverse.Record{colState: stateActive, colStatus: statusInActive}, nil)
 		},
 		func() error { _, err := s.c.Upsert(ctx, tbl.LogicalName, key, body(tbl, r)); return err },
-		func() error { return s.transition(ctx, tbl, key, id, r.State, current{stateActive, statusInActive}, true) },
+		func() error {
+			return s.transition(ctx, tbl, key, id, r.State, current{stateActive, statusInActive}, true)
+		},
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

@@ -18,9 +18,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dvsync/dvsync/cmd/internal/connection"
+	"github.com/dvsync/dvsync/cmd/internal/exitcode"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/cmd/internal/pull"
 	"github.com/dvsync/dvsync/dataverse"
+	"github.com/dvsync/dvsync/dataverse/sink"
 )
 
 type options struct {
@@ -166,7 +168,7 @@ func (r *rejectsFile) close() error {
 func run(ctx context.Context, streams *output.Streams, o *options, table, file string) error {
 	mode := dataverse.WriteMode(strings.ToLower(o.mode))
 	if mode != dataverse.ModeUpsert && mode != dataverse.ModeCreate && mode != dataverse.ModeUpdate {
-		return fmt.Errorf("unknown --mode %q: use upsert, create or update", o.mode)
+		return exitcode.UsageError(fmt.Errorf("unknown --mode %q: use upsert, create or update", o.mode))
 	}
 	format, err := pull.FormatFor(o.format, file)
 	if err != nil {
@@ -176,10 +178,11 @@ func run(ctx context.Context, streams *output.Streams, o *options, table, file s
 	if o.concurrency != "" && o.concurrency != "auto" {
 		n, err := strconv.Atoi(o.concurrency)
 		if err != nil || n < 1 || n > dataverse.DocumentedConcurrencyLimit {
-			return fmt.Errorf("--concurrency must be auto or 1-%d", dataverse.DocumentedConcurrencyLimit)
+			return exitcode.UsageError(fmt.Errorf("--concurrency must be auto or 1-%d", dataverse.DocumentedConcurrencyLimit))
 		}
 		copts.Concurrency = n
 	}
+	copts.OnRetry = connection.RetryNotices(streams.Err)
 	client, err := o.conn.Client(func(m string) { fmt.Fprintln(streams.Err, m) }, copts)
 	if err != nil {
 		return err
@@ -218,7 +221,8 @@ func run(ctx context.Context, streams *output.Streams, o *options, table, file s
 	if format == "csv" {
 		records = readCSV(in, t)
 	}
-	prep := &preparer{client: client, t: t, mode: mode, key: keyCols, sets: map[string]string{}}
+	prep := sink.NewPreparer(client, t, mode, keyCols)
+	sk := sink.New(client, nil)
 	sum := Summary{Table: t.LogicalName, Mode: string(mode), DryRun: o.dryRun}
 	progress := output.NewProgress(streams.Err, -1, "pushing "+t.EntitySetName)
 	start := time.Now()
@@ -242,7 +246,7 @@ func run(ctx context.Context, streams *output.Streams, o *options, table, file s
 			sum.Input++
 			if r.err == nil {
 				var item dataverse.Item
-				item, r.err = prep.prepare(ctx, r.record)
+				item, r.err = prep.Prepare(ctx, r.record)
 				if r.err == nil {
 					if o.dryRun {
 						sum.Valid++
@@ -288,7 +292,7 @@ func run(ctx context.Context, streams *output.Streams, o *options, table, file s
 		for range items {
 		}
 	} else {
-		writeErr = client.WriteAll(ctx, t.LogicalName, items, dataverse.BatchOptions{
+		writeErr = sk.WriteItems(ctx, t.LogicalName, items, dataverse.BatchOptions{
 			Mode: mode, BatchSize: o.batch, DisableBulk: o.noBulk, Atomic: o.atomic, SkipUnchanged: o.skipSame,
 		}, report)
 	}
@@ -326,12 +330,9 @@ func run(ctx context.Context, streams *output.Streams, o *options, table, file s
 		fmt.Fprintln(streams.Out, humanSummary(sum, t.EntitySetName))
 	}
 	if writeErr != nil {
-		return writeErr
+		return exitcode.Of(writeErr)
 	}
-	if sum.Rejected > 0 {
-		return &output.ExitError{Code: 2, Err: fmt.Errorf("%d of %d records rejected; reasons in %s", sum.Rejected, sum.Input, rejectsPath)}
-	}
-	return nil
+	return exitcode.Finished(sum.Rejected, fmt.Sprintf("%d of %d records rejected; reasons in %s", sum.Rejected, sum.Input, rejectsPath))
 }
 
 func humanSummary(s Summary, set string) string {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dvsync/dvsync/cmd/internal/exitcode"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/cmd/internal/pull"
 	"github.com/dvsync/dvsync/cmd/internal/push"
@@ -99,8 +100,8 @@ func TestPushCountsAddUpAndRejectsAreKept(t *testing.T) {
 	rejects := filepath.Join(dir, "rejects.jsonl")
 	stdout, err := runPush(t, "", "account", in, "--env", url, "--key", "accountnumber", "--rejects", rejects, "--json", "--batch", "7")
 	var exit *output.ExitError
-	if !errors.As(err, &exit) || exit.Code != 2 {
-		t.Fatalf("err = %v, want exit code 2", err)
+	if !errors.As(err, &exit) || exit.Code != exitcode.Rejects {
+		t.Fatalf("err = %v, want exit code %d (finished with rejects)", err, exitcode.Rejects)
 	}
 	var sum push.Summary
 	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
