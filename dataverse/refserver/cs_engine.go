@@ -94,6 +94,8 @@ func (s *Server) cs() *csEngine { return &s.csState }
 func (s *Server) csInit() error {
 	stmts := []string{
 		`CREATE TABLE IF NOT EXISTS _cs_terms (incidentid TEXT NOT NULL, entitlementid TEXT NOT NULL, channelid TEXT NOT NULL DEFAULT '', amount REAL NOT NULL, PRIMARY KEY (incidentid, entitlementid, channelid)) WITHOUT ROWID`,
+		// The KPI instances whose timers the engine runs: those it started.
+		`CREATE TABLE IF NOT EXISTS _cs_timers (id TEXT PRIMARY KEY) WITHOUT ROWID`,
 	}
 	if t, ok := s.reg.Table("slakpiinstance"); ok {
 		if _, ok := t.Column("status"); ok {

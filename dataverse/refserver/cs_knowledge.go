@@ -29,7 +29,7 @@ const (
 // with all the article versions and translations", and ArticlePublicNumber
 // "remains the same across knowledge article versions and translations".
 func (s *Server) csArticleCreate(tx *writeTx, t *schema.Table, v row) error {
-	if tx.importing || boolOf(v["isrootarticle"], false) {
+	if tx.importing || boolOf(v["isrootarticle"], false) || historical(v) {
 		return nil
 	}
 	if root := idOf(v["rootarticleid"]); root != "" {

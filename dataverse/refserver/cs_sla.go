@@ -276,6 +276,9 @@ func (s *Server) csStartKPI(tx *writeTx, d *slaDef, it *slaItem, inc row, relate
 	if _, err := s.createRecord(tx, kt, &payload{values: v}, id); err != nil {
 		return "", nil, err
 	}
+	if _, err := tx.q.ExecContext(tx.ctx, `INSERT INTO _cs_timers (id) VALUES (?)`, id); err != nil {
+		return "", nil, err
+	}
 	return id, v, nil
 }
 
@@ -322,6 +325,10 @@ func (s *Server) csSLAOnCreate(tx *writeTx, v row) error {
 // csStartKPIs starts the KPIs of d that a case has none for.
 func (s *Server) csStartKPIs(tx *writeTx, d *slaDef, inc, changes row) error {
 	pl := plain(inc)
+	clientCols := map[string]bool{}
+	for k := range changes {
+		clientCols[k] = true
+	}
 	for _, rel := range d.relatedFields() {
 		if idOf(inc[rel]) != "" {
 			continue // the client linked its own instance (a migration copying history)
@@ -336,7 +343,15 @@ func (s *Server) csStartKPIs(tx *writeTx, d *slaDef, inc, changes row) error {
 		}
 		changes[rel] = lookupValue{ID: id, Target: "slakpiinstance"}
 		inc[rel] = changes[rel]
-		s.mirrorKPI(changes, rel, kv)
+		mirrored := row{}
+		s.mirrorKPI(mirrored, rel, kv)
+		for col, val := range mirrored {
+			// Decision: a value the client wrote itself in this request
+			// (a deadline it already knows) is kept.
+			if _, given := clientCols[col]; !given {
+				changes[col] = val
+			}
+		}
 	}
 	return nil
 }
@@ -465,6 +480,10 @@ func (s *Server) csSLAOnUpdate(tx *writeTx, old, changes, m row) error {
 
 // csSweepKPIs moves running KPI instances whose warning or failure time
 // has passed, and the case columns that mirror them.
+//
+// Decision: only the instances the engine started run on its clock; an
+// instance a client writes (a migration's history) keeps the status it was
+// written with.
 func (s *Server) csSweepKPIs(tx *writeTx) error {
 	kt, it := s.table("slakpiinstance"), s.table("incident")
 	if kt == nil || it == nil {
@@ -472,7 +491,7 @@ func (s *Server) csSweepKPIs(tx *writeTx) error {
 	}
 	now := tx.now.Format(dateTimeLayout)
 	rows, err := s.store.selectRows(tx.ctx, tx.q, kt, []string{kt.PrimaryID, "status", "warningtime", "failuretime", "regarding", "regarding" + targetSufix},
-		`"status" IN (0, 2) AND (("status" = 0 AND "warningtime" <= ?) OR "failuretime" <= ?)`, []any{now, now}, "", 0)
+		`"status" IN (0, 2) AND (("status" = 0 AND "warningtime" <= ?) OR "failuretime" <= ?) AND `+quoteIdent(kt.PrimaryID)+` IN (SELECT id FROM _cs_timers)`, []any{now, now}, "", 0)
 	if err != nil {
 		return err
 	}
@@ -515,9 +534,25 @@ func (s *Server) csSweepKPIs(tx *writeTx) error {
 	return nil
 }
 
+// historical tells whether a record was imported as history: created
+// with overriddencreatedon, the "Record Created On" column Dataverse keeps
+// for data migration (overriddencreatedon: "Date and time that the record
+// was migrated").
+//
+// Decision: the engine treats such records as imports of end states, the
+// way the seed is loaded and the Configuration Migration Tool imports: a
+// historical case takes no entitlement terms (the migrated balance already
+// counts it) and starts no SLA KPIs (its outcomes travel with it), and a
+// historical article gets no root article made for it. Cases created
+// without it are live and get the whole engine.
+func historical(r row) bool {
+	s, _ := r["overriddencreatedon"].(string)
+	return s != ""
+}
+
 // csIncidentCreate runs the engine for a new case.
 func (s *Server) csIncidentCreate(tx *writeTx, t *schema.Table, v row) error {
-	if tx.importing {
+	if tx.importing || historical(v) {
 		return nil
 	}
 	if err := s.csEntitlementOnCreate(tx, v); err != nil {
@@ -529,7 +564,7 @@ func (s *Server) csIncidentCreate(tx *writeTx, t *schema.Table, v row) error {
 // csIncidentUpdate runs the engine for a change to a case: entitlement
 // terms first (a refusal stops the change), then the SLA KPIs.
 func (s *Server) csIncidentUpdate(tx *writeTx, t *schema.Table, old, changes row) error {
-	if tx.importing {
+	if tx.importing || historical(old) {
 		return nil
 	}
 	m := merged(old, changes)

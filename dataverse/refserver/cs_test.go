@@ -497,3 +497,37 @@ func TestCSKnowledgeArticleLifecycle(t *testing.T) {
 		t.Fatalf("after expiry: %v %v", st, ss)
 	}
 }
+
+func TestCSHistoricalImportsAreLeftAsGiven(t *testing.T) {
+	e := newCSEnv(t)
+	sla := e.slaFixture("", true)
+	ent := e.entitlement("Imported balance", map[string]any{"totalterms": 5, "remainingterms": 3}, true)
+	id := e.createID("incidents", map[string]any{"title": "From the old desk", "prioritycode": 1, "casetypecode": 2,
+		"customerid_account@odata.bind": "/accounts(" + e.account + ")", "slaid@odata.bind": "/slas(" + sla + ")",
+		"overriddencreatedon": "2025-06-02T10:00:00Z", "resolveby": "2025-06-03T10:00:00Z"})
+	c := e.get("incidents(" + id + ")?$select=createdon,_entitlementid_value,_resolvebykpiid_value,resolveby")
+	if c["createdon"] != "2025-06-02T10:00:00Z" || c["_entitlementid_value"] != nil || c["_resolvebykpiid_value"] != nil || c["resolveby"] != "2025-06-03T10:00:00Z" {
+		t.Fatalf("historical case: %v", c)
+	}
+	if got := e.remaining(ent); got != 3 {
+		t.Fatalf("historical case took terms: %v", got)
+	}
+	// A live case keeps a deadline its client wrote, and still gets its KPI.
+	live := e.createID("incidents", map[string]any{"title": "Live", "prioritycode": 1, "casetypecode": 2, "decremententitlementterm": false,
+		"customerid_account@odata.bind": "/accounts(" + e.account + ")", "slaid@odata.bind": "/slas(" + sla + ")", "resolveby": "2026-01-09T18:00:00Z"})
+	lc := e.get("incidents(" + live + ")?$select=_resolvebykpiid_value,resolveby")
+	if lc["_resolvebykpiid_value"] == nil || lc["resolveby"] != "2026-01-09T18:00:00Z" {
+		t.Fatalf("live case: %v", lc)
+	}
+	// A KPI instance the client writes (migrated history) keeps its status.
+	k := e.createID("slakpiinstances", map[string]any{"name": "Imported KPI", "status": 0, "failuretime": "2025-06-03T10:00:00Z",
+		"regarding_incident@odata.bind": "/incidents(" + id + ")"})
+	e.clock.Advance(time.Minute)
+	if got := e.get("slakpiinstances(" + k + ")?$select=status"); got["status"] != 0.0 {
+		t.Fatalf("client-written KPI moved by the clock: %v", got)
+	}
+	a := e.createID("knowledgearticles", map[string]any{"title": "Imported", "overriddencreatedon": "2025-06-02T10:00:00Z"})
+	if got := e.get("knowledgearticles(" + a + ")?$select=_rootarticleid_value"); got["_rootarticleid_value"] != nil {
+		t.Fatalf("historical article got a root: %v", got)
+	}
+}

@@ -15,6 +15,7 @@ trap 'kill "${pid:-}" 2>/dev/null || true; wait "${pid:-}" 2>/dev/null || true; 
 (cd "$top" && go build -o "$work/dvsync" ./cmd/dvsync)
 
 export DVSYNC_TOKEN="peer-check-token"
+export DVSYNC_BIN="$work/dvsync" # checks that need their own server (dataverse-cs: --clock)
 export ODOO_API_KEY="peer-check-key"
 "$work/dvsync" serve --memory --token-file <(printf %s "$DVSYNC_TOKEN") \
   --seed "$top/testdata/dataverse/seed" --odoo-seed "$top/testdata/odoo/seed" \
