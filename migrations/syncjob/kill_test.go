@@ -28,8 +28,14 @@ const (
 	envKillState = "DVSYNC_SYNC_KILL_STATE"
 )
 
-// Sized for a 2-core machine shared with other work: 60 baseline pages.
-const killRows, killPage = 6000, 100
+// Sized for a 2-core machine shared with other work: 60 baseline pages
+// (30 under -race).
+var killRows, killPage = func() (int, int) {
+	if raceEnabled {
+		return 3000, 100
+	}
+	return 6000, 100
+}()
 
 // TestSyncKillChild is the sync process TestSyncKillAndResume kills.
 func TestSyncKillChild(t *testing.T) {
@@ -157,19 +163,20 @@ func TestSyncKillAndResume(t *testing.T) {
 		t.Fatalf("%d source rows", n)
 	}
 
-	// 1,500 changes: 900 updates, 300 creates, 300 deletes. The writes go
+	// killRows/4 changes (1,500 for 6,000 rows): 60% updates, 20% creates,
+	// 20% deletes. The writes go
 	// through the faulty server too, so each is idempotent (updates and
 	// upserts by key; a delete whose response was lost is found gone).
 	ctx := context.Background()
-	for i := range 900 {
+	for i := range killRows * 3 / 20 {
 		must(t, c.Update(ctx, "incident", dataverse.ByKey("incidentid", incidentID(i*6)), dataverse.Record{"title": fmt.Sprintf("updated %d", i)}, nil))
 	}
-	for i := range 300 {
+	for i := range killRows / 20 {
 		id := uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "soak-%d", i))
 		_, err := c.Upsert(ctx, "incident", dataverse.ByID(id), dataverse.Record{"title": "created", "customerid_account@odata.bind": "/accounts(" + accountID + ")"})
 		must(t, err)
 	}
-	for i := range 300 {
+	for i := range killRows / 20 {
 		id, _ := uuidOf(incidentID(i*6 + 1))
 		if err := c.Delete(ctx, "incident", dataverse.ByID(id), nil); err != nil && !dataverse.IsNotFound(err) {
 			t.Fatal(err)

@@ -1,0 +1,5 @@
+//go:build !race
+
+package syncjob_test
+
+const raceEnabled = false
