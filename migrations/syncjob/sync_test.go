@@ -406,3 +406,27 @@ func TestSyncNewColumnsRebaseline(t *testing.T) {
 		t.Fatalf("ticketnumber %q %v", tn, err)
 	}
 }
+
+// Service protection limits: the client waits out each 429 (Retry-After),
+// the summary counts them, and nothing is lost.
+func TestSyncCountsThrottledRequests(t *testing.T) {
+	lim, err := refserver.ParseLimits("requests=4/1s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, refserver.Options{Limits: lim})
+	e.seedIncidents(t, 40)
+	c, ctr := e.client(t, 5)
+	dbPath := filepath.Join(e.dir, "mirror.db")
+	job := e.job(t, "throttled", "sqlite: "+dbPath, 5, "incident")
+	st := openStore(t, filepath.Join(e.dir, "state.db"))
+	sum, err := syncjob.Run(context.Background(), job, syncjob.Options{Client: c, Counter: ctr, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := tableSummary(t, sum, "incident")
+	if ts.Throttled == 0 || ts.Upserted != 40 || ts.Requests < 8+ts.Throttled {
+		t.Fatalf("%+v", ts.Counts)
+	}
+	assertMirror(t, c, mirror.SQLite, dbPath, "incident")
+}
