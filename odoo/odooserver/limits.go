@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 )
 
@@ -31,7 +32,24 @@ const (
 	// one request); the reference server is one process, so it counts bytes
 	// instead and answers 429 beyond the budget.
 	defaultMaxInFlightBytes = 2 * maxBodyBytes
+
+	// maxValuesPerRequest bounds the values (array elements, struct or
+	// object members, scalars) one request body may decode to. A decoded
+	// value costs 20 to 40 times its wire size, so 128 MiB of tiny values
+	// would take gigabytes; Odoo's worker would be killed by
+	// --limit-memory-hard (2560 MiB by default, odoo/documentation
+	// reference/cli.rst) and its proxy answer 502, which is what the
+	// reference server answers too. Four million values is far beyond any
+	// page, create batch or id list a client sends.
+	maxValuesPerRequest = 4_000_000
 )
+
+// errMemoryLimit stands for a worker killed by --limit-memory-hard.
+type errMemoryLimit struct{ values int }
+
+func (e *errMemoryLimit) Error() string {
+	return "request body decodes to more than " + strconv.Itoa(e.values) + " values; Odoo's worker would exceed --limit-memory-hard"
+}
 
 // errTooDeep is CPython's RecursionError, as Odoo reports it.
 var errTooDeep = &rpcError{name: "builtins.RecursionError", message: "maximum recursion depth exceeded while decoding a JSON array from a unicode string",
@@ -152,6 +170,8 @@ type depthReader struct {
 	depth    int
 	inString bool
 	escaped  bool
+	values   int // '[' '{' ',' ':' seen: an upper bound of values started
+	limit    int // maxValuesPerRequest; tests lower it
 }
 
 func (d *depthReader) Read(p []byte) (int, error) {
@@ -174,8 +194,14 @@ func (d *depthReader) Read(p []byte) (int, error) {
 			if d.depth > maxNesting {
 				return 0, errTooDeep
 			}
+			d.values++
 		case c == ']' || c == '}':
 			d.depth--
+		case c == ',' || c == ':':
+			d.values++
+		}
+		if d.values > d.limit {
+			return 0, &errMemoryLimit{d.limit}
 		}
 	}
 	return n, err

@@ -199,3 +199,30 @@ func TestPyTupleIsLinear(t *testing.T) {
 		t.Fatalf("pyTuple(4, 5) = %q", got)
 	}
 }
+
+// A body of millions of tiny values would decode to gigabytes; past
+// maxValuesPerRequest the reference server answers like a proxy in front of
+// a worker killed by --limit-memory-hard (502), on every protocol.
+func TestTooManyValuesIsAKilledWorker(t *testing.T) {
+	srv, ts := newTestServer(t, Options{Version: 19})
+	srv.maxValues = 1000
+	ones := strings.Repeat("1,", srv.maxValues+1) + "1"
+	for path, body := range map[string]string{
+		"/jsonrpc": `{"jsonrpc":"2.0","method":"call","id":1,"params":{"service":"common","method":"version","args":[` + ones + `]}}`,
+		"/xmlrpc/2/common": "<?xml version='1.0'?><methodCall><methodName>version</methodName><params><param><value><array><data>" +
+			strings.Repeat("<value><i4>1</i4></value>", srv.maxValues/2+1) + "</data></array></value></param></params></methodCall>",
+		"/json/2/res.partner/search_count": `{"domain":[` + ones + `]}`,
+	} {
+		req, _ := http.NewRequest("POST", ts.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "bearer "+testKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadGateway {
+			t.Errorf("%s: status %d, want 502", path, resp.StatusCode)
+		}
+	}
+}

@@ -73,8 +73,9 @@ type Server struct {
 
 	seeding bool // LoadSeed is running: stored computes come from the seed
 
-	inflight *budget
-	maxBody  int64 // maxBodyBytes; tests lower it
+	inflight  *budget
+	maxBody   int64 // maxBodyBytes; tests lower it
+	maxValues int   // maxValuesPerRequest; tests lower it
 
 	sessMu   sync.Mutex
 	sessions map[string]bool // web client sessions (session_id cookie)
@@ -106,7 +107,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	srv := &Server{opts: opts, log: opts.Logger, store: newStore(models, opts.Now), sessions: map[string]bool{},
-		inflight: &budget{max: opts.MaxInFlightBytes}, maxBody: maxBodyBytes}
+		inflight: &budget{max: opts.MaxInFlightBytes}, maxBody: maxBodyBytes, maxValues: maxValuesPerRequest}
 	if err := srv.baseData(); err != nil {
 		return nil, fmt.Errorf("odooserver: base data: %w", err)
 	}
@@ -254,11 +255,15 @@ func (srv *Server) serveJSONRPC(w http.ResponseWriter, r *http.Request, handle f
 	defer bd.release()
 	var req any
 	if err == nil {
-		req, err = decodeJSONReader(bd)
+		req, err = decodeJSONLimit(bd, srv.maxValues)
 	}
 	params := map[string]any{}
 	var id any
 	var bodyErr *rpcError
+	if killed, ok := killedWorker(err); ok {
+		srv.badGateway(w, killed)
+		return
+	}
 	switch {
 	case errors.Is(err, errBusy):
 		writeBusy(w)
@@ -317,8 +322,8 @@ func (srv *Server) serveJSONRPC(w http.ResponseWriter, r *http.Request, handle f
 		resp["result"] = result // a nil result is JSON null, as Odoo sends None
 	}
 	srv.logCall("jsonrpc", params, start, rpcErr)
-	if tooBig, ok := err.(errTooManyRecords); ok {
-		srv.badGateway(w, tooBig)
+	if killed, ok := killedWorker(err); ok {
+		srv.badGateway(w, killed)
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
@@ -439,8 +444,19 @@ func (e errTooManyRecords) Error() string {
 	return fmt.Sprintf("%d records in one call exceed the emulated worker limit of %d", e.n, e.max)
 }
 
-func (srv *Server) badGateway(w http.ResponseWriter, e errTooManyRecords) {
-	srv.log.Debug("odoo worker limit", "records", e.n, "max", e.max)
+// killedWorker reports whether err stands for a worker Odoo would have
+// killed (time or memory limit), which a proxy answers with 502.
+func killedWorker(err error) (error, bool) {
+	var tooMany errTooManyRecords
+	var mem *errMemoryLimit
+	if errors.As(err, &tooMany) || errors.As(err, &mem) {
+		return err, true
+	}
+	return nil, false
+}
+
+func (srv *Server) badGateway(w http.ResponseWriter, e error) {
+	srv.log.Debug("odoo worker limit", "reason", e.Error())
 	w.Header().Set("Content-Type", "text/html")
 	w.WriteHeader(http.StatusBadGateway)
 	io.WriteString(w, "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>\n")
@@ -480,10 +496,14 @@ func (srv *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request, service s
 	defer bd.release()
 	var c *xmlrpcCall
 	if err == nil {
-		c, err = decodeXMLRPCCall(bd)
+		c, err = decodeXMLRPCCallLimit(bd, srv.maxValues)
 	}
 	if errors.Is(err, errBusy) {
 		writeBusy(w)
+		return
+	}
+	if killed, ok := killedWorker(err); ok {
+		srv.badGateway(w, killed)
 		return
 	}
 	var result any
@@ -495,8 +515,8 @@ func (srv *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request, service s
 		// xmlrpc.client.loads raises expat's ExpatError on malformed XML.
 		err = &rpcError{name: "xml.parsers.expat.ExpatError", message: err.Error(), httpStatus: http.StatusInternalServerError, fault: faultApplication}
 	}
-	if tooBig, ok := err.(errTooManyRecords); ok {
-		srv.badGateway(w, tooBig)
+	if killed, ok := killedWorker(err); ok {
+		srv.badGateway(w, killed)
 		return
 	}
 	var body []byte
@@ -569,9 +589,13 @@ func (srv *Server) serveJSON2(w http.ResponseWriter, r *http.Request) {
 	defer bd.release()
 	var v any
 	if err == nil {
-		v, err = decodeJSONReader(bd)
+		v, err = decodeJSONLimit(bd, srv.maxValues)
 	}
 	var bodyErr *rpcError
+	if killed, ok := killedWorker(err); ok {
+		srv.badGateway(w, killed)
+		return
+	}
 	switch {
 	case errors.Is(err, errBusy):
 		writeBusy(w)
@@ -599,8 +623,8 @@ func (srv *Server) serveJSON2(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		result, err = srv.run(c)
 	}
-	if tooBig, ok := err.(errTooManyRecords); ok {
-		srv.badGateway(w, tooBig)
+	if killed, ok := killedWorker(err); ok {
+		srv.badGateway(w, killed)
 		return
 	}
 	if err != nil {
@@ -632,7 +656,11 @@ func decodeJSON(raw []byte) (any, error) {
 // refusing nesting deeper than maxNesting (errTooDeep) and trailing data
 // (json.loads: "Extra data"). An empty body gives io.EOF.
 func decodeJSONReader(r io.Reader) (any, error) {
-	dec := json.NewDecoder(&depthReader{r: r})
+	return decodeJSONLimit(r, maxValuesPerRequest)
+}
+
+func decodeJSONLimit(r io.Reader, limit int) (any, error) {
+	dec := json.NewDecoder(&depthReader{r: r, limit: limit})
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {

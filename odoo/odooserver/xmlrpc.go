@@ -30,8 +30,10 @@ const maxElementDepth = 3*maxNesting + 8
 
 // xmlTokens reads tokens while tracking element depth.
 type xmlTokens struct {
-	d     *xml.Decoder
-	depth int
+	d      *xml.Decoder
+	depth  int
+	values int // start elements seen
+	limit  int // maxValuesPerRequest; tests lower it
 }
 
 func (t *xmlTokens) next() (xml.Token, error) {
@@ -44,6 +46,10 @@ func (t *xmlTokens) next() (xml.Token, error) {
 		t.depth++
 		if t.depth > maxElementDepth {
 			return nil, errXMLTooDeep
+		}
+		t.values++
+		if t.values > t.limit {
+			return nil, &errMemoryLimit{t.limit}
 		}
 	case xml.EndElement:
 		t.depth--
@@ -72,7 +78,11 @@ func (t *xmlTokens) text(name string) (string, error) {
 }
 
 func decodeXMLRPCCall(r io.Reader) (*xmlrpcCall, error) {
-	t := &xmlTokens{d: xml.NewDecoder(r)}
+	return decodeXMLRPCCallLimit(r, maxValuesPerRequest)
+}
+
+func decodeXMLRPCCallLimit(r io.Reader, limit int) (*xmlrpcCall, error) {
+	t := &xmlTokens{d: xml.NewDecoder(r), limit: limit}
 	c := &xmlrpcCall{}
 	for {
 		tok, err := t.next()
