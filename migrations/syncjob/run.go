@@ -409,9 +409,9 @@ func (t *tableRun) tracked() error {
 		if reason := t.tokenTooOld(); reason != "" {
 			return t.baseline(reason, "")
 		}
-		return t.delta(t.cp.Link)
+		return t.delta(t.cp.Link, false)
 	case "delta":
-		return t.delta(t.cp.Link)
+		return t.delta(t.cp.Link, true)
 	case "baseline":
 		return t.baseline(t.cp.Reason, t.cp.Link)
 	}
@@ -522,9 +522,9 @@ func (t *tableRun) baseline(reason, resume string) error {
 	return t.save(Checkpoint{Mode: ModeChangeTracking, Phase: "current", Link: delta, Gen: gen, TokenAt: t.r.o.Now().UTC()})
 }
 
-// delta reads the changes after a delta link (or resumes a change read at
-// its page link) and applies them.
-func (t *tableRun) delta(link string) error {
+// delta reads the changes after a delta link, or resumes an interrupted
+// change read at its page link (resumed), and applies them.
+func (t *tableRun) delta(link string, resumed bool) error {
 	gen := t.cp.Gen
 	tokenAt := t.cp.TokenAt
 	p := t.r.o.Client.ResumePager(t.ctx, link, t.query(), true)
@@ -536,6 +536,11 @@ func (t *tableRun) delta(link string) error {
 		if n == 0 && dataverse.IsDeltaTokenExpired(err) {
 			return t.baseline("delta token expired (ExpiredVersionStamp 0x80044352)", "")
 		}
+		if n == 0 && resumed && dataverse.IsBadRequest(err) {
+			// The page link saved by an interrupted run is refused; the
+			// changes it led to can only be recovered by a full read.
+			return t.baseline("the page link saved by the interrupted run was refused: "+oneLine(err.Error()), "")
+		}
 		return err
 	}
 	if next == "" {
@@ -544,3 +549,5 @@ func (t *tableRun) delta(link string) error {
 	t.progress("delta")
 	return t.save(Checkpoint{Mode: ModeChangeTracking, Phase: "current", Link: next, Gen: gen, TokenAt: t.r.o.Now().UTC()})
 }
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

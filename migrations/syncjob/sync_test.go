@@ -430,3 +430,31 @@ func TestSyncCountsThrottledRequests(t *testing.T) {
 	}
 	assertMirror(t, c, mirror.SQLite, dbPath, "incident")
 }
+
+// A page link saved by an interrupted change read that the server no
+// longer accepts leads to a full re-read, not to a stuck job.
+func TestSyncRefusedResumeLinkRebaselines(t *testing.T) {
+	e := newEnv(t, refserver.Options{})
+	e.seedIncidents(t, 6)
+	c, ctr := e.client(t, 0)
+	dbPath := filepath.Join(e.dir, "mirror.db")
+	job := e.job(t, "refused", "sqlite: "+dbPath, 5000, "incident")
+	st := openStore(t, filepath.Join(e.dir, "state.db"))
+	ctx := context.Background()
+	if _, err := syncjob.Run(ctx, job, syncjob.Options{Client: c, Counter: ctr, Store: st}); err != nil {
+		t.Fatal(err)
+	}
+	cp, _ := st.Checkpoint(ctx, "refused", "incident")
+	cp.Phase, cp.Link = "delta", e.url+"/api/data/v9.2/incidents?$skiptoken=%3Ccookie%20pagenumber%3D%222%22%20/%3E"
+	if err := st.SaveCheckpoint(ctx, "refused", "incident", cp); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := syncjob.Run(ctx, job, syncjob.Options{Client: c, Counter: ctr, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := tableSummary(t, sum, "incident")
+	if !ts.Rebaselined || !strings.Contains(ts.RebaselineReason, "was refused") || ts.Unchanged != 6 {
+		t.Fatalf("%+v", ts)
+	}
+}
