@@ -28,13 +28,13 @@ import (
 	"github.com/dvsync/dvsync/mapping/workspace"
 	"github.com/dvsync/dvsync/migrations"
 	"github.com/dvsync/dvsync/migrations/odoojob"
+	migrate "github.com/dvsync/dvsync/migrations/usdjob"
 	"github.com/dvsync/dvsync/odoo"
 	"github.com/dvsync/dvsync/odoo/odooseed"
 	"github.com/dvsync/dvsync/odoo/odooserver"
 	"github.com/dvsync/dvsync/testdata"
 	"github.com/dvsync/dvsync/usd"
 	"github.com/dvsync/dvsync/usd/assess"
-	"github.com/dvsync/dvsync/usd/migrate"
 )
 
 // embeddedUSD is the --usd value that selects the USD export built into

@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/dvsync/dvsync/cmd/internal/exitcode"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/refserver"
@@ -190,7 +192,9 @@ func TestMigrateVerificationMismatch(t *testing.T) {
 	})
 	stdout, _, err := run(t, "migrate", "--from", fixture("small.zip"), "--to-env", url)
 	var exit *output.ExitError
-	if !errors.As(err, &exit) || exit.Code != 1 || !strings.Contains(err.Error(), "verification found 3 difference(s)") ||
+	// Differences found exit with the documented "finished with rejects or
+	// mismatches" code.
+	if !errors.As(err, &exit) || exit.Code != exitcode.Rejects || !strings.Contains(err.Error(), "verification found 3 difference(s)") ||
 		!strings.Contains(err.Error(), "association not found") || !strings.Contains(err.Error(), "Run the command again") {
 		t.Fatalf("err = %v", err)
 	}
@@ -216,9 +220,16 @@ func TestMigrateErrors(t *testing.T) {
 		{[]string{"migrate", "--from", fixture("contoso.zip"), "--to-env", target, "--configuration", "Nobody"}, 2, "Tier 2 Agents"},
 		{[]string{"migrate", "--from", fixture("missing.zip"), "--to-env", target}, 1, "missing.zip"},
 		{[]string{"migrate", "--from", fixture("small.zip"), "--to-env", target, "--address", "guid"}, 2, "use auto, key or id"},
+		{[]string{"migrate", "--from", fixture("small.zip"), "--to-env", target}, 1, "cannot reach 127.0.0.1:1"},
 	}
 	for _, c := range cases {
+		start := time.Now()
 		_, _, err := run(t, c.args...)
+		// Nothing listens on the target: the first request fails at once
+		// (it used to be retried silently for minutes).
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("%v took %v", c.args, took)
+		}
 		var exit *output.ExitError
 		if !errors.As(err, &exit) || exit.Code != c.code || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%v: err = %v, want code %d containing %q", c.args, err, c.code, c.msg)

@@ -1,4 +1,4 @@
-package migrate
+package usdjob
 
 import (
 	"context"
@@ -267,20 +267,13 @@ func (st *state) compare(want any, c *schema.Column, cur dataverse.Record) (stri
 		return ref.UniqueName, got, got == ref.UniqueName
 	}
 	raw := cur[c.LogicalName]
-	switch w := want.(type) {
-	case bool:
-		g, ok := raw.(bool)
-		return fmt.Sprint(w), text(raw), ok && g == w
-	case string:
-		// Dataverse stores an empty string as null.
-		g := cur.String(c.LogicalName)
-		return w, text(raw), g == w
-	case nil:
-		return "(empty)", text(raw), raw == nil
-	default:
-		g := cur.String(c.LogicalName)
-		return fmt.Sprint(w), text(raw), raw != nil && g == fmt.Sprint(w)
+	// dataverse.SameValue is the one comparer of values; Dataverse also
+	// stores an empty string as null, which a re-run must not rewrite.
+	equal := dataverse.SameValue(want, raw) || (want == "" && raw == nil)
+	if want == nil {
+		return "(empty)", text(raw), equal
 	}
+	return fmt.Sprint(want), text(raw), equal
 }
 
 func text(v any) string {

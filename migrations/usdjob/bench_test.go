@@ -1,4 +1,4 @@
-package migrate_test
+package usdjob_test
 
 import (
 	"context"
@@ -9,9 +9,9 @@ import (
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/refserver"
+	migrate "github.com/dvsync/dvsync/migrations/usdjob"
 	"github.com/dvsync/dvsync/usd"
 	"github.com/dvsync/dvsync/usd/assess"
-	"github.com/dvsync/dvsync/usd/migrate"
 )
 
 // BenchmarkContoso measures the whole flow for the realistic fixture:

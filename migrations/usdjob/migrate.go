@@ -1,4 +1,4 @@
-// Package migrate writes a translated Copilot Service workspace
+// Package usdjob writes a translated Copilot Service workspace
 // configuration (mapping/workspace output) to a Dataverse environment:
 // a plan that says, record by record and link by link, what a run would
 // create or change; a run that upserts in dependency order and adds the
@@ -20,7 +20,7 @@
 // learn.microsoft.com/power-apps/developer/data-platform/use-upsert-insert-update-record;
 // N:N associations through $ref:
 // learn.microsoft.com/power-apps/developer/data-platform/webapi/associate-disassociate-entities-using-web-api.
-package migrate
+package usdjob
 
 import (
 	"context"
@@ -34,6 +34,7 @@ import (
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/schema"
+	"github.com/dvsync/dvsync/dataverse/sink"
 	"github.com/dvsync/dvsync/mapping/workspace"
 )
 
@@ -336,6 +337,8 @@ func (m *Migrator) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every write goes through the one Dataverse writer.
+	sk := sink.New(m.Client, nil)
 	run := &Run{Addressing: mode, Records: make([]RecordOutcome, len(plan.Records)), Associations: make([]AssociationOutcome, len(plan.Associations))}
 	// WriteAll reads items and reports results on different goroutines,
 	// and associations run concurrently: mu guards the progress count and
@@ -399,7 +402,7 @@ func (m *Migrator) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 				}
 			}
 		}
-		err := m.Client.WriteAll(ctx, table, items, dataverse.BatchOptions{Mode: dataverse.ModeUpsert, BatchSize: m.BatchSize}, func(res dataverse.Result) {
+		err := sk.WriteItems(ctx, table, items, dataverse.BatchOptions{Mode: dataverse.ModeUpsert, BatchSize: m.BatchSize}, func(res dataverse.Result) {
 			i := int(res.Ref)
 			o := &run.Records[i]
 			switch {
@@ -452,13 +455,13 @@ func (m *Migrator) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 				to, err = addr.key(ap.To)
 			}
 			if err == nil {
-				err = m.Client.Associate(gctx, ap.From.Table, from, ap.Relationship, ap.To.Table, to)
+				err = sk.Link(gctx, ap.From.Table, from, ap.Relationship, ap.To.Table, to)
 			}
 			progress(PhaseAssociate, total)
 			switch {
 			case err == nil:
 				o.Outcome = Added
-			case gctx.Err() != nil || dataverse.IsAuth(err):
+			case gctx.Err() != nil || dataverse.Classify(err).StopsRun():
 				// The run cannot go on; the links not attempted keep no
 				// outcome and are left out of the counts.
 				return fmt.Errorf("migrate: associating %s: %w", ap.Relationship, err)

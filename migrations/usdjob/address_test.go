@@ -1,4 +1,4 @@
-package migrate_test
+package usdjob_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/dvsync/dvsync/dataverse/refserver"
 	"github.com/dvsync/dvsync/dataverse/schema"
 	"github.com/dvsync/dvsync/mapping/workspace"
-	"github.com/dvsync/dvsync/usd/migrate"
+	migrate "github.com/dvsync/dvsync/migrations/usdjob"
 )
 
 // newKeylessEnv is an environment like a real one out of the box: no

@@ -1,4 +1,4 @@
-package migrate_test
+package usdjob_test
 
 import (
 	"bytes"
@@ -19,8 +19,8 @@ import (
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/refserver"
 	"github.com/dvsync/dvsync/mapping/workspace"
+	migrate "github.com/dvsync/dvsync/migrations/usdjob"
 	"github.com/dvsync/dvsync/usd"
-	"github.com/dvsync/dvsync/usd/migrate"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")

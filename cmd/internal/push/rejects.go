@@ -1,0 +1,69 @@
+package push
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"sync"
+
+	"github.com/dvsync/dvsync/dataverse"
+)
+
+// rejection is one line of the rejects file.
+type rejection struct {
+	Line   int64           `json:"line"`
+	Error  rejectionError  `json:"error"`
+	Record json.RawMessage `json:"record,omitempty"`
+}
+
+type rejectionError struct {
+	Status    int    `json:"status,omitempty"`
+	Code      string `json:"code,omitempty"`
+	Message   string `json:"message"`
+	RequestID string `json:"requestId,omitempty"`
+}
+
+func describe(err error) rejectionError {
+	var re *dataverse.ResponseError
+	if errors.As(err, &re) {
+		return rejectionError{Status: re.StatusCode, Code: re.Code, Message: re.Message, RequestID: re.RequestID}
+	}
+	return rejectionError{Message: err.Error()}
+}
+
+// rejectsFile is created on the first rejection.
+type rejectsFile struct {
+	path string
+	mu   sync.Mutex
+	f    *os.File
+	enc  *json.Encoder
+	err  error
+}
+
+func (r *rejectsFile) add(rej rejection) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return
+	}
+	if r.f == nil {
+		r.f, r.err = os.OpenFile(r.path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+		if r.err != nil {
+			return
+		}
+		r.enc = json.NewEncoder(r.f)
+		r.enc.SetEscapeHTML(false)
+	}
+	r.err = r.enc.Encode(rej)
+}
+
+func (r *rejectsFile) close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.f != nil {
+		if err := r.f.Close(); err != nil && r.err == nil {
+			r.err = err
+		}
+	}
+	return r.err
+}
