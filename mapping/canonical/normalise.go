@@ -115,7 +115,12 @@ func (r Rules) text(s string) string {
 	s = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {
-		lines[i] = strings.TrimSpace(hspace.ReplaceAllString(l, " "))
+		// The regular expression only where there is something to do:
+		// most lines of most tickets are already clean.
+		if strings.ContainsAny(l, "\t\f\v\u00a0") || strings.Contains(l, "  ") {
+			l = hspace.ReplaceAllString(l, " ")
+		}
+		lines[i] = strings.TrimSpace(l)
 	}
 	return strings.TrimSpace(blanks.ReplaceAllString(strings.Join(lines, "\n"), "\n\n"))
 }

@@ -149,20 +149,24 @@ func Run(ctx context.Context, odoo, dataverse Source, o Options) (*Result, error
 	if err := e.loadExtras(ctx); err != nil {
 		return nil, err
 	}
-	if err := e.index(ctx); err != nil {
-		return nil, err
-	}
 	passes := []string{PassNumber, PassEmail}
 	if o.IDMap != nil {
 		passes = append([]string{PassIDMap}, passes...)
 	}
 	w := newWriters(o)
-	for _, p := range passes {
-		if err := e.pass(ctx, p, w); err != nil {
+	ot, dt, left := source{table: "o"}, source{table: "d"}, ""
+	for i, p := range passes {
+		next := "num" // the last leftovers are listed by case number
+		if i+1 < len(passes) {
+			next = passColumn[passes[i+1]]
+		}
+		left = fmt.Sprintf("left%d", i)
+		if err := e.pass(ctx, p, ot, dt, next, left, w); err != nil {
 			return nil, fmt.Errorf("matching by %s: %w", p, err)
 		}
+		ot, dt = source{left, "o"}, source{left, "d"}
 	}
-	if err := e.unmatched(ctx, w); err != nil {
+	if err := e.unmatched(ctx, left, w); err != nil {
 		return nil, err
 	}
 	if err := w.flush(); err != nil {

@@ -248,3 +248,20 @@ func TestSummariseEntitlements(t *testing.T) {
 		t.Errorf("%+v", s)
 	}
 }
+
+func TestValsRoundTrip(t *testing.T) {
+	for _, v := range [][]string{{}, {""}, {"a", "", "5:x", "ünïcode\n\x00", strings.Repeat("z", 300)}} {
+		got, err := decodeVals(encodeVals(v))
+		if err != nil || len(got) != len(v) {
+			t.Fatalf("%q: %q, %v", v, got, err)
+		}
+		for i := range v {
+			if got[i] != v[i] {
+				t.Errorf("%q: value %d is %q", v, i, got[i])
+			}
+		}
+	}
+	if _, err := decodeVals("9:short"); err == nil {
+		t.Error("a cut value decoded")
+	}
+}

@@ -129,15 +129,17 @@ func compareTable(ctx context.Context, a, b *dataverse.Client, table string, w *
 	defer sp.close()
 	tr := &TableResult{Table: table, FieldDifferences: map[string]int64{}}
 	for i, c := range []*dataverse.Client{a, b} {
-		in := sp.inserter(ctx, `INSERT INTO `+[]string{"o", "d"}[i]+` (src, num, idk, ek, vals, team, status, priority, channel, customer, month, state, created, closed)
-			VALUES (?, '', ?, '', ?, '', '', '', '', '', '', '', 0, 0)`)
+		in := sp.inserter(ctx, `INSERT INTO `+[]string{"o", "d"}[i]+`h (k, seq, src, num, idk, ek, vals, team, status, priority, channel, customer, month, state, created, closed)
+			VALUES (?, ?, ?, '', ?, '', ?, '', '', '', '', '', '', '', 0, 0)`)
+		var seq int64
 		for r, err := range envRecords(ctx, c, table, def.PrimaryID) {
 			if err != nil {
 				in.abort()
 				return nil, err
 			}
 			js, _ := json.Marshal(r.vals)
-			if err := in.add(r.key, r.key, string(js)); err != nil {
+			seq++
+			if err := in.add(r.key, seq, r.key, r.key, string(js)); err != nil {
 				in.abort()
 				return nil, err
 			}
@@ -150,17 +152,18 @@ func compareTable(ctx context.Context, a, b *dataverse.Client, table string, w *
 		if err := in.flush(); err != nil {
 			return nil, err
 		}
+		t := []string{"o", "d"}[i]
+		if _, err := sp.db.ExecContext(ctx, `INSERT INTO `+t+` SELECT * FROM `+t+`h ORDER BY k, seq`); err != nil {
+			return nil, err
+		}
 	}
 	e := &engine{sp: sp}
-	if err := e.index(ctx); err != nil {
-		return nil, err
-	}
-	ac, err := e.open(ctx, "o", "idk")
+	ac, err := e.open(ctx, source{table: "o"})
 	if err != nil {
 		return nil, err
 	}
 	defer ac.rows.Close()
-	bc, err := e.open(ctx, "d", "idk")
+	bc, err := e.open(ctx, source{table: "d"})
 	if err != nil {
 		return nil, err
 	}
@@ -168,13 +171,13 @@ func compareTable(ctx context.Context, a, b *dataverse.Client, table string, w *
 	emit := func(id, col, class, av, bv string) { w.Write([]string{table, id, col, class, av, bv}) }
 	for ac.ok || bc.ok {
 		switch {
-		case !bc.ok || (ac.ok && ac.cur.key < bc.cur.key):
+		case !bc.ok || (ac.ok && ac.cur.k < bc.cur.k):
 			tr.OnlyInA++
-			emit(ac.cur.key, "", "only_in_a", "", "")
+			emit(ac.cur.k, "", "only_in_a", "", "")
 			ac.next()
-		case !ac.ok || ac.cur.key > bc.cur.key:
+		case !ac.ok || ac.cur.k > bc.cur.k:
 			tr.OnlyInB++
-			emit(bc.cur.key, "", "only_in_b", "", "")
+			emit(bc.cur.k, "", "only_in_b", "", "")
 			bc.next()
 		default:
 			tr.Matched++
@@ -213,7 +216,7 @@ func compareTable(ctx context.Context, a, b *dataverse.Client, table string, w *
 				}
 				differs = true
 				tr.FieldDifferences[col]++
-				emit(ac.cur.key, col, class, x, y)
+				emit(ac.cur.k, col, class, x, y)
 			}
 			if differs {
 				tr.Differing++

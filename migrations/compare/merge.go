@@ -23,7 +23,8 @@ func unix(t time.Time) int64 {
 
 // load streams one side into its spill table.
 func (e *engine) load(ctx context.Context, side canonical.Side, src Source) (int64, error) {
-	in := e.sp.inserter(ctx, insertSideSQL(sideTable(side)))
+	table := sideTable(side)
+	in := e.sp.inserter(ctx, insertSideSQL(table+"h"))
 	defer in.abort()
 	rules := e.md.Rules()
 	var n int64
@@ -50,13 +51,25 @@ func (e *engine) load(ctx context.Context, side canonical.Side, src Source) (int
 		if !t.Created.IsZero() {
 			month = t.Created.In(rules.Location).Format("2006-01")
 		}
-		if err := in.add(t.SourceID, t.Number, idk, ek, encodeVals(e.md.Values(side, t)), t.Team, e.md.StatusLabel(t),
+		k := t.Number
+		if e.o.IDMap != nil {
+			k = idk
+		}
+		if err := in.add(k, n, t.SourceID, t.Number, idk, ek, encodeVals(e.md.Values(side, t)), t.Team, e.md.StatusLabel(t),
 			e.md.PriorityLabel(t), e.md.ChannelLabel(t), t.Customer, month, t.State, unix(t.Created), unix(t.Closed)); err != nil {
 			return n, fmt.Errorf("spill store: %w", err)
 		}
 		n++
 	}
-	return n, in.flush()
+	if err := in.flush(); err != nil {
+		return n, err
+	}
+	for _, stmt := range []string{`INSERT INTO ` + table + ` SELECT * FROM ` + table + `h ORDER BY k, seq`, `DROP TABLE ` + table + `h`} {
+		if _, err := e.sp.db.ExecContext(ctx, stmt); err != nil {
+			return n, fmt.Errorf("spill store: %w", err)
+		}
+	}
+	return n, nil
 }
 
 // loadExtras brings the case queues and resolution times in, and puts
@@ -108,22 +121,24 @@ func (e *engine) loadExtras(ctx context.Context) error {
 	return nil
 }
 
-func (e *engine) index(ctx context.Context) error {
-	for _, t := range []string{"o", "d"} {
-		for _, c := range []string{"idk", "num", "ek"} {
-			if _, err := e.sp.db.ExecContext(ctx, indexSQL(t, c)); err != nil {
-				return fmt.Errorf("spill store: %w", err)
-			}
-		}
-	}
-	return nil
-}
-
 var passColumn = map[string]string{PassIDMap: "idk", PassNumber: "num", PassEmail: "ek"}
 
 type row struct {
-	rowid               int64
-	key, src, num, vals string
+	k                             string
+	seq                           int64
+	src, num, idk, ek, vals, cust string
+	created                       int64
+}
+
+// column is the row's value of a pass key column.
+func (r *row) column(col string) string {
+	switch col {
+	case "idk":
+		return r.idk
+	case "ek":
+		return r.ek
+	}
+	return r.num
 }
 
 type cursor struct {
@@ -135,16 +150,27 @@ type cursor struct {
 
 func (c *cursor) next() {
 	if c.ok = c.rows.Next(); c.ok {
-		c.err = c.rows.Scan(&c.cur.rowid, &c.cur.key, &c.cur.src, &c.cur.num, &c.cur.vals)
+		r := &c.cur
+		c.err = c.rows.Scan(&r.k, &r.seq, &r.src, &r.num, &r.idk, &r.ek, &r.vals, &r.cust, &r.created)
 		c.ok = c.err == nil
 	} else {
 		c.err = c.rows.Err()
 	}
 }
 
-func (e *engine) open(ctx context.Context, table, col string) (*cursor, error) {
-	rows, err := e.sp.db.QueryContext(ctx, fmt.Sprintf(
-		`SELECT rowid, %[1]s, src, num, vals FROM %[2]s WHERE %[1]s <> '' AND matched = 0 ORDER BY %[1]s, rowid`, col, table))
+// source is a side's records for a pass: a side table, or one side of a
+// leftover table.
+type source struct{ table, side string }
+
+// open reads a table in its clustered order, (k, seq): no sort.
+func (e *engine) open(ctx context.Context, src source) (*cursor, error) {
+	q := `SELECT k, seq, src, num, idk, ek, vals, customer, created FROM ` + src.table
+	var args []any
+	if src.side != "" {
+		q += ` WHERE side = ?`
+		args = append(args, src.side)
+	}
+	rows, err := e.sp.db.QueryContext(ctx, q+` ORDER BY k, seq`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -153,57 +179,60 @@ func (e *engine) open(ctx context.Context, table, col string) (*cursor, error) {
 	return c, c.err
 }
 
-// pass merge-joins the records not matched yet on one key: both cursors
-// advance in key order, equal keys pair up (duplicates pair in row order;
-// the rest wait for the next pass).
-func (e *engine) pass(ctx context.Context, pass string, w *writers) error {
-	col := passColumn[pass]
-	oc, err := e.open(ctx, "o", col)
+// pass merge-joins two tables clustered on the pass's key: both cursors
+// advance in key order and equal keys pair up (duplicates pair in load
+// order). What does not pair, or has no key, goes to the next pass's
+// tables, clustered on its key (nextCol); after the last pass, on the
+// case number, for the unmatched listing.
+//
+// Leftovers of both sides go to one table (side, k, seq) through one
+// writer: SQLite takes one write transaction at a time.
+func (e *engine) pass(ctx context.Context, pass string, ot, dt source, nextCol, left string, w *writers) error {
+	if _, err := e.sp.db.ExecContext(ctx, fmt.Sprintf(leftSchema, left)); err != nil {
+		return err
+	}
+	oc, err := e.open(ctx, ot)
 	if err != nil {
 		return err
 	}
 	defer oc.rows.Close()
-	dc, err := e.open(ctx, "d", col)
+	dc, err := e.open(ctx, dt)
 	if err != nil {
 		return err
 	}
 	defer dc.rows.Close()
-	pairs := e.sp.inserter(ctx, `INSERT INTO pairs (o, d, pass) VALUES (?, ?, ?)`)
-	defer pairs.abort()
-	for oc.ok && dc.ok {
+	in := e.sp.inserter(ctx, `INSERT INTO `+left+` (side, k, seq, src, num, idk, ek, vals, customer, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	defer in.abort()
+	leave := func(side string, r *row) error {
+		return in.add(side, r.column(nextCol), r.seq, r.src, r.num, r.idk, r.ek, r.vals, r.cust, r.created)
+	}
+	for oc.ok || dc.ok {
 		switch {
-		case oc.cur.key < dc.cur.key:
+		case oc.ok && oc.cur.k == "":
+			err = leave("o", &oc.cur)
 			oc.next()
-		case oc.cur.key > dc.cur.key:
+		case dc.ok && dc.cur.k == "":
+			err = leave("d", &dc.cur)
+			dc.next()
+		case !dc.ok || (oc.ok && oc.cur.k < dc.cur.k):
+			err = leave("o", &oc.cur)
+			oc.next()
+		case !oc.ok || oc.cur.k > dc.cur.k:
+			err = leave("d", &dc.cur)
 			dc.next()
 		default:
-			if err := pairs.add(oc.cur.rowid, dc.cur.rowid, pass); err != nil {
-				return err
-			}
-			if err := e.comparePair(pass, oc.cur, dc.cur, w); err != nil {
-				return err
-			}
+			err = e.comparePair(pass, oc.cur, dc.cur, w)
 			oc.next()
 			dc.next()
+		}
+		if err != nil {
+			return err
 		}
 	}
 	if oc.err != nil || dc.err != nil {
 		return fmt.Errorf("spill store: %w", firstErr(oc.err, dc.err))
 	}
-	oc.rows.Close()
-	dc.rows.Close()
-	if err := pairs.flush(); err != nil {
-		return err
-	}
-	for _, stmt := range []string{
-		`UPDATE o SET matched = 1 WHERE rowid IN (SELECT o FROM pairs WHERE pass = ?)`,
-		`UPDATE d SET matched = 1 WHERE rowid IN (SELECT d FROM pairs WHERE pass = ?)`,
-	} {
-		if _, err := e.sp.db.ExecContext(ctx, stmt, pass); err != nil {
-			return err
-		}
-	}
-	return nil
+	return in.flush()
 }
 
 func firstErr(errs ...error) error {
@@ -252,10 +281,11 @@ func (e *engine) comparePair(pass string, o, d row, w *writers) error {
 	return nil
 }
 
-// unmatched lists what no pass matched, side by side.
-func (e *engine) unmatched(ctx context.Context, w *writers) error {
+// unmatched lists what no pass matched, side by side, from the last
+// pass's leftovers (clustered on the case number).
+func (e *engine) unmatched(ctx context.Context, left string, w *writers) error {
 	for _, side := range []canonical.Side{canonical.Odoo, canonical.Dataverse} {
-		rows, err := e.sp.db.QueryContext(ctx, `SELECT src, num, customer, created FROM `+sideTable(side)+` WHERE matched = 0 ORDER BY num, src`)
+		rows, err := e.sp.db.QueryContext(ctx, `SELECT src, num, customer, created FROM `+left+` WHERE side = ? ORDER BY k, seq`, sideTable(side))
 		if err != nil {
 			return err
 		}

@@ -3,11 +3,11 @@ package compare
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
@@ -35,11 +35,32 @@ func sideTable(s canonical.Side) string {
 	return "d"
 }
 
+// A side's table is clustered on the first pass's key (k, then load
+// order), so the first merge reads both sides sequentially in key order
+// with no sort and no lookup; the few records a pass leaves go to a small
+// table clustered on the next pass's key.
 const sideSchema = `CREATE TABLE %s (
+	k TEXT NOT NULL, seq INTEGER NOT NULL,
 	src TEXT NOT NULL, num TEXT NOT NULL, idk TEXT NOT NULL, ek TEXT NOT NULL, vals TEXT NOT NULL,
 	team TEXT NOT NULL, status TEXT NOT NULL, priority TEXT NOT NULL, channel TEXT NOT NULL,
 	customer TEXT NOT NULL, month TEXT NOT NULL, state TEXT NOT NULL,
-	created INTEGER NOT NULL, closed INTEGER NOT NULL, matched INTEGER NOT NULL DEFAULT 0)`
+	created INTEGER NOT NULL, closed INTEGER NOT NULL, PRIMARY KEY (k, seq)) WITHOUT ROWID`
+
+// heapSchema is where a side lands as it streams in: appending to a rowid
+// table is cheap, while inserting in random key order into the clustered
+// table is not. The clustered table is then filled from it in one sorted
+// copy (SQLite's external sorter, bounded memory).
+const heapSchema = `CREATE TABLE %s (
+	k TEXT NOT NULL, seq INTEGER NOT NULL,
+	src TEXT NOT NULL, num TEXT NOT NULL, idk TEXT NOT NULL, ek TEXT NOT NULL, vals TEXT NOT NULL,
+	team TEXT NOT NULL, status TEXT NOT NULL, priority TEXT NOT NULL, channel TEXT NOT NULL,
+	customer TEXT NOT NULL, month TEXT NOT NULL, state TEXT NOT NULL,
+	created INTEGER NOT NULL, closed INTEGER NOT NULL)`
+
+const leftSchema = `CREATE TABLE %s (
+	side TEXT NOT NULL, k TEXT NOT NULL, seq INTEGER NOT NULL,
+	src TEXT NOT NULL, num TEXT NOT NULL, idk TEXT NOT NULL, ek TEXT NOT NULL, vals TEXT NOT NULL,
+	customer TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (side, k, seq)) WITHOUT ROWID`
 
 func openSpill(ctx context.Context, dir string) (*spill, error) {
 	keep := dir != ""
@@ -57,7 +78,7 @@ func openSpill(ctx context.Context, dir string) (*spill, error) {
 	q.Add("_pragma", "busy_timeout(10000)")
 	// A bounded page cache per connection (KiB when negative): the store,
 	// not the heap, holds the sides.
-	q.Add("_pragma", "cache_size(-8000)")
+	q.Add("_pragma", "cache_size(-16000)")
 	q.Add("_pragma", "temp_store(FILE)")
 	db, err := sql.Open("sqlite", "file:"+file+"?"+q.Encode())
 	if err != nil {
@@ -67,7 +88,7 @@ func openSpill(ctx context.Context, dir string) (*spill, error) {
 	s := &spill{db: db, dir: dir, keep: keep}
 	for _, stmt := range []string{
 		fmt.Sprintf(sideSchema, "o"), fmt.Sprintf(sideSchema, "d"),
-		`CREATE TABLE pairs (o INTEGER NOT NULL, d INTEGER NOT NULL, pass TEXT NOT NULL)`,
+		fmt.Sprintf(heapSchema, "oh"), fmt.Sprintf(heapSchema, "dh"),
 		`CREATE TABLE queue (incident TEXT NOT NULL, name TEXT NOT NULL)`,
 		`CREATE TABLE closing (incident TEXT NOT NULL, at INTEGER NOT NULL)`,
 	} {
@@ -149,23 +170,38 @@ func (in *inserter) abort() {
 }
 
 func insertSideSQL(table string) string {
-	return "INSERT INTO " + table + ` (src, num, idk, ek, vals, team, status, priority, channel, customer, month, state, created, closed)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	return "INSERT INTO " + table + ` (k, seq, src, num, idk, ek, vals, team, status, priority, channel, customer, month, state, created, closed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 }
 
+// encodeVals packs values as length-prefixed strings ("5:hello3:abc"):
+// cheaper than JSON for the one value per record the merge decodes, and
+// any byte may appear in a value.
 func encodeVals(v []string) string {
-	b, _ := json.Marshal(v)
-	return string(b)
+	var b strings.Builder
+	for _, s := range v {
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
+	}
+	return b.String()
 }
 
 func decodeVals(s string) ([]string, error) {
-	var v []string
-	err := json.Unmarshal([]byte(s), &v)
-	return v, err
-}
-
-func indexSQL(table, col string) string {
-	return fmt.Sprintf("CREATE INDEX %s_%s ON %s (%s, matched)", table, col, table, col)
+	var out []string
+	for len(s) > 0 {
+		i := strings.IndexByte(s, ':')
+		if i < 0 {
+			return nil, fmt.Errorf("compare: corrupt spilled values %.40q", s)
+		}
+		n, err := strconv.Atoi(s[:i])
+		if err != nil || n < 0 || i+1+n > len(s) {
+			return nil, fmt.Errorf("compare: corrupt spilled values %.40q", s)
+		}
+		out = append(out, s[i+1:i+1+n])
+		s = s[i+1+n:]
+	}
+	return out, nil
 }
 
 // lowerKey keeps GUID keys comparable whatever case a system prints them in.
