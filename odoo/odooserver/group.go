@@ -526,7 +526,7 @@ func (srv *Server) formattedReadGroup(c *call, m *modelDef, t *table) (any, erro
 
 // groupRows selects, groups, orders and pages.
 func (srv *Server) groupRows(c *call, m *modelDef, t *table, specs []groupSpec, aggs []aggSpec, order string) ([]*groupRow, error) {
-	sc := &call{model: c.model, ctx: c.ctx, args: map[string]any{"domain": c.args["domain"]}}
+	sc := c.sub("search", map[string]any{"domain": c.args["domain"]})
 	recs, err := srv.search(m, t, sc)
 	if err != nil {
 		return nil, err

@@ -226,3 +226,24 @@ func TestTooManyValuesIsAKilledWorker(t *testing.T) {
 		}
 	}
 }
+
+// Issue 13, item 5: a single call is bounded as Odoo bounds it, by
+// --limit-time-real; past it the answer is the proxy's 502.
+func TestLimitTimeRealStopsLongReads(t *testing.T) {
+	_, ts := newTestServer(t, Options{SeedDir: seedDir, LimitTimeReal: 1})
+	body := `{"jsonrpc":"2.0","method":"call","id":1,"params":{"service":"object","method":"execute_kw","args":["dvsync",2,"` + testKey + `","helpdesk.ticket","search_count",[[["name","ilike","a"]]],{}]}}`
+	resp, err := http.Post(ts.URL+"/jsonrpc", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("status %d, want 502", resp.StatusCode)
+	}
+	// The default leaves ordinary calls alone.
+	_, ts = newTestServer(t, Options{SeedDir: seedDir})
+	env := jsonrpc(t, ts.URL, "object", "execute_kw", Database, adminUID, testKey, "helpdesk.ticket", "search_count", []any{[]any{[]any{"name", "ilike", "a"}}}, map[string]any{})
+	if _, ok := env["result"].(float64); !ok {
+		t.Fatalf("search_count = %v", env)
+	}
+}

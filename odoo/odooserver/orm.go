@@ -2,6 +2,7 @@ package odooserver
 
 import (
 	"fmt"
+	"time"
 	"maps"
 	"net/http"
 	"slices"
@@ -61,6 +62,35 @@ type call struct {
 	ids    []int
 	args   map[string]any
 	ctx    map[string]any
+	// deadline is when Odoo's --limit-time-real would kill the worker
+	// (zero: no limit); checks counts the checks made against it.
+	deadline time.Time
+	checks   int
+}
+
+// errTimeLimit stands for a worker killed by --limit-time-real.
+type errTimeLimit struct{ limit time.Duration }
+
+func (e errTimeLimit) Error() string {
+	return fmt.Sprintf("the call ran past the emulated --limit-time-real of %v", e.limit)
+}
+
+// overTime is polled in loops over records; it looks at the clock every
+// 256 calls so that the check costs nothing measurable.
+func (c *call) overTime() error {
+	if c.deadline.IsZero() {
+		return nil
+	}
+	c.checks++
+	if c.checks%256 == 0 && time.Now().After(c.deadline) {
+		return errTimeLimit{}
+	}
+	return nil
+}
+
+// sub is a call made on behalf of c (same context and deadline).
+func (c *call) sub(method string, args map[string]any) *call {
+	return &call{model: c.model, method: method, ctx: c.ctx, args: args, deadline: c.deadline}
 }
 
 // bindPositional binds execute_kw's args/kwargs to the method's parameters.
@@ -410,7 +440,11 @@ func (srv *Server) search(m *modelDef, t *table, c *call) ([]*record, error) {
 	if len(keys) == 1 && keys[0].f.name == "id" {
 		var out []*record
 		skipped := 0
+		var late error
 		visit := func(id int) bool {
+			if late = c.overTime(); late != nil {
+				return false
+			}
 			r := t.byID[id]
 			if !dom.eval(s, m, r) {
 				return true
@@ -430,10 +464,16 @@ func (srv *Server) search(m *modelDef, t *table, c *call) ([]*record, error) {
 			for i := start; i < len(t.ids) && visit(t.ids[i]); i++ {
 			}
 		}
+		if late != nil {
+			return nil, late
+		}
 		return out, nil
 	}
 	var out []*record
 	for _, id := range t.ids {
+		if err := c.overTime(); err != nil {
+			return nil, err
+		}
 		if r := t.byID[id]; dom.eval(s, m, r) {
 			out = append(out, r)
 		}

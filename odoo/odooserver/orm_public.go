@@ -186,7 +186,7 @@ func (srv *Server) nameSearch(c *call, m *modelDef, t *table) (any, error) {
 	if !(name == "" && op == "ilike") {
 		domain = append(domain, []any{"display_name", op, name})
 	}
-	sc := &call{model: c.model, method: "search", ctx: c.ctx, args: map[string]any{"domain": domain, "limit": limit}}
+	sc := c.sub("search", map[string]any{"domain": domain, "limit": limit})
 	recs, err := srv.search(m, t, sc)
 	if err != nil {
 		return nil, err
@@ -302,7 +302,7 @@ func (srv *Server) webSearchRead(c *call, m *modelDef, t *table) (any, error) {
 	offset, _ := c.intArg("offset")
 	if limit > 0 && (len(recs) == limit || offset > 0) {
 		// The web client's count: search_count of the whole domain.
-		all, err := srv.search(m, t, &call{model: c.model, ctx: c.ctx, args: map[string]any{"domain": c.args["domain"]}})
+		all, err := srv.search(m, t, c.sub("search", map[string]any{"domain": c.args["domain"]}))
 		if err != nil {
 			return nil, err
 		}

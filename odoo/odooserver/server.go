@@ -62,6 +62,11 @@ type Options struct {
 	// hold together; past it a request is answered 429 with Retry-After.
 	// Default 256 MiB (two bodies of Odoo's 128 MiB maximum).
 	MaxInFlightBytes int64
+	// LimitTimeReal is Odoo's --limit-time-real: a read that runs longer
+	// is stopped and answered 502, as the proxy in front of a killed worker
+	// would (odoo/documentation reference/cli.rst: default 120 s). Writes
+	// are never cut short, so that nothing is left half-applied.
+	LimitTimeReal time.Duration
 }
 
 // Server is the reference Odoo. It is safe for concurrent use.
@@ -95,6 +100,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.LimitTimeReal <= 0 {
+		opts.LimitTimeReal = 120 * time.Second
 	}
 	if opts.MaxInFlightBytes <= 0 {
 		opts.MaxInFlightBytes = defaultMaxInFlightBytes
@@ -449,7 +457,8 @@ func (e errTooManyRecords) Error() string {
 func killedWorker(err error) (error, bool) {
 	var tooMany errTooManyRecords
 	var mem *errMemoryLimit
-	if errors.As(err, &tooMany) || errors.As(err, &mem) {
+	var late errTimeLimit
+	if errors.As(err, &tooMany) || errors.As(err, &mem) || errors.As(err, &late) {
 		return err, true
 	}
 	return nil, false
@@ -471,7 +480,14 @@ func (srv *Server) run(c *call) (any, error) {
 		srv.mu.RLock()
 		defer srv.mu.RUnlock()
 	}
+	if !methods[c.method].write {
+		c.deadline = time.Now().Add(srv.opts.LimitTimeReal)
+	}
 	out, err := srv.execute(c)
+	var late errTimeLimit
+	if errors.As(err, &late) {
+		return nil, errTimeLimit{srv.opts.LimitTimeReal}
+	}
 	if err != nil {
 		return nil, err
 	}
