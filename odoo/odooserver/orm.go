@@ -2,12 +2,12 @@ package odooserver
 
 import (
 	"fmt"
-	"time"
 	"maps"
 	"net/http"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 )
 
 // methodSpec describes an ORM method as RPC sees it: whether it is bound to
