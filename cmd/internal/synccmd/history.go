@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dvsync/dvsync/cmd/internal/exitcode"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 )
 
@@ -41,7 +42,7 @@ func history(ctx context.Context, streams *output.Streams, o *options, limit int
 	defer st.Close()
 	runs, err := st.Runs(ctx, job.Name, limit)
 	if err != nil {
-		return &output.ExitError{Code: ExitFailure, Err: err}
+		return &output.ExitError{Code: exitcode.Failure, Err: err}
 	}
 	if o.json {
 		return output.WriteJSON(streams.Out, runs)

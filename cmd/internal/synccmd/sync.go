@@ -14,18 +14,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/dvsync/dvsync/cmd/internal/connection"
+	"github.com/dvsync/dvsync/cmd/internal/exitcode"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/migrations/syncjob"
-)
-
-// Exit codes of `dvsync sync` (the set DESIGN.md gives every command).
-const (
-	ExitOK      = 0
-	ExitFailure = 1
-	ExitUsage   = 2
-	ExitRejects = 3
-	ExitLocked  = 4
 )
 
 type options struct {
@@ -126,7 +118,7 @@ func addCommon(f *pflag.FlagSet, o *options) {
 }
 
 func usageError(_ *cobra.Command, err error) error {
-	return &output.ExitError{Code: ExitUsage, Err: err}
+	return &output.ExitError{Code: exitcode.Usage, Err: err}
 }
 
 // loadJob reads the job file and opens its state store.
@@ -144,7 +136,7 @@ func loadJob(ctx context.Context, o *options) (*syncjob.Job, *syncjob.Store, err
 	}
 	st, err := syncjob.OpenStore(ctx, spec)
 	if err != nil {
-		return nil, nil, &output.ExitError{Code: ExitFailure, Err: err}
+		return nil, nil, &output.ExitError{Code: exitcode.Failure, Err: err}
 	}
 	return job, st, nil
 }
@@ -165,7 +157,7 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		prompt := func(msg string) { fmt.Fprintln(streams.Err, msg) }
 		opts.Client, err = conn.Client(prompt, &dataverse.ClientOptions{Transport: opts.Counter, PageSize: job.PageSize})
 		if err != nil {
-			return &output.ExitError{Code: ExitFailure, Err: err}
+			return &output.ExitError{Code: exitcode.Failure, Err: err}
 		}
 	}
 	rej := &lazyFile{path: o.rejects}
@@ -180,13 +172,13 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	sum, runErr := syncjob.Run(ctx, job, opts)
 	prog.finish()
 	if errors.Is(runErr, syncjob.ErrLocked) {
-		return &output.ExitError{Code: ExitLocked, Err: fmt.Errorf("job %s: %w; this run did nothing", job.Name, runErr)}
+		return &output.ExitError{Code: exitcode.Locked, Err: fmt.Errorf("job %s: %w; this run did nothing", job.Name, runErr)}
 	}
 	if errors.Is(runErr, syncjob.ErrNotSupported) {
-		return &output.ExitError{Code: ExitFailure, Err: runErr}
+		return &output.ExitError{Code: exitcode.Failure, Err: runErr}
 	}
 	if sum == nil {
-		return &output.ExitError{Code: ExitFailure, Err: runErr}
+		return &output.ExitError{Code: exitcode.Failure, Err: runErr}
 	}
 	if o.metrics != "" && !o.dryRun {
 		if err := syncjob.WriteMetrics(o.metrics, sum); err != nil && runErr == nil {
@@ -204,11 +196,11 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	case runErr == nil:
 		return nil
 	case errors.Is(runErr, syncjob.ErrRejects):
-		return &output.ExitError{Code: ExitRejects, Err: fmt.Errorf("%d records rejected; see %s", sum.Totals.Rejected, rej.path)}
+		return &output.ExitError{Code: exitcode.Rejects, Err: fmt.Errorf("%d records rejected; see %s", sum.Totals.Rejected, rej.path)}
 	case ctx.Err() != nil:
-		return &output.ExitError{Code: ExitFailure, Err: errors.New("interrupted; the next run resumes from the last page applied")}
+		return &output.ExitError{Code: exitcode.Failure, Err: errors.New("interrupted; the next run resumes from the last page applied")}
 	default:
-		return &output.ExitError{Code: ExitFailure, Err: runErr}
+		return &output.ExitError{Code: exitcode.Failure, Err: runErr}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dvsync/dvsync/cmd/internal/exitcode"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/cmd/internal/synccmd"
 	"github.com/dvsync/dvsync/dataverse/refserver"
@@ -81,7 +82,7 @@ func TestSyncCommandSucceedsWithJSONMetricsAndHistory(t *testing.T) {
 	job := writeJob(t, dir, "name: nightly\nsource:\n  dataverse: {env: "+url+"}\ntarget:\n  sqlite: mirror.db\ntables: [incident, subject]\n")
 	metrics := filepath.Join(dir, "dvsync.prom")
 	code, out, errOut := execute("sync", "--job", job, "--json", "--metrics", metrics)
-	if code != synccmd.ExitOK {
+	if code != exitcode.OK {
 		t.Fatalf("exit %d: %s %s", code, out, errOut)
 	}
 	var sum syncjob.Summary
@@ -112,13 +113,13 @@ func TestSyncCommandUsageErrorsExit2(t *testing.T) {
 	dir := t.TempDir()
 	job := writeJob(t, dir, "name: bad\nsource:\n  dataverse: {env: https://org.crm.dynamics.com}\ntarget:\n  sqlit: x.db\ntables: [incident]\n")
 	code, _, errOut := execute("sync", "--job", job)
-	if code != synccmd.ExitUsage || !strings.Contains(errOut, "job.yaml:5: target.sqlit: unknown endpoint") {
+	if code != exitcode.Usage || !strings.Contains(errOut, "job.yaml:5: target.sqlit: unknown endpoint") {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if code, _, errOut = execute("sync", "--job", job, "--no-such-flag"); code != synccmd.ExitUsage {
+	if code, _, errOut = execute("sync", "--job", job, "--no-such-flag"); code != exitcode.Usage {
 		t.Fatalf("unknown flag: exit %d: %s", code, errOut)
 	}
-	if code, _, errOut = execute("sync"); code != synccmd.ExitUsage || !strings.Contains(errOut, "--job") {
+	if code, _, errOut = execute("sync"); code != exitcode.Usage || !strings.Contains(errOut, "--job") {
 		t.Fatalf("no job: exit %d: %s", code, errOut)
 	}
 }
@@ -134,7 +135,7 @@ func TestSyncCommandRejectsExit3(t *testing.T) {
 	dir := t.TempDir()
 	job := writeJob(t, dir, "name: rej\nsource:\n  dataverse: {env: "+url+"}\ntarget:\n  sqlite: m.db\ntables: [incident]\n")
 	code, out, errOut := execute("sync", "--job", job)
-	if code != synccmd.ExitRejects || !strings.Contains(errOut, "1 records rejected") || !strings.Contains(out, "REJECTS") {
+	if code != exitcode.Rejects || !strings.Contains(errOut, "1 records rejected") || !strings.Contains(out, "REJECTS") {
 		t.Fatalf("exit %d:\n%s\n%s", code, out, errOut)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "rej.rejects.jsonl"))
@@ -158,7 +159,7 @@ func TestSyncCommandLockHeldExit4(t *testing.T) {
 	}
 	defer unlock()
 	code, _, errOut := execute("sync", "--job", job)
-	if code != synccmd.ExitLocked || !strings.Contains(errOut, "holds the lock") {
+	if code != exitcode.Locked || !strings.Contains(errOut, "holds the lock") {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 }
@@ -168,7 +169,7 @@ func TestSyncCommandFailureExit1(t *testing.T) {
 	dir := t.TempDir()
 	job := writeJob(t, dir, "name: fail\nsource:\n  dataverse: {env: "+url+"}\ntarget:\n  sqlite: m.db\ntables: [incident, nosuchtable]\n")
 	code, out, errOut := execute("sync", "--job", job)
-	if code != synccmd.ExitFailure || !strings.Contains(errOut, "nosuchtable") || !strings.Contains(out, "FAILED") {
+	if code != exitcode.Failure || !strings.Contains(errOut, "nosuchtable") || !strings.Contains(out, "FAILED") {
 		t.Fatalf("exit %d:\n%s\n%s", code, out, errOut)
 	}
 	// The table that could be synced was.
