@@ -53,7 +53,8 @@ func (srv *Server) executePublic(c *call, m *modelDef, t *table) (any, bool, err
 		switch op {
 		case "read", "write", "create", "unlink":
 		default:
-			return nil, true, errValue("Invalid access mode")
+			// ir.model.access.check: assert mode in (...), 'Invalid access mode'
+			return nil, true, &rpcError{name: "builtins.AssertionError", message: "Invalid access mode", httpStatus: 500, fault: faultApplication}
 		}
 		if allowed(m.access, op) {
 			return true, true, nil
