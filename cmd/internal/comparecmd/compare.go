@@ -23,7 +23,6 @@ import (
 	"github.com/dvsync/dvsync/mapping/odoodv"
 	"github.com/dvsync/dvsync/migrations"
 	"github.com/dvsync/dvsync/migrations/compare"
-	"github.com/dvsync/dvsync/odoo/helpdesk"
 )
 
 // ExitDifferences is the exit code of --fail-on-diff when anything is
@@ -147,33 +146,15 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	if err != nil {
 		return err
 	}
-	r, err := helpdesk.Detect(ctx, odc)
-	if err != nil {
-		return fmt.Errorf("odoo: %w", err)
-	}
 	if _, _, err := dv.WhoAmI(ctx); err != nil {
 		return o.conn.Explain(err)
 	}
-	opts := compare.Options{Model: md, Queues: compare.DataverseQueues(ctx, dv), Closings: compare.DataverseClosings(ctx, dv),
-		DataverseSLA: compare.DataverseSLA(ctx, dv), Entitlements: compare.DataverseEntitlements(ctx, dv)}
-	before := ocount.n.Load()
-	if opts.OdooServer, err = compare.OdooServerCounts(ctx, r, md, since, time.Now()); err != nil {
-		return fmt.Errorf("odoo: %w", err)
-	}
-	aggRequests := map[string]int64{"odoo": ocount.n.Load() - before}
-	if store != nil {
-		opts.IDMap = compare.StateIDMap(store, compare.OdooJobName(o.odoo.DB))
-	}
-	meta := compare.Report{Odoo: o.odoo.URL + " (database " + o.odoo.DB + ")", Dataverse: dv.ServiceRoot(), MapFile: orDefault(o.mapFile, "built-in map"),
-		StateFile: o.state, Since: o.since}
-	rep, err := compare.RunToDir(ctx, compare.OdooTickets(ctx, r, md, since), compare.DataverseCases(ctx, dv, md, since), opts, o.out, meta)
+	rep, err := compare.OdooVersusDataverse(ctx, compare.OdooConfig{Odoo: odc, Database: o.odoo.DB, Dataverse: dv, Model: md, Store: store,
+		Since: since, Out: o.out, Requests: func() (int64, int64) { return ocount.n.Load(), oc.n.Load() },
+		Meta: compare.Report{Odoo: o.odoo.URL + " (database " + o.odoo.DB + ")", Dataverse: dv.ServiceRoot(),
+			MapFile: orDefault(o.mapFile, "built-in map"), StateFile: o.state, Since: o.since}})
 	if err != nil {
 		return o.conn.Explain(err)
-	}
-	rep.OdooRequests, rep.DataverseRequests, rep.AggregateRequests = ocount.n.Load(), oc.n.Load(), aggRequests
-	// Rewritten so the files carry the final request counts.
-	if err := rep.Write(o.out); err != nil {
-		return err
 	}
 	if err := render(streams, o, rep); err != nil {
 		return err
