@@ -10,10 +10,11 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/dvsync/dvsync/odoo/odooserver"
+	"github.com/dvsync/dvsync/testdata"
 )
 
 // defaultOdooSeed is used when it exists (running from a checkout); else
-// the Odoo server starts empty.
+// the seed built into the binary is.
 const defaultOdooSeed = "testdata/odoo/seed"
 
 type odooOptions struct {
@@ -44,17 +45,28 @@ func odooLogin() string {
 // startOdoo builds the reference Odoo server. Its admin API key (and
 // password) is ODOO_API_KEY, or "admin" when unset.
 func startOdoo(ctx context.Context, o *odooOptions, logger *slog.Logger) (http.Handler, func(), error) {
+	cleanup := func() {}
 	if o.seedDir == defaultOdooSeed {
 		if _, err := os.Stat(o.seedDir); err != nil {
-			logger.Warn("no Odoo seed found; the reference Odoo starts empty", "looked_in", o.seedDir)
-			o.seedDir = ""
+			dir, err := os.MkdirTemp("", "dvsync-serve-odoo-")
+			if err != nil {
+				return nil, nil, err
+			}
+			cleanup = func() { os.RemoveAll(dir) }
+			if o.seedDir, err = testdata.ExtractDir(testdata.OdooSeed, dir); err != nil {
+				cleanup()
+				return nil, nil, fmt.Errorf("built-in Odoo seed: %w", err)
+			}
 		}
 	}
 	key := os.Getenv("ODOO_API_KEY")
 	if key == "" {
 		key = "admin"
 	}
-	return newOdooServer(o, key, logger)
+	h, closeOdoo, err := newOdooServer(o, key, logger)
+	// The seed is loaded when the server starts; its copy can go.
+	cleanup()
+	return h, closeOdoo, err
 }
 
 func newOdooServer(o *odooOptions, key string, logger *slog.Logger) (http.Handler, func(), error) {

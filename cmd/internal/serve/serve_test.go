@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -149,6 +150,52 @@ func TestServeTokenFromEnvironment(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("token %s: status %d, want %d", tok, resp.StatusCode, want)
 		}
+	}
+	cancel()
+	<-done
+}
+
+// TestServeOdooSeedFromAnyFolder: outside a checkout the reference Odoo
+// loads the seed built into the binary instead of starting empty.
+func TestServeOdooSeedFromAnyFolder(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("ODOO_API_KEY", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	cmd := NewCommand(output.NewStreams(strings.NewReader(""), pw, io.Discard))
+	cmd.SetArgs([]string{"--memory", "--listen", "127.0.0.1:0", "--odoo-listen", "127.0.0.1:0"})
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx); pw.Close() }()
+	lines := bufio.NewScanner(pr)
+	var odooURL string
+	for odooURL == "" && lines.Scan() {
+		if u, ok := strings.CutPrefix(lines.Text(), "odoo "); ok {
+			odooURL = u
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	call := func(service, method string, args ...any) any {
+		body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": "call", "id": 1,
+			"params": map[string]any{"service": service, "method": method, "args": args}})
+		resp, err := http.Post(odooURL+"jsonrpc", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Result any `json:"result"`
+			Error  any `json:"error"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Error != nil {
+			t.Fatalf("%s.%s: %v %v", service, method, err, out.Error)
+		}
+		return out.Result
+	}
+	uid := call("common", "authenticate", "dvsync", "admin", "admin", map[string]any{})
+	n := call("object", "execute_kw", "dvsync", uid, "admin", "helpdesk.ticket", "search_count", []any{[]any{}})
+	if c, _ := n.(float64); c == 0 {
+		t.Errorf("reference Odoo started outside a checkout has %v tickets, want the built-in seed's", n)
 	}
 	cancel()
 	<-done
