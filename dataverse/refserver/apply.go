@@ -107,11 +107,7 @@ func (s *Server) getApply(w http.ResponseWriter, r *http.Request, t *schema.Tabl
 			writeError(w, badRequest(codeQueryNotSupported, "The query node SingleValueOpenPropertyAccess is not supported"))
 			return
 		}
-		dir := " ASC"
-		if o.Desc {
-			dir = " DESC"
-		}
-		p.order = append(p.order, quoteIdent(name)+dir)
+		p.order = append(p.order, aggOrder{name: name, desc: o.Desc})
 	}
 	if q.Top != nil {
 		p.limit = min(*q.Top, MaxPageSize)

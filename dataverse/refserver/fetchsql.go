@@ -509,6 +509,12 @@ func (s *Server) serveFetchRows(w http.ResponseWriter, r *http.Request, t *schem
 			add(o.ent, o.col.LogicalName+targetSufix)
 		}
 	}
+	if len(sel) == 0 {
+		// A distinct query with no attributes returns the primary key.
+		add(root, root.t.PrimaryID)
+		pk, _ := root.t.Column(root.t.PrimaryID)
+		out = append(out, fetchOutCol{ent: root, col: pk, name: root.t.PrimaryID})
+	}
 	// Order: root orders can be carried in a paging cookie; an order on a
 	// link-entity disables cookies (page-results.md, "Queries that don't
 	// support paging cookies").
@@ -775,11 +781,7 @@ func (b *fetchSQL) aggregatePlan(from, where string) (*aggPlan, error) {
 			if !aliases[o.alias] {
 				return nil, fetchSchemaError("The order alias '%s' names no attribute of the query.", o.alias)
 			}
-			dir := " ASC"
-			if o.desc {
-				dir = " DESC"
-			}
-			p.order = append(p.order, quoteIdent(o.alias)+dir)
+			p.order = append(p.order, aggOrder{name: o.alias, desc: o.desc})
 		}
 	}
 	p.limit = maxFetchPageSize
@@ -860,6 +862,12 @@ func aggregateSQL(fn, cs string, c *schema.Column) string {
 	}
 }
 
+// aggOrder sorts aggregate rows by an output property.
+type aggOrder struct {
+	name string
+	desc bool
+}
+
 // aggColumn is one output property of an aggregate query.
 type aggColumn struct {
 	sql       string
@@ -874,7 +882,7 @@ type aggPlan struct {
 	from, where string
 	args        []any
 	cols        []aggColumn
-	order       []string
+	order       []aggOrder
 	limit       int
 	offset      int
 	recordLimit int
@@ -962,11 +970,16 @@ func aggFormatted(c aggColumn, v any) (string, bool) {
 
 // runAggregate runs the plan and types each value by its column.
 func (s *Server) runAggregate(ctx context.Context, p *aggPlan) ([][]any, error) {
+	// Columns get internal SQL aliases: an output name such as
+	// "statuscode" would be ambiguous in GROUP BY beside joined tables.
 	var sel, groups []string
+	sqlAlias := map[string]string{}
 	for i, c := range p.cols {
-		sel = append(sel, c.sql+" AS "+quoteIdent(c.name))
+		a := fmt.Sprintf("_c%d", i)
+		sqlAlias[c.name] = a
+		sel = append(sel, c.sql+" AS "+a)
 		if c.kind == "group" || c.kind == "date" {
-			groups = append(groups, quoteIdent(c.name))
+			groups = append(groups, a)
 		}
 		if c.targetSQL != "" {
 			sel = append(sel, "MAX("+c.targetSQL+") AS "+quoteIdent(fmt.Sprintf("_target%d", i)))
@@ -979,7 +992,14 @@ func (s *Server) runAggregate(ctx context.Context, p *aggPlan) ([][]any, error) 
 	if len(groups) > 0 {
 		stmt += " GROUP BY " + strings.Join(groups, ", ")
 	}
-	order := p.order
+	var order []string
+	for _, o := range p.order {
+		dir := " ASC"
+		if o.desc {
+			dir = " DESC"
+		}
+		order = append(order, sqlAlias[o.name]+dir)
+	}
 	if len(order) == 0 && len(groups) > 0 {
 		order = groups
 	}
