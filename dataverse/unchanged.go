@@ -21,8 +21,33 @@ func (w *batchWriter) skipUnchanged(ctx context.Context, b []pending) ([]pending
 	if w.o.Mode == ModeCreate {
 		return b, nil
 	}
-	// Group by the column the key uses: the primary key, or a one-column
-	// alternate key. Composite keys are written without comparing.
+	found := w.current(ctx, b)
+	var changed []pending
+	var results []Result
+	for i, p := range b {
+		if found[i] == stateSame {
+			results = append(results, Result{Ref: p.Ref, Outcome: OutcomeUnchanged, ID: p.Key.ID})
+		} else {
+			changed = append(changed, p)
+		}
+	}
+	return changed, results
+}
+
+// recordState is what a read found for one record to write.
+type recordState int
+
+const (
+	stateUnknown recordState = iota // not compared (composite key, failed read)
+	stateAbsent                     // no record with the key
+	stateSame                       // holds exactly the values to write
+	stateDiffers                    // exists with other values
+)
+
+// current reads the batch's records (by primary key or a one-column
+// alternate key, one In query per 100) and says for each what a write
+// would meet. Composite keys and failed reads are stateUnknown.
+func (w *batchWriter) current(ctx context.Context, b []pending) []recordState {
 	groups := map[string][]int{}
 	for i, p := range b {
 		switch {
@@ -34,23 +59,57 @@ func (w *batchWriter) skipUnchanged(ctx context.Context, b []pending) ([]pending
 			}
 		}
 	}
-	same := make([]bool, len(b))
+	found := make([]recordState, len(b))
 	for col, idx := range groups {
 		for start := 0; start < len(idx); start += lookupChunk {
 			chunk := idx[start:min(start+lookupChunk, len(idx))]
-			w.compareChunk(ctx, b, col, chunk, same)
+			w.compareChunk(ctx, b, col, chunk, found)
 		}
 	}
-	var changed []pending
-	var results []Result
+	return found
+}
+
+// Preview says what WriteAll with o would do with each item, without
+// writing: OutcomeUnchanged for a record that already holds the values,
+// OutcomeUpdated for one that exists with other values, OutcomeCreated for
+// one that does not exist, OutcomeWritten when it cannot tell (a
+// composite key). It costs one read per 100 records. A dry run reports
+// "would create / would update" from it.
+func (c *Client) Preview(ctx context.Context, table string, items []Item, o BatchOptions) ([]Result, error) {
+	t, err := c.entitySet(ctx, table)
+	if err != nil {
+		return nil, err
+	}
+	if o.Mode == "" {
+		o.Mode = ModeUpsert
+	}
+	w := &batchWriter{c: c, t: t, o: o}
+	b := make([]pending, len(items))
+	for i, it := range items {
+		b[i] = pending{Item: it}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	found := w.current(ctx, b)
+	out := make([]Result, len(b))
 	for i, p := range b {
-		if same[i] {
-			results = append(results, Result{Ref: p.Ref, Outcome: OutcomeUnchanged, ID: p.Key.ID})
-		} else {
-			changed = append(changed, p)
+		r := Result{Ref: p.Ref, ID: p.Key.ID}
+		switch {
+		case o.Mode == ModeCreate:
+			r.Outcome = OutcomeCreated
+		case found[i] == stateSame:
+			r.Outcome = OutcomeUnchanged
+		case found[i] == stateDiffers:
+			r.Outcome = OutcomeUpdated
+		case found[i] == stateAbsent:
+			r.Outcome = OutcomeCreated
+		default:
+			r.Outcome = OutcomeWritten
 		}
+		out[i] = r
 	}
-	return changed, results
+	return out, nil
 }
 
 func keyValue(p pending, col string, pk string) any {
@@ -70,7 +129,7 @@ func normKey(v any) string {
 	return strings.ToLower(s)
 }
 
-func (w *batchWriter) compareChunk(ctx context.Context, b []pending, col string, chunk []int, same []bool) {
+func (w *batchWriter) compareChunk(ctx context.Context, b []pending, col string, chunk []int, found []recordState) {
 	sel := map[string]bool{col: true, w.t.PrimaryID: true}
 	values := make([]any, 0, len(chunk))
 	for _, i := range chunk {
@@ -102,7 +161,14 @@ func (w *batchWriter) compareChunk(ctx context.Context, b []pending, col string,
 	}
 	for _, i := range chunk {
 		cur, ok := current[normKey(keyValue(b[i], col, w.t.PrimaryID))]
-		same[i] = ok && w.sameValues(bodyWithoutKey(w.t, b[i].Key, b[i].Record), cur)
+		switch {
+		case !ok:
+			found[i] = stateAbsent
+		case w.sameValues(bodyWithoutKey(w.t, b[i].Key, b[i].Record), cur):
+			found[i] = stateSame
+		default:
+			found[i] = stateDiffers
+		}
 	}
 }
 

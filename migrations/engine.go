@@ -99,9 +99,10 @@ type Summary struct {
 	Steps   []StepSummary `json:"steps"`
 }
 
-// StepSummary is one step of a Summary. In a plan, Counts.Written counts
-// the source records that would be written (a dry run cannot tell creates
-// from updates without writing).
+// StepSummary is one step of a Summary. In a plan, the counts say what a
+// run would do: created, updated and unchanged as the target's Planner
+// foresees them, or, for a target that cannot tell without writing,
+// Written for every record that would be written.
 type StepSummary struct {
 	Step   string `json:"step"`
 	Status Status `json:"status"`
@@ -416,8 +417,21 @@ func (r *runner) step(ctx context.Context, s *Step, ss *StepSummary) (err error)
 	cm := &committer{r: r, s: s, ss: ss, log: log, sample: sample, warnSample: warnSample, pending: map[int]finished{}}
 	dispatch := func(b *batch) {
 		if r.dry {
-			// Nothing to write, so no concurrency: plan batches in order.
-			g.Go(func() error { return cm.finish(gctx, b, nil) })
+			// Nothing to write, so no concurrency: plan batches in order,
+			// asking the target what it would do when it can say.
+			g.Go(func() error {
+				var results []WriteResult
+				if pl, ok := s.Target.(Planner); ok && len(b.targets) > 0 {
+					var err error
+					if results, err = pl.Plan(gctx, b.targets); err != nil {
+						return fmt.Errorf("plan batch of %d records: %w", len(b.targets), err)
+					}
+					if len(results) != len(b.targets) {
+						return fmt.Errorf("target planned %d results for %d records", len(results), len(b.targets))
+					}
+				}
+				return cm.finish(gctx, b, results)
+			})
 			return
 		}
 		g.Go(func() error {
@@ -611,16 +625,20 @@ func (c *committer) apply(ctx context.Context, b *batch, results []WriteResult) 
 		}
 		recs := b.targets[it.first : it.first+len(it.res.Records)]
 		if r.dry {
-			cm.Counts.Written++
 			for i, t := range recs {
-				tc := tables[t.Table]
-				tc.Records++
-				tc.Written++
-				tables[t.Table] = tc
 				overlay[it.rec.ID] = append(overlay[it.rec.ID], Ref{Table: t.Table, Key: t.Key.String(), ID: t.Key.ID})
 				if len(ss.Sample) < c.sample {
 					ss.Sample = append(ss.Sample, recs[i])
 				}
+			}
+		}
+		if r.dry && results == nil {
+			cm.Counts.Written++
+			for _, t := range recs {
+				tc := tables[t.Table]
+				tc.Records++
+				tc.Written++
+				tables[t.Table] = tc
 			}
 			continue
 		}

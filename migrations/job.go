@@ -305,6 +305,16 @@ type Target interface {
 	Write(ctx context.Context, batch []TargetRecord) ([]WriteResult, error)
 }
 
+// Planner is implemented by a Target that can say, without writing, what
+// Write would do with a batch: Created, Updated, Unchanged, Written (it
+// cannot tell) or Rejected (a record it would refuse, such as a match-only
+// record that does not exist). A dry run (Plan) asks it, so a plan says
+// "would create 12, would update 3, unchanged 40" instead of "would write
+// 55". An error stops the plan, as it stops a run.
+type Planner interface {
+	Plan(ctx context.Context, batch []TargetRecord) ([]WriteResult, error)
+}
+
 // TargetFunc adapts a function to Target.
 type TargetFunc func(ctx context.Context, batch []TargetRecord) ([]WriteResult, error)
 

@@ -357,3 +357,82 @@ func recordKey(r migrations.TargetRecord, res migrations.WriteResult) (dataverse
 	}
 	return Key(r.Key)
 }
+
+var _ migrations.Planner = (*Sink)(nil)
+
+// Plan implements migrations.Planner: what Write would do with batch,
+// read from the environment without writing. A record that does not exist
+// would be created; one that exists would be updated, or is unchanged
+// when it holds the values and the state asked for; a match-only record
+// is unchanged when it exists and rejected when it does not.
+func (s *Sink) Plan(ctx context.Context, batch []migrations.TargetRecord) ([]migrations.WriteResult, error) {
+	results := make([]migrations.WriteResult, len(batch))
+	var tables []string
+	byTable := map[string][]int{}
+	for i, r := range batch {
+		if _, ok := byTable[r.Table]; !ok {
+			tables = append(tables, r.Table)
+		}
+		byTable[r.Table] = append(byTable[r.Table], i)
+	}
+	for _, table := range tables {
+		tbl, err := s.c.Table(ctx, table)
+		if err != nil {
+			if stops(err) {
+				return nil, err
+			}
+			for _, i := range byTable[table] {
+				results[i] = reject(fmt.Errorf("table %s: %w", table, err))
+			}
+			continue
+		}
+		var match, write []int
+		for _, i := range byTable[table] {
+			if batch[i].MatchOnly {
+				match = append(match, i)
+			} else {
+				write = append(write, i)
+			}
+		}
+		if err := s.match(ctx, tbl, batch, match, results); err != nil {
+			return nil, err
+		}
+		items := make([]dataverse.Item, 0, len(write))
+		for n, i := range write {
+			key, err := Key(batch[i].Key)
+			if err != nil {
+				results[i] = reject(err)
+				continue
+			}
+			items = append(items, dataverse.Item{Ref: int64(n), Key: key, Record: body(tbl, batch[i])})
+		}
+		preview, err := s.c.Preview(ctx, table, items, dataverse.BatchOptions{Mode: dataverse.ModeUpsert})
+		if err != nil {
+			return nil, err
+		}
+		var moving []int
+		for _, p := range preview {
+			i := write[p.Ref]
+			results[i] = migrations.WriteResult{Outcome: outcome(p.Outcome), ID: batch[i].Key.ID}
+			if p.Outcome == dataverse.OutcomeUnchanged && batch[i].State != nil && batch[i].Key.ID != "" {
+				moving = append(moving, i)
+			}
+		}
+		// Columns unchanged but the state not yet the one asked for: a
+		// run would move it.
+		ids := make([]string, len(moving))
+		for n, i := range moving {
+			ids[n] = batch[i].Key.ID
+		}
+		cur, err := s.states(ctx, tbl, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range moving {
+			if st, ok := cur[strings.ToLower(batch[i].Key.ID)]; !ok || !st.is(batch[i].State) {
+				results[i].Outcome = migrations.Updated
+			}
+		}
+	}
+	return results, nil
+}

@@ -61,7 +61,9 @@ func TestCommandDryRunThenRun(t *testing.T) {
 		t.Fatalf("plan %+v", plan.Summary)
 	}
 	for _, st := range plan.Steps {
-		if st.Step == odoodv.StepCases && (st.Counts.Written != 25 || len(st.Sample) == 0) {
+		// The sink foresees each write: against an empty target every
+		// case would be created.
+		if st.Step == odoodv.StepCases && (st.Counts.Created != 25 || len(st.Sample) == 0) {
 			t.Errorf("planned cases %+v with %d samples", st.Counts, len(st.Sample))
 		}
 	}
@@ -73,6 +75,18 @@ func TestCommandDryRunThenRun(t *testing.T) {
 	before := n
 	if _, err := os.Stat(filepath.Join(dir, "state.rejects.jsonl")); err == nil {
 		t.Error("dry run created a rejects file")
+	}
+	// A dry run writes nothing anywhere: not even the state file; and it
+	// speaks of what would happen, never of what was written.
+	out, _, err = runCmd(t, append(base, "--dry-run")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(state); err == nil {
+		t.Error("dry run created the state file")
+	}
+	if !strings.Contains(out, "WOULD CREATE") || strings.Contains(out, "succeeded") || strings.Contains(out, "WRITTEN") {
+		t.Errorf("dry run summary:\n%s", out)
 	}
 
 	out, _, err = runCmd(t, base...)

@@ -67,18 +67,25 @@ func printSummary(w io.Writer, sum *migrations.Summary, files odoojob.Files, asJ
 	if asJSON {
 		return output.WriteJSON(w, res)
 	}
-	var rows [][]string
-	for _, s := range sum.Steps {
-		c := s.Counts
-		rows = append(rows, []string{s.Step, string(s.Status), n(c.Read), n(c.Created), n(c.Updated), n(c.Written), n(c.Unchanged), n(c.Skipped), n(c.Rejected), n(c.Warned),
-			s.Duration.Round(time.Millisecond).String(), strconv.Itoa(res.Rates[s.Step])})
+	if sum.DryRun {
+		if err := printPlan(w, sum); err != nil {
+			return err
+		}
+	} else {
+		var rows [][]string
+		for _, s := range sum.Steps {
+			c := s.Counts
+			rows = append(rows, []string{s.Step, string(s.Status), n(c.Read), n(c.Created), n(c.Updated), n(c.Written), n(c.Unchanged), n(c.Skipped), n(c.Rejected), n(c.Warned),
+				s.Duration.Round(time.Millisecond).String(), strconv.Itoa(res.Rates[s.Step])})
+		}
+		t := sum.Total()
+		rows = append(rows, []string{"total", string(sum.Status), n(t.Read), n(t.Created), n(t.Updated), n(t.Written), n(t.Unchanged), n(t.Skipped), n(t.Rejected), n(t.Warned),
+			sum.Ended.Sub(sum.Started).Round(time.Millisecond).String(), strconv.Itoa(int(odoojob.Rate(t.Read, sum.Ended.Sub(sum.Started))))})
+		if err := output.Table(w, []string{"step", "status", "read", "created", "updated", "written", "unchanged", "skipped", "rejected", "warnings", "time", "rec/s"}, rows); err != nil {
+			return err
+		}
 	}
 	t := sum.Total()
-	rows = append(rows, []string{"total", string(sum.Status), n(t.Read), n(t.Created), n(t.Updated), n(t.Written), n(t.Unchanged), n(t.Skipped), n(t.Rejected), n(t.Warned),
-		sum.Ended.Sub(sum.Started).Round(time.Millisecond).String(), strconv.Itoa(int(odoojob.Rate(t.Read, sum.Ended.Sub(sum.Started))))})
-	if err := output.Table(w, []string{"step", "status", "read", "created", "updated", "written", "unchanged", "skipped", "rejected", "warnings", "time", "rec/s"}, rows); err != nil {
-		return err
-	}
 	if t.Warned > 0 {
 		where := "--json has a sample of each step's warnings"
 		if files.Warnings != "" {
@@ -108,7 +115,7 @@ func printSummary(w io.Writer, sum *migrations.Summary, files odoojob.Files, asJ
 			}
 		}
 		sort.Strings(tables)
-		fmt.Fprintln(w, "\nDry run: nothing was written. Records per table:")
+		fmt.Fprintln(w, "\nDry run: nothing was written, here or in Dataverse. Records per table:")
 		for _, name := range tables {
 			fmt.Fprintf(w, "  %-18s %d\n", name, per[name])
 		}
@@ -122,3 +129,16 @@ func printSummary(w io.Writer, sum *migrations.Summary, files odoojob.Files, asJ
 }
 
 func n(v int64) string { return strconv.FormatInt(v, 10) }
+
+// printPlan shows a dry run in its own words: what a run would do, never
+// "written" or "succeeded".
+func printPlan(w io.Writer, sum *migrations.Summary) error {
+	var rows [][]string
+	for _, s := range sum.Steps {
+		c := s.Counts
+		rows = append(rows, []string{s.Step, n(c.Read), n(c.Created), n(c.Updated), n(c.Written), n(c.Unchanged), n(c.Skipped), n(c.Rejected), n(c.Warned)})
+	}
+	t := sum.Total()
+	rows = append(rows, []string{"total", n(t.Read), n(t.Created), n(t.Updated), n(t.Written), n(t.Unchanged), n(t.Skipped), n(t.Rejected), n(t.Warned)})
+	return output.Table(w, []string{"step", "read", "would create", "would update", "would write", "unchanged", "would skip", "would reject", "warnings"}, rows)
+}

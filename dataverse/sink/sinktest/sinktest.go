@@ -18,7 +18,9 @@
 //   - a batch interrupted mid-way resumes: the engine's resume writes it
 //     again and nothing is lost or duplicated;
 //   - faults injected (throttling, 5xx, dropped connections) are absorbed
-//     by the client's one retry policy: no record is rejected for them.
+//     by the client's one retry policy: no record is rejected for them;
+//   - a target that plans (migrations.Planner) foresees what a write would
+//     do, created, updated or unchanged, and writes nothing.
 package sinktest
 
 import (
@@ -75,6 +77,7 @@ func Run(t *testing.T, o Options) {
 	t.Run("CountsReconcile", func(t *testing.T) { counts(t, o) })
 	t.Run("InterruptedBatchResumes", func(t *testing.T) { interrupted(t, o) })
 	t.Run("FaultsInjected", func(t *testing.T) { faults(t, o) })
+	t.Run("PlanForeseesAndWritesNothing", func(t *testing.T) { plan(t, o) })
 }
 
 func env(t *testing.T, o Options, faults bool) *Env {
@@ -404,4 +407,42 @@ func faults(t *testing.T, o Options) {
 		recs = append(recs, account(e, 10000+i, "Resumed "+strconv.Itoa(i)))
 	}
 	exactlyOne(t, e, recs)
+}
+
+func plan(t *testing.T, o Options) {
+	e := env(t, o, false)
+	pl, ok := e.Target.(migrations.Planner)
+	if !ok {
+		t.Skip("the target does not plan")
+	}
+	ctx := t.Context()
+	acc := account(e, 500, "Planned")
+	done := incident(e, 500, "planned, resolved", acc, resolved("Fixed"))
+	write(t, e, []migrations.TargetRecord{acc, done})
+	before, err := e.Target.Count(ctx, "account")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := account(e, 501, "Not yet written")
+	edited := account(e, 500, "Planned, renamed")
+	moved := incident(e, 500, "planned, resolved", acc, cancelled)
+	batch := []migrations.TargetRecord{acc, done, fresh, edited, moved}
+	got, err := pl.Plan(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []migrations.Outcome{migrations.Unchanged, migrations.Unchanged, migrations.Created, migrations.Updated, migrations.Updated}
+	for i := range batch {
+		if got[i].Outcome != want[i] {
+			t.Errorf("plan of %s %s: %s, want %s", batch[i].Table, batch[i].Key, got[i].Outcome, want[i])
+		}
+	}
+	after, err := e.Target.Count(ctx, "account")
+	if err != nil || after != before {
+		t.Errorf("planning changed the account count %d → %d (%v)", before, after, err)
+	}
+	rows, err := e.Target.Lookup(ctx, "account", fresh.Key)
+	if err != nil || len(rows) != 0 {
+		t.Errorf("planning created %s (%d rows, %v)", fresh.Key, len(rows), err)
+	}
 }
