@@ -227,12 +227,14 @@ func (e *engine) backlog(ctx context.Context, months *Figure) (Figure, error) {
 // durations: time to resolution, median and 90th percentile, exact (the
 // store sorts; nothing is held in memory).
 func (e *engine) durations(ctx context.Context) (Figure, error) {
-	fig := Figure{ID: "durations", Title: "Time to resolution (hours)", Unit: "hours", OdooMethod: MethodStreamed, DataverseMethod: MethodStreamed,
+	fig := Figure{ID: "durations", Title: "Time to resolution (hours, resolved tickets)", Unit: "hours", OdooMethod: MethodStreamed, DataverseMethod: MethodStreamed,
 		Note: "Time to first response is not shown: Odoo keeps it only as first_response_hours in working hours, and a Dataverse case keeps no first-response time (only firstresponsesent and the SLA KPI), so the two would not measure the same thing."}
 	rows := []FigureRow{{Label: "median"}, {Label: "90th percentile"}, {Label: "resolved tickets"}}
 	for _, t := range []string{"o", "d"} {
 		var n int64
-		where := ` FROM ` + t + ` WHERE state <> 'active' AND closed > 0 AND created > 0 AND closed >= created`
+		// Resolved only: a cancelled case has no resolution (Dataverse writes
+		// an incidentresolution only when a case is resolved).
+		where := ` FROM ` + t + ` WHERE state = 'resolved' AND closed > 0 AND created > 0 AND closed >= created`
 		if err := e.sp.db.QueryRowContext(ctx, `SELECT count(*)`+where).Scan(&n); err != nil {
 			return fig, err
 		}

@@ -218,6 +218,10 @@ func TestCompareAfterMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, _, err := runCmd(t, e, "--map", mapFile, "--out", out, "--json", "--fail-on-diff", "--state", state)
+	if keep := os.Getenv("DVSYNC_KEEP_REPORT"); keep != "" {
+		// For looking at the report of a real migration in a browser.
+		os.CopyFS(keep, os.DirFS(out))
+	}
 	var exit *output.ExitError
 	if !errors.As(err, &exit) || exit.Code != ExitDifferences {
 		t.Fatalf("--fail-on-diff: %v", err)
@@ -279,6 +283,12 @@ func checkServerFigures(t *testing.T, out string) {
 				t.Errorf("%s %q: Odoo (read_group) %v, Dataverse (streamed) %v", id, r.Label, *r.Odoo, *r.Dataverse)
 			}
 		}
+	}
+	// Resolution times: Odoo close_date against the case resolution's
+	// actualend, which the migration wrote from it.
+	if f := rep.Result.Operations.Figure("durations"); f == nil || f.Rows[2].Odoo == nil || *f.Rows[2].Odoo == 0 ||
+		*f.Rows[0].Odoo != *f.Rows[0].Dataverse || *f.Rows[1].Odoo != *f.Rows[1].Dataverse || *f.Rows[2].Odoo != *f.Rows[2].Dataverse {
+		t.Errorf("durations: %+v", f)
 	}
 	if f := rep.Result.Operations.Figure("sla"); f == nil || f.OdooMethod != compare.MethodOdooGroup || len(f.Rows) == 0 {
 		t.Errorf("sla: %+v", f)
