@@ -301,7 +301,8 @@ const native = "provided natively by the workspace; nothing is written"
 // for, why nothing is written. Microsoft's mapping does not list these
 // types (cs-usd-migration-guide-map-components); the USD pages say what
 // they do (panels-panel-types-panel-layouts, global-manager-hosted-control,
-// connection-manager-hosted-control, debugger-hosted-control).
+// connection-manager-hosted-control, debugger-hosted-control,
+// hosted-control-types-action-event-reference for the Tree Bar).
 var noEquivalentReason = map[usd.ComponentType]string{
 	usd.PanelLayout:       "panel layouts arrange USD's panels; the workspace layout (session list, tabs, productivity pane) is fixed, so there is nothing to write",
 	usd.GlobalManager:     "Global Manager loads the USD configuration into the client; the workspace loads app profiles itself, so there is nothing to write (its action calls and events are assessed on their own)",
