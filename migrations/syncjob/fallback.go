@@ -37,7 +37,7 @@ func (t *tableRun) fallback() error {
 
 func (t *tableRun) keyscan(resume string) error {
 	gen := t.cp.Gen
-	pk := t.mt.Def().PrimaryID
+	pk := t.pk
 	q := dataverse.Query{Select: []string{pk}, PageSize: t.r.job.PageSize}
 	var p *dataverse.Pager
 	if resume != "" {
@@ -46,11 +46,8 @@ func (t *tableRun) keyscan(resume string) error {
 		p = t.r.o.Client.NewPager(t.ctx, t.name, q)
 	}
 	n, _, err := readPages(p, func(rec dataverse.Record) error {
-		if err := t.begin(); err != nil {
-			return err
-		}
 		t.sum.KeysCompared++
-		return t.tx.Mark(rec.String(pk), gen)
+		return t.ap.Mark(rec.String(pk), gen)
 	}, func(link string) error {
 		t.progress("keyscan")
 		cp := t.cp
@@ -63,15 +60,9 @@ func (t *tableRun) keyscan(resume string) error {
 		}
 		return err
 	}
-	if err := t.begin(); err != nil {
+	if err := t.ap.Sweep(gen); err != nil {
 		return err
 	}
-	swept, err := t.tx.Sweep(gen)
-	if err != nil {
-		return err
-	}
-	t.sum.Deleted += swept
-	t.sum.Read += swept
 	if err := t.save(Checkpoint{Mode: ModeModifiedOn, Phase: "changes", Gen: gen, Watermark: t.cp.Watermark}); err != nil {
 		return err
 	}
@@ -80,7 +71,7 @@ func (t *tableRun) keyscan(resume string) error {
 
 func (t *tableRun) changes(resume string) error {
 	gen := t.cp.Gen
-	pk := t.mt.Def().PrimaryID
+	pk := t.pk
 	var p *dataverse.Pager
 	q := t.query()
 	if resume != "" {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dvsync/dvsync/dataverse"
+	"github.com/dvsync/dvsync/dataverse/sink"
 	"github.com/dvsync/dvsync/migrations/mirror"
 )
 
@@ -29,6 +30,9 @@ type Options struct {
 	// transport for the summary's request and throttle figures.
 	Client  *dataverse.Client
 	Counter *Counter
+	// TargetClient writes a Dataverse target (through dataverse/sink);
+	// give it the same Counter to count its requests too.
+	TargetClient *dataverse.Client
 	// Store holds checkpoints, the journal and the lock.
 	Store *Store
 	// DryRun reads and compares everything but writes nothing: each table
@@ -95,11 +99,18 @@ func Run(ctx context.Context, job *Job, o Options) (*Summary, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if job.Source.Dataverse == nil || (job.Target.SQLite == "" && job.Target.Postgres == "") {
-		return nil, fmt.Errorf("sync: %s → %s jobs need the Dataverse writer (sink), which this build does not have yet: %w", job.Source.Kind(), job.Target.Kind(), ErrNotSupported)
+	if job.Source.Dataverse == nil {
+		return nil, fmt.Errorf("sync: %s → %s jobs are not built yet (the Odoo change reader is not wired to the Dataverse writer): %w", job.Source.Kind(), job.Target.Kind(), ErrNotSupported)
 	}
 	if o.Client == nil {
-		return nil, errors.New("sync: no Dataverse client")
+		return nil, errors.New("sync: no Dataverse client for the source")
+	}
+	toDataverse := job.Target.Dataverse != nil
+	if toDataverse && o.TargetClient == nil {
+		return nil, errors.New("sync: no Dataverse client for the target")
+	}
+	if toDataverse && o.DryRun {
+		return nil, fmt.Errorf("sync: --dry-run cannot roll back writes to a Dataverse target: %w", ErrNotSupported)
 	}
 	unlock, err := o.Store.Lock(ctx, job.Name)
 	if err != nil {
@@ -107,15 +118,19 @@ func Run(ctx context.Context, job *Job, o Options) (*Summary, error) {
 	}
 	defer unlock()
 
-	kind, dsn := mirror.SQLite, job.Target.SQLite
-	if job.Target.Postgres != "" {
-		kind, dsn = mirror.Postgres, job.Target.Postgres
+	r := &runner{job: job, o: o}
+	if toDataverse {
+		r.sink = sink.New(o.TargetClient, nil)
+	} else {
+		kind, dsn := mirror.SQLite, job.Target.SQLite
+		if job.Target.Postgres != "" {
+			kind, dsn = mirror.Postgres, job.Target.Postgres
+		}
+		if r.db, err = mirror.Open(ctx, kind, dsn); err != nil {
+			return nil, err
+		}
+		defer r.db.Close()
 	}
-	db, err := mirror.Open(ctx, kind, dsn)
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
 
 	sum := &Summary{Job: job.Name, DryRun: o.DryRun, Started: o.Now().UTC(), Target: job.Target.Kind()}
 	if !o.DryRun {
@@ -123,7 +138,7 @@ func Run(ctx context.Context, job *Job, o Options) (*Summary, error) {
 			return nil, err
 		}
 	}
-	r := &runner{job: job, o: o, db: db, sum: sum}
+	r.sum = sum
 	var firstErr error
 	for _, spec := range job.Tables {
 		ts := TableSummary{Table: spec.Name}
@@ -182,10 +197,11 @@ func Run(ctx context.Context, job *Job, o Options) (*Summary, error) {
 }
 
 type runner struct {
-	job *Job
-	o   Options
-	db  *mirror.DB
-	sum *Summary
+	job  *Job
+	o    Options
+	db   *mirror.DB // database targets
+	sink *sink.Sink // Dataverse targets
+	sum  *Summary
 
 	orgOnce sync.Once
 	orgDays int // 0: unknown
@@ -208,10 +224,10 @@ func (r *runner) expiryDays(ctx context.Context) int {
 type tableRun struct {
 	r    *runner
 	name string
-	mt   *mirror.Table
+	pk   string
+	ap   applier
 	cp   Checkpoint
 	sum  *TableSummary
-	tx   *mirror.Tx
 	ctx  context.Context
 }
 
@@ -220,25 +236,30 @@ func (r *runner) table(ctx context.Context, spec TableSpec, ts *TableSummary) er
 	if err != nil {
 		return err
 	}
-	mt, err := r.db.Table(ctx, def, spec.Columns)
-	if err != nil {
-		return err
-	}
 	cp, err := r.o.Store.Checkpoint(ctx, r.job.Name, spec.Name)
 	if err != nil {
 		return err
 	}
-	t := &tableRun{r: r, name: spec.Name, mt: mt, cp: cp, sum: ts, ctx: ctx}
-	defer func() {
-		if t.tx != nil {
-			t.tx.Rollback()
+	t := &tableRun{r: r, name: spec.Name, pk: def.PrimaryID, cp: cp, sum: ts, ctx: ctx}
+	var added []string
+	if r.db != nil {
+		mt, err := r.db.Table(ctx, def, spec.Columns)
+		if err != nil {
+			return err
 		}
-	}()
-	if len(mt.Added) > 0 && cp.Phase != "" {
+		t.ap = &mirrorApplier{t: t, mt: mt}
+		added = mt.Added
+	} else {
+		if t.ap, err = r.dataverseApplier(ctx, t, def, spec); err != nil {
+			return err
+		}
+	}
+	defer t.ap.Rollback()
+	if len(added) > 0 && cp.Phase != "" {
 		// New columns: rows already mirrored lack their values.
 		t.cp.Phase, t.cp.Link = "", ""
 		ts.Rebaselined = true
-		ts.RebaselineReason = "columns added to the mirror: " + strings.Join(mt.Added, ", ")
+		ts.RebaselineReason = "columns added to the mirror: " + strings.Join(added, ", ")
 		if def.ChangeTracking {
 			ts.Mode = ModeChangeTracking
 			return t.baseline(ts.RebaselineReason, "")
@@ -256,24 +277,7 @@ func (r *runner) table(ctx context.Context, spec TableSpec, ts *TableSummary) er
 	return t.fallback()
 }
 
-func (t *tableRun) query() dataverse.Query {
-	return dataverse.Query{Select: t.mt.Select(), Annotations: t.mt.Annotations(), PageSize: t.r.job.PageSize}
-}
-
-func (t *tableRun) begin() error {
-	if t.tx != nil {
-		return nil
-	}
-	// Writes to the mirror and the state store outlive a cancelled run
-	// (Ctrl-C, SIGTERM): what was read is committed with its checkpoint,
-	// and only the read stops.
-	tx, err := t.mt.Begin(context.WithoutCancel(t.ctx))
-	if err != nil {
-		return err
-	}
-	t.tx = tx
-	return nil
-}
+func (t *tableRun) query() dataverse.Query { return t.ap.Query(t.r.job.PageSize) }
 
 // save commits the changes applied so far and then the checkpoint. A crash
 // between the two replays the page, which re-applies the same upserts and
@@ -284,13 +288,10 @@ func (t *tableRun) save(cp Checkpoint) error {
 	if t.r.o.DryRun {
 		return nil
 	}
-	if t.tx != nil {
-		if err := t.tx.Commit(); err != nil {
-			t.tx = nil
-			return err
-		}
-		t.tx = nil
+	if err := t.ap.Commit(); err != nil {
+		return err
 	}
+	// The checkpoint, like the target's writes, outlives a cancelled run.
 	return t.r.o.Store.SaveCheckpoint(context.WithoutCancel(t.ctx), t.r.job.Name, t.name, cp)
 }
 
@@ -313,32 +314,11 @@ func isDeleted(pk string, rec dataverse.Record) (string, bool) {
 
 // apply applies one change in generation gen.
 func (t *tableRun) apply(rec dataverse.Record, gen int64) error {
-	if err := t.begin(); err != nil {
-		return err
-	}
 	t.sum.Read++
-	if id, ok := isDeleted(t.mt.Def().PrimaryID, rec); ok {
-		out, err := t.tx.Delete(id)
-		if err != nil {
-			return err
-		}
-		t.count(out)
-		return nil
+	if id, ok := isDeleted(t.pk, rec); ok {
+		return t.ap.Delete(id)
 	}
-	row, err := t.mt.Convert(rec)
-	if err != nil {
-		var ve *mirror.ValueError
-		if errors.As(err, &ve) {
-			return t.reject(rec, err)
-		}
-		return err
-	}
-	out, err := t.tx.Upsert(row, gen, t.cp.Fresh)
-	if err != nil {
-		return err
-	}
-	t.count(out)
-	return nil
+	return t.ap.Upsert(rec, gen)
 }
 
 func (t *tableRun) count(o mirror.Outcome) {
@@ -361,10 +341,10 @@ type Reject struct {
 	Error string    `json:"error"`
 }
 
-func (t *tableRun) reject(rec dataverse.Record, cause error) error {
+func (t *tableRun) reject(id string, cause error) error {
 	t.sum.Rejected++
 	if w := t.r.o.Rejects; w != nil {
-		b, _ := json.Marshal(Reject{Time: t.r.o.Now().UTC(), Job: t.r.job.Name, Table: t.name, ID: rec.String(t.mt.Def().PrimaryID), Error: cause.Error()})
+		b, _ := json.Marshal(Reject{Time: t.r.o.Now().UTC(), Job: t.r.job.Name, Table: t.name, ID: id, Error: cause.Error()})
 		if _, err := w.Write(append(b, '\n')); err != nil {
 			return fmt.Errorf("writing rejects: %w", err)
 		}
@@ -470,15 +450,12 @@ func (t *tableRun) baseline(reason, resume string) error {
 		t.sum.RebaselineReason = reason
 	}
 	if resume == "" {
-		n, err := t.mt.Count(t.ctx)
+		empty, err := t.ap.Empty(t.ctx)
 		if err != nil {
 			return err
 		}
-		if t.tx != nil {
-			t.tx.Rollback()
-			t.tx = nil
-		}
-		cp := Checkpoint{Mode: ModeChangeTracking, Phase: "baseline", Gen: t.cp.Gen + 1, Fresh: n == 0, Reason: reason}
+		t.ap.Rollback()
+		cp := Checkpoint{Mode: ModeChangeTracking, Phase: "baseline", Gen: t.cp.Gen + 1, Fresh: empty, Reason: reason}
 		if err := t.save(cp); err != nil {
 			return err
 		}
@@ -509,15 +486,9 @@ func (t *tableRun) baseline(reason, resume string) error {
 	if delta == "" {
 		return fmt.Errorf("the tracked read of %s ended without @odata.deltaLink; is change tracking enabled for it?", t.name)
 	}
-	if err := t.begin(); err != nil {
+	if err := t.ap.Sweep(gen); err != nil {
 		return err
 	}
-	swept, err := t.tx.Sweep(gen)
-	if err != nil {
-		return err
-	}
-	t.sum.Deleted += swept
-	t.sum.Read += swept
 	t.progress("baseline")
 	return t.save(Checkpoint{Mode: ModeChangeTracking, Phase: "current", Link: delta, Gen: gen, TokenAt: t.r.o.Now().UTC()})
 }

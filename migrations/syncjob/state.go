@@ -85,6 +85,7 @@ func OpenStore(ctx context.Context, spec string) (*Store, error) {
 		`CREATE TABLE IF NOT EXISTS dvsync_sync_state (job TEXT NOT NULL, tbl TEXT NOT NULL, state TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (job, tbl))`,
 		`CREATE TABLE IF NOT EXISTS dvsync_sync_runs (run_id TEXT PRIMARY KEY, job TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT, status TEXT NOT NULL, exit_code INTEGER NOT NULL DEFAULT 0, error TEXT, summary TEXT)`,
 		`CREATE INDEX IF NOT EXISTS dvsync_sync_runs_job ON dvsync_sync_runs (job, started_at)`,
+		`CREATE TABLE IF NOT EXISTS dvsync_sync_keys (job TEXT NOT NULL, tbl TEXT NOT NULL, source_id TEXT NOT NULL, target_key TEXT NOT NULL, gen BIGINT NOT NULL, PRIMARY KEY (job, tbl, source_id))`,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			db.Close()
@@ -232,4 +233,102 @@ func (s *Store) Lock(ctx context.Context, job string) (unlock func(), err error)
 	return func() {
 		f.Close()
 	}, nil
+}
+
+// KeyEntry is the target key a source record was written under, for jobs
+// whose target is Dataverse: a $deletedEntity names only the source GUID.
+type KeyEntry struct {
+	SourceID  string
+	TargetKey string // JSON of migrations.Key
+	Gen       int64
+}
+
+// SaveKeys records the target keys of records written.
+func (s *Store) SaveKeys(ctx context.Context, job, table string, keys []KeyEntry) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("state store: %w", err)
+	}
+	defer tx.Rollback()
+	q := s.q(`INSERT INTO dvsync_sync_keys (job, tbl, source_id, target_key, gen) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (job, tbl, source_id) DO UPDATE SET target_key = excluded.target_key, gen = excluded.gen`)
+	for _, k := range keys {
+		if _, err := tx.ExecContext(ctx, q, job, table, k.SourceID, k.TargetKey, k.Gen); err != nil {
+			return fmt.Errorf("state store: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("state store: %w", err)
+	}
+	return nil
+}
+
+// MarkKeys stamps source records still present with gen.
+func (s *Store) MarkKeys(ctx context.Context, job, table string, ids []string, gen int64) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("state store: %w", err)
+	}
+	defer tx.Rollback()
+	q := s.q(`UPDATE dvsync_sync_keys SET gen = ? WHERE job = ? AND tbl = ? AND source_id = ?`)
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, q, gen, job, table, id); err != nil {
+			return fmt.Errorf("state store: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("state store: %w", err)
+	}
+	return nil
+}
+
+// TargetKey returns the target key a source record was written under.
+func (s *Store) TargetKey(ctx context.Context, job, table, sourceID string) (string, bool, error) {
+	var k string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT target_key FROM dvsync_sync_keys WHERE job = ? AND tbl = ? AND source_id = ?`), job, table, sourceID).Scan(&k)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("state store: %w", err)
+	}
+	return k, true, nil
+}
+
+// StaleKeys lists source IDs last seen before generation gen.
+func (s *Store) StaleKeys(ctx context.Context, job, table string, gen int64) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT source_id FROM dvsync_sync_keys WHERE job = ? AND tbl = ? AND gen < ? ORDER BY source_id`), job, table, gen)
+	if err != nil {
+		return nil, fmt.Errorf("state store: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// DeleteKey forgets a source record whose target record was deleted.
+func (s *Store) DeleteKey(ctx context.Context, job, table, sourceID string) error {
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM dvsync_sync_keys WHERE job = ? AND tbl = ? AND source_id = ?`), job, table, sourceID); err != nil {
+		return fmt.Errorf("state store: %w", err)
+	}
+	return nil
+}
+
+// HasKeys reports whether any record of table was written by the job.
+func (s *Store) HasKeys(ctx context.Context, job, table string) (bool, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM dvsync_sync_keys WHERE job = ? AND tbl = ? LIMIT 1) x`), job, table).Scan(&n); err != nil {
+		return false, fmt.Errorf("state store: %w", err)
+	}
+	return n > 0, nil
 }

@@ -46,10 +46,14 @@ The job file is YAML:
   overlap: 5m      re-read window of the modifiedon fallback (default 5m)
   page_size: 5000  rows per page read (1-5000, default 5000)
 
-  Odoo → Dataverse (source: odoo: {url, db, user}, target: dataverse, map:
-  odoo-map.yaml) and Dataverse → Dataverse (target: dataverse: {env: …})
-  are accepted by the validator but need the Dataverse writer this build does
-  not have yet; such runs exit 1 saying so.
+  Dataverse → Dataverse (another environment): target: dataverse: {env: …}.
+  Records are written through dvsync's one Dataverse writer, by the table's
+  alternate key when it has one (else by the source GUID); lookups to tables
+  with an alternate key are re-bound by that key, as pull --portable does;
+  deletes follow. Both environments use the same credentials.
+
+  Odoo → Dataverse (source: odoo: {url, db, user}, target: dataverse,
+  map: odoo-map.yaml) is validated but not built yet: such runs exit 1.
 
 Relative paths (sqlite:, map:) are relative to the job file. Secrets never
 go in the job file: the Dataverse token comes from DVSYNC_TOKEN or the
@@ -72,7 +76,8 @@ deletes found by comparing key sets; the summary names them.
 
 One run per job at a time: a second run exits at once with code 4.
 --dry-run reads and compares everything and writes no rows and no
-checkpoint (it does create missing mirror tables).
+checkpoint (it does create missing mirror tables); it is refused for a
+Dataverse target, whose writes cannot be rolled back.
 
 Output: a progress line per table on a terminal, then a summary per table
 (read, upserted, deleted, unchanged, rejected, requests, throttled,
@@ -92,7 +97,7 @@ func NewCommand(streams *output.Streams) *cobra.Command {
 	o := &options{}
 	cmd := &cobra.Command{
 		Use:   "sync --job FILE",
-		Short: "Run an incremental sync job (Dataverse → SQLite/PostgreSQL mirror)",
+		Short: "Run an incremental sync job (Dataverse → SQLite/PostgreSQL mirror, or → another environment)",
 		Long:  longHelp,
 		Example: `  DVSYNC_TOKEN=... dvsync sync --job reporting-copy.yaml
   dvsync sync --job reporting-copy.yaml --state postgres://dvsync@127.0.0.1/dvsync --json
@@ -158,6 +163,14 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		opts.Client, err = conn.Client(prompt, &dataverse.ClientOptions{Transport: opts.Counter, PageSize: job.PageSize})
 		if err != nil {
 			return &output.ExitError{Code: exitcode.Failure, Err: err}
+		}
+	}
+	if d := job.Target.Dataverse; d != nil {
+		conn := connection.Dataverse{Env: d.Env, Auth: d.Auth}
+		prompt := func(msg string) { fmt.Fprintln(streams.Err, msg) }
+		opts.TargetClient, err = conn.Client(prompt, &dataverse.ClientOptions{Transport: opts.Counter})
+		if err != nil {
+			return &output.ExitError{Code: exitcode.Failure, Err: fmt.Errorf("target: %w", err)}
 		}
 	}
 	rej := &lazyFile{path: o.rejects}

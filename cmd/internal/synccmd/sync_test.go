@@ -37,7 +37,7 @@ func server(t *testing.T, incidents int) (string, *refserver.Server) {
 		t.Fatal(err)
 	}
 	if err := srv.InsertRows(ctx, "incident", incidents, func(i int) map[string]any {
-		return map[string]any{"incidentid": fmt.Sprintf("00000000-0000-4000-8000-%012x", i), "title": fmt.Sprintf("Case %d", i),
+		return map[string]any{"incidentid": fmt.Sprintf("00000000-0000-4000-8000-%012x", i), "title": fmt.Sprintf("Case %d", i), "ticketnumber": fmt.Sprintf("CAS-%d", i),
 			"statecode": 0, "statuscode": 1, "customerid": refserver.Ref{Table: "account", ID: acc}}
 	}); err != nil {
 		t.Fatal(err)
@@ -175,5 +175,33 @@ func TestSyncCommandFailureExit1(t *testing.T) {
 	// The table that could be synced was.
 	if !strings.Contains(out, "incident") {
 		t.Fatalf("%s", out)
+	}
+}
+
+func TestSyncCommandDataverseToDataverse(t *testing.T) {
+	src, _ := server(t, 4)
+	dst, _ := server(t, 0)
+	dir := t.TempDir()
+	job := writeJob(t, dir, "name: copy\nsource:\n  dataverse: {env: "+src+"}\ntarget:\n  dataverse: {env: "+dst+"}\ntables: [incident]\n")
+	code, out, errOut := execute("sync", "--job", job, "--json")
+	if code != exitcode.OK {
+		t.Fatalf("exit %d:\n%s\n%s", code, out, errOut)
+	}
+	var sum syncjob.Summary
+	if err := json.Unmarshal([]byte(out), &sum); err != nil || sum.Target != "dataverse" || sum.Tables[0].Upserted != 4 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	if code, _, errOut = execute("sync", "--job", job, "--dry-run"); code != exitcode.Failure || !strings.Contains(errOut, "cannot roll back") {
+		t.Fatalf("dry run into Dataverse: exit %d: %s", code, errOut)
+	}
+}
+
+func TestSyncCommandOdooSourceNotBuiltExit1(t *testing.T) {
+	dir := t.TempDir()
+	job := writeJob(t, dir, "name: odoo\nsource:\n  odoo: {url: http://127.0.0.1:1, db: prod, user: sync@example.com}\ntarget:\n  dataverse: {env: http://127.0.0.1:1}\nmap: odoo-map.yaml\n")
+	t.Setenv("DVSYNC_TOKEN", "x")
+	code, _, errOut := execute("sync", "--job", job)
+	if code != exitcode.Failure || !strings.Contains(errOut, "not built yet") {
+		t.Fatalf("exit %d: %s", code, errOut)
 	}
 }
