@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -121,11 +122,11 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	}
 	m, err := loadMap(o.mapFile)
 	if err != nil {
-		return err
+		return oneLine(err)
 	}
 	md, err := canonical.New(m)
 	if err != nil {
-		return err
+		return oneLine(err)
 	}
 	var store migrations.Store
 	if o.state != "" {
@@ -180,4 +181,11 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// oneLine joins a multi-line error (YAML decoding, several map problems)
+// into the one line the command contract promises.
+func oneLine(err error) error {
+	lines := strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ; "))
+	return errors.New(strings.ReplaceAll(strings.Join(lines, " "), ": ;", ":"))
 }

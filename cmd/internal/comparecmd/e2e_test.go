@@ -193,6 +193,12 @@ func TestCompareAfterMigration(t *testing.T) {
 		checkServerFigures(t, out)
 	}
 
+	// --since narrows both sides alike.
+	s, _, err := runCmd(t, e, "--map", mapFile, "--out", t.TempDir(), "--json", "--fail-on-diff", "--since", "2026-01-01")
+	if err != nil || s.Matched == 0 || s.Matched >= 300 || s.OdooRecords != s.Matched || s.DataverseRecords != s.Matched {
+		t.Fatalf("--since: %v %+v", err, s)
+	}
+
 	// Change three cases, delete one.
 	ctx := context.Background()
 	var ids []string
@@ -217,7 +223,7 @@ func TestCompareAfterMigration(t *testing.T) {
 	if err := e.dv.Delete(ctx, "incident", dataverse.ByID(mustUUID(t, ids[3])), nil); err != nil {
 		t.Fatal(err)
 	}
-	s, _, err := runCmd(t, e, "--map", mapFile, "--out", out, "--json", "--fail-on-diff", "--state", state)
+	s, _, err = runCmd(t, e, "--map", mapFile, "--out", out, "--json", "--fail-on-diff", "--state", state)
 	if keep := os.Getenv("DVSYNC_KEEP_REPORT"); keep != "" {
 		// For looking at the report of a real migration in a browser.
 		os.CopyFS(keep, os.DirFS(out))
