@@ -91,6 +91,13 @@ func openSQLite(ctx context.Context, file string, migrations fs.FS) (*SQLiteStor
 	s := &SQLiteStore{db: db, path: file, locks: map[string]*os.File{}}
 	if err := s.migrate(ctx, file, migrations); err != nil {
 		db.Close()
+		if corrupt(err) {
+			return nil, &DamagedStateError{Path: file, Problems: []string{err.Error()}}
+		}
+		return nil, err
+	}
+	if err := s.checkAfterUncleanStop(ctx); err != nil {
+		db.Close()
 		return nil, err
 	}
 	return s, nil
