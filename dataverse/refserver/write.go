@@ -19,6 +19,15 @@ import (
 const maxBodyBytes = 128 << 20
 
 func readBody(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n > 0 && n <= maxBodyBytes {
+		// Read into a buffer of the declared size: io.ReadAll's doubling
+		// would hold up to twice the body (issue 13, memory per request).
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, badRequest(codeBadProperty, "The request body could not be read: %v", err)
+		}
+		return b, nil
+	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
 	if err != nil {
 		return nil, badRequest(codeBadProperty, "The request body could not be read: %v", err)
