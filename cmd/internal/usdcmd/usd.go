@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dvsync/dvsync/cmd/internal/connection"
+	"github.com/dvsync/dvsync/cmd/internal/exitcode"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/usd"
 	"github.com/dvsync/dvsync/usd/assess"
@@ -54,12 +55,11 @@ type assessOptions struct {
 }
 
 // Exit codes of usd assess, from the set every dvsync command shares
-// (0 success, 1 failure, 2 usage error, 3 finished with rejects,
-// mismatches or problems).
+// (package exitcode): a broken export is "finished with problems".
 const (
-	exitFailure  = 1 // nothing could be assessed: no report was written
-	exitUsage    = 2
-	exitProblems = 3 // the report was written; the export has error-level problems
+	exitFailure  = exitcode.Failure // nothing could be assessed: no report was written
+	exitUsage    = exitcode.Usage
+	exitProblems = exitcode.Rejects // the report was written; the export has error-level problems
 )
 
 func newAssessCommand(streams *output.Streams) *cobra.Command {
