@@ -9,6 +9,8 @@ package refserver
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -133,6 +135,14 @@ func (s *Server) csTick(ctx context.Context, t *schema.Table) error {
 	if now.Unix() == last {
 		return nil
 	}
+	// Reads must not queue behind writes for nothing: look first, without
+	// the write lock, whether anything is due.
+	if due, err := s.csDue(ctx, now); err != nil {
+		return err
+	} else if !due {
+		e.lastTick.CompareAndSwap(last, now.Unix())
+		return nil
+	}
 	err := s.store.write(ctx, func(tx *writeTx) error {
 		if err := s.csSweepKPIs(tx); err != nil {
 			return err
@@ -146,6 +156,37 @@ func (s *Server) csTick(ctx context.Context, t *schema.Table) error {
 		e.lastTick.CompareAndSwap(last, now.Unix())
 	}
 	return err
+}
+
+// csDue tells whether a sweep at now would change anything.
+func (s *Server) csDue(ctx context.Context, now time.Time) (bool, error) {
+	q := s.store.reader(ctx)
+	ts := now.Format(dateTimeLayout)
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	tomorrow := today.AddDate(0, 0, 1).Format(dateTimeLayout)
+	checks := []struct {
+		table, where string
+		args         []any
+	}{
+		{"slakpiinstance", `"status" IN (0, 2) AND (("status" = 0 AND "warningtime" <= ?) OR "failuretime" <= ?) AND "slakpiinstanceid" IN (SELECT id FROM _cs_timers)`, []any{ts, ts}},
+		{"entitlement", `("statecode" IN (1, 4) AND "enddate" < ?) OR ("statecode" = 4 AND "startdate" < ?)`, []any{today.Format(dateTimeLayout), tomorrow}},
+		{"knowledgearticle", `("statecode" = 2 AND "publishon" <= ?) OR ("statecode" = 3 AND "expirationdate" <= ?)`, []any{ts, ts}},
+	}
+	for _, c := range checks {
+		t := s.table(c.table)
+		if t == nil {
+			continue
+		}
+		var one int
+		err := q.QueryRowContext(ctx, `SELECT 1 FROM `+sqlTable(t)+` WHERE `+c.where+` LIMIT 1`, c.args...).Scan(&one)
+		switch {
+		case err == nil:
+			return true, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return false, err
+		}
+	}
+	return false, nil
 }
 
 // csRoutes serves the Customer Service actions: RenewEntitlement,
