@@ -19,7 +19,6 @@ import (
 	"github.com/dvsync/dvsync/cmd/internal/connection"
 	"github.com/dvsync/dvsync/cmd/internal/exitcode"
 	"github.com/dvsync/dvsync/cmd/internal/output"
-	"github.com/dvsync/dvsync/cmd/internal/pull"
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/sink"
 )
@@ -110,9 +109,9 @@ func run(ctx context.Context, streams *output.Streams, o *options, table, file s
 	if mode != dataverse.ModeUpsert && mode != dataverse.ModeCreate && mode != dataverse.ModeUpdate {
 		return exitcode.UsageError(fmt.Errorf("unknown --mode %q: use upsert, create or update", o.mode))
 	}
-	format, err := pull.FormatFor(o.format, file)
+	format, err := output.FileFormat(o.format, file)
 	if err != nil {
-		return err
+		return exitcode.UsageError(err)
 	}
 	copts := &dataverse.ClientOptions{}
 	if o.concurrency != "" && o.concurrency != "auto" {
