@@ -58,8 +58,10 @@ type Options struct {
 	// Faults is a refserver fault profile (see dvsync serve --faults).
 	Faults string
 	JSON   bool
-	// Progress receives one line per stage.
+	// Progress receives one line per stage, and progress bars (lines off
+	// a terminal) for long steps; Quiet silences both.
 	Progress io.Writer
+	Quiet    bool
 }
 
 // Summary is what the demo did, also written as summary.json.
@@ -131,6 +133,7 @@ holding anything else's state is refused.`,
 	f.IntVar(&o.Tickets, "tickets", 0, "generate this many Odoo tickets instead of the seed's")
 	f.StringVar(&o.Faults, "faults", "off", "fault profile of the reference Dataverse, e.g. seed=1,reset=0.01")
 	f.BoolVar(&o.JSON, "json", false, "print the summary as JSON")
+	f.BoolVarP(&o.Quiet, "quiet", "q", false, "print only the summary: no stage lines, no progress")
 	return cmd
 }
 
@@ -169,7 +172,7 @@ func need(path, flag string) error {
 // Run runs the demo.
 func Run(ctx context.Context, o Options) (*Summary, error) {
 	say := func(format string, a ...any) {
-		if o.Progress != nil {
+		if o.Progress != nil && !o.Quiet {
 			fmt.Fprintf(o.Progress, format+"\n", a...)
 		}
 	}
@@ -313,12 +316,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		return sum, err
 	}
 	defer warnings.Close()
+	steps := &stepProgress{w: o.Progress, quiet: o.Quiet, done: func(p migrations.StepProgress) {
+		say("odoo migration: %-13s %s, %d read", p.Step, p.Status, p.Counts.Read)
+	}}
 	cfg := odoojob.Config{Odoo: oc, Database: odooserver.Database, Dataverse: dv, Map: m, Store: store, Rejects: rejects, Warnings: warnings,
-		Progress: func(p migrations.StepProgress) {
-			if p.Status == migrations.StatusSucceeded || p.Status == migrations.StatusFailed {
-				say("odoo migration: %-13s %s, %d read", p.Step, p.Status, p.Counts.Read)
-			}
-		}}
+		Progress: steps.update}
 	say("migrating the Odoo helpdesk…")
 	var msum *migrations.Summary
 	err = timed("odoo_migration", func() error {
@@ -326,6 +328,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		msum, _, err = odoojob.Migrate(ctx, cfg)
 		return err
 	})
+	steps.finish()
 	if msum != nil {
 		res := odoojob.NewResult(msum, odoojob.Files{Rejects: filepath.Join(o.Out, "odoo-rejects.jsonl"),
 			Warnings: filepath.Join(o.Out, "odoo-warnings.jsonl")})
