@@ -343,6 +343,9 @@ func (srv *Server) execute(c *call) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := srv.checkSchemaChange(m, recs, false); err != nil {
+			return nil, err
+		}
 		for _, r := range recs {
 			if err := srv.writeRecord(m, r, vals); err != nil {
 				return nil, err
@@ -354,8 +357,12 @@ func (srv *Server) execute(c *call) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := srv.checkSchemaChange(m, recs, true); err != nil {
+			return nil, err
+		}
 		for _, r := range recs {
 			srv.unlinkRecord(m, t, r)
+			srv.dropCustom(m, r)
 			if m.name == "helpdesk.ticket" {
 				// ondelete='cascade' on helpdesk.sla.status.ticket_id.
 				if sm, st, err := s.model("helpdesk.sla.status"); err == nil {
@@ -623,6 +630,9 @@ func (srv *Server) insert(m *modelDef, t *table, vals map[string]any, id int) (*
 		return nil, err
 	}
 	srv.onCreate(m, r, vals)
+	if err := srv.validateCreate(m, r); err != nil {
+		return nil, err
+	}
 	for _, name := range m.fieldNames {
 		if f := m.fields[name]; f.required && isNull(r.vals[f.pos]) {
 			return nil, errValidation("The operation cannot be completed:\n- Create/update: a mandatory field is not set.\n- Delete: another model requires the record being deleted. If possible, archive it instead.\n\nModel: %s (%s)\nField: %s (%s)", m.description, m.name, f.label, f.name)
@@ -639,6 +649,7 @@ func (srv *Server) insert(m *modelDef, t *table, vals map[string]any, id int) (*
 		t.nextID = id + 1
 	}
 	s.index(m, r)
+	srv.afterCreate(m, r)
 	if srv.appliesSLA(m) {
 		srv.applySLA(m, r, nil)
 	}

@@ -142,11 +142,11 @@ func TestCheckAccessRights(t *testing.T) {
 	if r := result(t, execKW(t, ts.URL, "res.partner", "check_access_rights", []any{"write"}, nil)); r != true {
 		t.Fatalf("write on partners: %v", r)
 	}
-	if r := result(t, execKW(t, ts.URL, "ir.model", "check_access_rights", []any{"write"}, map[string]any{"raise_exception": false})); r != false {
-		t.Fatalf("write on ir.model without raising: %v", r)
+	if r := result(t, execKW(t, ts.URL, "res.users.apikeys", "check_access_rights", []any{"write"}, map[string]any{"raise_exception": false})); r != false {
+		t.Fatalf("write on res.users.apikeys without raising: %v", r)
 	}
-	if d := errorData(t, execKW(t, ts.URL, "ir.model", "check_access_rights", []any{"unlink"}, nil)); d["name"] != "odoo.exceptions.AccessError" {
-		t.Fatalf("unlink on ir.model: %v", d)
+	if d := errorData(t, execKW(t, ts.URL, "res.users.apikeys", "check_access_rights", []any{"unlink"}, nil)); d["name"] != "odoo.exceptions.AccessError" {
+		t.Fatalf("unlink on res.users.apikeys: %v", d)
 	}
 }
 

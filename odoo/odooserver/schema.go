@@ -333,10 +333,11 @@ func buildSchema(version int, flavour string) (map[string]*modelDef, error) {
 	irModel := newModel("ir.model", "Models", "model").
 		add(char("name", "Model Description").req()).
 		add(char("model", "Model").req()).
-		add(selection("state", "Type", [2]string{"manual", "Custom Object"}, [2]string{"base", "Base Object"}).withDefault("base")).
+		add(selection("state", "Type", [2]string{"manual", "Custom Object"}, [2]string{"base", "Base Object"}).withDefault("manual")).
 		add(boolean("transient", "Transient Model")).
 		add(o2m("field_id", "Fields", "ir.model.fields", "model_id"))
-	irModel.access = access{read: true}
+	// Administrators (base.group_system) have full access to ir.model and
+	// ir.model.fields; base records are protected in custom.go.
 	put(irModel)
 
 	// ir.model.fields describes every field (base/models/ir_model.py), the
@@ -358,8 +359,7 @@ func buildSchema(version int, flavour string) (map[string]*modelDef, error) {
 		add(boolean("required", "Required")).
 		add(boolean("readonly", "Readonly")).
 		add(boolean("store", "Stored").withDefault(true)).
-		add(selection("state", "Type", [2]string{"manual", "Custom Field"}, [2]string{"base", "Base Field"}).withDefault("base"))
-	irFields.access = access{read: true}
+		add(selection("state", "Type", [2]string{"manual", "Custom Field"}, [2]string{"base", "Base Field"}).withDefault("manual"))
 	put(irFields)
 
 	for _, m := range ms {

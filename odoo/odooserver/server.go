@@ -76,7 +76,8 @@ type Server struct {
 	mu    sync.RWMutex
 	store *store
 
-	seeding bool // LoadSeed is running: stored computes come from the seed
+	seeding  bool // LoadSeed is running: stored computes come from the seed
+	building bool // New is reflecting the schema into ir.model(.fields)
 
 	inflight  *budget
 	maxBody   int64 // maxBodyBytes; tests lower it
@@ -170,31 +171,14 @@ func (srv *Server) baseData() error {
 			return err
 		}
 	}
-	id, fid := 1, 1
-	for _, name := range sortedModelNames(s.models) {
+	srv.building = true
+	defer func() { srv.building = false }()
+	for id, name := range sortedModelNames(s.models) {
 		m := s.models[name]
-		if err := mk("ir.model", id, map[string]any{"name": m.description, "model": m.name}); err != nil {
+		if err := mk("ir.model", id+1, map[string]any{"name": m.description, "model": m.name, "state": "base"}); err != nil {
 			return err
 		}
-		for _, fname := range m.fieldNames {
-			f := m.fields[fname]
-			vals := map[string]any{"name": f.name, "complete_name": m.name + "." + f.name, "model": m.name, "model_id": id,
-				"field_description": f.label, "ttype": f.typ, "required": f.required, "readonly": f.readonly, "store": f.stored()}
-			if f.help != "" {
-				vals["help"] = f.help
-			}
-			if f.relation != "" {
-				vals["relation"] = f.relation
-			}
-			if f.inverse != "" {
-				vals["relation_field"] = f.inverse
-			}
-			if err := mk("ir.model.fields", fid, vals); err != nil {
-				return err
-			}
-			fid++
-		}
-		id++
+		srv.reflectFields(m, id+1)
 	}
 	return nil
 }
@@ -596,7 +580,10 @@ func (srv *Server) serveJSON2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	model, method := parts[0], parts[1]
-	if _, ok := srv.store.models[model]; !ok {
+	srv.mu.RLock()
+	_, known := srv.store.models[model] // custom models come and go
+	srv.mu.RUnlock()
+	if !known {
 		fail(errHTTP("NotFound", http.StatusNotFound, fmt.Sprintf("the model %s does not exist", pyRepr(model))))
 		return
 	}

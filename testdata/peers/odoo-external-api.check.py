@@ -6,8 +6,9 @@ as written (odoo/documentation content/developer/reference/external_api.rst,
 common.authenticate, check_access_rights, search (with offset/limit),
 search_count, read (all fields, then a field list), fields_get with
 attributes, search_read, create, write, the display name (name_get on 16,
-read of display_name from 17), unlink, plus read_group/formatted_read_group
-and a datetime domain, which xmlrpc.client sends as <dateTime.iso8601>.
+read of display_name from 17), unlink, a custom model and field through
+ir.model and ir.model.fields, plus read_group/formatted_read_group and a
+datetime domain, which xmlrpc.client sends as <dateTime.iso8601>.
 
 Only the standard library. Prints one line per operation and exits non-zero
 on the first run with a mismatch. ODOO_URL and ODOO_API_KEY come from
@@ -138,6 +139,18 @@ step("read_group", lambda: (sum(g["__count"] for g in groups) == total, f"{[(g['
 if major >= 19:
     fgroups = execute_kw("res.partner", "formatted_read_group", [[]], {"groupby": ["is_company"], "aggregates": ["__count"]})
     step("formatted_read_group (19)", lambda: (sum(g["__count"] for g in fgroups) == total, f"{len(fgroups)} groups"))
+
+# "Inspection and introspection": a custom model through ir.model, a field
+# through ir.model.fields, then a record of it.
+model_name = f"x_custom_model_{os.getpid()}"
+model_id = execute_kw("ir.model", "create", [{"name": "Custom Model", "model": model_name, "state": "manual"}])
+magic = execute_kw(model_name, "fields_get", [], {"attributes": ["string", "help", "type"]})
+step("ir.model create (custom model)", lambda: (
+    {"id", "create_uid", "create_date", "write_uid", "write_date", "display_name"} <= set(magic), f"fields {sorted(magic)}"))
+execute_kw("ir.model.fields", "create", [{"model_id": model_id, "name": "x_name", "ttype": "char", "state": "manual", "required": True}])
+record_id = execute_kw(model_name, "create", [{"x_name": "test record"}])
+[custom] = execute_kw(model_name, "read", [[record_id]])
+step("ir.model.fields create, then a record", lambda: (custom["x_name"] == "test record", f"x_name={custom['x_name']!r}"))
 
 # "Delete records", then check the record is gone.
 execute_kw("res.partner", "unlink", [[new_id]])
