@@ -263,6 +263,11 @@ func xmlProblem(file string, dec *xml.Decoder, err error, after string) Problem 
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		msg = "file ends early (truncated)"
 	}
+	if errors.Is(err, zip.ErrFormat) || errors.Is(err, zip.ErrChecksum) {
+		// archive/zip stops an entry at the size the directory declares
+		// and checks its CRC: the part is longer than declared, or damaged.
+		msg = "the entry does not match the size or checksum the archive declares (" + err.Error() + ")"
+	}
 	if after != "" {
 		msg += "; " + after
 	}

@@ -58,7 +58,11 @@ type LimitError struct {
 }
 
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("%s: %s (limit %s); if this is a genuine export, raise it with %s", e.Entry, e.What, FormatSize(e.Limit), e.Flag)
+	limit := FormatSize(e.Limit)
+	if e.Flag == FlagMaxRatio {
+		limit = fmt.Sprintf("%d:1", e.Limit)
+	}
+	return fmt.Sprintf("%s: %s (limit %s); if this is a genuine export, raise it with %s", e.Entry, e.What, limit, e.Flag)
 }
 
 // Flag names of the limits, shared with the command that sets them.

@@ -79,7 +79,14 @@ func TestLimits(t *testing.T) {
 	start := time.Now()
 	m, err := loadBytes(fixturegen.UnderstateSizes(ws), usd.Limits{})
 	if err != nil || m.Errors() == 0 || time.Since(start) > 5*time.Second {
-		t.Errorf("understated sizes: err %v, %d errors, %v", err, m.Errors(), time.Since(start))
+		t.Fatalf("understated sizes: err %v, %d errors, %v", err, m.Errors(), time.Since(start))
+	}
+	if p := m.Problems[0]; !strings.Contains(p.Message, "does not match the size or checksum the archive declares") {
+		t.Errorf("understated sizes reported as %q", p.Message)
+	}
+	_, err = loadBytes(ws, usd.Limits{})
+	if err == nil || !strings.Contains(err.Error(), "(limit 200:1); if this is a genuine export, raise it with --max-ratio") {
+		t.Errorf("ratio error = %v", err)
 	}
 	// The same long value is read when the limits allow it.
 	m, err = loadBytes(long, usd.Limits{MaxValueSize: 4 << 20, MaxRatio: 1 << 20})
