@@ -86,6 +86,60 @@ func refuse(format string, args ...any) *apiError {
 // csEngine keeps what the engine needs between requests.
 type csEngine struct {
 	lastTick atomic.Int64 // unix second of the last sweep
+
+	// SLA definitions read in the current write transaction, so that a
+	// bulk message of many cases reads each SLA, its items and calendar
+	// once. The cache belongs to one transaction (writes are serialised)
+	// and is dropped whenever an SLA, item, KPI, calendar or calendar
+	// rule is written.
+	mu      sync.Mutex
+	cacheTx *writeTx
+	slas    map[string]*slaDef
+}
+
+// cachedSLA returns the SLA definition cached for tx, if any.
+func (e *csEngine) cachedSLA(tx *writeTx, id string) (*slaDef, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cacheTx != tx {
+		return nil, false
+	}
+	d, ok := e.slas[id]
+	return d, ok
+}
+
+func (e *csEngine) storeSLA(tx *writeTx, id string, d *slaDef) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cacheTx != tx {
+		e.cacheTx, e.slas = tx, map[string]*slaDef{}
+	}
+	e.slas[id] = d
+}
+
+func (e *csEngine) forget() {
+	e.mu.Lock()
+	e.cacheTx, e.slas = nil, nil
+	e.mu.Unlock()
+}
+
+// csConfigRules: writing an SLA, SLA item, SLA KPI, calendar or calendar
+// rule drops the engine's cached SLA definitions.
+type csConfigRules struct{}
+
+func (csConfigRules) beforeCreate(s *Server, _ *writeTx, _ *schema.Table, _ row) error {
+	s.cs().forget()
+	return nil
+}
+
+func (csConfigRules) beforeUpdate(s *Server, _ *writeTx, _ *schema.Table, _, _ row) error {
+	s.cs().forget()
+	return nil
+}
+
+func (csConfigRules) beforeDelete(s *Server, _ *writeTx, _ *schema.Table, _ string) error {
+	s.cs().forget()
+	return nil
 }
 
 func (s *Server) cs() *csEngine { return &s.csState }
@@ -99,9 +153,15 @@ func (s *Server) csInit() error {
 		// The KPI instances whose timers the engine runs: those it started.
 		`CREATE TABLE IF NOT EXISTS _cs_timers (id TEXT PRIMARY KEY) WITHOUT ROWID`,
 	}
-	if t, ok := s.reg.Table("slakpiinstance"); ok {
-		if _, ok := t.Column("status"); ok {
-			stmts = append(stmts, `CREATE INDEX IF NOT EXISTS "ix_cs_kpi_status" ON `+sqlTable(t)+` ("status", "failuretime")`)
+	for table, cols := range map[string]string{
+		"slakpiinstance":     `"status", "failuretime"`,
+		"entitlement":        `"customerid", "statecode"`,
+		"entitlementchannel": `"entitlementid"`,
+		"slaitem":            `"slaid"`,
+		"calendarrule":       `"calendarid"`,
+	} {
+		if t, ok := s.reg.Table(table); ok {
+			stmts = append(stmts, `CREATE INDEX IF NOT EXISTS "ix_cs_`+table+`" ON `+sqlTable(t)+` (`+cols+`)`)
 		}
 	}
 	for _, st := range stmts {

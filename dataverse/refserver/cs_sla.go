@@ -62,6 +62,18 @@ func (s *Server) csLoadSLA(tx *writeTx, id string) (*slaDef, error) {
 	if id == "" || st == nil || it == nil {
 		return nil, nil
 	}
+	if d, ok := s.cs().cachedSLA(tx, id); ok {
+		return d, nil
+	}
+	d, err := s.loadSLA(tx, id)
+	if err == nil {
+		s.cs().storeSLA(tx, id, d)
+	}
+	return d, err
+}
+
+func (s *Server) loadSLA(tx *writeTx, id string) (*slaDef, error) {
+	st, it := s.table("sla"), s.table("slaitem")
 	rec, err := tx.get(st, id)
 	if err != nil || rec == nil || intOf(rec["statecode"]) != 1 {
 		return nil, err

@@ -32,6 +32,8 @@ func (s *Server) rules(t *schema.Table) tableRules {
 		return entitlementRules{}
 	case "entitlementchannel":
 		return entitlementChannelRules{}
+	case "sla", "slaitem", "msdyn_slakpi", "calendar", "calendarrule":
+		return csConfigRules{}
 	case "contact", "systemuser":
 		return fullNameRules{}
 	}
