@@ -35,8 +35,11 @@ type Job struct {
 	// whose transaction committed after the previous run read past them.
 	Overlap time.Duration
 	// PageSize is odata.maxpagesize for reads (default 5,000, the most
-	// Dataverse serves).
+	// Dataverse serves), or the Odoo page size.
 	PageSize int
+	// DeletedTickets says what becomes of the case of a ticket deleted in
+	// Odoo: cancel (default), delete or keep.
+	DeletedTickets string
 	// File is the job file's path; Dir its folder.
 	File, Dir string
 }
@@ -128,7 +131,7 @@ func ParseJob(path string, data []byte) (*Job, error) {
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, &JobError{File: path, Line: max(doc.Line, 1), Msg: "a job file is a mapping with name, source, target and tables (or map)"}
 	}
-	j := &Job{File: path, Dir: filepath.Dir(path), PageSize: 5000, Overlap: 5 * time.Minute}
+	j := &Job{File: path, Dir: filepath.Dir(path), PageSize: 5000, Overlap: 5 * time.Minute, DeletedTickets: DeletedCancel}
 	root := doc.Content[0]
 	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
@@ -169,8 +172,13 @@ func ParseJob(path string, data []byte) (*Job, error) {
 				err = p.err(v, "page_size", "must be a whole number from 1 to 5000 (Dataverse serves at most 5,000 rows a page)")
 			}
 			j.PageSize = n
+		case "deleted_tickets":
+			j.DeletedTickets, err = p.str(v, "deleted_tickets")
+			if err == nil && j.DeletedTickets != DeletedCancel && j.DeletedTickets != DeletedDelete && j.DeletedTickets != DeletedKeep {
+				err = p.err(v, "deleted_tickets", fmt.Sprintf("%q: want cancel, delete or keep", j.DeletedTickets))
+			}
 		default:
-			err = p.err(k, k.Value, "unknown key (known: name, source, target, tables, map, overlap, page_size)")
+			err = p.err(k, k.Value, "unknown key (known: name, source, target, tables, map, overlap, page_size, deleted_tickets)")
 		}
 		if err != nil {
 			return nil, err
@@ -193,6 +201,8 @@ func ParseJob(path string, data []byte) (*Job, error) {
 		return nil, &JobError{File: path, Line: root.Line, Key: "map", Msg: "missing: an odoo source needs the map file of `dvsync migrate odoo`"}
 	case src == "odoo" && seen["tables"] != nil:
 		return nil, p.err(seen["tables"], "tables", "an odoo source takes its tables from the map file")
+	case src != "odoo" && seen["deleted_tickets"] != nil:
+		return nil, p.err(seen["deleted_tickets"], "deleted_tickets", "only an odoo source has tickets")
 	case src == "dataverse" && j.Map != "":
 		return nil, p.err(seen["map"], "map", "only an odoo source takes a map file")
 	case src == "dataverse" && len(j.Tables) == 0:

@@ -86,6 +86,8 @@ func TestParseJobErrorsNameLineAndKey(t *testing.T) {
 		{"same environment", "name: x\nsource:\n  dataverse: {env: https://o.crm.dynamics.com}\ntarget:\n  dataverse: {env: https://o.crm.dynamics.com/}\ntables: [sla]\n", "j.yaml:5: target: is the source environment itself"},
 		{"not yaml", "name: [x\n", "j.yaml: not valid YAML"},
 		{"key twice", "name: x\nname: y\n", "j.yaml:2: name: appears twice"},
+		{"deleted tickets value", "name: x\nsource:\n  odoo: {url: https://o.example.com, db: p, user: u}\ntarget:\n  dataverse: {env: https://o.crm.dynamics.com}\nmap: m.yaml\ndeleted_tickets: purge\n", "j.yaml:7: deleted_tickets: \"purge\": want cancel, delete or keep"},
+		{"deleted tickets without odoo", "name: x\nsource:\n  dataverse: {env: https://o.crm.dynamics.com}\ntarget:\n  sqlite: m.db\ntables: [incident]\ndeleted_tickets: keep\n", "j.yaml:7: deleted_tickets: only an odoo source has tickets"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := syncjob.ParseJob("j.yaml", []byte(tc.text))

@@ -15,7 +15,9 @@ import (
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/sink"
+	"github.com/dvsync/dvsync/migrations"
 	"github.com/dvsync/dvsync/migrations/mirror"
+	"github.com/dvsync/dvsync/odoo"
 )
 
 // Modes of change detection, as the summary names them.
@@ -33,6 +35,11 @@ type Options struct {
 	// TargetClient writes a Dataverse target (through dataverse/sink);
 	// give it the same Counter to count its requests too.
 	TargetClient *dataverse.Client
+	// Odoo reads an Odoo source; EngineStore is the migrations state store
+	// its job runs on (checkpoints, ID map): the state file of `dvsync
+	// migrate odoo` when the sync continues a migration.
+	Odoo        *odoo.Client
+	EngineStore migrations.Store
 	// Store holds checkpoints, the journal and the lock.
 	Store *Store
 	// DryRun reads and compares everything but writes nothing: each table
@@ -99,10 +106,13 @@ func Run(ctx context.Context, job *Job, o Options) (*Summary, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if job.Source.Dataverse == nil {
-		return nil, fmt.Errorf("sync: %s → %s jobs are not built yet (the Odoo change reader is not wired to the Dataverse writer): %w", job.Source.Kind(), job.Target.Kind(), ErrNotSupported)
-	}
-	if o.Client == nil {
+	fromOdoo := job.Source.Odoo != nil
+	switch {
+	case fromOdoo && (o.Odoo == nil || o.EngineStore == nil || o.TargetClient == nil):
+		return nil, errors.New("sync: an Odoo job needs an Odoo client, a Dataverse client for the target and an engine store")
+	case fromOdoo && o.DryRun:
+		return nil, fmt.Errorf("sync: --dry-run of an Odoo job: use dvsync migrate odoo --dry-run: %w", ErrNotSupported)
+	case !fromOdoo && o.Client == nil:
 		return nil, errors.New("sync: no Dataverse client for the source")
 	}
 	toDataverse := job.Target.Dataverse != nil
@@ -119,9 +129,11 @@ func Run(ctx context.Context, job *Job, o Options) (*Summary, error) {
 	defer unlock()
 
 	r := &runner{job: job, o: o}
-	if toDataverse {
+	switch {
+	case fromOdoo:
+	case toDataverse:
 		r.sink = sink.New(o.TargetClient, nil)
-	} else {
+	default:
 		kind, dsn := mirror.SQLite, job.Target.SQLite
 		if job.Target.Postgres != "" {
 			kind, dsn = mirror.Postgres, job.Target.Postgres
@@ -140,6 +152,11 @@ func Run(ctx context.Context, job *Job, o Options) (*Summary, error) {
 	}
 	r.sum = sum
 	var firstErr error
+	if fromOdoo {
+		if err := r.runOdoo(ctx); err != nil {
+			firstErr = err
+		}
+	}
 	for _, spec := range job.Tables {
 		ts := TableSummary{Table: spec.Name}
 		req0, thr0 := o.Counter.Counts()

@@ -20,6 +20,9 @@ type Counts struct {
 	Deleted   int64 `json:"deleted"`
 	Unchanged int64 `json:"unchanged"`
 	Rejected  int64 `json:"rejected"`
+	// Skipped counts records an Odoo job's map leaves out on purpose
+	// (with a reason); Dataverse sources skip nothing.
+	Skipped   int64 `json:"skipped,omitempty"`
 	Requests  int64 `json:"requests"`
 	Throttled int64 `json:"throttled"`
 	// KeysCompared counts the keys a modifiedon-fallback table read to
@@ -33,6 +36,7 @@ func (c *Counts) add(o Counts) {
 	c.Deleted += o.Deleted
 	c.Unchanged += o.Unchanged
 	c.Rejected += o.Rejected
+	c.Skipped += o.Skipped
 	c.Requests += o.Requests
 	c.Throttled += o.Throttled
 	c.KeysCompared += o.KeysCompared
@@ -40,7 +44,7 @@ func (c *Counts) add(o Counts) {
 
 // Reconciles reports whether every change read has one outcome.
 func (c Counts) Reconciles() bool {
-	return c.Read == c.Upserted+c.Deleted+c.Unchanged+c.Rejected
+	return c.Read == c.Upserted+c.Deleted+c.Unchanged+c.Rejected+c.Skipped
 }
 
 // TableSummary is one table's part of a run.

@@ -52,8 +52,14 @@ The job file is YAML:
   with an alternate key are re-bound by that key, as pull --portable does;
   deletes follow. Both environments use the same credentials.
 
-  Odoo → Dataverse (source: odoo: {url, db, user}, target: dataverse,
-  map: odoo-map.yaml) is validated but not built yet: such runs exit 1.
+  Odoo → Dataverse: source: odoo: {url, db, user} (key in ODOO_API_KEY),
+  target: dataverse: {env: …}, map: the map file of dvsync migrate odoo. It
+  runs that migration again, with tickets read by a (write_date, id) cursor
+  re-reading the overlap window (default 5m), so changed tickets follow;
+  other records (partners, messages, SLA outcomes) follow when new. Give it
+  the migration's --state file to continue its ID map. Tickets deleted in
+  Odoo are found by comparing id sets; deleted_tickets: cancel (default),
+  delete or keep says what becomes of their cases.
 
 Relative paths (sqlite:, map:) are relative to the job file. Secrets never
 go in the job file: the Dataverse token comes from DVSYNC_TOKEN or the
@@ -139,6 +145,7 @@ func loadJob(ctx context.Context, o *options) (*syncjob.Job, *syncjob.Store, err
 	if spec == "" {
 		spec = filepath.Join(job.Dir, job.Name+".state.db")
 	}
+	o.state = spec
 	st, err := syncjob.OpenStore(ctx, spec)
 	if err != nil {
 		return nil, nil, &output.ExitError{Code: exitcode.Failure, Err: err}
@@ -154,10 +161,17 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	defer st.Close()
 
 	opts := syncjob.Options{Store: st, DryRun: o.dryRun}
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.MaxIdleConnsPerHost = 64
+	opts.Counter = &syncjob.Counter{Base: base}
+	if job.Source.Odoo != nil && !o.dryRun {
+		closeOdoo, err := odooSource(ctx, job, o.state, &opts)
+		if err != nil {
+			return err
+		}
+		defer closeOdoo()
+	}
 	if job.Source.Dataverse != nil {
-		base := http.DefaultTransport.(*http.Transport).Clone()
-		base.MaxIdleConnsPerHost = 64
-		opts.Counter = &syncjob.Counter{Base: base}
 		conn := connection.Dataverse{Env: job.Source.Dataverse.Env, Auth: job.Source.Dataverse.Auth}
 		prompt := func(msg string) { fmt.Fprintln(streams.Err, msg) }
 		opts.Client, err = conn.Client(prompt, &dataverse.ClientOptions{Transport: opts.Counter, PageSize: job.PageSize})

@@ -16,7 +16,9 @@ import (
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/cmd/internal/synccmd"
 	"github.com/dvsync/dvsync/dataverse/refserver"
+	"github.com/dvsync/dvsync/migrations/odoojob/odoojobtest"
 	"github.com/dvsync/dvsync/migrations/syncjob"
+	"github.com/dvsync/dvsync/odoo/odooserver"
 )
 
 const token = "synccmd-token"
@@ -196,12 +198,35 @@ func TestSyncCommandDataverseToDataverse(t *testing.T) {
 	}
 }
 
-func TestSyncCommandOdooSourceNotBuiltExit1(t *testing.T) {
+func TestSyncCommandOdooToDataverse(t *testing.T) {
+	srv := odoojobtest.Start(t, odoojobtest.SmallSeed(t, 10), nil)
 	dir := t.TempDir()
-	job := writeJob(t, dir, "name: odoo\nsource:\n  odoo: {url: http://127.0.0.1:1, db: prod, user: sync@example.com}\ntarget:\n  dataverse: {env: http://127.0.0.1:1}\nmap: odoo-map.yaml\n")
-	t.Setenv("DVSYNC_TOKEN", "x")
-	code, _, errOut := execute("sync", "--job", job)
-	if code != exitcode.Failure || !strings.Contains(errOut, "not built yet") {
-		t.Fatalf("exit %d: %s", code, errOut)
+	job := writeJob(t, dir, "name: odoo\nsource:\n  odoo: {url: "+srv.OdooURL+", db: "+odooserver.Database+", user: admin}\ntarget:\n  dataverse: {env: "+srv.DVURL+
+		"}\nmap: "+odoojobtest.Testdata("odoodv", "demo-map.yaml")+"\n")
+	t.Setenv("DVSYNC_TOKEN", odoojobtest.DVToken)
+	t.Setenv("ODOO_API_KEY", "")
+	if code, _, errOut := execute("sync", "--job", job); code != exitcode.Failure || !strings.Contains(errOut, "ODOO_API_KEY") {
+		t.Fatalf("without a key: exit %d: %s", code, errOut)
+	}
+	t.Setenv("ODOO_API_KEY", odoojobtest.OdooKey)
+	code, out, errOut := execute("sync", "--job", job, "--json")
+	if code != exitcode.OK {
+		t.Fatalf("exit %d:\n%s\n%s", code, out, errOut)
+	}
+	var sum syncjob.Summary
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, ts := range sum.Tables {
+		if ts.Table == "cases" {
+			found = ts.Upserted == 10 && ts.Mode == "odoo write_date cursor"
+		}
+	}
+	if !found || sum.Status != "succeeded" {
+		t.Fatalf("%s", out)
+	}
+	if code, out, _ = execute("sync", "history", "--job", job); code != 0 || !strings.Contains(out, "succeeded") {
+		t.Fatalf("history: %d %s", code, out)
 	}
 }
