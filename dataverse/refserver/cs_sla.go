@@ -455,13 +455,15 @@ func (s *Server) csSLAOnUpdate(tx *writeTx, old, changes, m row) error {
 				kc["pausedon"] = nil
 				status = csrules.KPIInProgress
 			}
-			if it != nil && !it.success.Empty() && it.success.Holds(pl) {
+			// The clock first: a KPI whose failure time passed before the
+			// sweep saw it is Noncompliant, and stays so when it succeeds late.
+			if status != csrules.KPIPaused {
+				status = csrules.TimedStatus(status, tx.now, timeOf(k["warningtime"]), timeOf(k["failuretime"]))
+			}
+			if status != csrules.KPINoncompliant && it != nil && !it.success.Empty() && it.success.Holds(pl) {
 				status = csrules.KPISucceeded
 				kc["succeededon"] = fmtTime(tx.now)
 				break
-			}
-			if status != csrules.KPIPaused {
-				status = csrules.TimedStatus(status, tx.now, timeOf(k["warningtime"]), timeOf(k["failuretime"]))
 			}
 			if nowPaused && !oldPaused && status != csrules.KPINoncompliant {
 				status = csrules.KPIPaused

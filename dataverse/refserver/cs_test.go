@@ -531,3 +531,19 @@ func TestCSHistoricalImportsAreLeftAsGiven(t *testing.T) {
 		t.Fatalf("historical article got a root: %v", got)
 	}
 }
+
+// A case resolved after its failure time is Noncompliant, even when no read
+// swept the KPI before the resolution (CloseIncident is not a table request).
+func TestCSSLALateResolutionStaysNoncompliant(t *testing.T) {
+	e := newCSEnv(t)
+	sla := e.slaFixture("", true)
+	id, _ := e.slaCase(sla, nil)
+	e.clock.Set(time.Date(2026, 1, 12, 10, 0, 0, 0, time.UTC))
+	mustStatus(t, e.do("POST", "CloseIncident", map[string]any{"IncidentResolution": map[string]any{"subject": "late", "incidentid@odata.bind": "/incidents(" + id + ")"}, "Status": 5}), http.StatusNoContent)
+	if k := e.kpi(id, "resolvebykpiid"); k["status"] != 1.0 || k["succeededon"] != nil {
+		t.Fatalf("late resolution: %v", k)
+	}
+	if c := e.get("incidents(" + id + ")?$select=resolvebyslastatus"); c["resolvebyslastatus"] != 4.0 {
+		t.Fatalf("case: %v", c)
+	}
+}

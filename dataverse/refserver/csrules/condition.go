@@ -16,9 +16,33 @@ type Condition struct {
 }
 
 type xmlFilter struct {
+	XMLName    xml.Name
 	Type       string         `xml:"type,attr"`
 	Conditions []xmlCondition `xml:"condition"`
 	Filters    []xmlFilter    `xml:"filter"`
+	// Some writers use <and>/<or> elements for groups instead of
+	// <filter type="...">.
+	Ands []xmlFilter `xml:"and"`
+	Ors  []xmlFilter `xml:"or"`
+}
+
+// kind is the group's operator: the type attribute, or the element name
+// for <and>/<or>.
+func (f *xmlFilter) or() bool {
+	if f.Type != "" {
+		return strings.EqualFold(f.Type, "or")
+	}
+	return strings.EqualFold(f.XMLName.Local, "or")
+}
+
+func (f *xmlFilter) groups() []*xmlFilter {
+	out := make([]*xmlFilter, 0, len(f.Filters)+len(f.Ands)+len(f.Ors))
+	for _, list := range [][]xmlFilter{f.Filters, f.Ands, f.Ors} {
+		for i := range list {
+			out = append(out, &list[i])
+		}
+	}
+	return out
 }
 
 type xmlCondition struct {
@@ -53,8 +77,8 @@ func (c *Condition) Attributes() []string {
 		for _, cd := range f.Conditions {
 			out = append(out, strings.ToLower(cd.Attribute))
 		}
-		for i := range f.Filters {
-			walk(&f.Filters[i])
+		for _, g := range f.groups() {
+			walk(g)
 		}
 	}
 	if c.root != nil {
@@ -77,7 +101,7 @@ func (c *Condition) Holds(rec map[string]any) bool {
 }
 
 func (f *xmlFilter) holds(rec map[string]any) bool {
-	or := strings.EqualFold(f.Type, "or")
+	or := f.or()
 	n := 0
 	for _, cd := range f.Conditions {
 		ok := cd.holds(rec)
@@ -89,8 +113,8 @@ func (f *xmlFilter) holds(rec map[string]any) bool {
 		}
 		n++
 	}
-	for i := range f.Filters {
-		ok := f.Filters[i].holds(rec)
+	for _, g := range f.groups() {
+		ok := g.holds(rec)
 		if or && ok {
 			return true
 		}

@@ -102,6 +102,10 @@ func TestConditionHolds(t *testing.T) {
 		{`<filter type="and"><condition attribute="productid" operator="null" /></filter>`, true},
 		{`<filter type="and"><condition attribute="productid" operator="eq" value="x" /></filter>`, false},
 		{`<filter type="and"><condition entityname="account" attribute="name" operator="eq" value="x" /></filter>`, false},
+		// dvsync's Odoo mapping writes <and>/<or> groups.
+		{`<and><condition attribute="prioritycode" operator="eq" value="1"/></and>`, true},
+		{`<or><condition attribute="prioritycode" operator="eq" value="3"/><condition attribute="casetypecode" operator="eq" value="2"/></or>`, true},
+		{`<or><condition attribute="prioritycode" operator="eq" value="3"/><and><condition attribute="casetypecode" operator="eq" value="9"/></and></or>`, false},
 	}
 	for _, tc := range cases {
 		c, err := ParseCondition(tc.xml)
