@@ -308,3 +308,7 @@ func (md *Model) OdooPriorityLabel(key string) string {
 func (md *Model) OdooChannelLabel(name string) string {
 	return md.label("caseorigincode", md.m.Tickets.Origins[strings.ToLower(name)])
 }
+
+// ChoiceLabel is the incident option label of a value of col
+// (statuscode, prioritycode, caseorigincode).
+func (md *Model) ChoiceLabel(col string, v int) string { return md.label(col, v) }

@@ -60,6 +60,9 @@ func OdooVersusDataverse(ctx context.Context, cfg OdooConfig) (*Report, error) {
 	if opts.OdooServer, err = OdooServerCounts(ctx, r, md, cfg.Since, cfg.Now); err != nil {
 		return nil, fmt.Errorf("odoo: %w", err)
 	}
+	if opts.DataverseServer, _, err = DataverseServerCounts(ctx, dv, md, cfg.Since); err != nil {
+		return nil, err
+	}
 	o1, d1 := count()
 	if cfg.Store != nil {
 		opts.IDMap = StateIDMap(cfg.Store, OdooJobName(cfg.Database))

@@ -131,9 +131,7 @@ func DataverseSLA(ctx context.Context, c *dataverse.Client) iter.Seq2[SLAOutcome
 			if policy == "" {
 				policy = rec.String("name")
 			}
-			// slakpiinstance.status: 0 In Progress, 1 Noncompliant, 2 Nearing
-			// Noncompliance, 3 Paused, 4 Succeeded, 5 Canceled.
-			st := map[string]string{"0": SLAInProgress, "1": SLABreached, "2": SLAInProgress, "3": SLAInProgress, "4": SLAMet, "5": SLACancelled}[rec.String("status")]
+			st := kpiStatus[rec.String("status")]
 			if !yield(SLAOutcome{Policy: policy, Status: st}, nil) {
 				return
 			}

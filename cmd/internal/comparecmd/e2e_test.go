@@ -263,8 +263,9 @@ func mustUUID(t testing.TB, s string) uuid.UUID {
 }
 
 // checkServerFigures: after a clean migration, the Odoo figures grouped
-// by the Odoo server (read_group, a handful of calls) equal the
-// Dataverse figures computed from the streamed cases, label by label.
+// by the Odoo server (read_group) equal the Dataverse figures grouped by
+// the Dataverse server (FetchXML aggregates), label by label, each side
+// for a handful of requests.
 func checkServerFigures(t *testing.T, out string) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(out, compare.FileJSON))
@@ -278,15 +279,18 @@ func checkServerFigures(t *testing.T, out string) {
 	if n := rep.AggregateRequests["odoo"]; n == 0 || n > 15 {
 		t.Errorf("Odoo aggregates cost %d requests, want a handful", n)
 	}
+	if n := rep.AggregateRequests["dataverse"]; n == 0 || n > 10 {
+		t.Errorf("Dataverse aggregates cost %d requests, want a handful", n)
+	}
 	for _, id := range []string{"team", "status", "priority", "channel", "month"} {
 		f := rep.Result.Operations.Figure(id)
-		if f == nil || f.OdooMethod != compare.MethodOdooGroup || len(f.Rows) == 0 {
+		if f == nil || f.OdooMethod != compare.MethodOdooGroup || f.DataverseMethod != compare.MethodDVAggregate || len(f.Rows) == 0 {
 			t.Errorf("%s: %+v", id, f)
 			continue
 		}
 		for _, r := range f.Rows {
 			if *r.Odoo != *r.Dataverse {
-				t.Errorf("%s %q: Odoo (read_group) %v, Dataverse (streamed) %v", id, r.Label, *r.Odoo, *r.Dataverse)
+				t.Errorf("%s %q: Odoo (read_group) %v, Dataverse (FetchXML) %v", id, r.Label, *r.Odoo, *r.Dataverse)
 			}
 		}
 	}
@@ -296,7 +300,7 @@ func checkServerFigures(t *testing.T, out string) {
 		*f.Rows[0].Odoo != *f.Rows[0].Dataverse || *f.Rows[1].Odoo != *f.Rows[1].Dataverse || *f.Rows[2].Odoo != *f.Rows[2].Dataverse {
 		t.Errorf("durations: %+v", f)
 	}
-	if f := rep.Result.Operations.Figure("sla"); f == nil || f.OdooMethod != compare.MethodOdooGroup || len(f.Rows) == 0 {
+	if f := rep.Result.Operations.Figure("sla"); f == nil || f.OdooMethod != compare.MethodOdooGroup || f.DataverseMethod != compare.MethodDVAggregate || len(f.Rows) == 0 {
 		t.Errorf("sla: %+v", f)
 	}
 	// Which entitlements are active depends on the reference server's
