@@ -3,6 +3,7 @@ package synccmd
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -75,7 +76,21 @@ func renderSummary(w io.Writer, s *syncjob.Summary, rej *lazyFile) {
 	tt := s.Totals
 	rows = append(rows, []string{"total", "", n(tt.Read, 10), n(tt.Upserted, 10), n(tt.Deleted, 10), n(tt.Unchanged, 10),
 		n(tt.Rejected, 10), n(tt.Requests, 10), n(tt.Throttled, 10), dur(s.DurationSeconds), ""})
-	_ = output.Table(w, []string{"table", "mode", "read", "upserted", "deleted", "unchanged", "rejected", "requests", "throttled", "duration", "status"}, rows)
+	header := []string{"table", "mode", "read", "upserted", "deleted", "unchanged", "rejected", "requests", "throttled", "duration", "status"}
+	if tt.Skipped > 0 {
+		// Odoo jobs: records the map leaves out on purpose, with a reason.
+		header = slices.Insert(header, 7, "skipped")
+		for i := range rows {
+			sk := ""
+			if i < len(s.Tables) {
+				sk = n(s.Tables[i].Skipped, 10)
+			} else {
+				sk = n(tt.Skipped, 10)
+			}
+			rows[i] = slices.Insert(rows[i], 7, sk)
+		}
+	}
+	_ = output.Table(w, header, rows)
 	for _, t := range s.Tables {
 		if t.Rebaselined {
 			fmt.Fprintf(w, "%s: re-baselined (%s): read in full, what differed upserted, what vanished deleted\n", t.Table, t.RebaselineReason)
