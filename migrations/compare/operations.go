@@ -140,6 +140,9 @@ func (e *engine) operations(ctx context.Context) (*Operations, error) {
 		}
 		if sc := e.o.DataverseServer; sc != nil {
 			overlay(&fig, sc.Counts[g.id], false, sc.Method)
+			if sc.Counts[g.id] == nil {
+				fig.Note = "Dataverse did not group this figure on the server (an aggregate over more than 50,000 cases is refused, and months are grouped in UTC only), so its values come from the streamed cases."
+			}
 		}
 		if g.id != "month" {
 			byTotal(&fig)
