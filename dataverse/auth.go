@@ -28,7 +28,8 @@ const (
 	// CredentialDefault is azidentity.DefaultAzureCredential: environment
 	// (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET or
 	// AZURE_CLIENT_CERTIFICATE_PATH), workload identity, managed identity,
-	// Azure CLI, in that order.
+	// Azure CLI, Azure Developer CLI, Azure PowerShell, in that order
+	// (azidentity v1.15 default_azure_credential.go).
 	CredentialDefault          CredentialKind = "default"
 	CredentialClientSecret     CredentialKind = "client-secret"
 	CredentialCertificate      CredentialKind = "certificate"
@@ -126,7 +127,7 @@ func CredentialSource(cred TokenSource) string {
 func describe(o CredentialOptions) string {
 	switch o.Kind {
 	case "", CredentialDefault:
-		return "DefaultAzureCredential (environment, workload identity, managed identity, Azure CLI)"
+		return "DefaultAzureCredential (environment, workload identity, managed identity, Azure CLI, Azure Developer CLI, Azure PowerShell)"
 	case CredentialClientSecret:
 		return "client secret of app " + o.ClientID + " ($AZURE_CLIENT_SECRET)"
 	case CredentialCertificate:
