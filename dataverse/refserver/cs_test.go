@@ -547,3 +547,31 @@ func TestCSSLALateResolutionStaysNoncompliant(t *testing.T) {
 		t.Fatalf("case: %v", c)
 	}
 }
+
+// Decrease on resolution with restriction: the resolution that would take
+// the terms below zero is refused, and CloseIncident leaves nothing behind.
+func TestCSEntitlementRestrictedResolutionRefused(t *testing.T) {
+	e := newCSEnv(t)
+	ent := e.entitlement("On resolution", map[string]any{"totalterms": 1, "decreaseremainingon": 0}, true)
+	a := e.createID("incidents", map[string]any{"title": "a", "customerid_account@odata.bind": "/accounts(" + e.account + ")"})
+	b := e.createID("incidents", map[string]any{"title": "b", "customerid_account@odata.bind": "/accounts(" + e.account + ")"})
+	if got := e.remaining(ent); got != 1 {
+		t.Fatalf("creation consumed under decrease-on-resolution: %v", got)
+	}
+	closeCase := func(id string) response {
+		return e.do("POST", "CloseIncident", map[string]any{"IncidentResolution": map[string]any{"subject": "done", "incidentid@odata.bind": "/incidents(" + id + ")"}, "Status": 5})
+	}
+	mustStatus(t, closeCase(a), http.StatusNoContent)
+	if got := e.remaining(ent); got != 0 {
+		t.Fatalf("after resolving a: %v", got)
+	}
+	wantRefusal(t, closeCase(b), "resolve or reopen this case")
+	if c := e.get("incidents(" + b + ")?$select=statecode"); c["statecode"] != 0.0 {
+		t.Fatalf("refused resolution changed the case: %v", c)
+	}
+	if n := len(mustStatus(t, e.do("GET", "incidentresolutions?$select=subject&$filter=_incidentid_value eq "+b, nil), 200).values(t)); n != 0 {
+		t.Fatalf("refused CloseIncident left %d resolutions", n)
+	}
+	// A new case is refused too: the terms are over.
+	wantRefusal(t, e.newCase("c", nil), "remaining terms are used up")
+}
