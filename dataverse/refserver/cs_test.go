@@ -478,6 +478,12 @@ func TestCSKnowledgeArticleLifecycle(t *testing.T) {
 	if tr["_languagelocaleid_value"] != lang || tr["_parentarticlecontentid_value"] != v2id || tr["articlepublicnumber"] != art["articlepublicnumber"] || tr["majorversionnumber"] != 2.0 || tr["title"] != "Reset the router" {
 		t.Fatalf("translation: %v", tr)
 	}
+	// Publishing the translation leaves the English version published:
+	// one published version per root article and language.
+	mustStatus(t, e.do("PATCH", "knowledgearticles("+tr["knowledgearticleid"].(string)+")", map[string]any{"statecode": 3}), http.StatusNoContent)
+	if got := e.get("knowledgearticles(" + v21["knowledgearticleid"].(string) + ")?$select=statecode"); got["statecode"] != 3.0 {
+		t.Fatalf("English version after publishing the German one: %v", got)
+	}
 	// Scheduled publishing and expiry follow the clock.
 	s := e.createID("knowledgearticles", map[string]any{"title": "Later", "publishon": "2026-01-10T08:00:00Z", "expirationdate": "2026-02-01T00:00:00Z"})
 	mustStatus(t, e.do("PATCH", "knowledgearticles("+s+")", map[string]any{"statecode": 3}), http.StatusNoContent)
