@@ -140,11 +140,8 @@ func Run(ctx context.Context, odoo, dataverse Source, o Options) (*Result, error
 	for _, f := range e.res.Fields {
 		e.res.FieldClasses[f] = map[canonical.Class]int64{}
 	}
-	if e.res.OdooRecords, err = e.load(ctx, canonical.Odoo, odoo); err != nil {
-		return nil, fmt.Errorf("reading Odoo tickets: %w", err)
-	}
-	if e.res.DataverseRecords, err = e.load(ctx, canonical.Dataverse, dataverse); err != nil {
-		return nil, fmt.Errorf("reading Dataverse cases: %w", err)
+	if err := e.loadBoth(ctx, odoo, dataverse); err != nil {
+		return nil, err
 	}
 	if err := e.loadExtras(ctx); err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -263,5 +264,33 @@ func TestValsRoundTrip(t *testing.T) {
 	}
 	if _, err := decodeVals("9:short"); err == nil {
 		t.Error("a cut value decoded")
+	}
+}
+
+// TestReaderFailureStopsTheRun: a side that fails mid-stream fails the
+// comparison with an error naming it, while the other side is still
+// streaming (both are read at once).
+func TestReaderFailureStopsTheRun(t *testing.T) {
+	md := testModel(t)
+	boom := errors.New("connection reset")
+	for _, failOdoo := range []bool{true, false} {
+		good := seq(5000, 1, func(i int) (canonical.Ticket, bool) { return synthetic(i), true })
+		bad := func(yield func(canonical.Ticket, error) bool) {
+			for i := 0; i < 10; i++ {
+				if !yield(synthetic(i), nil) {
+					return
+				}
+			}
+			yield(canonical.Ticket{}, boom)
+		}
+		odoo, dv := Source(good), Source(bad)
+		want := "reading Dataverse cases"
+		if failOdoo {
+			odoo, dv, want = bad, good, "reading Odoo tickets"
+		}
+		_, err := Run(context.Background(), odoo, dv, Options{Model: md})
+		if !errors.Is(err, boom) || !strings.Contains(err.Error(), want) {
+			t.Errorf("failOdoo %v: %v", failOdoo, err)
+		}
 	}
 }

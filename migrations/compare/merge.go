@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dvsync/dvsync/mapping/canonical"
@@ -21,55 +22,123 @@ func unix(t time.Time) int64 {
 	return t.Unix()
 }
 
-// load streams one side into its spill table.
-func (e *engine) load(ctx context.Context, side canonical.Side, src Source) (int64, error) {
-	table := sideTable(side)
-	in := e.sp.inserter(ctx, insertSideSQL(table+"h"))
-	defer in.abort()
-	rules := e.md.Rules()
-	var n int64
-	for t, err := range src {
-		if err != nil {
-			return n, err
-		}
-		idk := ""
-		switch {
-		case side == canonical.Dataverse:
-			idk = lowerKey(t.SourceID)
-		case e.o.IDMap != nil:
-			id, err := e.o.IDMap(ctx, t.SourceID)
-			if err != nil {
-				return n, fmt.Errorf("ID map: %w", err)
+// spilled is one record ready for its side's heap table.
+type spilled struct {
+	side canonical.Side
+	args []any
+}
+
+// loadBoth reads the two sides at the same time (each reader waits on its
+// own server) and writes both heap tables through one writer, SQLite
+// taking one write transaction at a time; the channel between them is
+// bounded, so a fast side waits for the writer instead of piling up.
+func (e *engine) loadBoth(ctx context.Context, odoo, dataverse Source) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan spilled, 256)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, src := range []Source{odoo, dataverse} {
+		side := []canonical.Side{canonical.Odoo, canonical.Dataverse}[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var n int64
+			for t, err := range src {
+				if err == nil {
+					var args []any
+					args, err = e.row(ctx, side, t, n)
+					if err == nil {
+						select {
+						case ch <- spilled{side, args}:
+						case <-ctx.Done():
+							return
+						}
+						n++
+						continue
+					}
+				}
+				errs[i] = err
+				cancel()
+				return
 			}
-			idk = lowerKey(id)
+		}()
+	}
+	go func() { wg.Wait(); close(ch) }()
+	in := e.sp.inserter(ctx, "")
+	defer in.abort()
+	odooSQL, dvSQL := insertSideSQL("oh"), insertSideSQL("dh")
+	var werr error
+	for r := range ch {
+		if werr != nil {
+			continue // drain, so the readers can finish
 		}
-		ek := ""
-		if email := strings.ToLower(strings.TrimSpace(t.CustomerEmail)); email != "" && !t.Created.IsZero() {
-			ek = email + "|" + rules.Time(t.Created)
+		q := odooSQL
+		if r.side == canonical.Dataverse {
+			q = dvSQL
+			e.res.DataverseRecords++
+		} else {
+			e.res.OdooRecords++
 		}
-		month := ""
-		if !t.Created.IsZero() {
-			month = t.Created.In(rules.Location).Format("2006-01")
+		if err := in.addTo(q, r.args...); err != nil {
+			werr = fmt.Errorf("spill store: %w", err)
+			cancel()
 		}
-		k := t.Number
-		if e.o.IDMap != nil {
-			k = idk
-		}
-		if err := in.add(k, n, t.SourceID, t.Number, idk, ek, encodeVals(e.md.Values(side, t)), t.Team, e.md.StatusLabel(t),
-			e.md.PriorityLabel(t), e.md.ChannelLabel(t), t.Customer, month, t.State, unix(t.Created), unix(t.Closed)); err != nil {
-			return n, fmt.Errorf("spill store: %w", err)
-		}
-		n++
+	}
+	if errs[0] != nil {
+		return fmt.Errorf("reading Odoo tickets: %w", errs[0])
+	}
+	if errs[1] != nil {
+		return fmt.Errorf("reading Dataverse cases: %w", errs[1])
+	}
+	if werr != nil {
+		return werr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	if err := in.flush(); err != nil {
-		return n, err
+		return err
 	}
-	for _, stmt := range []string{`INSERT INTO ` + table + ` SELECT * FROM ` + table + `h ORDER BY k, seq`, `DROP TABLE ` + table + `h`} {
-		if _, err := e.sp.db.ExecContext(ctx, stmt); err != nil {
-			return n, fmt.Errorf("spill store: %w", err)
+	for _, t := range []string{"o", "d"} {
+		for _, stmt := range []string{`INSERT INTO ` + t + ` SELECT * FROM ` + t + `h ORDER BY k, seq`, `DROP TABLE ` + t + `h`} {
+			if _, err := e.sp.db.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("spill store: %w", err)
+			}
 		}
 	}
-	return n, nil
+	return nil
+}
+
+// row is the spilled form of one ticket: keys for every pass, the
+// normalised values, and the dimensions of the operations figures.
+func (e *engine) row(ctx context.Context, side canonical.Side, t canonical.Ticket, seq int64) ([]any, error) {
+	rules := e.md.Rules()
+	idk := ""
+	switch {
+	case side == canonical.Dataverse:
+		idk = lowerKey(t.SourceID)
+	case e.o.IDMap != nil:
+		id, err := e.o.IDMap(ctx, t.SourceID)
+		if err != nil {
+			return nil, fmt.Errorf("ID map: %w", err)
+		}
+		idk = lowerKey(id)
+	}
+	ek := ""
+	if email := strings.ToLower(strings.TrimSpace(t.CustomerEmail)); email != "" && !t.Created.IsZero() {
+		ek = email + "|" + rules.Time(t.Created)
+	}
+	month := ""
+	if !t.Created.IsZero() {
+		month = t.Created.In(rules.Location).Format("2006-01")
+	}
+	k := t.Number
+	if e.o.IDMap != nil {
+		k = idk
+	}
+	return []any{k, seq, t.SourceID, t.Number, idk, ek, encodeVals(e.md.Values(side, t)), t.Team, e.md.StatusLabel(t),
+		e.md.PriorityLabel(t), e.md.ChannelLabel(t), t.Customer, month, t.State, unix(t.Created), unix(t.Closed)}, nil
 }
 
 // loadExtras brings the case queues and resolution times in, and puts

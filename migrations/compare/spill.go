@@ -115,34 +115,40 @@ func (s *spill) close() {
 // dominate, small enough that a batch is a few hundred KiB of memory.
 const batchSize = 2000
 
-// inserter writes rows in batched transactions.
+// inserter writes rows in batched transactions, with one prepared
+// statement per SQL text within a transaction.
 type inserter struct {
-	ctx  context.Context
-	db   *sql.DB
-	sql  string
-	tx   *sql.Tx
-	stmt *sql.Stmt
-	n    int
+	ctx   context.Context
+	db    *sql.DB
+	sql   string
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+	n     int
 }
 
 func (s *spill) inserter(ctx context.Context, stmt string) *inserter {
 	return &inserter{ctx: ctx, db: s.db, sql: stmt}
 }
 
-func (in *inserter) add(args ...any) error {
+func (in *inserter) add(args ...any) error { return in.addTo(in.sql, args...) }
+
+func (in *inserter) addTo(q string, args ...any) error {
 	if in.tx == nil {
 		tx, err := in.db.BeginTx(in.ctx, nil)
 		if err != nil {
 			return err
 		}
-		st, err := tx.PrepareContext(in.ctx, in.sql)
-		if err != nil {
-			tx.Rollback()
+		in.tx, in.stmts = tx, map[string]*sql.Stmt{}
+	}
+	st := in.stmts[q]
+	if st == nil {
+		var err error
+		if st, err = in.tx.PrepareContext(in.ctx, q); err != nil {
 			return err
 		}
-		in.tx, in.stmt = tx, st
+		in.stmts[q] = st
 	}
-	if _, err := in.stmt.ExecContext(in.ctx, args...); err != nil {
+	if _, err := st.ExecContext(in.ctx, args...); err != nil {
 		return err
 	}
 	if in.n++; in.n >= batchSize {
@@ -151,19 +157,25 @@ func (in *inserter) add(args ...any) error {
 	return nil
 }
 
+func (in *inserter) closeStmts() {
+	for _, st := range in.stmts {
+		st.Close()
+	}
+}
+
 func (in *inserter) flush() error {
 	if in.tx == nil {
 		return nil
 	}
-	in.stmt.Close()
+	in.closeStmts()
 	err := in.tx.Commit()
-	in.tx, in.stmt, in.n = nil, nil, 0
+	in.tx, in.stmts, in.n = nil, nil, 0
 	return err
 }
 
 func (in *inserter) abort() {
 	if in.tx != nil {
-		in.stmt.Close()
+		in.closeStmts()
 		in.tx.Rollback()
 		in.tx = nil
 	}
