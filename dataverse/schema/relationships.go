@@ -58,9 +58,23 @@ var documentedOneToMany = map[string]string{
 }
 
 // OneToManyRelationships lists every one-to-many relationship the declared
-// lookups imply, sorted by schema name.
+// lookups imply, sorted by schema name. The slice is shared: do not modify it.
 func (r *Registry) OneToManyRelationships() []OneToMany {
-	var out []OneToMany
+	r.mu.RLock()
+	cached := r.oneToMany
+	r.mu.RUnlock()
+	if cached != nil {
+		return cached
+	}
+	out := r.buildOneToMany()
+	r.mu.Lock()
+	r.oneToMany = out
+	r.mu.Unlock()
+	return out
+}
+
+func (r *Registry) buildOneToMany() []OneToMany {
+	out := []OneToMany{}
 	for _, t := range r.Tables() {
 		for i := range t.Columns {
 			c := &t.Columns[i]

@@ -261,6 +261,8 @@ type Registry struct {
 	bySet     map[string]*Table
 	order     []string
 	m2m       map[string]ManyToMany
+	// oneToMany caches OneToManyRelationships; Register clears it.
+	oneToMany []OneToMany
 }
 
 // NewRegistry returns an empty registry.
@@ -282,6 +284,7 @@ func (r *Registry) Register(t *Table) error {
 	}
 	r.byLogical[t.LogicalName] = t
 	r.bySet[t.EntitySetName] = t
+	r.oneToMany = nil
 	return nil
 }
 
