@@ -7,6 +7,7 @@ import (
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/mapping/canonical"
+	"github.com/dvsync/dvsync/mapping/odoodv"
 	"github.com/dvsync/dvsync/migrations"
 	"github.com/dvsync/dvsync/odoo"
 	"github.com/dvsync/dvsync/odoo/helpdesk"
@@ -20,7 +21,10 @@ type OdooConfig struct {
 	// Database is the Odoo database (it names the migration's job).
 	Database  string
 	Dataverse *dataverse.Client
-	Model     *canonical.Model
+	// Model is the canonical model; nil builds it from Map (nil: the
+	// default map), so a caller holding the migration's map needs no more.
+	Model *canonical.Model
+	Map   *odoodv.Map
 	// Store, when set, is the migration's state: tickets are matched to
 	// cases through its ID map first.
 	Store migrations.Store
@@ -39,8 +43,18 @@ type OdooConfig struct {
 // OdooVersusDataverse reads both sides, groups what the servers can group,
 // reconciles the records and writes the report files into cfg.Out.
 func OdooVersusDataverse(ctx context.Context, cfg OdooConfig) (*Report, error) {
-	if cfg.Odoo == nil || cfg.Dataverse == nil || cfg.Model == nil || cfg.Out == "" {
-		return nil, fmt.Errorf("compare: OdooConfig needs Odoo and Dataverse clients, a Model and Out")
+	if cfg.Odoo == nil || cfg.Dataverse == nil || cfg.Out == "" {
+		return nil, fmt.Errorf("compare: OdooConfig needs Odoo and Dataverse clients and Out")
+	}
+	if cfg.Model == nil {
+		md, err := canonical.New(cfg.Map)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Model = md
+	}
+	if cfg.Meta.MapFile == "" {
+		cfg.Meta.MapFile = "the migration's map"
 	}
 	if cfg.Now.IsZero() {
 		cfg.Now = time.Now()
