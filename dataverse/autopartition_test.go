@@ -116,3 +116,40 @@ func TestAutoPartitions(t *testing.T) {
 		}
 	}
 }
+
+// TestCountRowsHonoursTheLimitAnnotation: an elastic table's count stops
+// at 500; the totalrecordcountlimitexceeded annotation says so, and the
+// count is then a lower bound, not the table's size.
+func TestCountRowsHonoursTheLimitAnnotation(t *testing.T) {
+	for _, c := range []struct {
+		body string
+		want dataverse.RowCount
+	}{
+		{`{"@odata.count":500,"@Microsoft.Dynamics.CRM.totalrecordcount":500,"@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded":true,"value":[{"accountid":"00000000-0000-0000-0000-000000000001"}]}`, dataverse.RowCount{N: 500}},
+		{`{"@odata.count":5000,"@Microsoft.Dynamics.CRM.totalrecordcount":5000,"@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded":false,"value":[{"accountid":"00000000-0000-0000-0000-000000000001"}]}`, dataverse.RowCount{N: 5000, Exact: true}},
+		{`{"@odata.count":12,"value":[{"accountid":"00000000-0000-0000-0000-000000000001"}]}`, dataverse.RowCount{N: 12, Exact: true}},
+	} {
+		var prefer string
+		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasSuffix(r.URL.Path, "/accounts") {
+				w.WriteHeader(http.StatusNotFound)
+				return
+			}
+			prefer = r.Header.Get("Prefer")
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(c.body))
+		}))
+		cl, err := dataverse.NewClient(hs.URL, dataverse.StaticToken("t"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := cl.CountRows(context.Background(), "account", dataverse.Eq("name", "x"))
+		hs.Close()
+		if err != nil || got != c.want {
+			t.Errorf("%s: %+v %v, want %+v", c.body, got, err, c.want)
+		}
+		if !strings.Contains(prefer, "Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded") {
+			t.Errorf("Prefer %q does not ask for the limit annotation", prefer)
+		}
+	}
+}

@@ -50,9 +50,13 @@ type Pager struct {
 	deltaLink string
 	count     int64
 	hasCount  bool
-	pages     int
-	records   int64
-	retries   int
+	// countLimited is the page's totalrecordcountlimitexceeded annotation:
+	// the count stopped at the service's limit.
+	countLimited    bool
+	hasCountLimited bool
+	pages           int
+	records         int64
+	retries         int
 }
 
 // preferences builds the Prefer header value.
@@ -244,6 +248,11 @@ func (p *Pager) step() (bool, error) {
 				return false, err
 			}
 			p.hasCount = true
+		case "@" + annCountLimitExceeded:
+			if err := p.dec.Decode(&p.countLimited); err != nil {
+				return false, err
+			}
+			p.hasCountLimited = true
 		default:
 			var skip json.RawMessage
 			if err := p.dec.Decode(&skip); err != nil {
@@ -300,6 +309,12 @@ func (p *Pager) DeltaLink() string { return p.deltaLink }
 
 // Count returns @odata.count when the query asked for it.
 func (p *Pager) Count() (int64, bool) { return p.count, p.hasCount }
+
+// CountLimitExceeded reports the page's
+// Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded annotation (asked
+// for with Query.Annotations): whether more rows match than @odata.count
+// says. ok is false when the server sent no such annotation.
+func (p *Pager) CountLimitExceeded() (exceeded, ok bool) { return p.countLimited, p.hasCountLimited }
 
 // Pages returns the number of pages requested so far.
 func (p *Pager) Pages() int { return p.pages }

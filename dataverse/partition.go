@@ -240,8 +240,15 @@ func partitioned[T any](c *Client, ctx context.Context, table string, q Query, o
 }
 
 // countLimit is the most @odata.count reports (count-rows.md: "up to
-// 5,000 for standard tables").
+// 5,000 for standard tables, 500 for elastic tables").
 const countLimit = 5000
+
+// The count annotations that say whether @odata.count stopped at the
+// service's limit (count-rows.md).
+const (
+	annTotalRecordCount   = "Microsoft.Dynamics.CRM.totalrecordcount"
+	annCountLimitExceeded = "Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"
+)
 
 // RowCount is what Dataverse can say about the size of a read before it
 // starts.
@@ -268,10 +275,12 @@ func (c *Client) CountRows(ctx context.Context, table string, filter Filter) (Ro
 	if err != nil {
 		return RowCount{}, err
 	}
-	q := Query{Select: []string{t.PrimaryID}, Filter: filter, Count: true, PageSize: 1}
+	q := Query{Select: []string{t.PrimaryID}, Filter: filter, Count: true, PageSize: 1,
+		Annotations: annTotalRecordCount + "," + annCountLimitExceeded}
 	p := c.NewPager(ctx, t.EntitySetName, q)
 	p.Next()
 	n, ok := p.Count()
+	limited, saysLimited := p.CountLimitExceeded()
 	err = p.Err()
 	p.Close()
 	if err != nil {
@@ -280,7 +289,10 @@ func (c *Client) CountRows(ctx context.Context, table string, filter Filter) (Ro
 	if !ok {
 		return RowCount{}, nil
 	}
-	if n < countLimit {
+	// The annotation tells a capped count from an exact one (elastic
+	// tables stop at 500); without it, only a count under the standard
+	// cap is known to be exact.
+	if saysLimited && !limited || !saysLimited && n < countLimit {
 		return RowCount{N: n, Exact: true}, nil
 	}
 	if filter.IsZero() {
@@ -334,7 +346,7 @@ func AutoPartitions(count RowCount, pageSize, dopHint int) int {
 		dopHint = 4
 	}
 	n := min(dopHint, MaxAutoPartitions)
-	if count.Known() || count.N < countLimit {
+	if count.Known() || count.N == 0 {
 		pages := (count.N + int64(pageSize) - 1) / int64(pageSize)
 		n = int(min(int64(n), max(pages, 1)))
 	}
