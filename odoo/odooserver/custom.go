@@ -96,6 +96,9 @@ func (srv *Server) afterCreate(m *modelDef, r *record) {
 		label, _ := r.get(m, "name").(string)
 		cm := newModel(name, label, "id")
 		cm.recName = "x_name" // manual models name their records by x_name
+		if srv.opts.Version < 17 {
+			addLastUpdate(cm)
+		}
 		s.models[name] = cm
 		s.tables[name] = &table{def: cm, byID: map[int]*record{}, nextID: 1}
 		srv.reflectFields(cm, r.id)

@@ -369,7 +369,19 @@ func buildSchema(version int, flavour string) (map[string]*modelDef, error) {
 			}
 		}
 	}
+	if version < 17 {
+		for _, m := range ms {
+			addLastUpdate(m)
+		}
+	}
 	return ms, nil
+}
+
+// addLastUpdate adds the magic __last_update field that every model has up
+// to 16 (odoo/models.py LOG_ACCESS_COLUMNS / CONCURRENCY_CHECK_FIELD:
+// write_date, or create_date); 17 removed it.
+func addLastUpdate(m *modelDef) {
+	m.add(&fieldDef{name: "__last_update", typ: tDatetime, label: "Last Modified on", readonly: true, computed: true})
 }
 
 func addEnterpriseHelpdesk(ms map[string]*modelDef, version int) {

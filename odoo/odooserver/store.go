@@ -350,6 +350,12 @@ func normaliseDate(f *fieldDef, v string) (any, error) {
 // value is the storage-form value of f, computing the non-stored fields
 // that the reference server models.
 func (s *store) value(m *modelDef, f *fieldDef, r *record) any {
+	if f.name == "__last_update" {
+		if v := r.get(m, "write_date"); v != nil {
+			return v
+		}
+		return r.get(m, "create_date")
+	}
 	if m.name == "helpdesk.sla.status" && f.name == "status" {
 		deadline, _ := r.get(m, "deadline").(string)
 		reached, _ := r.get(m, "reached_datetime").(string)
