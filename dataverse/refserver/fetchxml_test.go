@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dvsync/dvsync/dataverse/batchwire"
 	"github.com/dvsync/dvsync/dataverse/odata"
 )
 
@@ -347,5 +348,30 @@ func TestUnknownQueryParameterRefused(t *testing.T) {
 		if r.status != http.StatusBadRequest {
 			t.Errorf("%s: status %d, want 400: %s", q, r.status, r.body)
 		}
+	}
+}
+
+// A FetchXML query too long for a URL goes in a $batch GET, whose
+// operations may be 65,536 characters long (research/dataverse.md §1).
+func TestFetchXMLInBatch(t *testing.T) {
+	e := fetchEnv(t)
+	var conds strings.Builder
+	for i := 1; i <= 500; i++ {
+		fmt.Fprintf(&conds, "<condition attribute='numberofemployees' operator='eq' value='%d'/>", i*100)
+	}
+	q := `<fetch><entity name='account'><attribute name='name'/><filter type='or'>` + conds.String() + `</filter><order attribute='name'/></entity></fetch>`
+	u := "accounts?fetchXml=" + url.QueryEscape(q)
+	if len(u) <= MaxURLLength {
+		t.Fatalf("query only %d characters; the test needs one past the URL limit", len(u))
+	}
+	mustStatus(t, e.get(u), http.StatusRequestURITooLong)
+	res := e.batch([]batchwire.Part{{Request: &batchwire.Request{Method: "GET", URL: u}}})
+	if res.status != http.StatusOK || len(res.parts) != 1 || res.parts[0].Response.StatusCode != http.StatusOK {
+		t.Fatalf("batch: %d %s", res.status, res.raw)
+	}
+	body := string(res.parts[0].Response.Body)
+	// 1,500 … 6,200 are multiples of 100: nine accounts.
+	if n := strings.Count(body, `"name"`); n != 9 {
+		t.Fatalf("%d rows: %s", n, body)
 	}
 }
