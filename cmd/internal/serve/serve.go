@@ -180,6 +180,11 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	servers := []*http.Server{{Handler: srv, ReadHeaderTimeout: 10 * time.Second}}
 	listeners := []net.Listener{ln}
 	fmt.Fprintf(streams.Out, "dataverse http://%s%s\n", ln.Addr(), refserver.APIPath)
+	if token == "" {
+		fmt.Fprintln(streams.Err, "dataverse login: any bearer token; for dvsync commands set DVSYNC_TOKEN to any value")
+	} else {
+		fmt.Fprintln(streams.Err, "dataverse login: only the token given with --token-file or $DVSYNC_TOKEN")
+	}
 
 	if o.odoo.listen != "" {
 		h, closeOdoo, err := startOdoo(ctx, &o.odoo, logger)

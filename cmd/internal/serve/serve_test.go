@@ -56,6 +56,9 @@ func TestServePrintsOneLinePerServiceAndStopsOnCancel(t *testing.T) {
 		t.Fatalf("WhoAmI with another token than --token-file's: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	if log := stderr.String(); !strings.Contains(log, "dataverse login: only the token given with --token-file") || strings.Contains(log, "tok\n") {
+		t.Errorf("stderr does not say which token the server takes (or prints it):\n%s", log)
+	}
 	// The Odoo login is printed, but not a key that came from the environment.
 	if log := stderr.String(); !strings.Contains(log, `odoo login: database "dvsync", user "admin", API key and password from $ODOO_API_KEY`) || strings.Contains(log, "odoo-secret-key") {
 		t.Errorf("stderr does not give the Odoo login (or leaks the key):\n%s", log)
