@@ -51,8 +51,11 @@ func (e *rpcError) Error() string { return e.name + ": " + e.message }
 
 // debug imitates the traceback Odoo puts in error.data.debug and in the
 // faultString of application errors; clients display it, nobody parses it.
+//
+// Python prints built-in exceptions by their bare name ("TypeError: ...")
+// and others by their qualified name ("odoo.exceptions.AccessError: ...").
 func (e *rpcError) debug() string {
-	return "Traceback (most recent call last):\n  File \"odooserver\", in dispatch\n" + e.name + ": " + e.message + "\n"
+	return "Traceback (most recent call last):\n  File \"odooserver\", in dispatch\n" + strings.TrimPrefix(e.name, "builtins.") + ": " + e.message + "\n"
 }
 
 func (e *rpcError) faultString() string {

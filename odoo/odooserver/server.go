@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -512,8 +513,14 @@ func (srv *Server) serveXMLRPC(w http.ResponseWriter, r *http.Request, service s
 	case err == nil:
 		result, err = srv.dispatch(service, c.method, c.params)
 	case !errors.As(err, &rpcErr):
-		// xmlrpc.client.loads raises expat's ExpatError on malformed XML.
-		err = &rpcError{name: "xml.parsers.expat.ExpatError", message: err.Error(), httpStatus: http.StatusInternalServerError, fault: faultApplication}
+		// xmlrpc.client.loads raises expat's ExpatError on malformed XML and
+		// ValueError on a value it cannot convert (int("x")).
+		var syntax *xml.SyntaxError
+		name := "builtins.ValueError"
+		if errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF) {
+			name = "xml.parsers.expat.ExpatError"
+		}
+		err = &rpcError{name: name, message: err.Error(), httpStatus: http.StatusInternalServerError, fault: faultApplication}
 	}
 	if killed, ok := killedWorker(err); ok {
 		srv.badGateway(w, killed)
