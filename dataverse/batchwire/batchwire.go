@@ -545,7 +545,8 @@ func parseRequestPart(ph http.Header, body []byte) (Request, error) {
 	if err := checkApplicationHTTP(ph); err != nil {
 		return Request{}, err
 	}
-	br := bufio.NewReader(bytes.NewReader(body))
+	sr := bytes.NewReader(body)
+	br := bufio.NewReader(sr)
 	line, err := readLine(br)
 	if err != nil {
 		return Request{}, malformedKind(KindBadRequestLine, "", "missing request line")
@@ -558,7 +559,9 @@ func parseRequestPart(ph http.Header, body []byte) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
-	rest, _ := io.ReadAll(br)
+	// The body is the rest of the part: a slice of it, not a copy, so a
+	// large operation is held once (issue 13, memory per request).
+	rest := body[len(body)-sr.Len()-br.Buffered():]
 	return Request{
 		ContentID: strings.TrimSpace(ph.Get("Content-ID")),
 		Method:    fields[0],

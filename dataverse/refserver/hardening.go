@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 )
 
@@ -24,6 +25,9 @@ const (
 	// read into an exact-size buffer (see the closing note of issue 13);
 	// the budget reserves this much up front.
 	bodyMemoryFactor = 5
+	// batchMemoryFactor is the same for $batch bodies, with headroom over
+	// the measured 6.0×.
+	batchMemoryFactor = 7
 )
 
 // memoryBudget admits request bodies while their estimated cost fits.
@@ -59,6 +63,12 @@ func bodyCost(r *http.Request) int64 {
 	n := r.ContentLength
 	if n < 0 {
 		n = maxBodyBytes
+	}
+	if strings.HasSuffix(r.URL.Path, "/$batch") {
+		// A $batch body is read whole, split into parts and each part
+		// handled as a request of its own: one 100 MB operation peaked at
+		// 6.3× before parts were sliced instead of copied, 6.0× after.
+		return n * batchMemoryFactor
 	}
 	return n * bodyMemoryFactor
 }
