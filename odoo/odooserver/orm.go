@@ -34,8 +34,9 @@ var methods = map[string]methodSpec{
 	"context_get":  {},
 
 	// orm_public.go. Signatures from BaseModel per version: name_search's
-	// domain was called args up to 16; default_get's fields_list became
-	// fields in 18; name_get went away in 18 (deprecated in 17); read_group
+	// domain was called args up to 18 and default_get's fields argument
+	// fields_list (both renamed in 19, per the 18.0 → 19.0 signatures);
+	// name_get went away in 18 (deprecated in 17); read_group
 	// is deprecated in 19, which adds formatted_read_group; search_fetch,
 	// web_read and web_search_read's specification arrived in 17.
 	"name_search":          {params: []string{"name", "domain", "operator", "limit"}},
@@ -104,9 +105,9 @@ func specFor(version int, method string) (methodSpec, bool) {
 	switch {
 	case method == "search_count" && version < 17:
 		spec.params = []string{"domain"}
-	case method == "name_search" && version < 17:
+	case method == "name_search" && version < 19:
 		spec.params = []string{"name", "args", "operator", "limit"}
-	case method == "default_get" && version >= 18:
+	case method == "default_get" && version >= 19:
 		spec.params = []string{"fields"}
 	case method == "web_search_read" && version < 17:
 		spec.params = []string{"domain", "fields", "offset", "limit", "order", "count_limit"}

@@ -159,7 +159,7 @@ func (srv *Server) executePublic(c *call, m *modelDef, t *table) (any, bool, err
 }
 
 // nameSearch is BaseModel.name_search: display names matching name with
-// operator, within the domain (called args up to 16), as [id, name] pairs.
+// operator, within the domain (called args up to 18), as [id, name] pairs.
 func (srv *Server) nameSearch(c *call, m *modelDef, t *table) (any, error) {
 	s := srv.store
 	name, _ := c.args["name"].(string)
@@ -176,7 +176,7 @@ func (srv *Server) nameSearch(c *call, m *modelDef, t *table) (any, error) {
 		}
 	}
 	dom := c.args["domain"]
-	if srv.opts.Version < 17 {
+	if srv.opts.Version < 19 {
 		dom = c.args["args"]
 	}
 	var domain []any
@@ -200,11 +200,11 @@ func (srv *Server) nameSearch(c *call, m *modelDef, t *table) (any, error) {
 }
 
 // defaultGet is BaseModel.default_get: the defaults of the asked fields
-// (fields_list up to 17, fields from 18), with default_<field> context keys
+// (fields_list up to 18, fields from 19), with default_<field> context keys
 // taking precedence. Defaults are returned in read() form.
 func (srv *Server) defaultGet(c *call, m *modelDef) map[string]any {
 	raw := c.args["fields_list"]
-	if srv.opts.Version >= 18 {
+	if srv.opts.Version >= 19 {
 		raw = c.args["fields"]
 	}
 	names, _ := raw.([]any)

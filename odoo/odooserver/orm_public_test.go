@@ -95,12 +95,16 @@ func TestNameSearchNameCreateExistsCopy(t *testing.T) {
 	if len(got) != 1 || int(got[0].([]any)[0].(float64)) != id {
 		t.Fatalf("name_search = %v", got)
 	}
-	// 17 calls the filter domain; 16 called it args.
-	if env := execKW(t, ts.URL, "res.partner", "name_search", []any{}, map[string]any{"name": "", "domain": []any{[]any{"id", "=", id}}}); len(result(t, env).([]any)) != 1 {
-		t.Fatalf("name_search with domain: %v", env)
+	// Up to 18 the filter domain is called args; 19 renamed it domain.
+	if env := execKW(t, ts.URL, "res.partner", "name_search", []any{}, map[string]any{"name": "", "args": []any{[]any{"id", "=", id}}}); len(result(t, env).([]any)) != 1 {
+		t.Fatalf("name_search with args: %v", env)
 	}
-	if env := execKW(t, ts.URL, "res.partner", "name_search", []any{}, map[string]any{"args": []any{}}); env["error"] == nil {
-		t.Fatalf("17 has no 'args' parameter: %v", env)
+	if env := execKW(t, ts.URL, "res.partner", "name_search", []any{}, map[string]any{"domain": []any{}}); env["error"] == nil {
+		t.Fatalf("17 has no 'domain' parameter: %v", env)
+	}
+	_, ts19 := newTestServer(t, Options{Version: 19})
+	if env := execKW(t, ts19.URL, "res.partner", "name_search", []any{}, map[string]any{"name": "", "domain": []any{[]any{"id", "=", 3}}}); len(result(t, env).([]any)) != 1 {
+		t.Fatalf("19 name_search with domain: %v", env)
 	}
 	ex := result(t, execKW(t, ts.URL, "res.partner", "exists", []any{[]any{id, 9999}}, nil)).([]any)
 	if len(ex) != 1 || int(ex[0].(float64)) != id {
@@ -274,5 +278,19 @@ func TestFieldsGetAttributesAndIntrospection(t *testing.T) {
 	}
 	if r := result(t, execKW(t, ts.URL, "mail.followers", "create", []any{map[string]any{"res_model": "res.partner", "res_id": 3, "partner_id": 3}}, nil)); r == nil {
 		t.Fatal("mail.followers create")
+	}
+}
+
+func TestDefaultGetPerVersion(t *testing.T) {
+	for v, arg := range map[int]string{17: "fields_list", 18: "fields_list", 19: "fields"} {
+		_, ts := newTestServer(t, Options{Version: v})
+		got := result(t, execKW(t, ts.URL, "res.partner", "default_get", []any{}, map[string]any{arg: []any{"active", "type", "name"}, "context": map[string]any{"default_name": "From context"}})).(map[string]any)
+		if got["active"] != true || got["type"] != "contact" || got["name"] != "From context" {
+			t.Errorf("%d: default_get = %v", v, got)
+		}
+		other := map[string]string{"fields_list": "fields", "fields": "fields_list"}[arg]
+		if env := execKW(t, ts.URL, "res.partner", "default_get", []any{}, map[string]any{other: []any{"active"}}); env["error"] == nil {
+			t.Errorf("%d: default_get accepted %s", v, other)
+		}
 	}
 }
