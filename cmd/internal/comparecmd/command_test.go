@@ -40,10 +40,10 @@ func TestOneLineErrors(t *testing.T) {
 		want []string
 		code int
 	}{
-		{append([]string{"--map", badMap}, odoo...), []string{badMap, "colour"}, 0},
-		{append([]string{"--map", badRule}, odoo...), []string{"compare.time_zone", "IANA"}, 0},
-		{append([]string{"--map", filepath.Join(dir, "nope.yaml")}, odoo...), []string{"nope.yaml", "--print-default-map"}, 0},
-		{append([]string{"--state", filepath.Join(dir, "missing.db")}, odoo...), []string{"missing.db does not exist", "--state"}, 0},
+		{append([]string{"--map", badMap}, odoo...), []string{badMap, "colour"}, 2},
+		{append([]string{"--map", badRule}, odoo...), []string{"compare.time_zone", "IANA"}, 2},
+		{append([]string{"--map", filepath.Join(dir, "nope.yaml")}, odoo...), []string{"nope.yaml", "--print-default-map"}, 2},
+		{append([]string{"--state", filepath.Join(dir, "missing.db")}, odoo...), []string{"missing.db does not exist", "--state"}, 2},
 		{[]string{"--odoo", "http://127.0.0.1:1"}, []string{"no environment", "--env"}, 0},
 		{[]string{"--env", "http://127.0.0.1:1"}, []string{"missing --odoo, --odoo-db, --odoo-user"}, 0},
 		{append([]string{"--since", "last week"}, odoo...), []string{"--since", "2025-01-31"}, 2},

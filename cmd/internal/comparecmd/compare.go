@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dvsync/dvsync/cmd/internal/connection"
+	"github.com/dvsync/dvsync/cmd/internal/exitcode"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/mapping/canonical"
@@ -28,7 +30,7 @@ import (
 
 // ExitDifferences is the exit code of --fail-on-diff when anything is
 // unmatched or differs (the shared "finished with mismatches" code).
-const ExitDifferences = 3
+const ExitDifferences = exitcode.Rejects
 
 type options struct {
 	odoo       connection.Odoo
@@ -102,9 +104,7 @@ func newCounter() *counter {
 	return &counter{base: http.DefaultTransport.(*http.Transport).Clone()}
 }
 
-func usage(format string, a ...any) error {
-	return &output.ExitError{Code: 2, Err: fmt.Errorf(format, a...)}
-}
+func usage(format string, a ...any) error { return exitcode.UsageError(fmt.Errorf(format, a...)) }
 
 func run(ctx context.Context, streams *output.Streams, o *options) error {
 	var since time.Time
@@ -122,16 +122,16 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	}
 	m, err := loadMap(o.mapFile)
 	if err != nil {
-		return oneLine(err)
+		return exitcode.UsageError(oneLine(err))
 	}
 	md, err := canonical.New(m)
 	if err != nil {
-		return oneLine(err)
+		return exitcode.UsageError(oneLine(err))
 	}
 	var store migrations.Store
 	if o.state != "" {
 		if _, err := os.Stat(o.state); errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("state file %s does not exist: pass the --state file 'dvsync migrate odoo' wrote, or leave --state out to match by case number", o.state)
+			return usage("state file %s does not exist: pass the --state file 'dvsync migrate odoo' wrote, or leave --state out to match by case number", o.state)
 		}
 		if store, err = migrations.OpenSQLite(ctx, o.state); err != nil {
 			return err
@@ -160,8 +160,9 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	if err := render(streams, o, rep); err != nil {
 		return err
 	}
-	if o.failOnDiff && !rep.Result.Clean() {
-		return &output.ExitError{Code: ExitDifferences}
+	if r := rep.Result; o.failOnDiff {
+		return exitcode.Finished(r.OnlyInOdoo+r.OnlyInDataverse+r.Differing, fmt.Sprintf("%d tickets without a case, %d cases without a ticket, %d matched with differences; see %s",
+			r.OnlyInOdoo, r.OnlyInDataverse, r.Differing, filepath.Join(o.out, compare.FileHTML)))
 	}
 	return nil
 }

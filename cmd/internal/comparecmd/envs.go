@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/dvsync/dvsync/cmd/internal/exitcode"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/migrations/compare"
 )
@@ -47,7 +48,7 @@ func runEnvs(ctx context.Context, streams *output.Streams, o *options, since tim
 		fmt.Fprintf(streams.Out, "\nDifferences: %s\n", filepath.Join(o.out, compare.FileEnvDifferencesCSV))
 	}
 	if o.failOnDiff && !rep.Clean() {
-		return &output.ExitError{Code: ExitDifferences}
+		return exitcode.Finished(1, "the environments differ; see "+filepath.Join(o.out, compare.FileEnvDifferencesCSV))
 	}
 	return nil
 }
