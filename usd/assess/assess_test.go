@@ -293,7 +293,7 @@ func TestReportsEscapeInput(t *testing.T) {
 			i += j + 1
 		}
 	}
-	if !strings.Contains(md.String(), `\<script\>alert\(1\)\</script\>`) {
+	if !strings.Contains(md.String(), "\\<script\\>alert(1)\\</script\\> \\[x\\](javascript:alert(2)) \\`code\\` \\*em\\* \\| pipe") {
 		t.Errorf("Markdown does not show the text escaped:\n%s", md.String())
 	}
 	if strings.Contains(html.String(), "<script>alert") || strings.Contains(html.String(), "<img src=x") || strings.Contains(html.String(), "<b>export") {

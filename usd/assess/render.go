@@ -29,18 +29,19 @@ func (r *Report) WriteJSON(w io.Writer) error {
 }
 
 // mdEscape makes text from the export inert in a GitHub-flavoured
-// Markdown table cell: line breaks become spaces, and every ASCII
-// punctuation character that Markdown or inline HTML gives a meaning is
-// backslash-escaped (CommonMark 0.31 §2.4 allows it for any ASCII
-// punctuation), so that <script>, [links](…), `code`, emphasis and table
-// pipes are shown as typed.
+// Markdown table cell: line breaks become spaces, and the punctuation
+// that starts markup anywhere in a line is backslash-escaped (CommonMark
+// 0.31 §2.4 allows it for any ASCII punctuation): < and > (inline HTML,
+// autolinks), & (entities), [ and ] (links, images), ` (code), * and _
+// (emphasis), ~ (strikethrough), | (table cells), $ (GitHub math) and the
+// backslash itself; <script>, [links](…) and pipes are shown as typed.
 func mdEscape(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch r {
 		case '\r', '\n', '\u2028', '\u2029':
 			b.WriteByte(' ')
-		case '\\', '`', '*', '_', '{', '}', '[', ']', '<', '>', '(', ')', '#', '+', '!', '|', '~', '&', '"', '$', '=':
+		case '\\', '`', '*', '_', '[', ']', '<', '>', '|', '~', '&', '$':
 			b.WriteByte('\\')
 			b.WriteRune(r)
 		default:
