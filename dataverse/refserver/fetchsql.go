@@ -521,20 +521,26 @@ func (s *Server) serveFetchRows(w http.ResponseWriter, r *http.Request, t *schem
 	plan := &readPlan{t: root.t, qualifier: "t0."}
 	cookieOK := !spec.distinct
 	var orderSQL []string
+	// Orders of the entity element come first, then those of each
+	// link-entity (order-rows.md, "Process link-entity orders first").
 	for _, e := range spec.entities {
 		for _, o := range e.orders {
 			dir := " ASC"
 			if o.desc {
 				dir = " DESC"
 			}
-			orderSQL = append(orderSQL, colSQL(e, o.col)+dir)
-			if e != root {
+			ent := o.ent // an entityname order sorts by the linked column
+			expr, byValue := b.s.orderExpr(ent, o.col, spec.rawOrder)
+			orderSQL = append(orderSQL, expr+dir)
+			if ent != root || !byValue {
+				// Cookies carry stored values of the root's columns; a
+				// linked column, a label or a name cannot be resumed from.
 				cookieOK = false
 			} else if o.col.LogicalName != root.t.PrimaryID {
 				plan.order = append(plan.order, orderKey{col: o.col, desc: o.desc})
 			}
 			if !spec.distinct {
-				add(e, o.col.LogicalName)
+				add(ent, o.col.LogicalName)
 			}
 		}
 	}
@@ -714,6 +720,45 @@ func (s *Server) serveFetchRows(w http.ResponseWriter, r *http.Request, t *schem
 	}
 	buf.WriteString("]}")
 	writeJSONBytes(w, http.StatusOK, buf.Bytes())
+}
+
+// orderExpr is what an order element sorts by (order-rows.md, "Ordering
+// lookup and choice columns"): a choice column by its label unless
+// useraworderby is set, a lookup by the primary name of the related row,
+// anything else by its value. byValue reports the plain-value case.
+func (s *Server) orderExpr(e *fetchEntity, c *schema.Column, raw bool) (string, bool) {
+	cs := colSQL(e, c)
+	switch {
+	case c.Type.IsChoice() && !raw && len(c.Options) > 0:
+		var b strings.Builder
+		b.WriteString("CASE " + cs)
+		for _, o := range c.Options {
+			fmt.Fprintf(&b, " WHEN %d THEN '%s'", o.Value, strings.ReplaceAll(o.Label, "'", "''"))
+		}
+		b.WriteString(" END")
+		return b.String(), false
+	case c.Type.IsLookup():
+		var names []string
+		for _, target := range c.Targets {
+			t, ok := s.reg.Table(target)
+			if !ok || t.PrimaryName == "" {
+				continue
+			}
+			cond := quoteIdent(t.PrimaryID) + " = " + cs
+			if len(c.Targets) > 1 {
+				cond += " AND " + e.sqlAlias + "." + quoteIdent(c.LogicalName+targetSufix) + " = '" + target + "'"
+			}
+			names = append(names, "(SELECT "+quoteIdent(t.PrimaryName)+" FROM "+sqlTable(t)+" WHERE "+cond+")")
+		}
+		if len(names) == 0 {
+			return cs, true
+		}
+		if len(names) == 1 {
+			return names[0], false
+		}
+		return "COALESCE(" + strings.Join(names, ", ") + ")", false
+	}
+	return cs, true
 }
 
 // cookieEscape percent-encodes like Dataverse's paging cookies: every byte

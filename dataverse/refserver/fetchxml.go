@@ -170,7 +170,9 @@ type fetchSpec struct {
 	aggregate        bool
 	aggregateLimit   int
 	totalCount       bool
-	root             *fetchEntity
+	// rawOrder (useraworderby) sorts choice columns by value, not label.
+	rawOrder bool
+	root     *fetchEntity
 	// entities lists the root and every link-entity in document order; the
 	// index is the SQL alias number (t0, l1, l2...).
 	entities []*fetchEntity
@@ -202,9 +204,13 @@ type fetchAttr struct {
 
 type fetchOrder struct {
 	col   *schema.Column // nil when ordering by an aggregate alias
+	attr  string         // the attribute as written, for entityname orders
 	alias string
 	desc  bool
 	ent   *fetchEntity
+	// entityName names a link-entity alias: an order on the root element
+	// that sorts by a linked column first (order-rows.md).
+	entityName string
 }
 
 type fetchFilter struct {
@@ -233,9 +239,9 @@ func (s *Server) parseFetch(text string, t *schema.Table) (*fetchSpec, error) {
 		return nil, fetchSchemaError("The root element of a FetchXML query must be 'fetch', not '%s'.", root.name)
 	}
 	// fetch.md lists the attributes; those the reference server does not
-	// implement (datasource, latematerialize, options, useraworderby,
+	// implement (datasource, latematerialize, options,
 	// min-active-row-version, utc-offset) are refused, not ignored.
-	if err := root.checkAttrs("version", "mapping", "count", "page", "paging-cookie", "top", "distinct", "aggregate", "aggregatelimit", "returntotalrecordcount", "no-lock", "output-format"); err != nil {
+	if err := root.checkAttrs("version", "mapping", "count", "page", "paging-cookie", "top", "distinct", "aggregate", "aggregatelimit", "returntotalrecordcount", "no-lock", "output-format", "useraworderby"); err != nil {
 		return nil, err
 	}
 	spec := &fetchSpec{}
@@ -285,6 +291,9 @@ func (s *Server) parseFetch(text string, t *schema.Table) (*fetchSpec, error) {
 		return nil, err
 	}
 	if _, err = boolAttr("no-lock"); err != nil {
+		return nil, err
+	}
+	if spec.rawOrder, err = boolAttr("useraworderby"); err != nil {
 		return nil, err
 	}
 	if v, ok := root.attr("mapping"); ok && v != "logical" {
@@ -367,7 +376,10 @@ func (s *Server) parseEntityBody(spec *fetchSpec, e *fetchEntity, n *xnode) erro
 			o := fetchOrder{ent: e}
 			d, _ := k.attr("descending")
 			o.desc = d == "true" || d == "1"
-			if name, ok := k.attr("attribute"); ok {
+			o.entityName, _ = k.attr("entityname")
+			if name, ok := k.attr("attribute"); ok && o.entityName != "" {
+				o.attr = name // resolved once every link-entity is read
+			} else if ok {
 				c, ok := e.t.Column(name)
 				if !ok {
 					return noAttribute(e.t, name)
@@ -544,6 +556,25 @@ var fetchOperators = func() map[string]bool {
 // checkFetch validates the combination of options once the whole document
 // is read.
 func (s *Server) checkFetch(spec *fetchSpec) error {
+	for i, o := range spec.root.orders {
+		if o.entityName == "" {
+			continue
+		}
+		var target *fetchEntity
+		for _, e := range spec.entities[1:] {
+			if e.alias == o.entityName {
+				target = e
+			}
+		}
+		if target == nil {
+			return fetchSchemaError("The order entityname '%s' names no link-entity alias in the query.", o.entityName)
+		}
+		c, ok := target.t.Column(o.attr)
+		if !ok {
+			return noAttribute(target.t, o.attr)
+		}
+		spec.root.orders[i].col, spec.root.orders[i].ent = c, target
+	}
 	for _, e := range spec.entities {
 		for _, a := range e.attrs {
 			switch {

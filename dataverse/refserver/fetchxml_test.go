@@ -375,3 +375,33 @@ func TestFetchXMLInBatch(t *testing.T) {
 		t.Fatalf("%d rows: %s", n, body)
 	}
 }
+
+// order-rows.md: choice columns sort by label unless useraworderby, lookups
+// by the related row's primary name, entityname orders come first.
+func TestFetchXMLOrderSemantics(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	zed := e.createID("contacts", map[string]any{"firstname": "Zed", "lastname": "Zulu"})
+	amy := e.createID("contacts", map[string]any{"firstname": "Amy", "lastname": "Alpha"})
+	e.createID("accounts", map[string]any{"name": "P", "preferredcontactmethodcode": 3, "primarycontactid@odata.bind": "/contacts(" + amy + ")"}) // Phone
+	e.createID("accounts", map[string]any{"name": "F", "preferredcontactmethodcode": 4, "primarycontactid@odata.bind": "/contacts(" + zed + ")"}) // Fax
+	names := func(fetch string) string {
+		t.Helper()
+		var out []string
+		for _, v := range mustStatus(t, e.get(fetchURL("accounts", fetch)), http.StatusOK).values(t) {
+			out = append(out, v["name"].(string))
+		}
+		return strings.Join(out, ",")
+	}
+	if got := names(`<fetch><entity name='account'><attribute name='name'/><order attribute='preferredcontactmethodcode'/></entity></fetch>`); got != "F,P" {
+		t.Errorf("by label: %s, want F,P (Fax before Phone)", got)
+	}
+	if got := names(`<fetch useraworderby='true'><entity name='account'><attribute name='name'/><order attribute='preferredcontactmethodcode'/></entity></fetch>`); got != "P,F" {
+		t.Errorf("useraworderby: %s, want P,F (3 before 4)", got)
+	}
+	if got := names(`<fetch><entity name='account'><attribute name='name'/><order attribute='primarycontactid'/></entity></fetch>`); got != "P,F" {
+		t.Errorf("by lookup name: %s, want P,F (Amy Alpha before Zed Zulu)", got)
+	}
+	if got := names(`<fetch><entity name='account'><attribute name='name'/><link-entity name='contact' from='contactid' to='primarycontactid' alias='pc'/><order entityname='pc' attribute='lastname' descending='true'/><order attribute='name'/></entity></fetch>`); got != "F,P" {
+		t.Errorf("entityname order: %s, want F,P", got)
+	}
+}
