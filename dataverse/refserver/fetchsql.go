@@ -648,6 +648,17 @@ func (s *Server) serveFetchRows(w http.ResponseWriter, r *http.Request, t *schem
 		rows = rows[:pageSize]
 	}
 	countRecords(ctx, len(rows))
+	var all []row
+	for _, f := range rows {
+		for _, r := range f.byEnt {
+			all = append(all, r)
+		}
+	}
+	names, err := s.lookupNames(ctx, &readPlan{ann: ann}, all)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 
 	var buf bytes.Buffer
 	buf.WriteString(`{"@odata.context":`)
@@ -699,6 +710,9 @@ func (s *Server) serveFetchRows(w http.ResponseWriter, r *http.Request, t *schem
 				wrotePK = true
 			}
 			if lv, ok := v.(lookupValue); ok {
+				if n, ok := names[lv.Target][lv.ID]; ok && ann.wants(annFormatted) {
+					prop(o.name+"@"+annFormatted, n)
+				}
 				if ann.wants(annAssociated) {
 					prop(o.name+"@"+annAssociated, o.col.NavigationProperty(lv.Target))
 				}

@@ -392,6 +392,10 @@ func TestFetchXMLOrderSemantics(t *testing.T) {
 		}
 		return strings.Join(out, ",")
 	}
+	ann := mustStatus(t, e.get(fetchURL("accounts", `<fetch><entity name='account'><attribute name='primarycontactid'/><attribute name='preferredcontactmethodcode'/><filter><condition attribute='name' operator='eq' value='P'/></filter></entity></fetch>`), `Prefer: odata.include-annotations="*"`), http.StatusOK).values(t)
+	if ann[0]["_primarycontactid_value@OData.Community.Display.V1.FormattedValue"] != "Amy Alpha" || ann[0]["preferredcontactmethodcode@OData.Community.Display.V1.FormattedValue"] != "Phone" {
+		t.Errorf("formatted values: %v", ann[0])
+	}
 	if got := names(`<fetch><entity name='account'><attribute name='name'/><order attribute='preferredcontactmethodcode'/></entity></fetch>`); got != "F,P" {
 		t.Errorf("by label: %s, want F,P (Fax before Phone)", got)
 	}
