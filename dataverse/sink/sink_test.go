@@ -245,3 +245,51 @@ func TestServiceFailureStopsTheRunNotTheRecord(t *testing.T) {
 		t.Fatalf("err = %v (%v), want the 503 as an error that stops the run", err, dataverse.Classify(err))
 	}
 }
+
+// loseStateChange applies every PATCH that sets a statecode and drops the
+// connection instead of answering, the first time for each record.
+func loseStateChange(lost *atomic.Int32) func(http.Handler) http.Handler {
+	seen := map[string]bool{}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPatch {
+				next.ServeHTTP(w, r)
+				return
+			}
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if !bytes.Contains(body, []byte(`"statecode"`)) || seen[r.URL.Path] {
+				next.ServeHTTP(w, r)
+				return
+			}
+			seen[r.URL.Path] = true
+			next.ServeHTTP(httptest.NewRecorder(), r)
+			lost.Add(1)
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+		})
+	}
+}
+
+// A cancellation whose answer was lost is re-sent by the client and meets
+// "already resolved or cancelled"; the case is in the state asked for, so
+// it is no reject (issue 10, the connection-reset half).
+func TestLostStateChangeResponseIsNoReject(t *testing.T) {
+	var lost atomic.Int32
+	c := refServer(t, "off", loseStateChange(&lost))
+	s := sink.New(c, nil)
+	acc := migrations.TargetRecord{Table: "account", Key: migrations.Key{ID: migrations.DeterministicID("sink", "account", "4")}, Fields: map[string]any{"name": "Lost cancellations"}}
+	batch := cases(9, acc)
+	res, err := s.Write(t.Context(), batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Outcome == migrations.Rejected {
+			t.Errorf("%s rejected: %v", batch[i].Key, r.Err)
+		}
+	}
+	if lost.Load() == 0 {
+		t.Fatal("no state change answer was lost; the test proves nothing")
+	}
+}

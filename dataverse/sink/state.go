@@ -131,7 +131,27 @@ func (s *Sink) transition(ctx context.Context, tbl *schema.Table, key dataverse.
 	if tbl.LogicalName == "incident" && want.Code == stateResolved {
 		return s.closeIncident(ctx, tbl, key, id, want)
 	}
-	return s.c.Update(ctx, tbl.LogicalName, key, dataverse.Record{colState: want.Code, colStatus: want.Reason}, nil)
+	err := s.c.Update(ctx, tbl.LogicalName, key, dataverse.Record{colState: want.Code, colStatus: want.Reason}, nil)
+	if err == nil || stops(err) {
+		return err
+	}
+	// The client re-sends a state change whose answer was lost; the
+	// second send meets a case the first one closed ("already resolved or
+	// cancelled"). Whether the move happened is read, not guessed.
+	if s.inState(ctx, tbl, key, want) {
+		return nil
+	}
+	return err
+}
+
+// inState reads whether the record is in state want.
+func (s *Sink) inState(ctx context.Context, tbl *schema.Table, key dataverse.Key, want *migrations.State) bool {
+	rec, err := s.c.Get(ctx, tbl.LogicalName, key, colState, colStatus)
+	if err != nil {
+		return false
+	}
+	st, ok := stateOf(rec)
+	return ok && st.is(want)
 }
 
 // closeIncident resolves a case with the CloseIncident action, recording a
@@ -163,11 +183,8 @@ func (s *Sink) closeIncident(ctx context.Context, tbl *schema.Table, key dataver
 	if err == nil || stops(err) {
 		return err
 	}
-	rec, gerr := s.c.Get(ctx, tbl.LogicalName, key, colState, colStatus)
-	if gerr == nil {
-		if st, ok := stateOf(rec); ok && st.is(want) {
-			return nil
-		}
+	if s.inState(ctx, tbl, key, want) {
+		return nil
 	}
 	return err
 }
