@@ -225,8 +225,8 @@ func (m *Model) PageOf(hc *HostedControl) PageChoice {
 	}
 	if !web {
 		// Pages other controls pop up that a rule routes here.
-		for _, r := range m.NavigationRules {
-			if r.TargetTabID != hc.ID || r.FromID == "" || r.FromID == hc.ID || !routes(r) {
+		for _, r := range m.RulesTo(hc.ID) {
+			if r.FromID == "" || r.FromID == hc.ID || !routes(r) {
 				continue
 			}
 			entity := m.EntityName(r.EntityTypeID)
@@ -249,8 +249,8 @@ func (m *Model) PageOf(hc *HostedControl) PageChoice {
 			}
 		}
 		// Records a rule routes here.
-		for _, r := range m.NavigationRules {
-			if r.TargetTabID != hc.ID || !routes(r) {
+		for _, r := range m.RulesTo(hc.ID) {
+			if !routes(r) {
 				continue
 			}
 			if entity := m.EntityName(r.EntityTypeID); entity != "" {
@@ -329,20 +329,7 @@ func routes(r *NavigationRule) bool {
 // popped up from a control: the lowest-order routing rule from that
 // control for the entity (or with no entity), nil when none applies.
 func (m *Model) routeOf(fromID, entity string) *NavigationRule {
-	var best *NavigationRule
-	for _, r := range m.NavigationRules {
-		if r.FromID != fromID || !routes(r) || r.TargetTabID == "" {
-			continue
-		}
-		e := m.EntityName(r.EntityTypeID)
-		if e == "" || !strings.EqualFold(e, entity) {
-			continue
-		}
-		if best == nil || r.Order < best.Order || (r.Order == best.Order && r.Name < best.Name) {
-			best = r
-		}
-	}
-	return best
+	return m.idx().routes[routeKey{fromID, strings.ToLower(entity)}]
 }
 
 // crmPage reads an Open_CRM_Page or New_CRM_Page call: LogicalName and

@@ -9,7 +9,11 @@
 // see /work/shared/research/usd.md for the fact sheet with sources.
 package usd
 
-import "sort"
+import (
+	"slices"
+	"sort"
+	"strings"
+)
 
 // ComponentType is the value of uii_hostedapplication.msdyusd_crmwindowhosttype
 // ("USD Component Type").
@@ -320,7 +324,15 @@ type modelIndex struct {
 	answers        map[string]*Answer
 	toolbars       map[string]*Toolbar
 	searches       map[string]*EntitySearch
+	// callsOf, rulesTo and routes serve PageOf, which would otherwise
+	// scan every action call and rule per control and rule: quadratic
+	// in the size of an export that anyone may send.
+	callsOf map[string][]*ActionCall
+	rulesTo map[string][]*NavigationRule
+	routes  map[routeKey]*NavigationRule
 }
+
+type routeKey struct{ from, entity string }
 
 func (m *Model) idx() *modelIndex {
 	if m.index != nil {
@@ -335,6 +347,26 @@ func (m *Model) idx() *modelIndex {
 		answers:        indexByID(m.Answers, func(v *Answer) string { return v.ID }),
 		toolbars:       indexByID(m.Toolbars, func(v *Toolbar) string { return v.ID }),
 		searches:       indexByID(m.EntitySearches, func(v *EntitySearch) string { return v.ID }),
+		callsOf:        map[string][]*ActionCall{},
+		rulesTo:        map[string][]*NavigationRule{},
+		routes:         map[routeKey]*NavigationRule{},
+	}
+	for _, ac := range m.ActionCalls {
+		x.callsOf[ac.HostedControlID] = append(x.callsOf[ac.HostedControlID], ac)
+	}
+	for _, r := range m.NavigationRules {
+		x.rulesTo[r.TargetTabID] = append(x.rulesTo[r.TargetTabID], r)
+		if r.FromID == "" || r.TargetTabID == "" || !routes(r) {
+			continue
+		}
+		et := x.entityTypes[r.EntityTypeID]
+		if et == nil || et.Name == "" {
+			continue
+		}
+		k := routeKey{r.FromID, strings.ToLower(et.Name)}
+		if best := x.routes[k]; best == nil || r.Order < best.Order || (r.Order == best.Order && r.Name < best.Name) {
+			x.routes[k] = r
+		}
 	}
 	m.index = x
 	return x
@@ -406,15 +438,18 @@ func (m *Model) ActionCallsFor(ids []string) []*ActionCall {
 	return out
 }
 
-// ActionCallsOf returns the action calls that run on a hosted control.
+// ActionCallsOf returns the action calls that run on a hosted control,
+// in the model's order (name, then id).
 func (m *Model) ActionCallsOf(hostedControlID string) []*ActionCall {
-	var out []*ActionCall
-	for _, ac := range m.ActionCalls {
-		if ac.HostedControlID == hostedControlID {
-			out = append(out, ac)
-		}
+	return slices.Clone(m.idx().callsOf[hostedControlID])
+}
+
+// RulesTo returns the navigation rules whose Target Tab is the control.
+func (m *Model) RulesTo(hostedControlID string) []*NavigationRule {
+	if hostedControlID == "" {
+		return nil
 	}
-	return out
+	return m.idx().rulesTo[hostedControlID]
 }
 
 // Configuration finds a configuration by name (case-insensitive match is
