@@ -64,11 +64,14 @@ const (
 	FieldChannel       = "channel"
 	FieldCreated       = "created"
 	FieldResolveBy     = "resolve_by"
+	// FieldClosed is when a resolved ticket was resolved: Odoo close_date
+	// (else the last stage change), the case resolution's actualend.
+	FieldClosed = "closed"
 )
 
 // AllFields lists every comparable field in report order.
 var AllFields = []string{FieldTitle, FieldDescription, FieldCustomerEmail, FieldState, FieldStatus, FieldPriority,
-	FieldChannel, FieldCreated, FieldResolveBy}
+	FieldChannel, FieldCreated, FieldClosed, FieldResolveBy}
 
 // Rules are the normalisation rules of a map file's compare section.
 type Rules struct {

@@ -78,6 +78,8 @@ func TestCleanMigrationIsEqual(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The resolution time comes from the case resolution, not the case.
+	d.Closed = time.Date(2025, 12, 22, 8, 0, 0, 0, time.UTC)
 	ov, dv := md.Values(Odoo, o), md.Values(Dataverse, d)
 	for i, f := range md.Rules().Fields {
 		if c := md.Classify(f, ov[i], dv[i]); c != Equal {
@@ -124,6 +126,8 @@ func TestNormalisationRules(t *testing.T) {
 			func(r map[string]any) { delete(r, "caseorigincode") }, BothEmpty},
 		{"channel missing in Dataverse", nil, FieldChannel, nil, func(r map[string]any) { delete(r, "caseorigincode") }, EmptyInDataverse},
 		{"resolve by missing in Odoo", nil, FieldResolveBy, func(t *helpdesk.Ticket) { t.SLADeadline = time.Time{} }, nil, EmptyInOdoo},
+		{"a cancelled ticket has no resolution time", nil, FieldClosed, func(t *helpdesk.Ticket) { t.Stage.Name = "Cancelled" },
+			func(r map[string]any) { r["statecode"], r["statuscode"] = 2, 6 }, BothEmpty},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			md := model(t, c.edit)

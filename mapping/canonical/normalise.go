@@ -77,6 +77,8 @@ func (md *Model) Value(side Side, field string, t Ticket) string {
 		return r.Time(t.Created)
 	case FieldResolveBy:
 		return r.Time(t.ResolveBy)
+	case FieldClosed:
+		return md.ClosedValue(t.State, t.Closed)
 	}
 	return ""
 }
@@ -89,6 +91,15 @@ func (md *Model) choice(col string, v int) string {
 		return md.label(col, v)
 	}
 	return strconv.Itoa(v)
+}
+
+// ClosedValue is the comparable resolution time: only a resolved ticket
+// has one (a cancelled case has no resolution in Dataverse).
+func (md *Model) ClosedValue(state string, closed time.Time) string {
+	if state != "resolved" {
+		return ""
+	}
+	return md.rules.Time(closed)
 }
 
 // Time formats an instant in the rules' zone at their precision ("" for

@@ -94,7 +94,7 @@ func TestMergeJoinFindsExactlyThePlanted(t *testing.T) {
 	if res.MatchedBy[PassEmail] != 1 || res.MatchedBy[PassNumber] != 198 {
 		t.Errorf("matched by: %v", res.MatchedBy)
 	}
-	want := map[string]int64{"title": 1, "customer_email": 1, "status": 1, "state": 1}
+	want := map[string]int64{"title": 1, "customer_email": 1, "status": 1, "state": 1, "closed": 1}
 	for f, n := range res.FieldDifferences {
 		if want[f] != n {
 			t.Errorf("field %s: %d differences, want %d", f, n, want[f])
@@ -107,10 +107,10 @@ func TestMergeJoinFindsExactlyThePlanted(t *testing.T) {
 		t.Errorf("channel equal: %d", c)
 	}
 	rows, err := csv.NewReader(&dcsv).ReadAll()
-	if err != nil || len(rows) != 5 {
+	if err != nil || len(rows) != 6 {
 		t.Fatalf("differences.csv: %d rows, %v", len(rows), err)
 	}
-	if got := strings.Count(djson.String(), "\n"); got != 4 {
+	if got := strings.Count(djson.String(), "\n"); got != 5 {
 		t.Errorf("differences.jsonl: %d lines", got)
 	}
 	if !strings.Contains(ucsv.String(), "odoo,10,T0000010") || strings.Count(ucsv.String(), "dataverse,") != 3 {

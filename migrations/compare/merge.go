@@ -22,6 +22,13 @@ func unix(t time.Time) int64 {
 	return t.Unix()
 }
 
+func unixTime(s int64) time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return time.Unix(s, 0)
+}
+
 // spilled is one record ready for its side's heap table.
 type spilled struct {
 	side canonical.Side
@@ -193,10 +200,10 @@ func (e *engine) loadExtras(ctx context.Context) error {
 var passColumn = map[string]string{PassIDMap: "idk", PassNumber: "num", PassEmail: "ek"}
 
 type row struct {
-	k                             string
-	seq                           int64
-	src, num, idk, ek, vals, cust string
-	created                       int64
+	k                                    string
+	seq                                  int64
+	src, num, idk, ek, vals, cust, state string
+	created, closed                      int64
 }
 
 // column is the row's value of a pass key column.
@@ -220,7 +227,7 @@ type cursor struct {
 func (c *cursor) next() {
 	if c.ok = c.rows.Next(); c.ok {
 		r := &c.cur
-		c.err = c.rows.Scan(&r.k, &r.seq, &r.src, &r.num, &r.idk, &r.ek, &r.vals, &r.cust, &r.created)
+		c.err = c.rows.Scan(&r.k, &r.seq, &r.src, &r.num, &r.idk, &r.ek, &r.vals, &r.cust, &r.created, &r.state, &r.closed)
 		c.ok = c.err == nil
 	} else {
 		c.err = c.rows.Err()
@@ -233,7 +240,7 @@ type source struct{ table, side string }
 
 // open reads a table in its clustered order, (k, seq): no sort.
 func (e *engine) open(ctx context.Context, src source) (*cursor, error) {
-	q := `SELECT k, seq, src, num, idk, ek, vals, customer, created FROM ` + src.table
+	q := `SELECT k, seq, src, num, idk, ek, vals, customer, created, state, closed FROM ` + src.table
 	var args []any
 	if src.side != "" {
 		q += ` WHERE side = ?`
@@ -270,10 +277,10 @@ func (e *engine) pass(ctx context.Context, pass string, ot, dt source, nextCol, 
 		return err
 	}
 	defer dc.rows.Close()
-	in := e.sp.inserter(ctx, `INSERT INTO `+left+` (side, k, seq, src, num, idk, ek, vals, customer, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	in := e.sp.inserter(ctx, `INSERT INTO `+left+` (side, k, seq, src, num, idk, ek, vals, customer, created, state, closed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	defer in.abort()
 	leave := func(side string, r *row) error {
-		return in.add(side, r.column(nextCol), r.seq, r.src, r.num, r.idk, r.ek, r.vals, r.cust, r.created)
+		return in.add(side, r.column(nextCol), r.seq, r.src, r.num, r.idk, r.ek, r.vals, r.cust, r.created, r.state, r.closed)
 	}
 	for oc.ok || dc.ok {
 		switch {
@@ -326,6 +333,11 @@ func (e *engine) comparePair(pass string, o, d row, w *writers) error {
 	e.res.MatchedBy[pass]++
 	differs := false
 	for i, f := range e.res.Fields {
+		if f == canonical.FieldClosed {
+			// Case resolution times arrive after the cases (loadExtras), so
+			// this field is read from the columns, not the values.
+			ov[i], dv[i] = e.md.ClosedValue(o.state, unixTime(o.closed)), e.md.ClosedValue(d.state, unixTime(d.closed))
+		}
 		c := e.md.Classify(f, ov[i], dv[i])
 		e.res.FieldClasses[f][c]++
 		if !c.IsDifference() {

@@ -60,7 +60,8 @@ const heapSchema = `CREATE TABLE %s (
 const leftSchema = `CREATE TABLE %s (
 	side TEXT NOT NULL, k TEXT NOT NULL, seq INTEGER NOT NULL,
 	src TEXT NOT NULL, num TEXT NOT NULL, idk TEXT NOT NULL, ek TEXT NOT NULL, vals TEXT NOT NULL,
-	customer TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (side, k, seq)) WITHOUT ROWID`
+	customer TEXT NOT NULL, created INTEGER NOT NULL, state TEXT NOT NULL, closed INTEGER NOT NULL,
+	PRIMARY KEY (side, k, seq)) WITHOUT ROWID`
 
 func openSpill(ctx context.Context, dir string) (*spill, error) {
 	keep := dir != ""
