@@ -82,7 +82,6 @@ type Reader struct {
 
 	mu     sync.Mutex
 	fields map[string]map[string]bool // fields_get cache
-	closed map[int]bool               // stage id → closed, for Enterprise 16
 }
 
 // Detect finds which helpdesk is installed by asking ir.model which models

@@ -76,16 +76,6 @@ func (d *decoder) active() bool {
 	return d.b("active")
 }
 
-// first returns the value of the first field present, for renamed fields.
-func (d *decoder) firstStr(fields ...string) string {
-	for _, f := range fields {
-		if d.r.Has(f) {
-			return d.str(f)
-		}
-	}
-	return ""
-}
-
 func (d *decoder) firstTime(fields ...string) time.Time {
 	for _, f := range fields {
 		if d.r.Has(f) {

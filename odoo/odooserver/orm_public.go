@@ -259,7 +259,9 @@ func (srv *Server) copyRecords(c *call, m *modelDef, t *table) (any, error) {
 			switch {
 			case name == "id" || name == "display_name" || name == "create_date" || name == "write_date" || name == "create_uid" || name == "write_uid":
 				continue
-			case f.computed || f.typ == tOne2many || f.noCopy || f.readonly:
+			case f.computed || f.typ == tOne2many || f.readonly:
+				// Readonly fields here are the computed/sequence ones, which
+				// Odoo declares copy=False or recomputes on create.
 				continue
 			case f.mirror != "":
 				continue

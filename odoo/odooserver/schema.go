@@ -34,10 +34,9 @@ type fieldDef struct {
 	readonly  bool
 	computed  bool // not stored: display_name (one2many are never stored either)
 	help      string
-	domain    any  // relational fields: fields_get "domain" ([] or a string expression)
-	noCopy    bool // copy=False: copy() leaves it to its default
-	def       any  // default on create, already in storage form
-	pos       int  // index into record.vals
+	domain    any // relational fields: fields_get "domain" ([] or a string expression)
+	def       any // default on create, already in storage form
+	pos       int // index into record.vals
 }
 
 // access is a model's ACL for the only user of the reference database.
@@ -105,7 +104,6 @@ func (f *fieldDef) ro() *fieldDef               { f.readonly = true; return f }
 func (f *fieldDef) compute() *fieldDef          { f.readonly, f.computed = true, true; return f }
 func (f *fieldDef) withDefault(v any) *fieldDef { f.def = v; return f }
 func (f *fieldDef) withHelp(h string) *fieldDef { f.help = h; return f }
-func (f *fieldDef) noCopyField() *fieldDef      { f.noCopy = true; return f }
 
 // Selections shared by several models.
 var (

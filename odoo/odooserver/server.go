@@ -678,7 +678,7 @@ func decodeJSONLimit(r io.Reader, limit int) (any, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		if err == nil {
-			err = errors.New("Extra data")
+			err = errors.New("extra data after the JSON value")
 		}
 		return nil, err
 	}
