@@ -127,6 +127,7 @@ type reqLogKey struct{}
 type requestLog struct {
 	s     *Server
 	reqID string
+	base  string // the service root as the client addressed it
 }
 
 func (l requestLog) reportUnexpected(err error) {

@@ -270,7 +270,7 @@ func (s *Server) expandManyToMany(ctx context.Context, t *schema.Table, e odata.
 	if err != nil {
 		return nil, true, err
 	}
-	return &collectionExpand{nav: e.Property, rel: rel, plan: plan, top: e.Top}, true, nil
+	return &collectionExpand{nav: e.Property, rel: rel, plan: plan, top: e.Top, item: e}, true, nil
 }
 
 // collectionExpand is a planned $expand of a collection-valued navigation
@@ -281,4 +281,5 @@ type collectionExpand struct {
 	oneToMany *schema.OneToMany
 	plan      *readPlan
 	top       *int
+	item      odata.ExpandItem // as the client wrote it, for the nextLink
 }

@@ -57,8 +57,15 @@ func (s *Server) expandOneToMany(ctx context.Context, t *schema.Table, e odata.E
 	if err != nil {
 		return nil, true, err
 	}
-	return &collectionExpand{nav: e.Property, oneToMany: &rel, plan: plan, top: e.Top}, true, nil
+	if hasNestedExpand(e) && (e.Top != nil || len(e.OrderBy) > 0) {
+		// join-tables.md: $top and $orderby are not supported with a
+		// nested $expand.
+		return nil, true, badRequest(codeQueryNotSupported, "Only $select and $filter clause can be provided while doing $expand on many-to-one relationship or nested one-to-many relationship.")
+	}
+	return &collectionExpand{nav: e.Property, oneToMany: &rel, plan: plan, top: e.Top, item: e}, true, nil
 }
+
+func hasNestedExpand(e odata.ExpandItem) bool { return len(e.Expand) > 0 }
 
 // oneToManyRows reads the referencing records of one parent for $expand.
 func (s *Server) oneToManyRows(ctx context.Context, ce *collectionExpand, id string) ([]row, error) {

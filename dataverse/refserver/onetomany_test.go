@@ -85,3 +85,23 @@ func TestIncidentAnnotationNavigation(t *testing.T) {
 		t.Fatalf("cases of account: %v", c)
 	}
 }
+
+// join-tables.md: every expanded collection carries a nextLink to the
+// filtered collection with the expand's options; $top and $orderby do not
+// go with a nested $expand.
+func TestExpandedCollectionNextLink(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	acc := e.createID("accounts", map[string]any{"name": "A", "contact_customer_accounts": []any{map[string]any{"lastname": "One"}}})
+	m := mustStatus(t, e.get("accounts("+acc+")?$select=name&$expand=contact_customer_accounts($select=lastname)"), http.StatusOK).json(t)
+	link, _ := m["contact_customer_accounts@odata.nextLink"].(string)
+	if link != e.api+"accounts("+acc+")/contact_customer_accounts?$select=lastname" {
+		t.Fatalf("nextLink = %q", link)
+	}
+	if v := mustStatus(t, e.get(link), http.StatusOK).values(t); len(v) != 1 || v[0]["lastname"] != "One" {
+		t.Fatalf("following the nextLink: %v", v)
+	}
+	r := e.get("accounts?$expand=contact_customer_accounts($top=1;$expand=parentcustomerid_account($select=name))")
+	if code, msg := r.errorPayload(t); r.status != 400 || code != "0x80060888" || msg != "Only $select and $filter clause can be provided while doing $expand on many-to-one relationship or nested one-to-many relationship." {
+		t.Fatalf("nested expand with $top: %d %s %s", r.status, code, msg)
+	}
+}

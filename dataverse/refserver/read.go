@@ -166,8 +166,9 @@ func (s *Server) planExpand(ctx context.Context, t *schema.Table, e odata.Expand
 	sub := &odata.Query{Select: e.Select, Expand: e.Expand}
 	if e.Filter != nil || len(e.OrderBy) > 0 || e.Top != nil {
 		// Single-valued navigation yields at most one record; Dataverse
-		// accepts only $select and $expand there (join-tables.md).
-		return expandPlan{}, badRequest(codeQueryNotSupported, "Only $select and $expand are supported when expanding the single-valued navigation property '%s'.", e.Property)
+		// answers with this message (join-tables.md, "Nested $expand on
+		// collection-valued navigation properties").
+		return expandPlan{}, badRequest(codeQueryNotSupported, "Only $select and $filter clause can be provided while doing $expand on many-to-one relationship or nested one-to-many relationship.")
 	}
 	plan, err := s.planRead(ctx, target, sub, ann)
 	if err != nil {
@@ -767,6 +768,15 @@ func (s *Server) writeRecord(ctx context.Context, buf *bytes.Buffer, p *readPlan
 			return err
 		}
 		buf.WriteString("]")
+		// join-tables.md: each expanded collection carries a nextLink to
+		// the filtered collection with the expand's options, no paging.
+		if l, ok := requestLogFrom(ctx); ok && l.base != "" {
+			link := l.base + t.EntitySetName + "(" + asString(r[t.PrimaryID]) + ")/" + ce.nav
+			if qs := (&odata.Query{Select: ce.item.Select, Filter: ce.item.Filter, OrderBy: ce.item.OrderBy, Expand: ce.item.Expand}).Encode(); qs != "" {
+				link += "?" + qs
+			}
+			writeAnnotation(buf, ce.nav, "odata.nextLink", link)
+		}
 	}
 	buf.WriteString("}")
 	return nil

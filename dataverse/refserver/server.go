@@ -168,7 +168,7 @@ func callerFrom(ctx context.Context) caller {
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	reqID := uuid.NewString()
-	rlog := requestLog{s: s, reqID: reqID}
+	rlog := requestLog{s: s, reqID: reqID, base: baseURL(r)}
 	w = &loggingWriter{ResponseWriter: w, log: rlog}
 	defer s.recoverRequest(w, r, reqID)
 	h := w.Header()
