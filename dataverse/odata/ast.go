@@ -221,6 +221,9 @@ type OrderItem struct {
 // options (Dataverse allows $select, $filter, $orderby, $top and $expand).
 type ExpandItem struct {
 	Property string
+	// Ref is set for "nav/$ref": references instead of records
+	// (join-tables.md, "Return references"); it takes no options.
+	Ref      bool
 	Select   []string
 	Filter   Expr
 	OrderBy  []OrderItem

@@ -346,10 +346,11 @@ func parseExpand(value string, depth int) ([]ExpandItem, *Error) {
 		part = strings.TrimSpace(part)
 		name, rest, hasOpts := strings.Cut(part, "(")
 		name = strings.TrimSpace(name)
-		if !isIdentifier(name) {
+		name, isRef := strings.CutSuffix(name, "/$ref")
+		if !isIdentifier(name) || (isRef && hasOpts) {
 			return nil, newError(-1, msgTermNotValid, part)
 		}
-		item := ExpandItem{Property: name}
+		item := ExpandItem{Property: name, Ref: isRef}
 		if hasOpts {
 			if !strings.HasSuffix(rest, ")") {
 				return nil, newError(-1, msgTermNotValid, part)
@@ -523,6 +524,9 @@ func formatExpand(items []ExpandItem) string {
 			b.WriteByte(',')
 		}
 		b.WriteString(it.Property)
+		if it.Ref {
+			b.WriteString("/$ref")
+		}
 		var opts []string
 		if it.Select != nil {
 			opts = append(opts, "$select="+strings.Join(it.Select, ","))

@@ -105,3 +105,17 @@ func TestExpandedCollectionNextLink(t *testing.T) {
 		t.Fatalf("nested expand with $top: %d %s %s", r.status, code, msg)
 	}
 }
+
+func TestExpandRef(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	c := e.createID("contacts", map[string]any{"lastname": "C"})
+	acc := e.createID("accounts", map[string]any{"name": "A", "primarycontactid@odata.bind": "/contacts(" + c + ")"})
+	m := mustStatus(t, e.get("accounts("+acc+")?$select=name&$expand=primarycontactid/$ref"), http.StatusOK).json(t)
+	if ref, _ := m["primarycontactid"].(map[string]any); ref["@odata.id"] != e.api+"contacts("+c+")" {
+		t.Fatalf("$ref expand: %v", m)
+	}
+	r := e.get("accounts?$expand=contact_customer_accounts/$ref")
+	if _, msg := r.errorPayload(t); r.status != 400 || msg != "Expand with $ref is only supported on lookup type navigation property." {
+		t.Fatalf("collection $ref: %d %s", r.status, msg)
+	}
+}

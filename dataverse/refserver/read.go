@@ -52,6 +52,7 @@ type expandPlan struct {
 	col    *schema.Column
 	target *schema.Table
 	plan   *readPlan
+	ref    bool // nav/$ref: an @odata.id instead of the record
 }
 
 func (s *Server) parseQuery(r *http.Request) (*odata.Query, error) {
@@ -134,6 +135,14 @@ func (s *Server) planRead(ctx context.Context, t *schema.Table, q *odata.Query, 
 		return nil, badRequest(codeQueryNotSupported, "Number of expands in the query exceeds the limit of 15.")
 	}
 	for _, e := range q.Expand {
+		if e.Ref {
+			if _, _, ok := s.manyToManyFor(t, e.Property); ok {
+				return nil, expandRefOnCollection()
+			}
+			if _, ok := s.reg.OneToManyFor(t.LogicalName, e.Property); ok {
+				return nil, expandRefOnCollection()
+			}
+		}
 		if ce, ok, err := s.expandManyToMany(ctx, t, e, ann); ok {
 			if err != nil {
 				return nil, err
@@ -174,7 +183,13 @@ func (s *Server) planExpand(ctx context.Context, t *schema.Table, e odata.Expand
 	if err != nil {
 		return expandPlan{}, err
 	}
-	return expandPlan{nav: e.Property, col: col, target: target, plan: plan}, nil
+	return expandPlan{nav: e.Property, col: col, target: target, plan: plan, ref: e.Ref}, nil
+}
+
+// expandRefOnCollection is the documented refusal of nav/$ref on a
+// collection-valued navigation property (join-tables.md).
+func expandRefOnCollection() *apiError {
+	return badRequest(codeQueryNotSupported, "Expand with $ref is only supported on lookup type navigation property.")
 }
 
 // fetchColumns lists the SQL columns a plan needs.
@@ -748,6 +763,13 @@ func (s *Server) writeRecord(ctx context.Context, buf *bytes.Buffer, p *readPlan
 		target, found := expanded[i][lv.ID]
 		if !ok || lv.Target != e.target.LogicalName || !found {
 			buf.WriteString("null")
+			continue
+		}
+		if e.ref {
+			l, _ := requestLogFrom(ctx)
+			buf.WriteString(`{"@odata.id":`)
+			writeJSONValue(buf, l.base+e.target.EntitySetName+"("+lv.ID+")")
+			buf.WriteString("}")
 			continue
 		}
 		var sub bytes.Buffer
