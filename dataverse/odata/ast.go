@@ -223,10 +223,10 @@ type ExpandItem struct {
 	Property string
 	// Ref is set for "nav/$ref": references instead of records
 	// (join-tables.md, "Return references"); it takes no options.
-	Ref      bool
-	Select   []string
-	Filter   Expr
-	OrderBy  []OrderItem
-	Top      *int
-	Expand   []ExpandItem
+	Ref     bool
+	Select  []string
+	Filter  Expr
+	OrderBy []OrderItem
+	Top     *int
+	Expand  []ExpandItem
 }
