@@ -16,9 +16,10 @@ import (
 // array_agg).
 
 type groupSpec struct {
-	spec string // as the caller wrote it, e.g. "create_date:month"
-	f    *fieldDef
-	gran string // date/datetime granularity
+	spec  string // as the caller wrote it, e.g. "create_date:month"
+	f     *fieldDef
+	gran  string // date/datetime granularity
+	model string
 }
 
 type aggSpec struct {
@@ -32,7 +33,10 @@ var aggFuncs = map[string]bool{"sum": true, "avg": true, "min": true, "max": tru
 
 var granularities = map[string]bool{"day": true, "week": true, "month": true, "quarter": true, "year": true}
 
-func parseGroupSpec(m *modelDef, spec string) (groupSpec, error) {
+// parseGroupSpec reads "field" or "field:granularity". read_group (legacy)
+// groups dates by month when no granularity is given; formatted_read_group
+// refuses that (19 test_formatted_read_group.py test_malformed_params).
+func parseGroupSpec(m *modelDef, spec string, legacy bool) (groupSpec, error) {
 	name, gran, _ := strings.Cut(spec, ":")
 	f, ok := m.fields[name]
 	if !ok {
@@ -42,6 +46,9 @@ func parseGroupSpec(m *modelDef, spec string) (groupSpec, error) {
 		return groupSpec{}, errValue("Field %s is not a stored field, only stored fields (regular or many2many) are valid for the 'groupby' parameter", pyRepr(m.name+"."+name))
 	}
 	if f.typ == tDate || f.typ == tDatetime {
+		if gran == "" && !legacy {
+			return groupSpec{}, errValue("Granularity missing for date/datetime field %s", pyRepr(spec))
+		}
 		if gran == "" {
 			gran = "month"
 		}
@@ -51,7 +58,7 @@ func parseGroupSpec(m *modelDef, spec string) (groupSpec, error) {
 	} else if gran != "" {
 		return groupSpec{}, errValue("Granularity set on a no-datetime field or property: %s", pyRepr(spec))
 	}
-	return groupSpec{spec: spec, f: f, gran: gran}, nil
+	return groupSpec{spec: spec, f: f, gran: gran, model: m.name}, nil
 }
 
 // aggPattern is models.py's regex_field_agg: "field", "field:agg" or
@@ -68,10 +75,17 @@ func parseAggSpec(m *modelDef, spec string, legacy bool) (aggSpec, bool, error) 
 	}
 	alias, fn, fname := g[1], g[2], g[1]
 	if g[3] != "" {
+		if !legacy {
+			// formatted_read_group has no "alias:func(field)" form.
+			return aggSpec{}, false, errValue("Invalid aggregate specification %s", pyRepr(spec))
+		}
 		fname = g[3]
 	}
 	f, ok := m.fields[fname]
 	if !ok {
+		if !legacy {
+			return aggSpec{}, false, errValue("Invalid field %s on model %s for %s.", pyRepr(fname), pyRepr(m.name), pyRepr(spec))
+		}
 		return aggSpec{}, false, errValue("Invalid field %s on model %s", pyRepr(fname), pyRepr(m.name))
 	}
 	if fn == "" {
@@ -105,6 +119,9 @@ type groupRow struct {
 // records fall under each related id (or False).
 func (srv *Server) groupKeys(m *modelDef, g groupSpec, r *record) []any {
 	s := srv.store
+	if g.f.name == "id" {
+		return []any{r.id}
+	}
 	v := s.value(m, g.f, r)
 	switch g.f.typ {
 	case tMany2many:
@@ -131,7 +148,7 @@ func (srv *Server) groupKeys(m *modelDef, g groupSpec, r *record) []any {
 		if err != nil {
 			return []any{nil}
 		}
-		start, _ := truncateDate(t, g.gran)
+		start, _ := srv.truncateDate(t, g.gran)
 		return []any{start}
 	}
 	if isEmptyScalar(g.f, v) && g.f.typ != tBoolean && g.f.typ != tInteger && g.f.typ != tFloat {
@@ -255,6 +272,15 @@ func (srv *Server) groupValue(g groupSpec, key any, formatted bool) any {
 	if key == nil {
 		return false
 	}
+	if g.f.name == "id" {
+		// Grouping by id shows each record's display name (19
+		// test_formatted_read_group.py test_groupby_id).
+		m := s.models[g.model]
+		if r := s.tables[g.model].byID[key.(int)]; r != nil && m != nil {
+			return []any{r.id, s.displayName(m, r)}
+		}
+		return key
+	}
 	switch g.f.typ {
 	case tMany2one, tMany2many:
 		cm, ct, _ := s.model(g.f.relation)
@@ -265,9 +291,9 @@ func (srv *Server) groupValue(g groupSpec, key any, formatted bool) any {
 	case tDate, tDatetime:
 		t := key.(time.Time)
 		if formatted {
-			return []any{t.Format(odooDatetime[:len(dateFormatFor(g.f))]), dateLabel(t, g.gran)}
+			return []any{t.Format(odooDatetime[:len(dateFormatFor(g.f))]), srv.dateLabel(t, g.gran)}
 		}
-		return dateLabel(t, g.gran)
+		return srv.dateLabel(t, g.gran)
 	}
 	return key
 }
@@ -280,14 +306,14 @@ func dateFormatFor(f *fieldDef) string {
 }
 
 // groupDomain is the domain selecting one group's records.
-func groupDomain(specs []groupSpec, keys []any) []any {
+func (srv *Server) groupDomain(specs []groupSpec, keys []any) []any {
 	var out []any
 	for i, g := range specs {
 		switch k := keys[i].(type) {
 		case nil:
 			out = append(out, []any{g.f.name, "=", false})
 		case time.Time:
-			_, end := truncateDate(k, g.gran)
+			_, end := srv.truncateDate(k, g.gran)
 			layout := dateFormatFor(g.f)
 			out = append(out, "&", []any{g.f.name, ">=", k.Format(layout)}, []any{g.f.name, "<", end.Format(layout)})
 		default:
@@ -349,6 +375,12 @@ func (srv *Server) sortGroups(m *modelDef, rows []*groupRow, specs []groupSpec, 
 			return errValue("Order a field (%s) not present in groupby or aggregates", pyRepr(words[0]))
 		}
 		keys = append(keys, k)
+	}
+	// The groupby fields still order what the given order leaves tied.
+	for i := range specs {
+		if !slices.ContainsFunc(keys, func(k key) bool { return k.idx == i }) {
+			keys = append(keys, key{idx: i})
+		}
 	}
 	s := srv.store
 	slices.SortStableFunc(rows, func(a, b *groupRow) int {
@@ -426,7 +458,7 @@ func (srv *Server) readGroup(c *call, m *modelDef, t *table) (any, error) {
 	}
 	var specs []groupSpec
 	for _, g := range active {
-		gs, err := parseGroupSpec(m, g)
+		gs, err := parseGroupSpec(m, g, true)
 		if err != nil {
 			return nil, err
 		}
@@ -461,7 +493,7 @@ func (srv *Server) readGroup(c *call, m *modelDef, t *table) (any, error) {
 		for i, gs := range specs {
 			g[gs.spec] = srv.groupValue(gs, row.keys[i], false)
 			if tm, ok := row.keys[i].(time.Time); ok {
-				_, end := truncateDate(tm, gs.gran)
+				_, end := srv.truncateDate(tm, gs.gran)
 				layout := dateFormatFor(gs.f)
 				ranges[gs.spec] = map[string]any{"from": tm.Format(layout), "to": end.Format(layout)}
 			}
@@ -469,7 +501,7 @@ func (srv *Server) readGroup(c *call, m *modelDef, t *table) (any, error) {
 		for _, a := range aggs {
 			g[a.alias] = srv.aggregate(m, a, row.recs)
 		}
-		g["__domain"] = andDomains(groupDomain(specs, row.keys), domain)
+		g["__domain"] = andDomains(srv.groupDomain(specs, row.keys), domain)
 		if len(ranges) > 0 {
 			g["__range"] = ranges
 		}
@@ -491,7 +523,7 @@ func (srv *Server) formattedReadGroup(c *call, m *modelDef, t *table) (any, erro
 	}
 	var specs []groupSpec
 	for _, g := range stringList(c.args["groupby"]) {
-		gs, err := parseGroupSpec(m, g)
+		gs, err := parseGroupSpec(m, g, false)
 		if err != nil {
 			return nil, err
 		}
@@ -518,7 +550,7 @@ func (srv *Server) formattedReadGroup(c *call, m *modelDef, t *table) (any, erro
 		for _, a := range aggs {
 			g[a.alias] = srv.aggregate(m, a, row.recs)
 		}
-		g["__extra_domain"] = normalizeDomain(groupDomain(specs, row.keys))
+		g["__extra_domain"] = normalizeDomain(srv.groupDomain(specs, row.keys))
 		out = append(out, g)
 	}
 	return out, nil

@@ -491,17 +491,23 @@ func attachmentComputes(m *modelDef, r *record) {
 // monthNames are babel's en_US month names, which read_group labels use.
 var monthNames = [...]string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}
 
-func truncateDate(t time.Time, gran string) (time.Time, time.Time) {
+// truncateDate is the group a date falls in. Weeks start on Sunday, the
+// en_US week start, from 17 (19 test_formatted_read_group.py groups
+// Saturday 2022-01-29 in the week of Sunday 2022-01-23); 16 truncated with
+// PostgreSQL's ISO date_trunc('week'), on Monday.
+func (srv *Server) truncateDate(t time.Time, gran string) (time.Time, time.Time) {
 	y, mo, d := t.Date()
 	switch gran {
 	case "day":
 		s := time.Date(y, mo, d, 0, 0, 0, 0, time.UTC)
 		return s, s.AddDate(0, 0, 1)
 	case "week":
-		// ISO weeks start on Monday (en_US babel would start on Sunday;
-		// Odoo 16+ uses date_trunc('week'), which is ISO).
 		s := time.Date(y, mo, d, 0, 0, 0, 0, time.UTC)
-		s = s.AddDate(0, 0, -((int(s.Weekday()) + 6) % 7))
+		if srv.opts.Version >= 17 {
+			s = s.AddDate(0, 0, -int(s.Weekday()))
+		} else {
+			s = s.AddDate(0, 0, -((int(s.Weekday()) + 6) % 7))
+		}
 		return s, s.AddDate(0, 0, 7)
 	case "quarter":
 		q := (int(mo) - 1) / 3
@@ -515,12 +521,15 @@ func truncateDate(t time.Time, gran string) (time.Time, time.Time) {
 	return s, s.AddDate(0, 1, 0)
 }
 
-func dateLabel(t time.Time, gran string) string {
+// dateLabel formats a group's start as the web module's
+// DISPLAY_DATE_FORMATS do in en_US: 'dd MMM yyyy', "'W'w YYYY",
+// 'MMMM yyyy', 'QQQ yyyy', 'yyyy'.
+func (srv *Server) dateLabel(t time.Time, gran string) string {
 	switch gran {
 	case "day":
 		return fmt.Sprintf("%02d %s %d", t.Day(), monthNames[t.Month()-1][:3], t.Year())
 	case "week":
-		y, w := t.ISOWeek()
+		y, w := usWeek(t)
 		return fmt.Sprintf("W%d %d", w, y)
 	case "quarter":
 		return fmt.Sprintf("Q%d %d", (int(t.Month())-1)/3+1, t.Year())
@@ -528,6 +537,17 @@ func dateLabel(t time.Time, gran string) string {
 		return fmt.Sprint(t.Year())
 	}
 	return fmt.Sprintf("%s %d", monthNames[t.Month()-1], t.Year())
+}
+
+// usWeek is babel's week of year and week-year in en_US: weeks start on
+// Sunday and week 1 is the one holding January 1st.
+func usWeek(t time.Time) (year, week int) {
+	sunday := t.AddDate(0, 0, -int(t.Weekday()))
+	if next := sunday.AddDate(0, 0, 6); next.Year() != sunday.Year() {
+		return next.Year(), 1
+	}
+	jan1 := time.Date(t.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
+	return t.Year(), (t.YearDay()-1+int(jan1.Weekday()))/7 + 1
 }
 
 // normalizeDomain is expression.normalize_domain: explicit '&' between

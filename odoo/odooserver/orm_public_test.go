@@ -294,3 +294,60 @@ func TestDefaultGetPerVersion(t *testing.T) {
 		}
 	}
 }
+
+// The facts of Odoo 19's test_formatted_read_group.py test_groupby_date,
+// on res.partner.date.
+func TestFormattedReadGroupDatesAsOdoo19(t *testing.T) {
+	_, ts := newTestServer(t, Options{Version: 19})
+	for _, d := range []any{false, "2022-01-29", "2022-01-29", "2022-01-30", "2022-01-31", "2022-02-01", "2022-05-29", "2023-01-29"} {
+		result(t, execKW(t, ts.URL, "res.partner", "create", []any{map[string]any{"name": "grp", "date": d}}, nil))
+	}
+	dom := []any{[]any{"name", "=", "grp"}}
+	type group struct {
+		key   any
+		count float64
+	}
+	check := func(spec string, want []group) {
+		t.Helper()
+		got := result(t, execKW(t, ts.URL, "res.partner", "formatted_read_group", []any{dom}, map[string]any{"groupby": []any{spec}, "aggregates": []any{"__count"}})).([]any)
+		if len(got) != len(want) {
+			t.Fatalf("%s: %v", spec, got)
+		}
+		for i, g := range got {
+			g := g.(map[string]any)
+			if fmt.Sprint(g[spec]) != fmt.Sprint(want[i].key) || g["__count"] != want[i].count {
+				t.Fatalf("%s group %d: %v, want %v", spec, i, g, want[i])
+			}
+		}
+	}
+	check("date:week", []group{{[]any{"2022-01-23", "W5 2022"}, 2}, {[]any{"2022-01-30", "W6 2022"}, 3}, {[]any{"2022-05-29", "W23 2022"}, 1}, {[]any{"2023-01-29", "W5 2023"}, 1}, {false, 1}})
+	check("date:month", []group{{[]any{"2022-01-01", "January 2022"}, 4}, {[]any{"2022-02-01", "February 2022"}, 1}, {[]any{"2022-05-01", "May 2022"}, 1}, {[]any{"2023-01-01", "January 2023"}, 1}, {false, 1}})
+	check("date:day", []group{{[]any{"2022-01-29", "29 Jan 2022"}, 2}, {[]any{"2022-01-30", "30 Jan 2022"}, 1}, {[]any{"2022-01-31", "31 Jan 2022"}, 1}, {[]any{"2022-02-01", "01 Feb 2022"}, 1}, {[]any{"2022-05-29", "29 May 2022"}, 1}, {[]any{"2023-01-29", "29 Jan 2023"}, 1}, {false, 1}})
+	g := result(t, execKW(t, ts.URL, "res.partner", "formatted_read_group", []any{dom}, map[string]any{"groupby": []any{"date:month"}, "aggregates": []any{"__count"}})).([]any)[0].(map[string]any)
+	if fmt.Sprint(g["__extra_domain"]) != "[& [date >= 2022-01-01] [date < 2022-02-01]]" {
+		t.Fatalf("__extra_domain = %v", g["__extra_domain"])
+	}
+	// test_malformed_params: no granularity on a date, alias forms.
+	for _, kw := range []map[string]any{
+		{"groupby": []any{"date"}},
+		{"groupby": []any{"date:bad_granularity"}},
+		{"aggregates": []any{"color"}},
+		{"aggregates": []any{"__count_"}},
+		{"aggregates": []any{"color:__count"}},
+		{"aggregates": []any{"label:sum(color)"}},
+	} {
+		if env := execKW(t, ts.URL, "res.partner", "formatted_read_group", []any{dom}, kw); env["error"] == nil {
+			t.Errorf("%v accepted", kw)
+		}
+	}
+	// test_groupby_id: ids group with their display names.
+	ids := result(t, execKW(t, ts.URL, "res.partner", "formatted_read_group", []any{dom}, map[string]any{"groupby": []any{"id"}, "aggregates": []any{"__count"}})).([]any)
+	if first := ids[0].(map[string]any)["id"].([]any); len(first) != 2 || first[1] != "grp" {
+		t.Fatalf("groupby id: %v", ids[0])
+	}
+	// test_falsy_domain: no groupby gives one group, even when empty.
+	one := result(t, execKW(t, ts.URL, "res.partner", "formatted_read_group", []any{[]any{[]any{"id", "in", []any{}}}}, map[string]any{"aggregates": []any{"__count"}})).([]any)
+	if len(one) != 1 || one[0].(map[string]any)["__count"] != float64(0) || fmt.Sprint(one[0].(map[string]any)["__extra_domain"]) != "[[1 = 1]]" {
+		t.Fatalf("no groupby: %v", one)
+	}
+}
