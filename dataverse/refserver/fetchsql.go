@@ -66,7 +66,11 @@ func (b *fetchSQL) from() (string, error) {
 		} else {
 			sb.WriteString(" JOIN ")
 		}
-		sb.WriteString(sqlTable(e.t) + " " + e.sqlAlias + " ON " + colSQL(e, e.from) + " = " + colSQL(e.parent, e.to))
+		table := sqlTable(e.t)
+		if e.fromSQL != "" {
+			table = e.fromSQL
+		}
+		sb.WriteString(table + " " + e.sqlAlias + " ON " + colSQL(e, e.from) + " = " + colSQL(e.parent, e.to))
 		for _, f := range e.filters {
 			cond, err := b.filter(f)
 			if err != nil {

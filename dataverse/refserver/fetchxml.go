@@ -186,11 +186,14 @@ type fetchEntity struct {
 	parent   *fetchEntity
 	from, to *schema.Column
 	outer    bool
-	all      bool
-	attrs    []fetchAttr
-	orders   []fetchOrder
-	filters  []*fetchFilter
-	links    []*fetchEntity
+	// fromSQL replaces the table in FROM: an N:N intersect table is a view
+	// over the stored pairs.
+	fromSQL string
+	all     bool
+	attrs   []fetchAttr
+	orders  []fetchOrder
+	filters []*fetchFilter
+	links   []*fetchEntity
 }
 
 type fetchAttr struct {
@@ -419,10 +422,14 @@ func (s *Server) parseLink(spec *fetchSpec, parent *fetchEntity, n *xnode) (*fet
 	}
 	name, _ := n.attr("name")
 	t, ok := s.reg.Table(name)
-	if !ok {
-		return nil, badRequest(codeNoEntity, "The entity with a name = '%s' with namemapping = 'Logical' was not found in the MetadataCache.", name)
-	}
 	l := &fetchEntity{t: t, parent: parent, sqlAlias: "l" + strconv.Itoa(len(spec.entities))}
+	if !ok {
+		it, sql, ok := s.intersectTable(name)
+		if !ok {
+			return nil, badRequest(codeNoEntity, "The entity with a name = '%s' with namemapping = 'Logical' was not found in the MetadataCache.", name)
+		}
+		t, l.t, l.fromSQL = it, it, sql
+	}
 	from, _ := n.attr("from")
 	to, _ := n.attr("to")
 	if from == "" {
@@ -461,6 +468,30 @@ func (s *Server) parseLink(spec *fetchSpec, parent *fetchEntity, n *xnode) (*fet
 	}
 	spec.entities = append(spec.entities, l)
 	return l, s.parseEntityBody(spec, l, n)
+}
+
+// intersectTable describes the intersect table of an N:N relationship for
+// <link-entity name="teammembership" … intersect="true"> (join-tables.md,
+// "Many-to-many relationships"): two columns named after the primary keys
+// of the related tables, read from the stored pairs. Reflexive
+// relationships, whose two keys share a name, are not offered.
+func (s *Server) intersectTable(name string) (*schema.Table, string, bool) {
+	rel, ok := s.reg.ManyToManyByIntersect(name)
+	if !ok || rel.Entity1 == rel.Entity2 {
+		return nil, "", false
+	}
+	t1, ok1 := s.reg.Table(rel.Entity1)
+	t2, ok2 := s.reg.Table(rel.Entity2)
+	if !ok1 || !ok2 {
+		return nil, "", false
+	}
+	t := &schema.Table{LogicalName: name, EntitySetName: name, PrimaryID: t1.PrimaryID, Columns: []schema.Column{
+		{LogicalName: t1.PrimaryID, Type: schema.TypeUniqueidentifier},
+		{LogicalName: t2.PrimaryID, Type: schema.TypeUniqueidentifier},
+	}}
+	sql := "(SELECT id1 AS " + quoteIdent(t1.PrimaryID) + ", id2 AS " + quoteIdent(t2.PrimaryID) +
+		", 0 AS " + quoteIdent(colVersion) + " FROM _associations WHERE rel = '" + strings.ReplaceAll(rel.SchemaName, "'", "''") + "')"
+	return t, sql, true
 }
 
 // parseFetchFilter reads <filter type="and|or"> with conditions and nested

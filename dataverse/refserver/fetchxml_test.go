@@ -409,3 +409,25 @@ func TestFetchXMLOrderSemantics(t *testing.T) {
 		t.Errorf("entityname order: %s, want F,P", got)
 	}
 }
+
+// join-tables.md's many-to-many example: users and the teams they belong
+// to, through the teammembership intersect table.
+func TestFetchXMLManyToManyIntersect(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	u := e.createID("systemusers", map[string]any{"firstname": "Ina", "lastname": "Tersect", "domainname": "ina@example.com"})
+	team := e.createID("teams", map[string]any{"name": "Fetch Team"})
+	mustStatus(t, e.do("POST", "teams("+team+")/teammembership_association/$ref", map[string]any{"@odata.id": e.api + "systemusers(" + u + ")"}), http.StatusNoContent)
+	rows := mustStatus(t, e.get(fetchURL("systemusers", `<fetch><entity name='systemuser'><attribute name='fullname'/>
+	  <link-entity name='teammembership' from='systemuserid' to='systemuserid' intersect='true'>
+	    <link-entity name='team' from='teamid' to='teamid' link-type='inner' alias='team'><attribute name='name'/></link-entity>
+	  </link-entity></entity></fetch>`)), http.StatusOK).values(t)
+	found := false
+	for _, r := range rows {
+		if r["systemuserid"] == u && r["team.name"] == "Fetch Team" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("user with team not found: %v", rows)
+	}
+}

@@ -154,6 +154,7 @@ func manyToManyMetadata(rel schema.ManyToMany) map[string]any {
 		"Entity2LogicalName":            rel.Entity2,
 		"Entity1NavigationPropertyName": rel.SchemaName,
 		"Entity2NavigationPropertyName": rel.SchemaName,
+		"IntersectEntityName":           rel.IntersectEntity(),
 		"IsCustomRelationship":          false,
 		"IsValidForAdvancedFind":        true,
 	}

@@ -34,6 +34,7 @@ func FuzzFetchXML(f *testing.F) {
 		`<fetch><entity name='account'><filter><condition attribute='createdon' operator='last-x-days' value='7'/><condition attribute='ownerid' operator='eq-userid'/></filter></entity></fetch>`,
 		`<!DOCTYPE fetch [<!ENTITY x "y">]><fetch/>`,
 		`<fetch><entity name='account'><filter><filter><filter/></filter></filter></entity></fetch>`,
+		`<fetch><entity name='account'><link-entity name='teammembership' from='teamid' to='accountid' intersect='true'><link-entity name='team' from='teamid' to='teamid' alias='t'><attribute name='name'/></link-entity></link-entity></entity></fetch>`,
 	} {
 		f.Add(seed)
 	}

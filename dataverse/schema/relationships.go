@@ -126,3 +126,31 @@ func (r *Registry) OneToManyByName(name string) (OneToMany, bool) {
 	}
 	return OneToMany{}, false
 }
+
+// systemIntersects names the intersect tables of system N:N relationships
+// whose name differs from the relationship's (join-tables.md uses
+// teammembership for teammembership_association). Custom N:N relationships
+// use their schema name in lower case.
+var systemIntersects = map[string]string{
+	"teammembership_association": "teammembership",
+}
+
+// IntersectEntity is the logical name of the intersect table that holds
+// the pairs of an N:N relationship; FetchXML joins through it with
+// <link-entity … intersect="true">.
+func (m ManyToMany) IntersectEntity() string {
+	if n, ok := systemIntersects[m.SchemaName]; ok {
+		return n
+	}
+	return strings.ToLower(m.SchemaName)
+}
+
+// ManyToManyByIntersect finds an N:N relationship by its intersect table.
+func (r *Registry) ManyToManyByIntersect(name string) (ManyToMany, bool) {
+	for _, rel := range r.ManyToManyRelationships() {
+		if rel.IntersectEntity() == name {
+			return rel, true
+		}
+	}
+	return ManyToMany{}, false
+}
