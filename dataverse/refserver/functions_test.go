@@ -100,3 +100,80 @@ func TestDuplicateDetection(t *testing.T) {
 	// Updating a record with its own value is not a duplicate of itself.
 	mustStatus(t, e.do("PATCH", "contacts("+c1+")", map[string]any{"emailaddress1": "a@example.com"}, "MSCRM.SuppressDuplicateDetection: false"), http.StatusNoContent)
 }
+
+// A code generator reads $metadata as a whole: every navigation property
+// must name a declared type, and a partner must exist on that type and point
+// back. This walks the CSDL the way such a tool does.
+func TestMetadataNavigationIsConsistent(t *testing.T) {
+	e := newTestEnv(t, Options{})
+	var doc struct {
+		Schemas []struct {
+			Namespace   string `xml:"Namespace,attr"`
+			EntityTypes []struct {
+				Name string `xml:"Name,attr"`
+				Navs []struct {
+					Name    string `xml:"Name,attr"`
+					Type    string `xml:"Type,attr"`
+					Partner string `xml:"Partner,attr"`
+				} `xml:"NavigationProperty"`
+			} `xml:"EntityType"`
+			Actions []struct {
+				Name   string `xml:"Name,attr"`
+				Params []struct {
+					Type string `xml:"Type,attr"`
+				} `xml:"Parameter"`
+			} `xml:"Action"`
+		} `xml:"DataServices>Schema"`
+	}
+	if err := xml.Unmarshal(mustStatus(t, e.get("$metadata"), http.StatusOK).body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	type nav struct{ typ, partner string }
+	navs := map[string]map[string]nav{}
+	for _, s := range doc.Schemas {
+		for _, et := range s.EntityTypes {
+			navs[et.Name] = map[string]nav{}
+			for _, n := range et.Navs {
+				navs[et.Name][n.Name] = nav{n.Type, n.Partner}
+			}
+		}
+	}
+	target := func(typ string) string {
+		typ = strings.TrimSuffix(strings.TrimPrefix(typ, "Collection("), ")")
+		return strings.TrimPrefix(typ, "mscrm.")
+	}
+	checked := 0
+	for et, ns := range navs {
+		for name, n := range ns {
+			tt := target(n.typ)
+			if _, ok := navs[tt]; !ok {
+				t.Errorf("%s.%s: type %s is not declared", et, name, n.typ)
+				continue
+			}
+			if n.partner == "" {
+				continue
+			}
+			back, ok := navs[tt][n.partner]
+			if !ok {
+				t.Errorf("%s.%s: partner %s missing on %s", et, name, n.partner, tt)
+				continue
+			}
+			if back.partner != name || target(back.typ) != et {
+				t.Errorf("%s.%s: partner %s.%s points at %s.%s", et, name, tt, n.partner, target(back.typ), back.partner)
+			}
+			checked++
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("only %d partnered navigation properties", checked)
+	}
+	for _, s := range doc.Schemas {
+		for _, a := range s.Actions {
+			for _, p := range a.Params {
+				if tt := target(p.Type); !strings.HasPrefix(tt, "Edm.") && navs[tt] == nil {
+					t.Errorf("action %s: parameter type %s is not declared", a.Name, p.Type)
+				}
+			}
+		}
+	}
+}
