@@ -180,15 +180,18 @@ func (s *Server) table(name string) *schema.Table {
 // csTables are the tables whose reads and writes see time-driven states.
 var csTables = map[string]bool{"incident": true, "slakpiinstance": true, "entitlement": true, "entitlementchannel": true, "knowledgearticle": true}
 
-// csTick moves what the clock moves, before a request on one of the
-// Customer Service tables is served: SLA KPI instances past their warning
-// or failure time, entitlements whose start or end date has come, articles
-// whose publish-on or expiration date has come. It runs at most once per
-// clock second; inside a $batch change set it joins the change set.
-func (s *Server) csTick(ctx context.Context, t *schema.Table) error {
-	if !csTables[t.LogicalName] {
+// csTick moves what the clock moves, before a read of one of the Customer
+// Service tables is served: SLA KPI instances past their warning or failure
+// time, entitlements whose start or end date has come, articles whose
+// publish-on or expiration date has come. It runs at most once per clock
+// second; inside a $batch change set it joins the change set. Writes need
+// no sweep: the engine evaluates the records a write touches against the
+// clock itself (csSLAOnUpdate, csCheckEntitlement).
+func (s *Server) csTick(r *http.Request, t *schema.Table) error {
+	if r.Method != http.MethodGet || !csTables[t.LogicalName] {
 		return nil
 	}
+	ctx := r.Context()
 	now := s.store.clock().UTC().Truncate(time.Second)
 	e := s.cs()
 	last := e.lastTick.Load()

@@ -329,8 +329,13 @@ func (s *Server) csMatchEntitlement(tx *writeTx, inc row) (row, error) {
 // ([ENT]); it must belong to the case's customer and cover the case.
 func (s *Server) csCheckEntitlement(tx *writeTx, ent, inc row) error {
 	name := asString(ent["name"])
-	if intOf(ent["statecode"]) != csrules.EntitlementActive {
-		return refuse("The entitlement '%s' is %s. Only an active entitlement can be applied to a case.", name, entitlementStateName(intOf(ent["statecode"])))
+	state := intOf(ent["statecode"])
+	if state == csrules.EntitlementActive || state == csrules.EntitlementWaiting {
+		// The clock may have moved it since the last read swept it.
+		state = int64(csrules.ActivatedState(timeOf(ent["startdate"]), timeOf(ent["enddate"]), tx.now))
+	}
+	if state != csrules.EntitlementActive {
+		return refuse("The entitlement '%s' is %s. Only an active entitlement can be applied to a case.", name, entitlementStateName(state))
 	}
 	ok, err := s.csCustomerMatches(tx, ent, inc)
 	if err != nil {

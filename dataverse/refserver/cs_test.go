@@ -159,6 +159,11 @@ func TestCSEntitlementLifecycle(t *testing.T) {
 	}
 	// Cancelling a Draft is not a documented move.
 	mustStatus(t, e.do("PATCH", "entitlements("+nv["entitlementid"].(string)+")", map[string]any{"statecode": 2}), 400)
+	// An entitlement past its end date applies to no case, even before a
+	// read has swept it to Expired.
+	late := e.entitlement("Ends today", map[string]any{"startdate": "2027-01-01T00:00:00Z", "enddate": "2027-01-01T00:00:00Z"}, true)
+	e.clock.Set(time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC))
+	wantRefusal(t, e.newCase("too late", map[string]any{"entitlementid@odata.bind": "/entitlements(" + late + ")"}), "is Expired")
 	// Only active entitlements apply.
 	draft := e.entitlement("Draft one", nil, false)
 	wantRefusal(t, e.newCase("x", map[string]any{"entitlementid@odata.bind": "/entitlements(" + draft + ")"}), "Only an active entitlement")

@@ -254,7 +254,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notFoundSegment(name))
 		return
 	}
-	if err := s.csTick(r.Context(), t); err != nil {
+	if err := s.csTick(r, t); err != nil {
 		writeError(w, err)
 		return
 	}
