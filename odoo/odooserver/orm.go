@@ -20,6 +20,8 @@ type methodSpec struct {
 	write       bool // needs the write lock
 	// since/until bound the versions that have the method (0: no bound).
 	since, until int
+	kwOnly       bool // every parameter is keyword-only (def f(self, *, ...))
+	anyKw        bool // **kwargs: unknown keywords are accepted
 }
 
 var methods = map[string]methodSpec{
@@ -53,7 +55,10 @@ var methods = map[string]methodSpec{
 	"search_fetch":         {params: []string{"domain", "field_names", "offset", "limit", "order"}, since: 17},
 	"web_search_read":      {params: []string{"domain", "specification", "offset", "limit", "order", "count_limit"}},
 	"web_read":             {recordBound: true, params: []string{"specification"}, since: 17},
-	"message_post":         {recordBound: true, params: []string{"body", "subject", "message_type", "subtype_xmlid", "partner_ids", "author_id", "email_from", "parent_id", "subtype_id", "attachment_ids"}, write: true},
+	// mail.thread.message_post(self, *, body, ..., **kwargs): keyword-only,
+	// extra keywords become mail.message values.
+	"message_post": {recordBound: true, kwOnly: true, anyKw: true, write: true,
+		params: []string{"body", "subject", "message_type", "email_from", "author_id", "parent_id", "subtype_xmlid", "subtype_id", "partner_ids", "attachments", "attachment_ids", "body_is_html"}},
 }
 
 // call is one bound ORM invocation.
@@ -136,6 +141,9 @@ func bindPositional(version int, model, method string, args []any, kwargs map[st
 		}
 		args = args[1:]
 	}
+	if spec.kwOnly && len(args) > 0 {
+		return nil, errType("%s() takes 1 positional argument but %d were given", method, len(args)+1)
+	}
 	if len(args) > len(spec.params) {
 		return nil, errType("%s() takes %d positional arguments but %d were given", method, len(spec.params)+1, len(args)+1)
 	}
@@ -155,7 +163,7 @@ func bindPositional(version int, model, method string, args []any, kwargs map[st
 		if _, dup := c.args[k]; dup {
 			return nil, errType("%s() got multiple values for argument '%s'", method, k)
 		}
-		if !slices.Contains(spec.params, k) {
+		if !slices.Contains(spec.params, k) && !spec.anyKw {
 			return nil, errType("%s() got an unexpected keyword argument '%s'", method, k)
 		}
 		c.args[k] = v
@@ -183,7 +191,7 @@ func bindNamed(version int, model, method string, body map[string]any) (*call, e
 			c.ids = idList(v)
 		case k == "context":
 			c.ctx, _ = v.(map[string]any)
-		case slices.Contains(spec.params, k):
+		case slices.Contains(spec.params, k) || spec.anyKw:
 			c.args[k] = v
 		default:
 			// inspect.signature(func).bind(...) fails → UnprocessableEntity.

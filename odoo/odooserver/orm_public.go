@@ -424,6 +424,10 @@ func (srv *Server) messagePost(c *call, m *modelDef, t *table) (any, error) {
 	}
 	mm, mt, _ := s.model("mail.message")
 	body, _ := c.args["body"].(string)
+	if !truthy(c.args["body_is_html"]) || srv.opts.Version < 17 {
+		// A plain str body is escaped; body_is_html (17+) passes HTML as is.
+		body = htmlpkg.EscapeString(body)
+	}
 	subtype := 2 // mail.mt_note
 	switch x, _ := c.args["subtype_xmlid"].(string); x {
 	case "mail.mt_comment":
@@ -440,7 +444,7 @@ func (srv *Server) messagePost(c *call, m *modelDef, t *table) (any, error) {
 		msgType = "notification"
 	}
 	vals := map[string]any{
-		"model": m.name, "res_id": c.ids[0], "body": htmlpkg.EscapeString(body),
+		"model": m.name, "res_id": c.ids[0], "body": body,
 		"message_type": msgType, "subtype_id": subtype, "author_id": 3,
 		"is_internal": subtype == 2,
 	}
@@ -458,6 +462,52 @@ func (srv *Server) messagePost(c *call, m *modelDef, t *table) (any, error) {
 	}
 	if v, ok := c.args["parent_id"]; ok && truthy(v) {
 		vals["parent_id"] = v
+	}
+	// Further keywords are mail.message values (**kwargs).
+	known := methods["message_post"].params
+	for k, v := range c.args {
+		if !slices.Contains(known, k) {
+			if _, ok := mm.fields[k]; !ok {
+				return nil, errValue("Invalid field %s on model %s", pyRepr(k), pyRepr(mm.name))
+			}
+			vals[k] = v
+		}
+	}
+	// attachments are (name, content) pairs to create; attachment_ids
+	// are existing attachments, re-attached to the record
+	// (_process_attachments_for_post).
+	am, at, _ := s.model("ir.attachment")
+	var attIDs []any
+	if list, ok := c.args["attachments"].([]any); ok {
+		for _, item := range list {
+			pair, ok := item.([]any)
+			if !ok || len(pair) < 2 {
+				return nil, errValue("attachments must be (name, content) pairs, got %s", shortRepr(item))
+			}
+			name, _ := pair[0].(string)
+			content := fmt.Sprint(pair[1])
+			if str, ok := pair[1].(string); ok {
+				content = str
+			}
+			a, err := srv.insert(am, at, map[string]any{"name": name, "datas": base64.StdEncoding.EncodeToString([]byte(content)), "res_model": m.name, "res_id": c.ids[0]}, 0)
+			if err != nil {
+				return nil, err
+			}
+			attIDs = append(attIDs, a.id)
+		}
+	}
+	for _, id := range idList(c.args["attachment_ids"]) {
+		a := at.byID[id]
+		if a == nil {
+			return nil, errMissing(am.name, []int{id})
+		}
+		if err := srv.writeRecord(am, a, map[string]any{"res_model": m.name, "res_id": c.ids[0]}); err != nil {
+			return nil, err
+		}
+		attIDs = append(attIDs, id)
+	}
+	if len(attIDs) > 0 {
+		vals["attachment_ids"] = []any{[]any{6, 0, attIDs}}
 	}
 	r, err := srv.insert(mm, mt, vals, 0)
 	if err != nil {

@@ -351,3 +351,27 @@ func TestFormattedReadGroupDatesAsOdoo19(t *testing.T) {
 		t.Fatalf("no groupby: %v", one)
 	}
 }
+
+func TestMessagePostSignature(t *testing.T) {
+	_, ts := newTestServer(t, Options{Version: 17, SeedDir: seedDir})
+	// Keyword-only: a positional body is a TypeError, as in Python.
+	d := errorData(t, execKW(t, ts.URL, "helpdesk.ticket", "message_post", []any{[]any{1}, "hello"}, nil))
+	if d["name"] != "builtins.TypeError" || d["message"] != "message_post() takes 1 positional argument but 2 were given" {
+		t.Fatalf("positional body: %v", d)
+	}
+	att := result(t, execKW(t, ts.URL, "ir.attachment", "create", []any{map[string]any{"name": "log.txt", "datas": "aGk="}}, nil))
+	id := result(t, execKW(t, ts.URL, "helpdesk.ticket", "message_post", []any{[]any{1}}, map[string]any{
+		"body": "<p>Resolved</p>", "body_is_html": true, "attachments": []any{[]any{"notes.txt", "hello"}},
+		"attachment_ids": []any{att}, "message_id": "<custom@example.com>"}))
+	msg := result(t, execKW(t, ts.URL, "mail.message", "read", []any{[]any{id}, []any{"body", "attachment_ids", "message_id"}}, nil)).([]any)[0].(map[string]any)
+	if msg["body"] != "<p>Resolved</p>" || len(msg["attachment_ids"].([]any)) != 2 || msg["message_id"] != "<custom@example.com>" {
+		t.Fatalf("message = %v", msg)
+	}
+	a := result(t, execKW(t, ts.URL, "ir.attachment", "read", []any{[]any{att}, []any{"res_model", "res_id"}}, nil)).([]any)[0].(map[string]any)
+	if a["res_model"] != "helpdesk.ticket" || a["res_id"] != float64(1) {
+		t.Fatalf("attachment not moved to the ticket: %v", a)
+	}
+	if d := errorData(t, execKW(t, ts.URL, "helpdesk.ticket", "message_post", []any{[]any{1}}, map[string]any{"body": "x", "colour": 1})); !strings.Contains(d["message"].(string), "colour") {
+		t.Fatalf("unknown keyword: %v", d)
+	}
+}

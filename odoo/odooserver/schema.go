@@ -265,6 +265,7 @@ func buildSchema(version int, flavour string) (map[string]*modelDef, error) {
 		add(char("email_from", "From")).
 		add(m2m("partner_ids", "Recipients", "res.partner")).
 		add(m2o("parent_id", "Parent Message", "mail.message")).
+		add(m2m("attachment_ids", "Attachments", "ir.attachment")).
 		add(char("message_id", "Message-Id").ro())
 	message.recName = "record_name"
 	message.displayName = func(s *store, r *record) string {
