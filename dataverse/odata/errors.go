@@ -88,6 +88,9 @@ const (
 	// Dataverse's own wording for options it does not implement, as recorded
 	// by community testing (no trailing period).
 	msgQueryParamNotSupported = "The query parameter %s is not supported"
+	// The wording the reference server has used for the 15-expand limit
+	// (join-tables.md documents the limit, not the message).
+	msgTooManyExpands = "Number of expands in the query exceeds the limit of 15."
 	// Our wording: Dataverse documents that fetchXml replaces the other
 	// options but no payload for the combination was found.
 	msgFetchXMLWithOption = "The query parameter %s cannot be combined with fetchXml: a FetchXML query carries its own columns, filter, order and paging."

@@ -111,6 +111,11 @@ func parseQuery(rawQuery string) (*Query, *Error) {
 			q.Top, err = parseTop(value)
 		case "$expand":
 			q.Expand, err = parseExpand(value, 0)
+			if err == nil && countExpands(q.Expand) > maxExpands {
+				// join-tables.md: "You can include up to 15 $expand options
+				// in a query", nested ones included.
+				err = newError(-1, msgTooManyExpands)
+			}
 		case "$count":
 			switch strings.TrimSpace(value) {
 			case "true":
@@ -320,6 +325,17 @@ func parseOrderBy(value string, aliases aliasResolver, allowAliases bool) ([]Ord
 		}
 		return nil, p.syntaxError()
 	}
+}
+
+// maxExpands is how many $expand options one query may hold in all.
+const maxExpands = 15
+
+func countExpands(items []ExpandItem) int {
+	n := len(items)
+	for _, it := range items {
+		n += countExpands(it.Expand)
+	}
+	return n
 }
 
 // maxExpandDepth bounds nested $expand recursion.

@@ -193,6 +193,7 @@ func TestParseQueryErrors(t *testing.T) {
 		{"$expand=x($select=a", "')' or ',' expected at position 11 in 'x($select=a'.", 400},
 		{"$expand=x($filter=name%20eq%20@p1)&@p1='a'", "Parameter alias '@p1' cannot be used here: Dataverse accepts parameter aliases only in $filter and $orderby, not inside $expand.", 400},
 		{"$expand=x($filter=name%20eq)", "Expression expected at position 7 in 'name eq'.", 400},
+		{"$expand=a($expand=b($expand=c)),d($expand=e($expand=f)),g($expand=h($expand=i)),j($expand=k($expand=l)),m($expand=n($expand=o)),p", "Number of expands in the query exceeds the limit of 15.", 400},
 		// An unknown parameter is refused, never dropped (issue 14).
 		{"foo=bar&$top=0", "The query parameter foo is not supported", 400},
 		{"savedQuery=00000000-0000-0000-0000-000000000000", "The query parameter savedQuery is not supported", 400},
