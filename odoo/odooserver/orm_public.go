@@ -393,6 +393,18 @@ func (srv *Server) webRead(m *modelDef, recs []*record, spec map[string]any) ([]
 						targets = append(targets, tr)
 					}
 				}
+				// x2many sub-specifications may order and limit the lines
+				// ("context" only changes language-dependent values here).
+				if order, _ := sub["order"].(string); order != "" {
+					keys, err := parseOrder(cm, order)
+					if err != nil {
+						return nil, err
+					}
+					slices.SortStableFunc(targets, func(a, b *record) int { return compareRecords(cm, keys, a, b) })
+				}
+				if limit, ok := asInt(sub["limit"]); ok && limit >= 0 && limit < len(targets) {
+					targets = targets[:limit]
+				}
 				sub, err := srv.webRead(cm, targets, subFields)
 				if err != nil {
 					return nil, err

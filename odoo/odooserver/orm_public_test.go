@@ -375,3 +375,16 @@ func TestMessagePostSignature(t *testing.T) {
 		t.Fatalf("unknown keyword: %v", d)
 	}
 }
+
+func TestWebReadX2manyOrderAndLimit(t *testing.T) {
+	_, ts := newTestServer(t, Options{Version: 17, SeedDir: seedDir})
+	spec := map[string]any{"child_ids": map[string]any{"fields": map[string]any{"name": map[string]any{}}, "order": "name desc", "limit": 2}}
+	recs := result(t, execKW(t, ts.URL, "res.partner", "web_search_read", []any{[]any{[]any{"is_company", "=", true}, []any{"child_ids", "!=", false}}}, map[string]any{"specification": spec, "limit": 1})).(map[string]any)["records"].([]any)
+	kids := recs[0].(map[string]any)["child_ids"].([]any)
+	if len(kids) > 2 || len(kids) == 0 {
+		t.Fatalf("limit 2: %v", kids)
+	}
+	if len(kids) == 2 && kids[0].(map[string]any)["name"].(string) < kids[1].(map[string]any)["name"].(string) {
+		t.Fatalf("order name desc: %v", kids)
+	}
+}
