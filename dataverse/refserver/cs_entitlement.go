@@ -290,7 +290,9 @@ func (s *Server) csMatchEntitlement(tx *writeTx, inc row) (row, error) {
 	if t == nil || cust == "" {
 		return nil, nil
 	}
-	rows, err := s.store.selectRows(tx.ctx, tx.q, t, nil, `"customerid" = ? AND "statecode" = 1`, []any{cust}, "", 0)
+	// Waiting ones too: on their start date they are Active, whether or
+	// not a read has swept them yet (the dates are checked below).
+	rows, err := s.store.selectRows(tx.ctx, tx.q, t, nil, `"customerid" = ? AND "statecode" IN (1, 4)`, []any{cust}, "", 0)
 	if err != nil {
 		return nil, err
 	}
@@ -304,6 +306,9 @@ func (s *Server) csMatchEntitlement(tx *writeTx, inc row) (row, error) {
 		start, end := timeOf(e["startdate"]), timeOf(e["enddate"])
 		if (!start.IsZero() && csrules.DateOnly(start).After(day)) || (!end.IsZero() && csrules.DateOnly(end).Before(day)) {
 			continue
+		}
+		if csrules.ActivatedState(start, end, tx.now) != csrules.EntitlementActive {
+			continue // in force on the case date, but not on the clock's day
 		}
 		ok, spec, _, err := s.csCoverage(tx, e, inc)
 		if err != nil {

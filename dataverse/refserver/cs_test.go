@@ -129,6 +129,12 @@ func TestCSEntitlementLifecycle(t *testing.T) {
 	// Editing the terms of an entitlement in force is refused.
 	wantRefusal(t, e.do("PATCH", "entitlements("+ent+")", map[string]any{"totalterms": 5}), "Deactivate the entitlement")
 	e.clock.Set(time.Date(2026, 2, 1, 8, 0, 0, 0, time.UTC))
+	// On its start date it applies to a new case before any read sweeps it.
+	waited := e.createID("incidents", map[string]any{"title": "first day", "customerid_account@odata.bind": "/accounts(" + e.account + ")"})
+	if got := e.get("incidents(" + waited + ")?$select=_entitlementid_value")["_entitlementid_value"]; got != ent {
+		t.Fatalf("case on the start date got entitlement %v", got)
+	}
+	mustStatus(t, e.do("PATCH", "incidents("+waited+")", map[string]any{"statecode": 2, "statuscode": 6}), http.StatusNoContent)
 	if got := e.get("entitlements(" + ent + ")?$select=statecode,statuscode"); got["statecode"] != 1.0 || got["statuscode"] != 1.0 {
 		t.Fatalf("on its start date: %v", got)
 	}
