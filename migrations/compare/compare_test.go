@@ -162,10 +162,13 @@ func TestReportFiles(t *testing.T) {
 		}
 	}
 	html, _ := os.ReadFile(filepath.Join(dir, FileHTML))
-	for _, want := range []string{"<svg", "Changed title", "computed from streamed records", "Only in Odoo", "Alderbrook"} {
+	for _, want := range []string{"<svg", "Changed title &lt;script&gt;", "computed from streamed records", "Only in Odoo", "Alderbrook"} {
 		if !strings.Contains(string(html), want) {
 			t.Errorf("HTML report lacks %q", want)
 		}
+	}
+	if strings.Contains(string(html), "<script") {
+		t.Error("record values reach the HTML report unescaped")
 	}
 	if strings.Contains(string(html), "http://") && !strings.Contains(string(html), rep.Odoo) {
 		t.Error("HTML report refers to an outside resource")
@@ -186,7 +189,7 @@ func renderSample(t testing.TB, dir string) *Report {
 		tk := dvOf(synthetic(i), i)
 		switch {
 		case i == 3:
-			tk.Title = "Changed title"
+			tk.Title = "Changed title <script>alert(1)</script>"
 		case i == 5:
 			tk.StatusCode, tk.State = 2, "active"
 		case i >= 600:
