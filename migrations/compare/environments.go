@@ -1,16 +1,20 @@
 package compare
 
 import (
+	"bytes"
 	"context"
+	_ "embed"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"iter"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/dvsync/dvsync/dataverse"
 )
@@ -35,10 +39,25 @@ type TableResult struct {
 
 // EnvironmentsReport is the comparison of two Dataverse environments.
 type EnvironmentsReport struct {
-	A      string        `json:"a"`
-	B      string        `json:"b"`
-	Tables []TableResult `json:"tables"`
-	Files  []string      `json:"files"`
+	Generated time.Time     `json:"generated"`
+	A         string        `json:"a"`
+	B         string        `json:"b"`
+	Tables    []TableResult `json:"tables"`
+	// Samples are the first differences, for the HTML report; every one
+	// is in the CSV file.
+	Samples []EnvDifference `json:"sampleDifferences"`
+	Files   []string        `json:"files"`
+}
+
+// EnvDifference is one column of one record that differs, or a record
+// found in one environment only (Column empty).
+type EnvDifference struct {
+	Table  string `json:"table"`
+	ID     string `json:"id"`
+	Column string `json:"column,omitempty"`
+	Class  string `json:"class"`
+	A      string `json:"a,omitempty"`
+	B      string `json:"b,omitempty"`
 }
 
 // Clean reports whether every table matched with no difference.
@@ -55,7 +74,11 @@ func (r *EnvironmentsReport) Clean() bool {
 const (
 	FileEnvDifferencesCSV = "compare-environments-differences.csv"
 	FileEnvJSON           = "compare-environments.json"
+	FileEnvHTML           = "compare-environments.html"
 )
+
+//go:embed environments.html.tmpl
+var envTemplate string
 
 type envRecord struct {
 	key  string
@@ -88,7 +111,7 @@ func envRecords(ctx context.Context, c *dataverse.Client, table, pk string) iter
 // and merge-join as the Odoo comparison; every difference and unmatched
 // record goes to one CSV in dir.
 func Environments(ctx context.Context, a, b *dataverse.Client, tables []string, dir, workDir string) (*EnvironmentsReport, error) {
-	rep := &EnvironmentsReport{A: a.ServiceRoot(), B: b.ServiceRoot()}
+	rep := &EnvironmentsReport{Generated: time.Now(), A: a.ServiceRoot(), B: b.ServiceRoot()}
 	for _, t := range tables {
 		if _, ok := a.Schema().Table(t); !ok {
 			return nil, fmt.Errorf("--tables: %s is not a known table (use logical names such as incident, account)", t)
@@ -105,7 +128,7 @@ func Environments(ctx context.Context, a, b *dataverse.Client, tables []string, 
 	w := csv.NewWriter(f)
 	w.Write([]string{"table", "id", "column", "class", "a", "b"})
 	for _, t := range tables {
-		tr, err := compareTable(ctx, a, b, t, w, workDir)
+		tr, err := compareTable(ctx, a, b, t, w, workDir, rep)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t, err)
 		}
@@ -115,12 +138,19 @@ func Environments(ctx context.Context, a, b *dataverse.Client, tables []string, 
 	if err := w.Error(); err != nil {
 		return nil, err
 	}
-	rep.Files = []string{FileEnvDifferencesCSV, FileEnvJSON}
+	rep.Files = []string{FileEnvDifferencesCSV, FileEnvJSON, FileEnvHTML}
 	js, _ := json.MarshalIndent(rep, "", "  ")
-	return rep, os.WriteFile(filepath.Join(dir, FileEnvJSON), append(js, '\n'), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, FileEnvJSON), append(js, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	var page bytes.Buffer
+	if err := template.Must(template.New("env").Funcs(funcs).Parse(envTemplate)).Execute(&page, rep); err != nil {
+		return nil, fmt.Errorf("rendering the HTML report: %w", err)
+	}
+	return rep, os.WriteFile(filepath.Join(dir, FileEnvHTML), page.Bytes(), 0o644)
 }
 
-func compareTable(ctx context.Context, a, b *dataverse.Client, table string, w *csv.Writer, workDir string) (*TableResult, error) {
+func compareTable(ctx context.Context, a, b *dataverse.Client, table string, w *csv.Writer, workDir string, rep *EnvironmentsReport) (*TableResult, error) {
 	def, _ := a.Schema().Table(table)
 	sp, err := openSpill(ctx, workDir)
 	if err != nil {
@@ -168,7 +198,12 @@ func compareTable(ctx context.Context, a, b *dataverse.Client, table string, w *
 		return nil, err
 	}
 	defer bc.rows.Close()
-	emit := func(id, col, class, av, bv string) { w.Write([]string{table, id, col, class, av, bv}) }
+	emit := func(id, col, class, av, bv string) {
+		w.Write([]string{table, id, col, class, av, bv})
+		if len(rep.Samples) < 25 {
+			rep.Samples = append(rep.Samples, EnvDifference{Table: table, ID: id, Column: col, Class: class, A: av, B: bv})
+		}
+	}
 	for ac.ok || bc.ok {
 		switch {
 		case !bc.ok || (ac.ok && ac.cur.k < bc.cur.k):

@@ -73,7 +73,13 @@ var htmlTemplate string
 //go:embed report.md.tmpl
 var mdTemplate string
 
+// reportCSS is shared by every HTML report of this package.
+//
+//go:embed report.css
+var reportCSS string
+
 var funcs = template.FuncMap{
+	"css":   func() template.CSS { return template.CSS(reportCSS) },
 	"bars":  func(f Figure) template.HTML { return barChart(f, 12) },
 	"line":  lineChart,
 	"num":   fmtNum,
@@ -111,7 +117,8 @@ var funcs = template.FuncMap{
 }
 
 var classColours = map[string]string{"equal": "#2E8540", "both_empty": "#B8C4CE", "empty_in_odoo": colourOdoo,
-	"empty_in_dataverse": colourDataverse, "differs": "#C4314B"}
+	"empty_in_dataverse": colourDataverse, "differs": "#C4314B",
+	"empty_in_a": colourOdoo, "empty_in_b": colourDataverse, "only_in_a": colourOdoo, "only_in_b": colourDataverse}
 
 func groupDigits(n int64) string {
 	s := fmt.Sprint(n)

@@ -86,6 +86,13 @@ func TestCompareEnvironments(t *testing.T) {
 	if acc.Table != "account" || acc.OnlyInA != 1 || acc.OnlyInB != 1 || acc.Differing != 1 || acc.FieldDifferences["telephone1"] != 1 || len(acc.FieldDifferences) != 1 {
 		t.Errorf("account: %+v", acc)
 	}
+	page, err := os.ReadFile(filepath.Join(out, compare.FileEnvHTML))
+	if err != nil || !strings.Contains(string(page), "telephone1") || !strings.Contains(string(page), "only in b") {
+		t.Errorf("HTML report: %v\n%.2000s", err, page)
+	}
+	if keep := os.Getenv("DVSYNC_KEEP_REPORT"); keep != "" {
+		os.CopyFS(keep, os.DirFS(out))
+	}
 	f, err := os.Open(filepath.Join(out, compare.FileEnvDifferencesCSV))
 	if err != nil {
 		t.Fatal(err)
