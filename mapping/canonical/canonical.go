@@ -181,7 +181,7 @@ func (md *Model) FromOdoo(t helpdesk.Ticket) Ticket {
 	st := md.mapper.CaseState(helpdesk.Stage{ID: t.Stage.ID, Name: t.Stage.Name, Closed: t.Closed})
 	c := Ticket{
 		SourceID: strconv.Itoa(t.ID), Number: md.Number(t), Title: t.Name, Description: t.Description,
-		CustomerEmail: t.PartnerEmail, Customer: t.CommercialPartner.Name, Team: t.Team.Name, Stage: t.Stage.Name,
+		CustomerEmail: t.PartnerEmail, Customer: t.CommercialPartner.Name, Team: md.OdooQueueName(t.Team.ID, t.Team.Name), Stage: t.Stage.Name,
 		State: st.State, StatusCode: st.Status, ChannelName: t.Channel.Name,
 		Created: t.CreateDate, ResolveBy: t.SLADeadline,
 	}
@@ -315,3 +315,12 @@ func (md *Model) OdooChannelLabel(name string) string {
 // ChoiceLabel is the incident option label of a value of col
 // (statuscode, prioritycode, caseorigincode).
 func (md *Model) ChoiceLabel(col string, v int) string { return md.label(col, v) }
+
+// OdooQueueName is the name of the queue a team became (teams.queue_name),
+// so tickets by team and cases by queue line up ("" for no team).
+func (md *Model) OdooQueueName(id int, name string) string {
+	if id == 0 && name == "" {
+		return ""
+	}
+	return strings.NewReplacer("{name}", name, "{id}", strconv.Itoa(id)).Replace(md.m.Teams.QueueName)
+}

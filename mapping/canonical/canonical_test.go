@@ -187,3 +187,16 @@ func TestStripFooter(t *testing.T) {
 		}
 	}
 }
+
+func TestTeamsCountUnderTheirQueueName(t *testing.T) {
+	md := model(t, func(m *odoodv.Map) { m.Teams.QueueName = "Odoo {name} ({id})" })
+	tk := odooTicket()
+	tk.Team = odoo.Many2One{ID: 3, Name: "Customer Care"}
+	if got := md.FromOdoo(tk).Team; got != "Odoo Customer Care (3)" {
+		t.Errorf("team %q", got)
+	}
+	tk.Team = odoo.Many2One{}
+	if got := md.FromOdoo(tk).Team; got != "" {
+		t.Errorf("no team: %q", got)
+	}
+}

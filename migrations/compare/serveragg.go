@@ -82,7 +82,7 @@ func OdooServerCounts(ctx context.Context, r *helpdesk.Reader, md *canonical.Mod
 		}
 	}
 	figs := []figure{
-		{"team", "team_id", m2o("team_id", func(v odoo.Many2One) string { return v.Name })},
+		{"team", "team_id", m2o("team_id", func(v odoo.Many2One) string { return md.OdooQueueName(v.ID, v.Name) })},
 		{"status", "stage_id", m2o("stage_id", func(v odoo.Many2One) string { return md.OdooStageStatus(v.Name, closed[v.ID]) })},
 		{"priority", "priority", func(g odoo.Group) (string, error) {
 			k, err := odoo.Record(g).String("priority")
