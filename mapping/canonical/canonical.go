@@ -185,7 +185,9 @@ func (md *Model) FromOdoo(t helpdesk.Ticket) Ticket {
 		State: st.State, StatusCode: st.Status, ChannelName: t.Channel.Name,
 		Created: t.CreateDate, ResolveBy: t.SLADeadline,
 	}
-	if c.Customer == "" {
+	// The case's customer is the company's account (tickets.customer
+	// account) or the person's contact (contact), as the migration binds it.
+	if c.Customer == "" || md.m.Tickets.Customer == odoodv.CustomerContact {
 		c.Customer = t.PartnerName
 	}
 	if strings.TrimSpace(c.Title) == "" {
