@@ -22,9 +22,10 @@ func (s StepReport) AllRejected() int64 {
 	return n
 }
 
-// Rejected counts the rejects of every step (AllRejected). A report with
-// rejects is never "OK", even without a mismatch.
-func (r *Report) Rejected() int64 {
+// TotalRejected counts the rejects of every step (AllRejected), as
+// Report.Rejected carries them in JSON. A report with rejects is never
+// shown as "OK", even without a mismatch.
+func (r *Report) TotalRejected() int64 {
 	var n int64
 	for _, s := range r.Steps {
 		n += s.AllRejected()
@@ -140,7 +141,7 @@ code{font-family:ui-monospace,Consolas,monospace;font-size:.9em;word-break:break
 <body>
 <h1>Verification of {{.Job}}</h1>
 <p class="meta">{{.Started.UTC.Format "2006-01-02 15:04:05 UTC"}} · {{if .Sample}}seeded sample of {{.Sample}} records per step (seed {{.Seed}}){{else}}every record checked{{end}}</p>
-<p>{{if and .OK .Rejected}}<span class="verdict warn">No mismatches, but {{.Rejected}} {{plural .Rejected "record was" "records were"}} rejected and not migrated</span>{{else if .OK}}<span class="verdict ok">OK: no mismatches</span>{{else}}<span class="verdict bad">{{.Mismatches}} {{plural .Mismatches "mismatch" "mismatches"}}</span>{{end}}</p>
+<p>{{if and .OK .TotalRejected}}<span class="verdict warn">No mismatches, but {{.TotalRejected}} {{plural .TotalRejected "record was" "records were"}} rejected and not migrated</span>{{else if .OK}}<span class="verdict ok">OK: no mismatches</span>{{else}}<span class="verdict bad">{{.Mismatches}} {{plural .Mismatches "mismatch" "mismatches"}}</span>{{end}}</p>
 <table>
 <tr><th>Step</th><th>Source read</th><th>Expected</th><th>Skipped</th><th>Rejected</th><th>Checked</th><th>Mismatches</th></tr>
 {{range .Steps}}<tr><td>{{.Step}}</td><td>{{.SourceRead}}</td><td>{{.Expected}}</td><td>{{.Skipped}}</td><td>{{rejected .}}</td><td>{{.Checked}}</td><td>{{mismatches .}}</td></tr>

@@ -76,13 +76,18 @@ type VerifyOptions struct {
 // Report is the result of Verify: JSON-serialisable, and rendered by
 // WriteJSON and WriteHTML.
 type Report struct {
-	Job     string       `json:"job"`
-	Started time.Time    `json:"started"`
-	Ended   time.Time    `json:"ended"`
-	Sample  int          `json:"sample,omitempty"`
-	Seed    uint64       `json:"seed,omitempty"`
-	OK      bool         `json:"ok"`
-	Steps   []StepReport `json:"steps"`
+	Job     string    `json:"job"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended"`
+	Sample  int       `json:"sample,omitempty"`
+	Seed    uint64    `json:"seed,omitempty"`
+	// OK is true when nothing differs; rejected records (Rejected) are
+	// reported beside it and are never shown as OK.
+	OK bool `json:"ok"`
+	// Rejected counts the rejects of every step and table, the same way
+	// the per-step and per-table counts do (TotalRejected).
+	Rejected int64        `json:"rejected"`
+	Steps    []StepReport `json:"steps"`
 }
 
 // Mismatches returns the total number of mismatches.
@@ -210,6 +215,7 @@ func Verify(ctx context.Context, job *Job, o VerifyOptions) (*Report, error) {
 	}
 	rep.Ended = time.Now()
 	rep.OK = rep.Mismatches() == 0
+	rep.Rejected = rep.TotalRejected()
 	return rep, nil
 }
 

@@ -121,7 +121,7 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	if !rep.OK {
 		return exitcode.Finished(rep.Mismatches(), fmt.Sprintf("verify: %d mismatches between Odoo and Dataverse; see %s", rep.Mismatches(), htmlPath))
 	}
-	return exitcode.Finished(rep.Rejected(), fmt.Sprintf("verify: no mismatches, but %d records were rejected by the migration; see its rejects file", rep.Rejected()))
+	return exitcode.Finished(rep.TotalRejected(), fmt.Sprintf("verify: no mismatches, but %d records were rejected by the migration; see its rejects file", rep.TotalRejected()))
 }
 
 // PrintReport prints the per-step reconciliation as a table.
@@ -139,9 +139,9 @@ func PrintReport(w io.Writer, rep *migrations.Report) {
 	}
 	output.Table(w, []string{"step", "source", "expected", "skipped", "rejected", "checked", "missing", "duplicated", "differing", "unrecorded"}, rows)
 	switch {
-	case rep.OK && rep.Rejected() > 0:
+	case rep.OK && rep.TotalRejected() > 0:
 		// Rejected records are never OK: they were not migrated.
-		fmt.Fprintf(w, "\nNo mismatches, but %d records were rejected and not migrated.\n", rep.Rejected())
+		fmt.Fprintf(w, "\nNo mismatches, but %d records were rejected and not migrated.\n", rep.TotalRejected())
 	case rep.OK:
 		fmt.Fprintln(w, "\nOK: no mismatches.")
 	default:
