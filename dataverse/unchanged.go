@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/dvsync/dvsync/dataverse/schema"
 )
 
 // lookupChunk bounds the key values per lookup query so that the GET URL
@@ -200,7 +202,13 @@ func (w *batchWriter) sameValues(body, cur Record) bool {
 			if !found {
 				return false
 			}
-			id, ok := boundID(v, target, w.c)
+			targets := []string{target}
+			if col.Type == schema.TypeOwner {
+				// ownerid is one navigation property for a user or a team:
+				// the bind's entity set says which.
+				targets = col.Targets
+			}
+			id, ok := boundID(v, targets, w.c)
 			if !ok || !strings.EqualFold(cur.String(col.ValueProperty()), id) {
 				return false
 			}
@@ -214,10 +222,10 @@ func (w *batchWriter) sameValues(body, cur Record) bool {
 	return true
 }
 
-// boundID is the GUID of a bind "/set(<guid>)" to target's entity set;
-// binds by alternate key cannot be compared without another read, so they
-// count as changes.
-func boundID(v any, target string, c *Client) (string, bool) {
+// boundID is the GUID of a bind "/set(<guid>)" to the entity set of one
+// of targets; binds by alternate key cannot be compared without another
+// read, so they count as changes.
+func boundID(v any, targets []string, c *Client) (string, bool) {
 	s, ok := v.(string)
 	if !ok {
 		return "", false
@@ -226,10 +234,13 @@ func boundID(v any, target string, c *Client) (string, bool) {
 	if err != nil || b.Key.ID == uuid.Nil {
 		return "", false
 	}
-	if t, ok := c.reg.Table(target); ok && b.EntitySet != t.EntitySetName {
-		return "", false
+	for _, target := range targets {
+		t, ok := c.reg.Table(target)
+		if !ok || b.EntitySet == t.EntitySetName {
+			return b.Key.ID.String(), true
+		}
 	}
-	return b.Key.ID.String(), true
+	return "", false
 }
 
 // sameValue compares a value to write with the value read back.
