@@ -33,11 +33,6 @@ type FetchOptions struct {
 // maxFetchPage is the largest FetchXML page (page-results.md).
 const maxFetchPage = 5000
 
-const (
-	fetchCookieAnnotation = "@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"
-	moreRecordsAnnotation = "@Microsoft.Dynamics.CRM.morerecords"
-)
-
 // fetchPage is one response to a FetchXML query.
 type fetchPage struct {
 	Value  []Record `json:"value"`

@@ -16,7 +16,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -338,4 +337,3 @@ func cutKey(seg string) (name, key string, ok bool) {
 	return seg[:open], seg[open+1 : len(seg)-1], true
 }
 
-var errClosed = errors.New("refserver: closed")

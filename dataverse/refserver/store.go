@@ -3,7 +3,6 @@ package refserver
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -563,9 +562,6 @@ func nullIfEmpty(s string) any {
 	}
 	return s
 }
-
-// errUniqueKey marks an alternate-key or primary-key collision.
-var errUniqueKey = errors.New("unique key violation")
 
 func classifySQLError(t *schema.Table, err error) error {
 	if err == nil {

@@ -36,7 +36,6 @@ type builder struct {
 	scripts  map[string]string
 	searches map[string]string
 	toolbars map[string]string
-	configs  []string
 }
 
 func newBuilder() *builder {
