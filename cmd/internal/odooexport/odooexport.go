@@ -40,6 +40,7 @@ type options struct {
 	allFields   bool
 	activeOnly  bool
 	json        bool
+	quiet       bool
 	verbose     bool
 }
 
@@ -86,6 +87,7 @@ gives each model's watermark for the next run.`,
 	f.BoolVar(&o.allFields, "all-fields", false, "read every field, not only the helpdesk field lists (slower)")
 	f.BoolVar(&o.activeOnly, "active-only", false, "leave archived records out")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress on stderr")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log calls and retries to stderr")
 	return cmd
 }
@@ -187,7 +189,9 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	sum, err := reader.Export(ctx, helpdesk.ExportOptions{
 		Dir: o.out, Models: o.models, Since: since, AllFields: o.allFields, ActiveOnly: o.activeOnly,
 		Concurrency: o.concurrency, PageSize: o.pageSize, Parallel: o.parallel,
-		OnStart:    func(total int) { bar = output.NewProgress(streams.Err, int64(total), "export") },
+		OnStart: func(total int) {
+			bar = output.StartProgress(streams.Err, output.ProgressOptions{Total: int64(total), Description: "export", Quiet: o.quiet})
+		},
 		OnProgress: func(n int) { bar.Add(n) },
 	})
 	if bar != nil {
