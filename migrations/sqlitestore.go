@@ -37,20 +37,22 @@ type SQLiteStore struct {
 	db   *sql.DB
 	path string
 
-	mu    sync.Mutex
-	locks map[string]*os.File // run ID -> job lock held by the run
+	mu       sync.Mutex
+	locks    map[string]*os.File // run ID -> job lock held by the run
+	versions Versions
 }
 
 var _ Store = (*SQLiteStore)(nil)
 
 // JobRunningError reports that another process is running the job with
-// the same state file.
+// the same state: a SQLite file, or a PostgreSQL database (Path then names
+// it without its password).
 type JobRunningError struct {
 	Job, Path string
 }
 
 func (e *JobRunningError) Error() string {
-	return fmt.Sprintf("migrations: job %s is already running with state file %s (another dvsync process holds its lock)", e.Job, e.Path)
+	return fmt.Sprintf("migrations: job %s is already running with the state in %s (another dvsync process holds its lock)", e.Job, e.Path)
 }
 
 var errLocked = errors.New("locked")
@@ -205,9 +207,12 @@ func (s *SQLiteStore) Close() error {
 func (s *SQLiteStore) Checkpoint(ctx context.Context, job, step string) (Checkpoint, error) {
 	var c Checkpoint
 	var done int
-	var at string
-	err := s.db.QueryRowContext(ctx, `SELECT cursor, done, updated_at FROM checkpoints WHERE job = ? AND step = ?`, job, step).Scan(&c.Cursor, &done, &at)
+	var at, written string
+	var version int64
+	err := s.db.QueryRowContext(ctx, `SELECT cursor, done, updated_at, version, written FROM checkpoints WHERE job = ? AND step = ?`, job, step).
+		Scan(&c.Cursor, &done, &at, &version, &written)
 	if errors.Is(err, sql.ErrNoRows) {
+		s.versions.SeeCheckpoint(job, step, 0)
 		return Checkpoint{}, nil
 	}
 	if err != nil {
@@ -215,6 +220,10 @@ func (s *SQLiteStore) Checkpoint(ctx context.Context, job, step string) (Checkpo
 	}
 	c.Done = done != 0
 	c.UpdatedAt = parseTime(at)
+	if c.Written, err = ParseWritten(written); err != nil {
+		return Checkpoint{}, fmt.Errorf("migrations: checkpoint of %s/%s: %w", job, step, err)
+	}
+	s.versions.SeeCheckpoint(job, step, version)
 	return c, nil
 }
 
@@ -256,12 +265,10 @@ func (s *SQLiteStore) Commit(ctx context.Context, c Commit) (err error) {
 			return err
 		}
 	}
-	if c.Cursor != "" || c.Done {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (job, step, cursor, done, updated_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (job, step) DO UPDATE SET
-				cursor = CASE WHEN excluded.cursor = '' THEN checkpoints.cursor ELSE excluded.cursor END,
-				done = excluded.done, updated_at = excluded.updated_at`,
-			c.Job, c.Step, c.Cursor, boolInt(c.Done), now()); err != nil {
+	var newVersion int64
+	moved := c.Cursor != "" || c.Done
+	if moved {
+		if newVersion, err = s.swapCheckpoint(ctx, tx, c); err != nil {
 			return err
 		}
 	}
@@ -276,7 +283,52 @@ func (s *SQLiteStore) Commit(ctx context.Context, c Commit) (err error) {
 			return err
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if moved {
+		s.versions.SeeCheckpoint(c.Job, c.Step, newVersion)
+	}
+	return nil
+}
+
+// swapCheckpoint advances a step's checkpoint from the version this store
+// last saw; a store that never read it reads its version now (the engine
+// always reads a step's checkpoint before it commits).
+func (s *SQLiteStore) swapCheckpoint(ctx context.Context, tx *sql.Tx, c Commit) (int64, error) {
+	expected, ok := s.versions.Checkpoint(c.Job, c.Step)
+	if !ok {
+		err := tx.QueryRowContext(ctx, `SELECT version FROM checkpoints WHERE job = ? AND step = ?`, c.Job, c.Step).Scan(&expected)
+		if errors.Is(err, sql.ErrNoRows) {
+			expected = 0
+		} else if err != nil {
+			return 0, err
+		}
+	}
+	written := FormatWritten(SampleWritten(c.IDs))
+	conflict := &ConflictError{Job: c.Job, Name: "the checkpoint of step " + c.Step}
+	if expected == 0 {
+		res, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (job, step, cursor, done, updated_at, version, written) VALUES (?, ?, ?, ?, ?, 1, ?)
+			ON CONFLICT (job, step) DO NOTHING`, c.Job, c.Step, c.Cursor, boolInt(c.Done), now(), written)
+		if err != nil {
+			return 0, err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return 0, conflict
+		}
+		return 1, nil
+	}
+	var version int64
+	err := tx.QueryRowContext(ctx, `UPDATE checkpoints SET
+			cursor = CASE WHEN ?3 = '' THEN cursor ELSE ?3 END,
+			done = ?4, updated_at = ?5, version = version + 1,
+			written = CASE WHEN ?6 = '' THEN written ELSE ?6 END
+		WHERE job = ?1 AND step = ?2 AND version = ?7 RETURNING version`,
+		c.Job, c.Step, c.Cursor, boolInt(c.Done), now(), written, expected).Scan(&version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, conflict
+	}
+	return version, err
 }
 
 func boolInt(b bool) int {
@@ -309,6 +361,7 @@ func (s *SQLiteStore) ResetCheckpoints(ctx context.Context, job string, steps ..
 	if err != nil {
 		return fmt.Errorf("migrations: reset checkpoints of %s: %w", job, err)
 	}
+	s.versions.Forget(job, steps...)
 	return nil
 }
 
@@ -333,23 +386,100 @@ func (s *SQLiteStore) LookupIDs(ctx context.Context, job, step, sourceID string)
 // Value implements Store.
 func (s *SQLiteStore) Value(ctx context.Context, job, name string) (string, bool, error) {
 	var v string
-	err := s.db.QueryRowContext(ctx, `SELECT value FROM job_values WHERE job = ? AND name = ?`, job, name).Scan(&v)
+	var version int64
+	err := s.db.QueryRowContext(ctx, `SELECT value, version FROM job_values WHERE job = ? AND name = ?`, job, name).Scan(&v, &version)
 	if errors.Is(err, sql.ErrNoRows) {
+		s.versions.SeeValue(job, name, 0)
 		return "", false, nil
 	}
 	if err != nil {
 		return "", false, fmt.Errorf("migrations: read %s/%s: %w", job, name, err)
 	}
+	s.versions.SeeValue(job, name, version)
 	return v, true, nil
 }
 
-// SetValue implements Store.
+// SetValue implements Store as a compare-and-swap against the version this
+// store last read or wrote. A value never read here is written whatever
+// holds it (it cannot be advanced from a stale position this store holds).
 func (s *SQLiteStore) SetValue(ctx context.Context, job, name, value string) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO job_values (job, name, value, updated_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (job, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, job, name, value, now())
+	expected, ok := s.versions.Value(job, name)
+	var version int64
+	var err error
+	switch {
+	case !ok:
+		err = s.db.QueryRowContext(ctx, `INSERT INTO job_values (job, name, value, updated_at, version) VALUES (?, ?, ?, ?, 1)
+			ON CONFLICT (job, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, version = job_values.version + 1
+			RETURNING version`, job, name, value, now()).Scan(&version)
+	case expected == 0:
+		err = s.db.QueryRowContext(ctx, `INSERT INTO job_values (job, name, value, updated_at, version) VALUES (?, ?, ?, ?, 1)
+			ON CONFLICT (job, name) DO NOTHING RETURNING version`, job, name, value, now()).Scan(&version)
+	default:
+		err = s.db.QueryRowContext(ctx, `UPDATE job_values SET value = ?, updated_at = ?, version = version + 1
+			WHERE job = ? AND name = ? AND version = ? RETURNING version`, value, now(), job, name, expected).Scan(&version)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return &ConflictError{Job: job, Name: "value " + name}
+	}
 	if err != nil {
 		return fmt.Errorf("migrations: write %s/%s: %w", job, name, err)
 	}
+	s.versions.SeeValue(job, name, version)
+	return nil
+}
+
+// Target implements Store.
+func (s *SQLiteStore) Target(ctx context.Context, job string) (TargetInfo, bool, error) {
+	var t TargetInfo
+	var at string
+	err := s.db.QueryRowContext(ctx, `SELECT target_id, url, recorded_at FROM job_targets WHERE job = ?`, job).Scan(&t.ID, &t.URL, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return TargetInfo{}, false, nil
+	}
+	if err != nil {
+		return TargetInfo{}, false, fmt.Errorf("migrations: read the target of %s: %w", job, err)
+	}
+	t.Recorded = parseTime(at)
+	return t, true, nil
+}
+
+// SetTarget implements Store.
+func (s *SQLiteStore) SetTarget(ctx context.Context, job string, t TargetInfo) error {
+	at := now()
+	_, err := s.db.ExecContext(ctx, `INSERT INTO job_targets (job, target_id, url, recorded_at, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (job) DO UPDATE SET target_id = excluded.target_id, url = excluded.url, updated_at = excluded.updated_at`,
+		job, t.ID, t.URL, at, at)
+	if err != nil {
+		return fmt.Errorf("migrations: record the target of %s: %w", job, err)
+	}
+	return nil
+}
+
+// Clear implements Store. It holds the job's lock while it deletes, so a
+// run in another process is never cleared under its feet.
+func (s *SQLiteStore) Clear(ctx context.Context, job string) (err error) {
+	lock, err := lockFile(s.path + "." + lockName(job) + ".lock")
+	if errors.Is(err, errLocked) {
+		return &JobRunningError{Job: job, Path: s.path}
+	}
+	if err != nil {
+		return fmt.Errorf("migrations: clear %s: %w", job, err)
+	}
+	defer unlockFile(lock)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrations: clear %s: %w", job, err)
+	}
+	defer tx.Rollback()
+	for _, table := range []string{"checkpoints", "idmap", "job_values", "rejects", "job_targets"} {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE job = ?`, job); err != nil {
+			return fmt.Errorf("migrations: clear %s: %w", job, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrations: clear %s: %w", job, err)
+	}
+	s.versions.Forget(job)
 	return nil
 }
 

@@ -2,8 +2,12 @@ package migrations
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"iter"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -16,12 +20,24 @@ import (
 // One process runs a given job at a time: BeginRun fails while another
 // process runs the job, and marks any earlier run of the job still
 // recorded as running (its process died) as interrupted.
+//
+// Checkpoints and values are compare-and-swap: a store remembers the
+// version of each checkpoint and value it last read or wrote, and an
+// update applies only while the row still has that version; otherwise it
+// fails with *ConflictError and nothing of the update is kept. Two handles
+// (two processes, two workers) can never both advance the same step or
+// delta token from the same position.
+//
+// A job's state belongs to one target: SetTarget records which, and the
+// engine refuses to resume against another (see ConfirmTarget).
 type Store interface {
 	// Checkpoint returns the committed position of a step; the zero
 	// Checkpoint when the step never committed.
 	Checkpoint(ctx context.Context, job, step string) (Checkpoint, error)
 	// Commit records the effects of one fully written batch atomically:
 	// ID map entries, rejects, the step's new cursor and the run's counts.
+	// When it moves the checkpoint, a few of the batch's ID map entries
+	// that carry a target ID are kept with it (Checkpoint.Written).
 	Commit(ctx context.Context, c Commit) error
 	// ResetCheckpoints forgets the cursors of the given steps (all steps of
 	// the job when none are given), so the next run reads their sources
@@ -45,8 +61,60 @@ type Store interface {
 	EndRun(ctx context.Context, runID string, status Status, errMsg string) error
 	// Runs returns the journal of a job, oldest first.
 	Runs(ctx context.Context, job string) ([]RunRecord, error)
+	// Target returns the target a job's state belongs to, as SetTarget
+	// recorded it; ok is false when none is recorded.
+	Target(ctx context.Context, job string) (TargetInfo, bool, error)
+	// SetTarget records the target a job's state belongs to. Recorded is
+	// kept from the first call.
+	SetTarget(ctx context.Context, job string, t TargetInfo) error
+	// Clear forgets a job's state in one transaction: checkpoints, ID map,
+	// values, rejects and its target, so the next run starts over as on a
+	// new store. The journal is kept (it is history, not state). Clear
+	// fails with *JobRunningError while a run of the job holds its lock.
+	Clear(ctx context.Context, job string) error
 	Close() error
 }
+
+// TargetInfo names the target a job's state belongs to.
+type TargetInfo struct {
+	// ID is the target's own identity, the same whatever URL reaches it:
+	// a Dataverse organisation ID (WhoAmI's OrganizationId).
+	ID string `json:"id"`
+	// URL is where the target was reached (an environment URL), for
+	// messages.
+	URL string `json:"url"`
+	// Recorded is when the store first recorded the job's target; zero
+	// in what a Target reports.
+	Recorded time.Time `json:"recorded,omitzero"`
+}
+
+// String names the target for messages.
+func (t TargetInfo) String() string {
+	switch {
+	case t.URL != "" && t.ID != "":
+		return fmt.Sprintf("%s (organisation %s)", t.URL, t.ID)
+	case t.URL != "":
+		return t.URL
+	case t.ID != "":
+		return "organisation " + t.ID
+	}
+	return "an unnamed target"
+}
+
+// ConflictError reports that another writer advanced a checkpoint or value
+// since this store last saw it: the losing side of a compare-and-swap.
+// Nothing of the update that failed was kept.
+type ConflictError struct {
+	Job, Name string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("migrations: %s of job %s was advanced by another process since this one read it; nothing was committed", e.Name, e.Job)
+}
+
+// WrittenSample is the number of ID map entries a checkpoint keeps
+// (Checkpoint.Written).
+const WrittenSample = 5
 
 // Checkpoint is a step's committed position.
 type Checkpoint struct {
@@ -55,6 +123,31 @@ type Checkpoint struct {
 	// Done reports that a run read the step's source to its end.
 	Done      bool
 	UpdatedAt time.Time
+	// Written holds up to WrittenSample target records (with their IDs)
+	// of the last batch that moved the checkpoint and wrote any, spread
+	// over the batch, so a resume can confirm the target still holds
+	// them (ConfirmTarget).
+	Written []Ref
+}
+
+// SampleWritten picks up to WrittenSample entries with a target ID, spread
+// evenly over ids (first and last included): the Checkpoint.Written a
+// commit of ids records. Store implementations call it.
+func SampleWritten(ids []IDEntry) []Ref {
+	var with []Ref
+	for _, e := range ids {
+		if e.Ref.ID != "" {
+			with = append(with, e.Ref)
+		}
+	}
+	if len(with) <= WrittenSample {
+		return with
+	}
+	out := make([]Ref, WrittenSample)
+	for i := range out {
+		out[i] = with[i*(len(with)-1)/(WrittenSample-1)]
+	}
+	return out
 }
 
 // Commit is the state change of one batch, applied atomically.
@@ -176,4 +269,81 @@ func (e *ReconcileError) Error() string {
 	c := e.Counts
 	return fmt.Sprintf("migrations: step %s does not reconcile: read %d != created %d + updated %d + written %d + unchanged %d + skipped %d + rejected %d",
 		e.Step, c.Read, c.Created, c.Updated, c.Written, c.Unchanged, c.Skipped, c.Rejected)
+}
+
+// Versions remembers, for a Store implementation, the version of each
+// checkpoint and value the store last read or wrote: the expected side of
+// its compare-and-swap. The zero value is ready to use.
+type Versions struct {
+	mu sync.Mutex
+	m  map[string]int64 // "c\x00job\x00step" or "v\x00job\x00name"
+}
+
+func (v *Versions) get(key string) (int64, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	n, ok := v.m[key]
+	return n, ok
+}
+
+func (v *Versions) set(key string, n int64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil {
+		v.m = map[string]int64{}
+	}
+	v.m[key] = n
+}
+
+// Checkpoint returns the version of a step's checkpoint last seen (0: seen
+// absent); ok is false when this store never saw it.
+func (v *Versions) Checkpoint(job, step string) (int64, bool) {
+	return v.get("c\x00" + job + "\x00" + step)
+}
+
+// SeeCheckpoint records the version of a step's checkpoint read or written.
+func (v *Versions) SeeCheckpoint(job, step string, n int64) { v.set("c\x00"+job+"\x00"+step, n) }
+
+// Value returns the version of a value last seen, as Checkpoint does.
+func (v *Versions) Value(job, name string) (int64, bool) { return v.get("v\x00" + job + "\x00" + name) }
+
+// SeeValue records the version of a value read or written.
+func (v *Versions) SeeValue(job, name string, n int64) { v.set("v\x00"+job+"\x00"+name, n) }
+
+// Forget marks the checkpoints of steps (every step and every value of
+// the job when none is named) as seen absent, after the store removed them.
+func (v *Versions) Forget(job string, steps ...string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	cp, val := "c\x00"+job+"\x00", "v\x00"+job+"\x00"
+	for k := range v.m {
+		switch {
+		case strings.HasPrefix(k, cp) && (len(steps) == 0 || slices.Contains(steps, k[len(cp):])):
+			v.m[k] = 0
+		case len(steps) == 0 && strings.HasPrefix(k, val):
+			v.m[k] = 0
+		}
+	}
+}
+
+// FormatWritten is the text form of Checkpoint.Written that stores keep:
+// "" for none, else JSON.
+func FormatWritten(refs []Ref) string {
+	if len(refs) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(refs)
+	return string(b)
+}
+
+// ParseWritten reads what FormatWritten wrote.
+func ParseWritten(text string) ([]Ref, error) {
+	if text == "" {
+		return nil, nil
+	}
+	var refs []Ref
+	if err := json.Unmarshal([]byte(text), &refs); err != nil {
+		return nil, fmt.Errorf("damaged sample of written records: %w", err)
+	}
+	return refs, nil
 }

@@ -60,20 +60,15 @@ type Store struct {
 
 	mu       sync.Mutex
 	locks    map[string]*pgxpool.Conn // run ID -> connection holding the job's advisory lock
-	versions map[string]int64         // "c\x00job\x00step" or "v\x00job\x00name" -> last seen version
+	versions migrations.Versions
 }
 
 var _ migrations.Store = (*Store)(nil)
 
 // ConflictError reports that another writer advanced a checkpoint or value
-// since this store last saw it: the losing side of a compare-and-swap.
-type ConflictError struct {
-	Job, Name string
-}
-
-func (e *ConflictError) Error() string {
-	return fmt.Sprintf("pgstore: %s of job %s was advanced by another worker since this one read it; nothing was committed", e.Name, e.Job)
-}
+// since this store last saw it: the losing side of a compare-and-swap,
+// the same error the SQLite store returns.
+type ConflictError = migrations.ConflictError
 
 // IsURL reports whether a --state value names a PostgreSQL database rather
 // than a SQLite file.
@@ -118,7 +113,7 @@ func Open(ctx context.Context, conn string, o Options) (*Store, error) {
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
 	cfg.ConnConfig.RuntimeParams["application_name"] = "dvsync"
-	s := &Store{schema: schema, where: Redact(conn), locks: map[string]*pgxpool.Conn{}, versions: map[string]int64{}}
+	s := &Store{schema: schema, where: Redact(conn), locks: map[string]*pgxpool.Conn{}}
 	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: connect to %s: %w", s.where, err)
@@ -248,36 +243,24 @@ func (s *Store) Close() error {
 	return nil
 }
 
-func cpKey(job, step string) string  { return "c\x00" + job + "\x00" + step }
-func valKey(job, name string) string { return "v\x00" + job + "\x00" + name }
-
-func (s *Store) seen(key string) (int64, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.versions[key]
-	return v, ok
-}
-
-func (s *Store) see(key string, version int64) {
-	s.mu.Lock()
-	s.versions[key] = version
-	s.mu.Unlock()
-}
-
 // Checkpoint implements migrations.Store.
 func (s *Store) Checkpoint(ctx context.Context, job, step string) (migrations.Checkpoint, error) {
 	var c migrations.Checkpoint
 	var version int64
-	err := s.pool.QueryRow(ctx, `SELECT cursor, done, updated_at, version FROM checkpoints WHERE job = $1 AND step = $2`, job, step).
-		Scan(&c.Cursor, &c.Done, &c.UpdatedAt, &version)
+	var written string
+	err := s.pool.QueryRow(ctx, `SELECT cursor, done, updated_at, version, written FROM checkpoints WHERE job = $1 AND step = $2`, job, step).
+		Scan(&c.Cursor, &c.Done, &c.UpdatedAt, &version, &written)
 	if errors.Is(err, pgx.ErrNoRows) {
-		s.see(cpKey(job, step), 0)
+		s.versions.SeeCheckpoint(job, step, 0)
 		return migrations.Checkpoint{}, nil
 	}
 	if err != nil {
 		return migrations.Checkpoint{}, s.fail("read checkpoint of "+job+"/"+step, err)
 	}
-	s.see(cpKey(job, step), version)
+	if c.Written, err = migrations.ParseWritten(written); err != nil {
+		return migrations.Checkpoint{}, s.fail("read checkpoint of "+job+"/"+step, err)
+	}
+	s.versions.SeeCheckpoint(job, step, version)
 	return c, nil
 }
 
@@ -349,7 +332,7 @@ func (s *Store) Commit(ctx context.Context, c migrations.Commit) (err error) {
 		return err
 	}
 	if moved {
-		s.see(cpKey(c.Job, c.Step), newVersion)
+		s.versions.SeeCheckpoint(c.Job, c.Step, newVersion)
 	}
 	return nil
 }
@@ -359,7 +342,7 @@ func (s *Store) Commit(ctx context.Context, c migrations.Commit) (err error) {
 // the engine always reads a step's checkpoint before it writes, so only a
 // caller outside the engine takes this path.
 func (s *Store) swapCheckpoint(ctx context.Context, tx pgx.Tx, c migrations.Commit) (int64, error) {
-	expected, ok := s.seen(cpKey(c.Job, c.Step))
+	expected, ok := s.versions.Checkpoint(c.Job, c.Step)
 	if !ok {
 		err := tx.QueryRow(ctx, `SELECT version FROM checkpoints WHERE job = $1 AND step = $2`, c.Job, c.Step).Scan(&expected)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -368,9 +351,10 @@ func (s *Store) swapCheckpoint(ctx context.Context, tx pgx.Tx, c migrations.Comm
 			return 0, err
 		}
 	}
+	written := migrations.FormatWritten(migrations.SampleWritten(c.IDs))
 	if expected == 0 {
-		tag, err := tx.Exec(ctx, `INSERT INTO checkpoints (job, step, cursor, done, version, updated_at) VALUES ($1, $2, $3, $4, 1, now())
-			ON CONFLICT (job, step) DO NOTHING`, c.Job, c.Step, c.Cursor, c.Done)
+		tag, err := tx.Exec(ctx, `INSERT INTO checkpoints (job, step, cursor, done, version, updated_at, written) VALUES ($1, $2, $3, $4, 1, now(), $5)
+			ON CONFLICT (job, step) DO NOTHING`, c.Job, c.Step, c.Cursor, c.Done, written)
 		if err != nil {
 			return 0, err
 		}
@@ -382,9 +366,10 @@ func (s *Store) swapCheckpoint(ctx context.Context, tx pgx.Tx, c migrations.Comm
 	var version int64
 	err := tx.QueryRow(ctx, `UPDATE checkpoints SET
 			cursor = CASE WHEN $3 = '' THEN cursor ELSE $3 END,
-			done = $4, version = version + 1, updated_at = now()
+			done = $4, version = version + 1, updated_at = now(),
+			written = CASE WHEN $6 = '' THEN written ELSE $6 END
 		WHERE job = $1 AND step = $2 AND version = $5 RETURNING version`,
-		c.Job, c.Step, c.Cursor, c.Done, expected).Scan(&version)
+		c.Job, c.Step, c.Cursor, c.Done, expected, written).Scan(&version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, &ConflictError{Job: c.Job, Name: "the checkpoint of step " + c.Step}
 	}
@@ -402,14 +387,7 @@ func (s *Store) ResetCheckpoints(ctx context.Context, job string, steps ...strin
 	if err != nil {
 		return s.fail("reset checkpoints of "+job, err)
 	}
-	s.mu.Lock()
-	prefix := "c\x00" + job + "\x00"
-	for k := range s.versions {
-		if strings.HasPrefix(k, prefix) && (len(steps) == 0 || slices.Contains(steps, strings.TrimPrefix(k, prefix))) {
-			s.versions[k] = 0
-		}
-	}
-	s.mu.Unlock()
+	s.versions.Forget(job, steps...)
 	return nil
 }
 
@@ -436,13 +414,13 @@ func (s *Store) Value(ctx context.Context, job, name string) (string, bool, erro
 	var version int64
 	err := s.pool.QueryRow(ctx, `SELECT value, version FROM job_values WHERE job = $1 AND name = $2`, job, name).Scan(&v, &version)
 	if errors.Is(err, pgx.ErrNoRows) {
-		s.see(valKey(job, name), 0)
+		s.versions.SeeValue(job, name, 0)
 		return "", false, nil
 	}
 	if err != nil {
 		return "", false, s.fail("read "+job+"/"+name, err)
 	}
-	s.see(valKey(job, name), version)
+	s.versions.SeeValue(job, name, version)
 	return v, true, nil
 }
 
@@ -451,7 +429,7 @@ func (s *Store) Value(ctx context.Context, job, name string) (string, bool, erro
 // written only if nobody holds it yet or nobody changed it since it was
 // first read here; see ConflictError.
 func (s *Store) SetValue(ctx context.Context, job, name, value string) error {
-	expected, ok := s.seen(valKey(job, name))
+	expected, ok := s.versions.Value(job, name)
 	var version int64
 	var err error
 	switch {
@@ -474,7 +452,57 @@ func (s *Store) SetValue(ctx context.Context, job, name, value string) error {
 	if err != nil {
 		return s.fail("write "+job+"/"+name, err)
 	}
-	s.see(valKey(job, name), version)
+	s.versions.SeeValue(job, name, version)
+	return nil
+}
+
+// Target implements migrations.Store.
+func (s *Store) Target(ctx context.Context, job string) (migrations.TargetInfo, bool, error) {
+	var t migrations.TargetInfo
+	err := s.pool.QueryRow(ctx, `SELECT target_id, url, recorded_at FROM job_targets WHERE job = $1`, job).Scan(&t.ID, &t.URL, &t.Recorded)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return migrations.TargetInfo{}, false, nil
+	}
+	if err != nil {
+		return migrations.TargetInfo{}, false, s.fail("read the target of "+job, err)
+	}
+	return t, true, nil
+}
+
+// SetTarget implements migrations.Store.
+func (s *Store) SetTarget(ctx context.Context, job string, t migrations.TargetInfo) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO job_targets (job, target_id, url, recorded_at, updated_at) VALUES ($1, $2, $3, now(), now())
+		ON CONFLICT (job) DO UPDATE SET target_id = excluded.target_id, url = excluded.url, updated_at = now()`, job, t.ID, t.URL)
+	if err != nil {
+		return s.fail("record the target of "+job, err)
+	}
+	return nil
+}
+
+// Clear implements migrations.Store. The transaction takes the job's
+// advisory lock, so it fails while a run (in any process) holds it.
+func (s *Store) Clear(ctx context.Context, job string) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return s.fail("clear "+job, err)
+	}
+	defer tx.Rollback(ctx)
+	var got bool
+	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))`, lockKey(s.schema, job)).Scan(&got); err != nil {
+		return s.fail("lock job "+job, err)
+	}
+	if !got {
+		return &JobRunningError{Job: job, Path: s.where}
+	}
+	for _, table := range []string{"checkpoints", "idmap", "job_values", "rejects", "job_targets"} {
+		if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE job = $1`, job); err != nil {
+			return s.fail("clear "+job, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return s.fail("clear "+job, err)
+	}
+	s.versions.Forget(job)
 	return nil
 }
 
@@ -504,14 +532,9 @@ func (s *Store) Rejects(ctx context.Context, job, step string) iter.Seq2[migrati
 }
 
 // JobRunningError reports that another process (possibly on another
-// machine) runs the job against the same database.
-type JobRunningError struct {
-	Job, Where string
-}
-
-func (e *JobRunningError) Error() string {
-	return fmt.Sprintf("pgstore: job %s is already running against %s (another dvsync process holds its lock)", e.Job, e.Where)
-}
+// machine) runs the job against the same database: the SQLite store's
+// error, so commands exit with the same code (4) whatever the store.
+type JobRunningError = migrations.JobRunningError
 
 func lockKey(schema, job string) string { return "dvsync-job:" + schema + ":" + job }
 
@@ -535,7 +558,7 @@ func (s *Store) BeginRun(ctx context.Context, job string, steps []string) (_ str
 	}
 	if !got {
 		conn.Release()
-		return "", &JobRunningError{Job: job, Where: s.where}
+		return "", &JobRunningError{Job: job, Path: s.where}
 	}
 	defer func() {
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -61,71 +60,6 @@ func TestPostgresStoreConforms(t *testing.T) {
 		schema := freshSchema(t, url)
 		return func(t *testing.T) migrations.Store { return open(t, url, schema) }
 	}, storetest.ErrorAs[*pgstore.JobRunningError])
-}
-
-// Two workers that both read a step's checkpoint cannot both advance it:
-// the second commit fails and leaves nothing behind.
-func TestCheckpointCompareAndSwap(t *testing.T) {
-	url := testDatabase(t)
-	schema := freshSchema(t, url)
-	ctx := t.Context()
-	a, b := open(t, url, schema), open(t, url, schema)
-	for _, s := range []*pgstore.Store{a, b} {
-		if _, err := s.Checkpoint(ctx, "j", "tickets"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := a.Commit(ctx, migrations.Commit{Job: "j", Step: "tickets", Cursor: "100"}); err != nil {
-		t.Fatal(err)
-	}
-	err := b.Commit(ctx, migrations.Commit{Job: "j", Step: "tickets", Cursor: "50",
-		IDs: []migrations.IDEntry{{SourceID: "x", Ref: migrations.Ref{Table: "incident", Key: "k", ID: "1"}}}})
-	var conflict *pgstore.ConflictError
-	if !errors.As(err, &conflict) {
-		t.Fatalf("stale commit: %v", err)
-	}
-	if refs, _ := a.LookupIDs(ctx, "j", "tickets", "x"); len(refs) != 0 {
-		t.Errorf("the losing commit left ID map entries: %+v", refs)
-	}
-	if cp, _ := a.Checkpoint(ctx, "j", "tickets"); cp.Cursor != "100" {
-		t.Errorf("checkpoint %+v", cp)
-	}
-	// After reading again, b may advance.
-	if _, err := b.Checkpoint(ctx, "j", "tickets"); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Commit(ctx, migrations.Commit{Job: "j", Step: "tickets", Cursor: "200"}); err != nil {
-		t.Fatalf("commit after a fresh read: %v", err)
-	}
-	// Both insert a first checkpoint: one wins.
-	for _, s := range []*pgstore.Store{a, b} {
-		s.Checkpoint(ctx, "j", "new")
-	}
-	errA := a.Commit(ctx, migrations.Commit{Job: "j", Step: "new", Cursor: "1"})
-	errB := b.Commit(ctx, migrations.Commit{Job: "j", Step: "new", Cursor: "2"})
-	if errA != nil || !errors.As(errB, &conflict) {
-		t.Errorf("first checkpoint race: %v / %v", errA, errB)
-	}
-}
-
-func TestDeltaTokenCompareAndSwap(t *testing.T) {
-	url := testDatabase(t)
-	schema := freshSchema(t, url)
-	ctx := t.Context()
-	a, b := open(t, url, schema), open(t, url, schema)
-	a.SetValue(ctx, "sync", "delta:incident", "t1")
-	a.Value(ctx, "sync", "delta:incident")
-	b.Value(ctx, "sync", "delta:incident")
-	if err := a.SetValue(ctx, "sync", "delta:incident", "t2"); err != nil {
-		t.Fatal(err)
-	}
-	var conflict *pgstore.ConflictError
-	if err := b.SetValue(ctx, "sync", "delta:incident", "t2-other"); !errors.As(err, &conflict) {
-		t.Fatalf("stale token write: %v", err)
-	}
-	if v, _, _ := a.Value(ctx, "sync", "delta:incident"); v != "t2" {
-		t.Errorf("token %q", v)
-	}
 }
 
 func TestOpenErrorsNameNoPassword(t *testing.T) {

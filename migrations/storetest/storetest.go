@@ -31,6 +31,11 @@ func Run(t *testing.T, newBacking NewBacking, isRunning IsRunning) {
 	t.Run("InterruptedRun", func(t *testing.T) { testInterrupted(t, newBacking(t)) })
 	t.Run("JobLock", func(t *testing.T) { testLock(t, newBacking(t), isRunning) })
 	t.Run("ConcurrentCommits", func(t *testing.T) { testConcurrentCommits(t, newBacking(t)) })
+	t.Run("CheckpointCompareAndSwap", func(t *testing.T) { testCheckpointCAS(t, newBacking(t)) })
+	t.Run("ValueCompareAndSwap", func(t *testing.T) { testValueCAS(t, newBacking(t)) })
+	t.Run("WrittenSample", func(t *testing.T) { testWritten(t, newBacking(t)) })
+	t.Run("Target", func(t *testing.T) { testTarget(t, newBacking(t)) })
+	t.Run("Clear", func(t *testing.T) { testClear(t, newBacking(t), isRunning) })
 }
 
 func testValues(t *testing.T, open Backing) {
@@ -259,6 +264,259 @@ func testConcurrentCommits(t *testing.T, open Backing) {
 	runs, _ := s.Runs(ctx, "j")
 	if len(runs) != 1 || runs[0].Steps[0].Counts.Created != workers*batches {
 		t.Errorf("counts lost: %+v", runs)
+	}
+}
+
+func isConflict(err error) bool { return ErrorAs[*migrations.ConflictError](err) }
+
+// testCheckpointCAS: two handles that both read a step's checkpoint cannot
+// both advance it; the loser's whole commit (ID map included) is dropped,
+// and it may advance once it has read the checkpoint again.
+func testCheckpointCAS(t *testing.T, open Backing) {
+	ctx := t.Context()
+	a, b := open(t), open(t)
+	for _, s := range []migrations.Store{a, b} {
+		if _, err := s.Checkpoint(ctx, "j", "tickets"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Commit(ctx, migrations.Commit{Job: "j", Step: "tickets", Cursor: "100"}); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Commit(ctx, migrations.Commit{Job: "j", Step: "tickets", Cursor: "50",
+		IDs: []migrations.IDEntry{{SourceID: "x", Ref: migrations.Ref{Table: "incident", Key: "k", ID: "1"}}}})
+	if !isConflict(err) {
+		t.Fatalf("stale commit: %v", err)
+	}
+	if refs, _ := a.LookupIDs(ctx, "j", "tickets", "x"); len(refs) != 0 {
+		t.Errorf("the losing commit left ID map entries: %+v", refs)
+	}
+	if cp, _ := a.Checkpoint(ctx, "j", "tickets"); cp.Cursor != "100" {
+		t.Errorf("checkpoint %+v", cp)
+	}
+	// a keeps advancing from what it wrote itself.
+	if err := a.Commit(ctx, migrations.Commit{Job: "j", Step: "tickets", Cursor: "150"}); err != nil {
+		t.Fatalf("a second commit of the winner: %v", err)
+	}
+	if _, err := b.Checkpoint(ctx, "j", "tickets"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(ctx, migrations.Commit{Job: "j", Step: "tickets", Cursor: "200"}); err != nil {
+		t.Fatalf("commit after a fresh read: %v", err)
+	}
+	// A commit that keeps the cursor (no checkpoint move) is no swap.
+	if err := a.Commit(ctx, migrations.Commit{Job: "j", Step: "tickets",
+		IDs: []migrations.IDEntry{{SourceID: "y", Ref: migrations.Ref{Table: "incident", Key: "k2", ID: "2"}}}}); err != nil {
+		t.Errorf("a commit that does not move the checkpoint: %v", err)
+	}
+	// Both insert a first checkpoint: one wins.
+	for _, s := range []migrations.Store{a, b} {
+		s.Checkpoint(ctx, "j", "new")
+	}
+	errA := a.Commit(ctx, migrations.Commit{Job: "j", Step: "new", Cursor: "1"})
+	errB := b.Commit(ctx, migrations.Commit{Job: "j", Step: "new", Cursor: "2"})
+	if errA != nil || !isConflict(errB) {
+		t.Errorf("first checkpoint race: %v / %v", errA, errB)
+	}
+}
+
+// testValueCAS: delta tokens and watermarks advance only from the version
+// their writer last saw.
+func testValueCAS(t *testing.T, open Backing) {
+	ctx := t.Context()
+	a, b := open(t), open(t)
+	if err := a.SetValue(ctx, "sync", "delta:incident", "t1"); err != nil {
+		t.Fatal(err)
+	}
+	a.Value(ctx, "sync", "delta:incident")
+	b.Value(ctx, "sync", "delta:incident")
+	if err := a.SetValue(ctx, "sync", "delta:incident", "t2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetValue(ctx, "sync", "delta:incident", "t2-other"); !isConflict(err) {
+		t.Fatalf("stale token write: %v", err)
+	}
+	if v, _, _ := b.Value(ctx, "sync", "delta:incident"); v != "t2" {
+		t.Errorf("token %q", v)
+	}
+	if err := b.SetValue(ctx, "sync", "delta:incident", "t3"); err != nil {
+		t.Errorf("write after a fresh read: %v", err)
+	}
+	// Both saw the value absent: the first to create it wins.
+	a.Value(ctx, "sync", "watermark")
+	b.Value(ctx, "sync", "watermark")
+	errA := a.SetValue(ctx, "sync", "watermark", "2025-01-01")
+	errB := b.SetValue(ctx, "sync", "watermark", "2024-01-01")
+	if errA != nil || !isConflict(errB) {
+		t.Errorf("first value race: %v / %v", errA, errB)
+	}
+	if v, _, _ := a.Value(ctx, "sync", "watermark"); v != "2025-01-01" {
+		t.Errorf("watermark %q", v)
+	}
+}
+
+// testWritten: a checkpoint keeps a spread sample of the records its last
+// batch wrote, with their IDs, for the resume check.
+func testWritten(t *testing.T, open Backing) {
+	ctx := t.Context()
+	s := open(t)
+	s.Checkpoint(ctx, "j", "notes")
+	var ids []migrations.IDEntry
+	for i := range 12 {
+		id := fmt.Sprintf("id-%02d", i)
+		if i%3 == 1 {
+			id = "" // written by alternate key, response named no ID
+		}
+		ids = append(ids, migrations.IDEntry{SourceID: fmt.Sprint(i), Ref: migrations.Ref{Table: "annotation", Key: fmt.Sprintf("k%d", i), ID: id}})
+	}
+	if err := s.Commit(ctx, migrations.Commit{Job: "j", Step: "notes", Cursor: "12", IDs: ids}); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := s.Checkpoint(ctx, "j", "notes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range cp.Written {
+		if r.Table != "annotation" {
+			t.Errorf("sample ref %+v", r)
+		}
+		got = append(got, r.ID)
+	}
+	if fmt.Sprint(got) != "[id-00 id-02 id-05 id-08 id-11]" {
+		t.Errorf("sample %v, want five IDs spread over the batch, first and last included", got)
+	}
+	// A batch that wrote nothing with an ID keeps the last sample; one
+	// that wrote some replaces it.
+	if err := s.Commit(ctx, migrations.Commit{Job: "j", Step: "notes", Cursor: "20"}); err != nil {
+		t.Fatal(err)
+	}
+	if cp, _ := s.Checkpoint(ctx, "j", "notes"); cp.Cursor != "20" || len(cp.Written) != 5 {
+		t.Errorf("after an empty batch: %+v", cp)
+	}
+	err = s.Commit(ctx, migrations.Commit{Job: "j", Step: "notes", Cursor: "21", Done: true,
+		IDs: []migrations.IDEntry{{SourceID: "21", Ref: migrations.Ref{Table: "annotation", Key: "k21", ID: "id-21"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp, _ := s.Checkpoint(ctx, "j", "notes"); len(cp.Written) != 1 || cp.Written[0] != (migrations.Ref{Table: "annotation", Key: "k21", ID: "id-21"}) {
+		t.Errorf("after a one-record batch: %+v", cp.Written)
+	}
+}
+
+// testTarget: the store records which target a job's state belongs to.
+func testTarget(t *testing.T, open Backing) {
+	ctx := t.Context()
+	s := open(t)
+	if _, ok, err := s.Target(ctx, "j"); ok || err != nil {
+		t.Fatalf("target of a new job: %v %v", ok, err)
+	}
+	if err := s.SetTarget(ctx, "j", migrations.TargetInfo{ID: "org-a", URL: "https://a.example/"}); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := s.Target(ctx, "j")
+	if !ok || err != nil || got.ID != "org-a" || got.URL != "https://a.example/" || got.Recorded.IsZero() {
+		t.Fatalf("target %+v %v %v", got, ok, err)
+	}
+	// The same organisation reached at another URL: the URL follows, the
+	// first recording time stays.
+	if err := s.SetTarget(ctx, "j", migrations.TargetInfo{ID: "org-a", URL: "https://a2.example/"}); err != nil {
+		t.Fatal(err)
+	}
+	again, _, _ := open(t).Target(ctx, "j")
+	if again.URL != "https://a2.example/" || !again.Recorded.Equal(got.Recorded) {
+		t.Errorf("after a second SetTarget: %+v (first %+v)", again, got)
+	}
+	if _, ok, _ := s.Target(ctx, "other"); ok {
+		t.Error("a target leaks across jobs")
+	}
+}
+
+// testClear: Clear forgets a job's state at once, leaves other jobs and
+// the journal alone, waits for no running job (it refuses), and a handle
+// that read the state before cannot advance it afterwards.
+func testClear(t *testing.T, open Backing, isRunning IsRunning) {
+	ctx := t.Context()
+	a, b := open(t), open(t)
+	fill := func(job string) {
+		run, err := a.BeginRun(ctx, job, []string{"one"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Checkpoint(ctx, job, "one")
+		err = a.Commit(ctx, migrations.Commit{Job: job, Step: "one", RunID: run, Cursor: "9", Done: true,
+			IDs:     []migrations.IDEntry{{SourceID: "1", Ref: migrations.Ref{Table: "account", Key: "id=a", ID: "a"}}},
+			Rejects: []migrations.RejectState{{SourceID: "2", Reason: "map", Error: "no name"}},
+			Counts:  migrations.Counts{Read: 2, Created: 1, Rejected: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.SetValue(ctx, job, "baseline:account", "3"); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.SetTarget(ctx, job, migrations.TargetInfo{ID: "org", URL: "https://a.example/"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.EndRun(ctx, run, migrations.StatusSucceeded, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fill("j")
+	fill("keep")
+	b.Checkpoint(ctx, "j", "one") // b saw the state before it was cleared
+
+	// A running job is not cleared.
+	run, err := a.BeginRun(ctx, "j", []string{"one"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Clear(ctx, "j"); !isRunning(err) {
+		t.Fatalf("Clear of a running job: %v", err)
+	}
+	if cp, _ := b.Checkpoint(ctx, "j", "one"); cp.Cursor != "9" {
+		t.Fatalf("a refused Clear removed the checkpoint: %+v", cp)
+	}
+	a.EndRun(ctx, run, migrations.StatusSucceeded, "")
+	b.Checkpoint(ctx, "j", "one")
+
+	if err := a.Clear(ctx, "j"); err != nil {
+		t.Fatal(err)
+	}
+	if cp, _ := a.Checkpoint(ctx, "j", "one"); cp.Cursor != "" || cp.Done || len(cp.Written) != 0 {
+		t.Errorf("checkpoint after Clear: %+v", cp)
+	}
+	if refs, _ := a.LookupIDs(ctx, "j", "one", "1"); len(refs) != 0 {
+		t.Errorf("ID map after Clear: %+v", refs)
+	}
+	if _, ok, _ := a.Value(ctx, "j", "baseline:account"); ok {
+		t.Error("value kept after Clear")
+	}
+	if _, ok, _ := a.Target(ctx, "j"); ok {
+		t.Error("target kept after Clear")
+	}
+	for r, err := range a.Rejects(ctx, "j", "one") {
+		t.Errorf("reject kept after Clear: %+v %v", r, err)
+	}
+	if runs, _ := a.Runs(ctx, "j"); len(runs) != 2 {
+		t.Errorf("the journal is history and stays: %d runs", len(runs))
+	}
+	// Another job is untouched.
+	if cp, _ := a.Checkpoint(ctx, "keep", "one"); cp.Cursor != "9" {
+		t.Errorf("Clear of j touched keep: %+v", cp)
+	}
+	if _, ok, _ := a.Target(ctx, "keep"); !ok {
+		t.Error("Clear of j removed keep's target")
+	}
+	// b read the checkpoint before the Clear: it cannot bring it back.
+	if err := b.Commit(ctx, migrations.Commit{Job: "j", Step: "one", Cursor: "10"}); !isConflict(err) {
+		t.Errorf("a commit from before the Clear: %v", err)
+	}
+	// The clearing handle starts over from nothing.
+	if err := a.Commit(ctx, migrations.Commit{Job: "j", Step: "one", Cursor: "1"}); err != nil {
+		t.Errorf("first commit after Clear: %v", err)
+	}
+	if err := a.SetValue(ctx, "j", "baseline:account", "0"); err != nil {
+		t.Errorf("first value after Clear: %v", err)
 	}
 }
 
