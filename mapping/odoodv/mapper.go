@@ -145,14 +145,17 @@ func (mp *Mapper) Account(p helpdesk.Partner) Result {
 		f["telephone1"] = truncate(p.Phone, 50)
 	}
 	setCreated(f, rawTime(p.Raw, "create_date"))
-	inactive(f, p.Active)
-	return write(Record{Table: "account", ID: mp.AccountID(p.ID), Fields: f})
+	return write(Record{Table: "account", ID: mp.AccountID(p.ID), Fields: f, State: inactive(p.Active)})
 }
 
-func inactive(f map[string]any, active bool) {
-	if !active {
-		f[ColState], f[ColStatus] = 1, 2
+// inactive is the state of an archived Odoo record: Inactive (1, 2), the
+// same on accounts, contacts and queues; nil leaves an active record as
+// Dataverse creates it.
+func inactive(active bool) *State {
+	if active {
+		return nil
 	}
+	return &State{Code: 1, Reason: 2}
 }
 
 // Contact maps a person partner to a contact, parented to its company's
@@ -202,8 +205,7 @@ func (mp *Mapper) Contact(p helpdesk.Partner, ids Migrated) Result {
 		}
 	}
 	setCreated(f, rawTime(p.Raw, "create_date"))
-	inactive(f, p.Active)
-	res.Records = []Record{{Table: "contact", ID: mp.ContactID(p.ID), Fields: f}}
+	res.Records = []Record{{Table: "contact", ID: mp.ContactID(p.ID), Fields: f, State: inactive(p.Active)}}
 	return res
 }
 
@@ -228,8 +230,7 @@ func (mp *Mapper) Queue(t helpdesk.Team) Result {
 		f["description"] = truncate(desc, 4000)
 	}
 	setCreated(f, rawTime(t.Raw, "create_date"))
-	inactive(f, t.Active)
-	return write(Record{Table: "queue", ID: mp.QueueID(t.ID), Fields: f})
+	return write(Record{Table: "queue", ID: mp.QueueID(t.ID), Fields: f, State: inactive(t.Active)})
 }
 
 // SLA maps a team that uses SLAs to the SLA grouping its policies. The
@@ -256,8 +257,6 @@ func (mp *Mapper) SLA(t helpdesk.Team) Result {
 		"slatype":          1, // Enhanced: SLA KPI instances record outcomes per item
 		"primaryentityotc": 112,
 		"allowpauseresume": false,
-		ColState:           1, // Active
-		ColStatus:          2,
 	}
 	if t.Calendar.Valid() {
 		desc += " on the Odoo calendar " + strconv.Quote(t.Calendar.Name)
@@ -274,7 +273,8 @@ func (mp *Mapper) SLA(t helpdesk.Team) Result {
 		desc += " (the team has no calendar: around the clock)"
 	}
 	f["description"] = truncate(desc+".", 2000)
-	return write(Record{Table: "sla", ID: mp.id(modelTeamSLA, t.ID), Fields: f})
+	// An SLA is created in Draft and only applies once Active (1, 2).
+	return write(Record{Table: "sla", ID: mp.id(modelTeamSLA, t.ID), Fields: f, State: &State{Code: 1, Reason: 2}})
 }
 
 // UserEmail is the Dataverse email an Odoo user is matched by: the user map
@@ -318,7 +318,7 @@ func (mp *Mapper) User(u helpdesk.User) Result {
 		return reject("user %d (%s) has no email to match a Dataverse user: add it to users.map", u.ID, u.Login)
 	}
 	return write(Record{Table: "systemuser", Key: map[string]any{"internalemailaddress": email},
-		Fields: map[string]any{FieldMatchOnly: true}})
+		Fields: map[string]any{}, MatchOnly: true})
 }
 
 // SubjectRoot is the subject every tag subject sits under (tags.mode
@@ -577,20 +577,21 @@ func (mp *Mapper) Case(t helpdesk.Ticket, ids Migrated) Result {
 		stage = helpdesk.Stage{ID: t.Stage.ID, Name: t.Stage.Name, Closed: t.Closed}
 	}
 	st := mp.CaseState(stage)
+	var state *State
 	if st.State != StateActive || st.Status != 1 {
-		f[ColState], f[ColStatus] = stateCodes[st.State], st.Status
+		state = &State{Code: stateCodes[st.State], Reason: st.Status}
 	}
 	if st.State == StateResolved {
-		f[FieldResolutionSubject] = truncate(expand(mp.m.Tickets.ResolutionSubject, map[string]string{"stage": stage.Name, "ref": ref}), 200)
+		state.Close = &Resolution{Subject: truncate(expand(mp.m.Tickets.ResolutionSubject, map[string]string{"stage": stage.Name, "ref": ref}), 200)}
 		closed := t.CloseDate
 		if closed.IsZero() {
 			closed = t.LastStageUpdate
 		}
 		if !closed.IsZero() {
-			f[FieldResolvedOn] = dvTime(closed)
+			state.Close.ResolvedOn = dvTime(closed)
 		}
 	}
-	res.Records = append(res.Records, Record{Table: "incident", ID: mp.IncidentID(t.ID), Fields: f})
+	res.Records = append(res.Records, Record{Table: "incident", ID: mp.IncidentID(t.ID), Fields: f, State: state})
 
 	// Queue.
 	if t.Team.Valid() {
@@ -774,13 +775,14 @@ func (mp *Mapper) Article(a helpdesk.Article) Result {
 		f["keywords"] = truncate(strings.Join(path, "; "), 4000)
 	}
 	setCreated(f, rawTime(a.Raw, "create_date"))
+	var state *State
 	switch {
 	case !a.Active:
-		f[ColState], f[ColStatus] = 5, 12 // Archived
+		state = &State{Code: 5, Reason: 12} // Archived
 	case a.Published:
-		f[ColState], f[ColStatus] = 3, 7 // Published
+		state = &State{Code: 3, Reason: 7} // Published
 	}
-	return write(Record{Table: "knowledgearticle", ID: mp.id(modelArticle, a.ID), Fields: f})
+	return write(Record{Table: "knowledgearticle", ID: mp.id(modelArticle, a.ID), Fields: f, State: state})
 }
 
 func (mp *Mapper) ancestors(a helpdesk.Article) []string {

@@ -87,12 +87,28 @@ func one(t *testing.T, r Result, table string) Record {
 		t.Fatalf("want a %s record, got err=%v skip=%q", table, r.Err, r.Skip)
 	}
 	for _, rec := range r.Records {
+		// Writer instructions are typed fields, never columns.
+		for col := range rec.Fields {
+			if col == "statecode" || col == "statuscode" || strings.HasPrefix(col, "@dvsync") {
+				t.Errorf("%s record carries the writer instruction %s among its columns", rec.Table, col)
+			}
+		}
+	}
+	for _, rec := range r.Records {
 		if rec.Table == table {
 			return rec
 		}
 	}
 	t.Fatalf("no %s record in %+v", table, r.Records)
 	return Record{}
+}
+
+// stateOf is the state a record asks to be moved to; -1, -1 without one.
+func stateOf(r Record) (code, reason int) {
+	if r.State == nil {
+		return -1, -1
+	}
+	return r.State.Code, r.State.Reason
 }
 
 func TestDeterministicIDs(t *testing.T) {
@@ -138,14 +154,14 @@ func TestPartners(t *testing.T) {
 						t.Errorf("%s = %v, want %v", k, r.Fields[k], v)
 					}
 				}
-				if _, ok := r.Fields[ColState]; ok {
+				if r.State != nil {
 					t.Error("active account carries a state")
 				}
 			}},
 		{name: "archived company is inactive", p: helpdesk.Partner{ID: 11, Name: "Old Co", IsCompany: true},
 			account: true, check: func(t *testing.T, r Record) {
-				if r.Fields[ColState] != 1 || r.Fields[ColStatus] != 2 {
-					t.Errorf("state %v/%v, want 1/2", r.Fields[ColState], r.Fields[ColStatus])
+				if code, reason := stateOf(r); code != 1 || reason != 2 {
+					t.Errorf("state %v/%v, want 1/2", code, reason)
 				}
 			}},
 		{name: "company without name is rejected", p: helpdesk.Partner{ID: 12, IsCompany: true, Active: true}, account: true, reject: "no name"},
@@ -250,14 +266,14 @@ func TestQueuesAndSLAs(t *testing.T) {
 		t.Error("queue ID not deterministic")
 	}
 	priv := one(t, mp.Queue(helpdesk.Team{ID: 2, Name: "VIP", Visibility: "invited_internal"}), "queue")
-	if priv.Fields["queueviewtype"] != 1 || priv.Fields[ColState] != 1 {
-		t.Errorf("private archived queue %v", priv.Fields)
+	if code, _ := stateOf(priv); priv.Fields["queueviewtype"] != 1 || code != 1 {
+		t.Errorf("private archived queue %v, state %+v", priv.Fields, priv.State)
 	}
 	checkOutcome(t, mp.Queue(helpdesk.Team{ID: 3}), "", "no name")
 
 	sla := one(t, mp.SLA(testContext().Teams[0]), "sla")
-	if sla.Fields["name"] != "Customer Care (Odoo SLA)" || sla.Fields["primaryentityotc"] != 112 || sla.Fields[ColState] != 1 || sla.Fields[ColStatus] != 2 {
-		t.Errorf("sla %v", sla.Fields)
+	if code, reason := stateOf(sla); sla.Fields["name"] != "Customer Care (Odoo SLA)" || sla.Fields["primaryentityotc"] != 112 || code != 1 || reason != 2 {
+		t.Errorf("sla %v, state %+v", sla.Fields, sla.State)
 	}
 	if d := sla.Fields["description"].(string); !strings.Contains(d, `"Standard 40 hours/week"`) || !strings.Contains(d, "2 policies") || !strings.Contains(d, "not mapped") {
 		t.Errorf("calendar not recorded: %q", d)
@@ -334,7 +350,7 @@ func TestUsers(t *testing.T) {
 			continue
 		}
 		rec := one(t, r, "systemuser")
-		if rec.Key["internalemailaddress"] != tt.email || rec.Fields[FieldMatchOnly] != true {
+		if rec.Key["internalemailaddress"] != tt.email || !rec.MatchOnly || len(rec.Fields) != 0 {
 			t.Errorf("user %d: %+v, want match on %s", tt.u.ID, rec, tt.email)
 		}
 	}
@@ -472,10 +488,8 @@ func TestCases(t *testing.T) {
 			if d := inc.Fields["description"].(string); d != "Hello,\nit burns & smokes.\n\n[Odoo ticket 42; channel: Email; stage: In Progress]" {
 				t.Errorf("description %q", d)
 			}
-			for _, k := range []string{ColState, ColStatus, FieldResolutionSubject} {
-				if _, ok := inc.Fields[k]; ok {
-					t.Errorf("open case has %s", k)
-				}
+			if inc.State != nil {
+				t.Errorf("open case has state %+v", inc.State)
 			}
 			qi := one(t, r, "queueitem")
 			if qi.Fields["objectid_incident@odata.bind"] != incBind || qi.Fields["queueid@odata.bind"] != "/queues("+mp.QueueID(1).String()+")" {
@@ -517,26 +531,27 @@ func TestCases(t *testing.T) {
 			t.CloseDate = time.Date(2025, 10, 3, 9, 30, 0, 0, time.UTC)
 		}), ids: partnerIDs, check: func(t *testing.T, r Result) {
 			inc := one(t, r, "incident")
-			if inc.Fields[ColState] != 1 || inc.Fields[ColStatus] != 5 || inc.Fields[FieldResolutionSubject] != "Resolved in Odoo (Solved)" || inc.Fields[FieldResolvedOn] != "2025-10-03T09:30:00Z" {
-				t.Errorf("resolved %v", inc.Fields)
+			if code, reason := stateOf(inc); code != 1 || reason != 5 || inc.State.Close == nil ||
+				*inc.State.Close != (Resolution{Subject: "Resolved in Odoo (Solved)", ResolvedOn: "2025-10-03T09:30:00Z"}) {
+				t.Errorf("resolved %+v", inc.State)
 			}
 		}},
 		{name: "cancelled ticket", t: ticket(func(t *helpdesk.Ticket) { t.Stage = odoo.Many2One{ID: 5, Name: "Cancelled"}; t.Closed = true }), ids: partnerIDs,
 			check: func(t *testing.T, r Result) {
 				inc := one(t, r, "incident")
-				if inc.Fields[ColState] != 2 || inc.Fields[ColStatus] != 6 || inc.Fields[FieldResolutionSubject] != nil {
-					t.Errorf("cancelled %v", inc.Fields)
+				if code, reason := stateOf(inc); code != 2 || reason != 6 || inc.State.Close != nil {
+					t.Errorf("cancelled %+v", inc.State)
 				}
 			}},
 		{name: "on hold", t: ticket(func(t *helpdesk.Ticket) { t.Stage = odoo.Many2One{ID: 3} }), ids: partnerIDs, check: func(t *testing.T, r Result) {
 			inc := one(t, r, "incident")
-			if inc.Fields[ColState] != 0 || inc.Fields[ColStatus] != 2 {
-				t.Errorf("on hold %v/%v", inc.Fields[ColState], inc.Fields[ColStatus])
+			if code, reason := stateOf(inc); inc.State == nil || code != 0 || reason != 2 {
+				t.Errorf("on hold %+v", inc.State)
 			}
 		}},
 		{name: "unknown stage uses the ticket's closed flag", t: ticket(func(t *helpdesk.Ticket) { t.Stage = odoo.Many2One{ID: 77, Name: "Shipped"}; t.Closed = true }), ids: partnerIDs,
 			check: func(t *testing.T, r Result) {
-				if one(t, r, "incident").Fields[ColState] != 1 {
+				if code, _ := stateOf(one(t, r, "incident")); code != 1 {
 					t.Error("closed ticket in an unknown stage not resolved")
 				}
 			}},
@@ -674,16 +689,19 @@ func TestArticles(t *testing.T) {
 		Published: true, Active: true, Raw: raw("create_date", "2025-11-03 10:12:00")}
 	r := one(t, mp.Article(a), "knowledgearticle")
 	want := map[string]any{"title": "Invoices", "content": a.Body, "keywords": "Help Center; Billing", "articlepublicnumber": "ODOO-KB-3",
-		"isinternal": false, ColState: 3, ColStatus: 7, "description": "Invoices Sent monthly.", "overriddencreatedon": "2025-11-03T10:12:00Z"}
+		"isinternal": false, "description": "Invoices Sent monthly.", "overriddencreatedon": "2025-11-03T10:12:00Z"}
 	for k, v := range want {
 		if r.Fields[k] != v {
 			t.Errorf("%s = %v, want %v", k, r.Fields[k], v)
 		}
 	}
+	if code, reason := stateOf(r); code != 3 || reason != 7 {
+		t.Errorf("published article state %v/%v", code, reason)
+	}
 	draft := a
 	draft.Published, draft.Parent = false, odoo.Many2One{}
 	r = one(t, mp.Article(draft), "knowledgearticle")
-	if _, ok := r.Fields[ColState]; ok || r.Fields["isinternal"] != true || r.Fields["keywords"] != nil {
+	if r.State != nil || r.Fields["isinternal"] != true || r.Fields["keywords"] != nil {
 		t.Errorf("draft %v", r.Fields)
 	}
 	orphan := a
@@ -700,8 +718,8 @@ func TestArticles(t *testing.T) {
 	archived.Active = false
 	checkOutcome(t, mp.Article(archived), "archived", "")
 	keep := newMapper(t, mustMap(t, "articles: {migrate_archived: true}"))
-	if r := one(t, keep.Article(archived), "knowledgearticle"); r.Fields[ColState] != 5 || r.Fields[ColStatus] != 12 {
-		t.Errorf("archived article state %v/%v", r.Fields[ColState], r.Fields[ColStatus])
+	if r := one(t, keep.Article(archived), "knowledgearticle"); r.State == nil || r.State.Code != 5 || r.State.Reason != 12 {
+		t.Errorf("archived article state %+v", r.State)
 	}
 	tmpl := a
 	tmpl.Raw = raw("is_template", true)

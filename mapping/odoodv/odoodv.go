@@ -44,31 +44,10 @@ const (
 	StepArticles    = "articles"
 )
 
-// Writer instructions travel as fields whose names start with "@dvsync.":
-// they are annotations, so comparisons skip them, and a writer must remove
-// them before sending a record.
-const (
-	// FieldMatchOnly (true) marks a record to be looked up by its key,
-	// never written: Dataverse users exist already.
-	FieldMatchOnly = "@dvsync.match"
-	// FieldResolutionSubject and FieldResolvedOn describe the Case
-	// Resolution of an incident whose statecode is 1: the writer resolves
-	// the case with the CloseIncident action, the only way Dataverse
-	// resolves a case.
-	FieldResolutionSubject = "@dvsync.resolution.subject"
-	FieldResolvedOn        = "@dvsync.resolution.actualend"
-)
-
-// State columns: a record that carries statecode/statuscode other than the
-// table's default must be written first and then moved to that state (a
-// writer sends them separately; Dataverse treats the state as a transition,
-// not a column).
-const (
-	ColState  = "statecode"
-	ColStatus = "statuscode"
-)
-
-// Record is one target record.
+// Record is one target record: its columns, and what the writer must do
+// besides writing them. Instructions are typed fields (MatchOnly, State),
+// never values among the columns, so nothing meant for the writer can
+// reach Dataverse as data.
 type Record struct {
 	Table string
 	// ID is the deterministic primary key; uuid.Nil for match-only records
@@ -76,9 +55,33 @@ type Record struct {
 	ID uuid.UUID
 	// Key is the alternate key (systemuser internalemailaddress).
 	Key map[string]any
-	// Fields are Web API body values, with @odata.bind lookups and the
-	// @dvsync. writer instructions.
+	// Fields are Web API body values, with @odata.bind lookups. They never
+	// hold the record's state: see State.
 	Fields map[string]any
+	// MatchOnly marks a record to be looked up by its Key, never written:
+	// Dataverse users exist already (they come from Entra ID).
+	MatchOnly bool
+	// State, when set, is the state the record is moved to after it is
+	// written. Dataverse treats a state as a transition, not a column: the
+	// writer sends it separately, and a case is resolved only through the
+	// CloseIncident action.
+	State *State
+}
+
+// State is a record's statecode and statuscode.
+type State struct {
+	Code, Reason int
+	// Close describes the Case Resolution of an incident resolved
+	// (statecode 1), which the writer records with CloseIncident.
+	Close *Resolution
+}
+
+// Resolution is the Case Resolution of a resolved case.
+type Resolution struct {
+	Subject string
+	// ResolvedOn is when, as a Dataverse date-time string; empty means
+	// when the writer closes the case.
+	ResolvedOn string
 }
 
 // Result is the outcome of mapping one source record: records, or a skip

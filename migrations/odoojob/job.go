@@ -136,7 +136,9 @@ func (i ids) Migrated(step string, odooID int) bool {
 	return ok
 }
 
-// toEngine converts a mapping result. Its warnings (fallbacks such as an
+// toEngine hands a mapping result to the engine. The mapping already
+// says what the writer must do in typed fields (MatchOnly, State), so each
+// record is carried over as it is; its warnings (fallbacks such as an
 // owner replaced by the default owner) travel with it whatever the
 // outcome, so the engine counts them and writes them to the warnings file.
 func toEngine(r odoodv.Result) migrations.MapResult {
@@ -152,38 +154,21 @@ func toEngine(r odoodv.Result) migrations.MapResult {
 		if rec.ID != [16]byte{} {
 			k.ID = rec.ID.String()
 		}
-		out[i] = targetRecord(rec.Table, k, rec.Fields)
+		out[i] = migrations.TargetRecord{Table: rec.Table, Key: k, Fields: rec.Fields, MatchOnly: rec.MatchOnly, State: engineState(rec.State)}
 	}
 	return migrations.Write(out...).WithWarnings(r.Warnings...)
 }
 
-// targetRecord turns the writer instructions the mapping leaves among a
-// record's fields (odoodv.FieldMatchOnly, the state columns, the Case
-// Resolution) into the engine's typed instructions, so that nothing meant
-// for the writer travels as a column.
-func targetRecord(table string, k migrations.Key, fields map[string]any) migrations.TargetRecord {
-	tr := migrations.TargetRecord{Table: table, Key: k, Fields: make(map[string]any, len(fields))}
-	for name, v := range fields {
-		switch name {
-		case odoodv.FieldMatchOnly, odoodv.ColState, odoodv.ColStatus, odoodv.FieldResolutionSubject, odoodv.FieldResolvedOn:
-			continue
-		}
-		tr.Fields[name] = v
+// engineState is the mapping's state instruction in the engine's type.
+func engineState(s *odoodv.State) *migrations.State {
+	if s == nil {
+		return nil
 	}
-	if fields[odoodv.FieldMatchOnly] == true {
-		tr.MatchOnly = true
+	st := &migrations.State{Code: s.Code, Reason: s.Reason}
+	if c := s.Close; c != nil {
+		st.Close = &migrations.Resolution{Subject: c.Subject, ResolvedOn: c.ResolvedOn}
 	}
-	code, ok1 := fields[odoodv.ColState].(int)
-	reason, ok2 := fields[odoodv.ColStatus].(int)
-	if ok1 && ok2 {
-		tr.State = &migrations.State{Code: code, Reason: reason}
-		subject, hasSubject := fields[odoodv.FieldResolutionSubject].(string)
-		on, hasOn := fields[odoodv.FieldResolvedOn].(string)
-		if hasSubject || hasOn {
-			tr.State.Close = &migrations.Resolution{Subject: subject, ResolvedOn: on}
-		}
-	}
-	return tr
+	return st
 }
 
 func mapWith[T any](f func(T, odoodv.Migrated) odoodv.Result) migrations.MapFunc {
