@@ -139,6 +139,24 @@ func (p *Preparer) bindLookup(ctx context.Context, in dataverse.Record, prop str
 	return nav, "/" + set + "(" + id + ")", nil
 }
 
+// MissingKeyError is a record without the columns that address it. A
+// file whose first record has none was meant for another --key or --mode,
+// so a caller can stop before writing rather than reject every record.
+type MissingKeyError struct {
+	Table   string
+	Columns []string // the key columns looked for
+	// Default is true when no key columns were asked for and the record
+	// has no primary key either.
+	Default bool
+}
+
+func (e *MissingKeyError) Error() string {
+	if e.Default {
+		return fmt.Sprintf("no key: the record has no %s; pass --key with an alternate key's columns", strings.Join(e.Columns, ","))
+	}
+	return fmt.Sprintf("missing key column %s", strings.Join(e.Columns, ","))
+}
+
 // keyOf addresses the record: by the --key columns (an alternate key, or
 // the primary key column alone), else by the primary key when present.
 func (p *Preparer) keyOf(in dataverse.Record) (dataverse.Key, error) {
@@ -148,10 +166,7 @@ func (p *Preparer) keyOf(in dataverse.Record) (dataverse.Key, error) {
 			if p.mode == dataverse.ModeCreate {
 				return dataverse.Key{}, nil
 			}
-			if len(p.key) == 0 {
-				return dataverse.Key{}, fmt.Errorf("no key: the record has no %s; pass --key with an alternate key's columns", p.t.PrimaryID)
-			}
-			return dataverse.Key{}, fmt.Errorf("missing key column %s", p.t.PrimaryID)
+			return dataverse.Key{}, &MissingKeyError{Table: p.t.LogicalName, Columns: []string{p.t.PrimaryID}, Default: len(p.key) == 0}
 		}
 		id, err := uuid.Parse(s)
 		if err != nil {
@@ -163,9 +178,29 @@ func (p *Preparer) keyOf(in dataverse.Record) (dataverse.Key, error) {
 	for _, col := range p.key {
 		v, ok := in[col]
 		if !ok || v == nil || v == "" {
-			return dataverse.Key{}, fmt.Errorf("missing key column %s", col)
+			return dataverse.Key{}, &MissingKeyError{Table: p.t.LogicalName, Columns: []string{col}}
 		}
 		k.Alternate[col] = v
 	}
 	return k, nil
+}
+
+// UnknownColumns returns the names among a file's columns that Prepare
+// would refuse in every record as "no column": not a column of the table,
+// a lookup's _x_value or an annotation. It is empty when the table's
+// definition is not known.
+func (p *Preparer) UnknownColumns(names []string) []string {
+	if len(p.t.Columns) == 0 {
+		return nil
+	}
+	var out []string
+	for _, k := range names {
+		if strings.Contains(k, "@") || strings.HasPrefix(k, "_") && strings.HasSuffix(k, "_value") {
+			continue
+		}
+		if _, ok := p.t.Column(k); !ok {
+			out = append(out, k)
+		}
+	}
+	return out
 }

@@ -70,22 +70,21 @@ func readJSONL(r io.Reader) iter.Seq2[inputRecord, error] {
 	}
 }
 
-// readCSV yields one record per row after the header. Cells are converted
-// to the column's type from the table definition (numbers, booleans,
-// choices); empty cells are left out, so they never overwrite a value.
-func readCSV(r io.Reader, t *schema.Table) iter.Seq2[inputRecord, error] {
-	return func(yield func(inputRecord, error) bool) {
-		cr := csv.NewReader(r)
-		cr.ReuseRecord = false
-		header, err := cr.Read()
-		if err != nil {
-			yield(inputRecord{}, fmt.Errorf("reading CSV header: %w", err))
-			return
-		}
-		for i := range header {
-			header[i] = strings.TrimSpace(strings.TrimPrefix(header[i], "\ufeff"))
-		}
-		cr.FieldsPerRecord = len(header)
+// readCSV reads the header and returns it with the rows after it, one
+// record each. Cells are converted to the column's type from the table
+// definition (numbers, booleans, choices); empty cells are left out, so
+// they never overwrite a value.
+func readCSV(r io.Reader, t *schema.Table) ([]string, iter.Seq2[inputRecord, error], error) {
+	cr := csv.NewReader(r)
+	header, err := cr.Read()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading CSV header: %w", err)
+	}
+	for i := range header {
+		header[i] = strings.TrimSpace(strings.TrimPrefix(header[i], "\ufeff"))
+	}
+	cr.FieldsPerRecord = len(header)
+	return header, func(yield func(inputRecord, error) bool) {
 		var n int64 = 1
 		for {
 			row, err := cr.Read()
@@ -122,7 +121,7 @@ func readCSV(r io.Reader, t *schema.Table) iter.Seq2[inputRecord, error] {
 				return
 			}
 		}
-	}
+	}, nil
 }
 
 func typedCell(t *schema.Table, col, cell string) (any, error) {

@@ -1,18 +1,18 @@
-// Package push implements `dvsync push`: write the records of a JSONL or
-// CSV file to a Dataverse table in adaptive batches, with every input record
-// accounted for as written or rejected.
+// Package push implements `dvsync push`: write the records of a JSONL, JSON
+// or CSV file to a Dataverse table in adaptive batches, with every input
+// record accounted for as created, updated, unchanged or rejected.
 package push
 
 import (
+	"bufio"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,6 +20,7 @@ import (
 	"github.com/dvsync/dvsync/cmd/internal/exitcode"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/dataverse"
+	"github.com/dvsync/dvsync/dataverse/schema"
 	"github.com/dvsync/dvsync/dataverse/sink"
 )
 
@@ -38,39 +39,25 @@ type options struct {
 	json        bool
 }
 
-// Summary is the --json result of a push. Input always equals
-// Created + Updated + Written + Unchanged + Rejected.
-type Summary struct {
-	Table            string  `json:"table"`
-	Mode             string  `json:"mode"`
-	DryRun           bool    `json:"dryRun,omitempty"`
-	Input            int64   `json:"input"`
-	Created          int64   `json:"created"`
-	Updated          int64   `json:"updated"`
-	Written          int64   `json:"written"`
-	Unchanged        int64   `json:"unchanged"`
-	Rejected         int64   `json:"rejected"`
-	Valid            int64   `json:"valid,omitempty"`
-	RejectsFile      string  `json:"rejectsFile,omitempty"`
-	Seconds          float64 `json:"seconds"`
-	RecordsPerSecond float64 `json:"recordsPerSecond"`
-	Throttled        int     `json:"throttled"`
-	PeakConcurrency  int     `json:"peakConcurrency"`
-}
-
 // NewCommand returns `dvsync push`.
 func NewCommand(streams *output.Streams) *cobra.Command {
 	o := &options{}
 	cmd := &cobra.Command{
 		Use:   "push TABLE FILE",
-		Short: "Write the records of a JSONL or CSV file to a Dataverse table",
-		Long: `Write the records of FILE (JSONL or CSV; "-" for stdin) to a Dataverse table in
-batches: CreateMultiple/UpdateMultiple/UpsertMultiple where the table supports
-them, $batch otherwise. Batch size and concurrency adapt to the server's limits.
+		Short: "Write the records of a JSONL, JSON or CSV file to a Dataverse table",
+		Long: `Write the records of FILE (JSONL, a JSON array, or CSV; "-" for stdin) to a
+Dataverse table in batches: CreateMultiple/UpdateMultiple/UpsertMultiple where
+the table supports them, $batch otherwise. Batch size and concurrency adapt to
+the server's limits.
 
-Every input record ends as created, updated, written (upserted) or rejected;
+Records are matched by the table's primary key column, or by --key (an
+alternate key's columns). Records with neither are new: push them with
+--mode create.
+
+Every input record ends as created, updated, unchanged or rejected;
 rejected records go to the rejects file with the Dataverse error, and the
-counts always add up to the number of input records.
+counts always add up to the number of input records. A CSV column the table
+does not have stops the push before anything is sent.
 
 Records pulled with 'dvsync pull' can be pushed as they are: annotations and
 read-only columns are dropped and lookups (_x_value) become @odata.bind. To
@@ -91,12 +78,12 @@ move records between environments whose GUIDs differ, push by alternate key
 	f := cmd.Flags()
 	o.conn.AddFlags(f)
 	f.StringVar(&o.key, "key", "", "comma-separated alternate key columns that identify records (default: the primary key column)")
-	f.StringVar(&o.mode, "mode", "upsert", "upsert, create or update")
+	f.StringVar(&o.mode, "mode", "upsert", "upsert, create or update; create needs no key")
 	f.IntVar(&o.batch, "batch", 0, "starting records per request (default 100 with bulk messages, 10 with $batch); adapts to errors and timeouts")
 	f.StringVar(&o.concurrency, "concurrency", "auto", "concurrent requests: auto (start from x-ms-dop-hint, back off on 429) or a number")
 	f.StringVar(&o.rejects, "rejects", "", "file for rejected records, one JSON object per line (default: FILE.rejects.jsonl, created only if needed)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "check every record and report what would be written, without writing")
-	f.StringVar(&o.format, "format", "", "input format: jsonl or csv (default: from FILE's extension)")
+	f.StringVar(&o.format, "format", "", "input format: jsonl (also a JSON array) or csv (default: from FILE's extension)")
 	f.BoolVar(&o.noBulk, "no-bulk", false, "use $batch even where bulk messages are available")
 	f.BoolVar(&o.skipSame, "skip-unchanged", true, "read records before writing and leave out those that already hold the same values (reported as unchanged)")
 	f.BoolVar(&o.atomic, "atomic", false, "send each $batch as one change set (all or nothing per batch)")
@@ -133,7 +120,7 @@ func run(ctx context.Context, streams *output.Streams, o *options, table, file s
 	keyCols := splitList(o.key)
 	if len(keyCols) > 0 && !(len(keyCols) == 1 && keyCols[0] == t.PrimaryID) && len(t.AlternateKeys) > 0 {
 		if _, ok := t.AlternateKeyFor(keyCols); !ok {
-			return fmt.Errorf("table %s has no alternate key on %s", t.LogicalName, strings.Join(keyCols, ","))
+			return exitcode.UsageError(fmt.Errorf("table %s has no alternate key on %s", t.LogicalName, strings.Join(keyCols, ",")))
 		}
 	}
 
@@ -146,6 +133,11 @@ func run(ctx context.Context, streams *output.Streams, o *options, table, file s
 		defer f.Close()
 		in = f
 	}
+	prep := sink.NewPreparer(client, t, mode, keyCols)
+	records, err := openRecords(in, format, t, prep, file)
+	if err != nil {
+		return err
+	}
 	rejectsPath := o.rejects
 	if rejectsPath == "" {
 		if file == "-" {
@@ -154,112 +146,38 @@ func run(ctx context.Context, streams *output.Streams, o *options, table, file s
 			rejectsPath = file + ".rejects.jsonl"
 		}
 	}
-	rejects := &rejectsFile{path: rejectsPath}
-
-	records := readJSONL(in)
-	if format == "csv" {
-		records = readCSV(in, t)
+	p := &pushRun{
+		prep: prep, dryRun: o.dryRun,
+		rejects:  &rejectsFile{path: rejectsPath},
+		progress: output.StartProgress(streams.Err, output.ProgressOptions{Description: "pushing " + t.EntitySetName}),
+		sum:      Summary{Table: t.LogicalName, Mode: string(mode), DryRun: o.dryRun},
 	}
-	prep := sink.NewPreparer(client, t, mode, keyCols)
-	sk := sink.New(client, nil)
-	sum := Summary{Table: t.LogicalName, Mode: string(mode), DryRun: o.dryRun}
-	progress := output.NewProgress(streams.Err, -1, "pushing "+t.EntitySetName)
-	start := time.Now()
-
-	// Raw input of records in flight, for the rejects file; entries leave
-	// as results arrive, so memory is bounded by what is in flight.
-	var mu sync.Mutex
-	inflight := map[int64]json.RawMessage{}
-	reject := func(line int64, raw json.RawMessage, err error) {
-		sum.Rejected++
-		rejects.add(rejection{Line: line, Error: describe(err), Record: raw})
-	}
-	var readErr error
-	items := func(yield func(dataverse.Item) bool) {
-		for r, err := range records {
-			if err != nil {
-				readErr = err
-				return
-			}
-			mu.Lock()
-			sum.Input++
-			if r.err == nil {
-				var item dataverse.Item
-				item, r.err = prep.Prepare(ctx, r.record)
-				if r.err == nil {
-					if o.dryRun {
-						sum.Valid++
-						mu.Unlock()
-						progress.Add(1)
-						continue
-					}
-					item.Ref = r.line
-					inflight[r.line] = r.raw
-					mu.Unlock()
-					if !yield(item) {
-						return
-					}
-					continue
-				}
-			}
-			reject(r.line, r.raw, r.err)
-			mu.Unlock()
-			progress.Add(1)
-		}
-	}
-	report := func(res dataverse.Result) {
-		mu.Lock()
-		defer mu.Unlock()
-		raw := inflight[res.Ref]
-		delete(inflight, res.Ref)
-		switch res.Outcome {
-		case dataverse.OutcomeCreated:
-			sum.Created++
-		case dataverse.OutcomeUpdated:
-			sum.Updated++
-		case dataverse.OutcomeWritten:
-			sum.Written++
-		case dataverse.OutcomeUnchanged:
-			sum.Unchanged++
-		default:
-			reject(res.Ref, raw, res.Err)
-		}
-		progress.Add(1)
-	}
-	var writeErr error
-	if o.dryRun {
-		for range items {
-		}
-	} else {
-		writeErr = sk.WriteItems(ctx, t.LogicalName, items, dataverse.BatchOptions{
+	writeErr := p.write(ctx, records, func(items iter.Seq[dataverse.Item], report func(dataverse.Result)) error {
+		return sink.New(client, nil).WriteItems(ctx, t.LogicalName, items, dataverse.BatchOptions{
 			Mode: mode, BatchSize: o.batch, DisableBulk: o.noBulk, Atomic: o.atomic, SkipUnchanged: o.skipSame,
 		}, report)
+	})
+	if p.noKey != nil {
+		p.rejects.discard()
+		return exitcode.UsageError(errors.New(noKeyHint(file, p.noKeyLine, t, mode, p.noKey)))
 	}
-	progress.Finish()
-	if err := rejects.close(); err != nil {
+	if err := p.rejects.close(); err != nil {
 		return fmt.Errorf("writing rejects file %s: %w", rejectsPath, err)
 	}
-	if readErr != nil {
-		return fmt.Errorf("%s: %w (records before this point were processed: %d)", file, readErr, sum.Input)
+	if p.readErr != nil {
+		return fmt.Errorf("%s: %w (records before this point were processed: %d)", file, p.readErr, p.sum.Input)
 	}
-	if writeErr != nil && sum.Input == 0 {
+	if writeErr != nil && p.sum.Input == 0 {
 		return writeErr
 	}
-	sum.Seconds = time.Since(start).Seconds()
-	if sum.Seconds > 0 {
-		sum.RecordsPerSecond = float64(sum.Input) / sum.Seconds
-	}
+	sum := p.sum
 	st := client.Limiter().Stats()
 	sum.Throttled, sum.PeakConcurrency = st.Throttled, st.PeakInFlight
 	if sum.Rejected > 0 {
 		sum.RejectsFile = rejectsPath
 	}
-	accounted := sum.Created + sum.Updated + sum.Written + sum.Unchanged + sum.Rejected
-	if o.dryRun {
-		accounted = sum.Valid + sum.Rejected
-	}
-	if accounted != sum.Input {
-		return fmt.Errorf("internal error: %d input records but %d accounted for", sum.Input, accounted)
+	if err := sum.reconcile(); err != nil {
+		return err
 	}
 	if o.json {
 		if err := output.WriteJSON(streams.Out, sum); err != nil {
@@ -274,12 +192,33 @@ func run(ctx context.Context, streams *output.Streams, o *options, table, file s
 	return exitcode.Finished(sum.Rejected, fmt.Sprintf("%d of %d records rejected; reasons in %s", sum.Rejected, sum.Input, rejectsPath))
 }
 
-func humanSummary(s Summary, set string) string {
-	if s.DryRun {
-		return fmt.Sprintf("dry run: %d records read, %d would be written to %s, %d rejected", s.Input, s.Valid, set, s.Rejected)
+// openRecords reads FILE as JSONL (or a JSON array, told by its first
+// character) or CSV. A CSV header naming a column the table does not have
+// is a usage error, once, rather than a reject per row.
+func openRecords(in io.Reader, format string, t *schema.Table, prep *sink.Preparer, file string) (iter.Seq2[inputRecord, error], error) {
+	if format != "csv" {
+		br := bufio.NewReaderSize(in, 64<<10)
+		if isJSONArray(br) {
+			return readJSONArray(br), nil
+		}
+		return readJSONL(br), nil
 	}
-	return fmt.Sprintf("pushed %d records to %s in %.1fs (%.0f records/s): %d created, %d updated, %d written, %d unchanged, %d rejected",
-		s.Input, set, s.Seconds, s.RecordsPerSecond, s.Created, s.Updated, s.Written, s.Unchanged, s.Rejected)
+	header, records, err := readCSV(in, t)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if bad := prep.UnknownColumns(header); len(bad) > 0 {
+		return nil, exitcode.UsageError(fmt.Errorf("%s: the CSV header names %s, not a column of %s; rename or remove it (nothing was sent)", file, quoteList(bad), t.LogicalName))
+	}
+	return records, nil
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
 }
 
 func splitList(s string) []string {

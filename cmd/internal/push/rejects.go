@@ -67,3 +67,15 @@ func (r *rejectsFile) close() error {
 	}
 	return r.err
 }
+
+// discard closes and removes the file: the push stopped before sending,
+// so the rejects of the lines before do not describe a run.
+func (r *rejectsFile) discard() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.f != nil {
+		r.f.Close()
+		os.Remove(r.path)
+		r.f = nil
+	}
+}
