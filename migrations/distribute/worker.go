@@ -1,0 +1,398 @@
+package distribute
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/dvsync/dvsync/dataverse"
+	"github.com/dvsync/dvsync/migrations"
+	"github.com/dvsync/dvsync/migrations/odoojob"
+	"github.com/dvsync/dvsync/migrations/pgstore"
+	"github.com/dvsync/dvsync/migrations/syncjob"
+	"github.com/dvsync/dvsync/odoo"
+)
+
+// WorkerOptions configure a Worker. State is required.
+type WorkerOptions struct {
+	Options
+	// State is the postgres:// URL of the shared state store; River's
+	// tables live in the same database.
+	State string
+	// Concurrency is the number of units the worker works at once
+	// (default 2). Requests to Dataverse are bounded by the application
+	// users' slots whatever it is.
+	Concurrency int
+	// Transport is the base HTTP transport to Dataverse and Odoo (tests);
+	// nil means the default.
+	Transport http.RoundTripper
+	// OnUnit, when set, is told when the worker starts and ends a slice
+	// of a unit (for the worker's log).
+	OnUnit func(UnitEvent)
+}
+
+// UnitEvent is a slice of a unit starting or ending on a worker.
+type UnitEvent struct {
+	Unit    Unit
+	Attempt int
+	User    string
+	// Ended is false when the slice starts.
+	Ended bool
+	// Outcome: done, continued (the slice ended, the unit goes on), retry
+	// (it failed and River retries it), busy (another worker holds it).
+	Outcome string
+	Read    int64
+	Err     error
+}
+
+// Worker processes units from the queue.
+type Worker struct {
+	o        WorkerOptions
+	pool     *pgxpool.Pool // River
+	slotPool *pgxpool.Pool
+	store    *pgstore.Store
+	river    *river.Client[pgx.Tx]
+
+	mu       sync.Mutex
+	users    map[string]*userConn
+	odoo     map[string]*odoo.Client
+	prepared map[string]*odoojob.Prepared
+	sync     *syncjob.Store
+}
+
+// userConn is one application user's client and slots in this process.
+type userConn struct {
+	client *dataverse.Client
+	slots  *Slots
+}
+
+// NewWorker connects to the state database, applies River's migrations
+// and the state store's, and prepares a worker; Run starts it.
+func NewWorker(ctx context.Context, o WorkerOptions) (*Worker, error) {
+	if !pgstore.IsURL(o.State) {
+		return nil, errors.New("distribute: a worker needs the shared state store: --state postgres://…")
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 2
+	}
+	w := &Worker{o: o, users: map[string]*userConn{}, odoo: map[string]*odoo.Client{}, prepared: map[string]*odoojob.Prepared{}}
+	var err error
+	if w.pool, err = openPool(ctx, o.State, int32(o.Concurrency+4)); err != nil {
+		return nil, err
+	}
+	if err := Migrate(ctx, w.pool, o.Options); err != nil {
+		w.pool.Close()
+		return nil, err
+	}
+	// Every request in flight or waiting for a slot holds a connection.
+	if w.slotPool, err = openPool(ctx, o.State, 16); err != nil {
+		w.pool.Close()
+		return nil, err
+	}
+	if w.store, err = pgstore.Open(ctx, o.State, pgstore.Options{Schema: o.StateSchema, MaxConns: int32(2*o.Concurrency + 2)}); err != nil {
+		w.Close()
+		return nil, err
+	}
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &unitWorker{w: w}); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if w.river, err = newClient(w.pool, o.Options, workers, o.Concurrency); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// Run works units until ctx is cancelled, then stops: units in progress
+// get until the end of their slice (or River's soft-stop timeout) to
+// commit and hand themselves back to the queue.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.river.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), w.o.jobTimeout()+5*time.Second)
+	defer cancel()
+	return w.river.Stop(sctx)
+}
+
+// Close releases the worker's connections.
+func (w *Worker) Close() error {
+	if w.sync != nil {
+		w.sync.Close()
+	}
+	if w.store != nil {
+		w.store.Close()
+	}
+	if w.slotPool != nil {
+		w.slotPool.Close()
+	}
+	if w.pool != nil {
+		w.pool.Close()
+	}
+	return nil
+}
+
+// SlotStats returns the request slots of each application user this
+// worker has used, by name.
+func (w *Worker) SlotStats() map[string]SlotStats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[string]SlotStats{}
+	for k, u := range w.users {
+		_, name, _ := strings.Cut(k, "\x00")
+		out[name] = u.slots.Stats()
+	}
+	return out
+}
+
+// unitWorker is the River worker of dvsync's units.
+type unitWorker struct {
+	river.WorkerDefaults[Unit]
+	w *Worker
+}
+
+// Timeout: a sync table is read page by page until its slice ends, and a
+// page cannot be cut in the middle without reading it again, so River
+// does not cancel it; an Odoo range unit stops reading at the end of its
+// slice and gets River's JobTimeout to commit what is in flight.
+func (u *unitWorker) Timeout(job *river.Job[Unit]) time.Duration {
+	if job.Args.Type == UnitSyncTable {
+		return -1
+	}
+	return 0
+}
+
+func (u *unitWorker) Work(ctx context.Context, job *river.Job[Unit]) error {
+	w := u.w
+	user, err := w.pickUser(ctx, job.Args)
+	if err != nil {
+		return err
+	}
+	ev := UnitEvent{Unit: job.Args, Attempt: job.Attempt, User: user.Name}
+	if w.o.OnUnit != nil {
+		w.o.OnUnit(ev)
+	}
+	var read int64
+	var cut bool
+	switch job.Args.Type {
+	case UnitOdooRange:
+		read, cut, err = w.workOdoo(ctx, job.Args, user)
+	case UnitSyncTable:
+		read, cut, err = w.workSync(ctx, job, user)
+	default:
+		err = river.JobCancel(fmt.Errorf("unknown unit type %q (a newer dvsync enqueued it?)", job.Args.Type))
+	}
+	ev.Ended, ev.Read, ev.Err = true, read, err
+	var running *migrations.JobRunningError
+	switch {
+	case err == nil && cut:
+		ev.Outcome, err = "continued", river.JobSnooze(0)
+	case err == nil:
+		ev.Outcome = "done"
+	case errors.As(err, &running):
+		// Another worker still holds this unit (River rescued it from a
+		// worker that was slow, not dead): come back after its slice.
+		ev.Outcome, err = "busy", river.JobSnooze(w.o.slice())
+	case ctx.Err() != nil:
+		// Stopped (shutdown, or the slice overran River's JobTimeout):
+		// what was committed stays, and the unit is available again.
+		ev.Outcome, err = "continued", river.JobSnooze(0)
+	default:
+		ev.Outcome = "retry"
+	}
+	if w.o.OnUnit != nil {
+		w.o.OnUnit(ev)
+	}
+	return err
+}
+
+// pickUser chooses the application user with the most free slots right
+// now (PostgreSQL's lock table says which are held, on every worker);
+// among equals, the unit's turn in a round robin.
+func (w *Worker) pickUser(ctx context.Context, u Unit) (AppUser, error) {
+	users := u.Users
+	if len(users) == 0 {
+		return DefaultUser, nil
+	}
+	if len(users) == 1 {
+		return users[0], nil
+	}
+	keys := make([]int32, len(users))
+	for i, us := range users {
+		keys[i] = NewSlots(nil, u.Env, us.Name, nil).key
+	}
+	held, err := heldSlots(ctx, w.slotPool, keys)
+	if err != nil {
+		return AppUser{}, fmt.Errorf("reading the request slots: %w", err)
+	}
+	best := -1
+	for i := range users {
+		j := (u.Seq + i) % len(users)
+		if best < 0 || held[keys[j]] < held[keys[best]] {
+			best = j
+		}
+	}
+	return users[best], nil
+}
+
+// user returns this process's client of an application user, with its
+// slots, built on first use.
+func (w *Worker) user(env string, u AppUser) (*userConn, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	key := env + "\x00" + u.Name
+	if c := w.users[key]; c != nil {
+		return c, nil
+	}
+	cred, err := u.Credential(env)
+	if err != nil {
+		return nil, err
+	}
+	base := w.o.Transport
+	if base == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = dataverse.DocumentedConcurrencyLimit
+		base = t
+	}
+	slots := NewSlots(w.slotPool, env, u.Name, base)
+	// One limiter per user: its x-ms-dop-hint, its 429s and Retry-After
+	// are that user's, not the process's.
+	client, err := dataverse.NewClient(env, cred, &dataverse.ClientOptions{Transport: slots, Limiter: dataverse.NewLimiter(dataverse.LimiterOptions{})})
+	if err != nil {
+		return nil, err
+	}
+	c := &userConn{client: client, slots: slots}
+	w.users[key] = c
+	return c, nil
+}
+
+func (w *Worker) odooClient(ctx context.Context, c *OdooConn) (*odoo.Client, error) {
+	if c == nil {
+		return nil, errors.New("the unit names no Odoo database")
+	}
+	key, _, err := secretOf(c)
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	id := c.URL + "\x00" + c.DB + "\x00" + c.User
+	oc := w.odoo[id]
+	w.mu.Unlock()
+	if oc != nil {
+		return oc, nil
+	}
+	protocol, err := odoo.ParseProtocol(c.Protocol)
+	if err != nil {
+		return nil, err
+	}
+	var hc *http.Client
+	if w.o.Transport != nil {
+		hc = &http.Client{Transport: w.o.Transport}
+	}
+	oc, err = odoo.New(ctx, odoo.Options{URL: c.URL, Database: c.DB, Login: c.User, APIKey: key, Protocol: protocol, PageSize: c.PageSize, HTTPClient: hc})
+	if err != nil {
+		return nil, fmt.Errorf("odoo at %s: %w", c.URL, err)
+	}
+	w.mu.Lock()
+	w.odoo[id] = oc
+	w.mu.Unlock()
+	return oc, nil
+}
+
+// secretOf reads the Odoo API key the connection names.
+func secretOf(c *OdooConn) (string, string, error) {
+	env, file := c.KeyEnv, c.KeyFile
+	if env == "" && file == "" {
+		env = "ODOO_API_KEY"
+	}
+	v, from, err := secret(env, file)
+	if err != nil {
+		return "", "", fmt.Errorf("the Odoo API key: %w", err)
+	}
+	return v, from, nil
+}
+
+func mapKey(u Unit, user string) string {
+	h := sha256.Sum256([]byte(u.Map))
+	return u.Run + "\x00" + u.Job + "\x00" + u.Env + "\x00" + user + "\x00" + hex.EncodeToString(h[:8])
+}
+
+// prepared returns the migration as this worker runs it for a user:
+// prepared once per distributed run (reference tables read, mapping
+// built).
+func (w *Worker) preparedJob(ctx context.Context, u Unit, user AppUser) (*odoojob.Prepared, error) {
+	key := mapKey(u, user.Name)
+	w.mu.Lock()
+	p := w.prepared[key]
+	w.mu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	uc, err := w.user(u.Env, user)
+	if err != nil {
+		return nil, err
+	}
+	oc, err := w.odooClient(ctx, u.Odoo)
+	if err != nil {
+		return nil, err
+	}
+	m, err := parseMap(u.Map)
+	if err != nil {
+		return nil, err
+	}
+	p, err = odoojob.Prepare(ctx, odoojob.Config{Odoo: oc, Database: u.Odoo.DB, Dataverse: uc.client, Map: m, Store: w.store, PageSize: u.Odoo.PageSize})
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	w.prepared[key] = p
+	w.mu.Unlock()
+	return p, nil
+}
+
+// workOdoo works one slice of an id range of a migration step.
+func (w *Worker) workOdoo(ctx context.Context, u Unit, user AppUser) (read int64, cut bool, err error) {
+	p, err := w.preparedJob(ctx, u, user)
+	if err != nil {
+		return 0, false, err
+	}
+	if p.Job.Name != u.Job {
+		return 0, false, river.JobCancel(fmt.Errorf("the unit is of job %s but its Odoo database makes %s", u.Job, p.Job.Name))
+	}
+	rs := &rangeSource{from: u.From, to: u.To, deadline: time.Now().Add(w.o.slice())}
+	job := &migrations.Job{Name: p.Job.Name}
+	for _, s := range p.Job.Steps {
+		c := *s
+		if c.Name == u.Step {
+			rs.src = s.Source
+			c.Source = rs
+		}
+		job.Steps = append(job.Steps, &c)
+	}
+	if rs.src == nil {
+		return 0, false, river.JobCancel(fmt.Errorf("job %s has no step %s", u.Job, u.Step))
+	}
+	ps := &partitionStore{Store: w.store, step: u.Step, part: u.Name(), journal: journalName(u.Job, u.Name(), u.Run), truncated: rs.cut.Load}
+	sum, err := migrations.Run(ctx, job, migrations.RunOptions{Store: ps, Steps: []string{u.Step}, BatchSize: u.BatchSize,
+		Concurrency: u.Concurrency, Logger: w.o.logger()})
+	if sum != nil {
+		read = sum.Total().Read
+	}
+	return read, rs.cut.Load(), err
+}
+
+// StateWhere names the state database for messages.
+func (w *Worker) StateWhere() string { return pgstore.Redact(w.o.State) }
