@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -32,8 +34,8 @@ type MigrateOptions struct {
 	Odoo  OdooConn
 	Env   string
 	Users []AppUser
-	// Map is the text of the map file (empty: the default map).
-	Map string
+	// Map is the map file and its users map (ReadMapFiles).
+	Map MapFiles
 	// UnitSize is the number of source ids per unit (DefaultUnitSize).
 	UnitSize int
 	// Poll is how often the units are looked at (DefaultPoll).
@@ -60,17 +62,68 @@ type span struct {
 	To   int64 `json:"to"`
 }
 
-// parseMap reads a map file's text; distributed runs carry the text, so a
-// map that names a separate users file cannot follow it to the workers.
-func parseMap(text string) (*odoodv.Map, error) {
-	m, err := odoodv.ParseMap([]byte(text))
+// MapFiles are a map file and the users map it names, as a unit carries
+// them to the workers.
+type MapFiles struct {
+	// Map is the map file's text (empty: the default map).
+	Map string `json:"map,omitempty"`
+	// UsersName is users.map_file as the map names it (relative to the
+	// map file); Users the file's text.
+	UsersName string `json:"users_name,omitempty"`
+	Users     string `json:"users,omitempty"`
+}
+
+// ReadMapFiles reads a map file (none: the default map) and the users map
+// it names.
+func ReadMapFiles(path string) (MapFiles, error) {
+	if path == "" {
+		return MapFiles{}, nil
+	}
+	m, err := odoodv.LoadMap(path)
+	if err != nil {
+		return MapFiles{}, err
+	}
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return MapFiles{}, err
+	}
+	f := MapFiles{Map: string(text)}
+	if name := m.Users.MapFile; name != "" {
+		if filepath.IsAbs(name) || !filepath.IsLocal(name) {
+			return MapFiles{}, fmt.Errorf("the map file names users.map_file %s: a distributed migration carries it to the workers only as a path below the map file's folder", name)
+		}
+		users, err := os.ReadFile(filepath.Join(filepath.Dir(path), name))
+		if err != nil {
+			return MapFiles{}, err
+		}
+		f.UsersName, f.Users = name, string(users)
+	}
+	return f, nil
+}
+
+// load parses the map on a worker: through a private folder when it names
+// a users map, so the map file's own loader resolves it.
+func (f MapFiles) load() (*odoodv.Map, error) {
+	if f.UsersName == "" {
+		return odoodv.ParseMap([]byte(f.Map))
+	}
+	dir, err := os.MkdirTemp("", "dvsync-map-")
 	if err != nil {
 		return nil, err
 	}
-	if m.Users.MapFile != "" {
-		return nil, fmt.Errorf("the map file names users.map_file %s: a distributed migration carries the map file to the workers but not the files it names; put the user map in the map file", m.Users.MapFile)
+	defer os.RemoveAll(dir)
+	users := filepath.Join(dir, f.UsersName)
+	if err := os.MkdirAll(filepath.Dir(users), 0o700); err != nil {
+		return nil, err
 	}
-	return m, nil
+	if err := os.WriteFile(users, []byte(f.Users), 0o600); err != nil {
+		return nil, err
+	}
+	mapFile := filepath.Join(dir, "map.yaml")
+	if err := os.WriteFile(mapFile, []byte(f.Map), 0o600); err != nil {
+		return nil, err
+	}
+	return odoodv.LoadMap(mapFile)
 }
 
 // MigrateOdoo runs the migration of an Odoo helpdesk on the workers: it
@@ -87,9 +140,6 @@ func MigrateOdoo(ctx context.Context, o MigrateOptions) (*migrations.Summary, *o
 		return nil, nil, errors.New("distribute: a dry run plans in one process; leave out --distribute")
 	case cfg.Store == nil || !pgstore.IsURL(o.State):
 		return nil, nil, errors.New("distribute: --distribute needs the shared state store: --state postgres://…")
-	}
-	if _, err := parseMap(o.Map); err != nil {
-		return nil, nil, err
 	}
 	p, err := odoojob.Prepare(ctx, cfg)
 	if err != nil {

@@ -2,7 +2,6 @@ package distribute
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -104,27 +103,33 @@ func openPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, e
 }
 
 // Migrate creates River's schema when needed and applies River's own
-// migrations to it (rivermigrate), under a transaction-level advisory lock
-// so that workers starting together against an empty database apply them
-// once.
+// migrations to it (rivermigrate), under a session-level advisory lock so
+// that workers starting together against an empty database apply them
+// once. (River's migrations cannot share one transaction: one adds an
+// enum value that a later one uses.)
 func Migrate(ctx context.Context, pool *pgxpool.Pool, o Options) error {
 	schema := o.schema()
 	migrator, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: schema, Logger: o.logger()})
 	if err != nil {
 		return err
 	}
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('dvsync-river-migrate:'||$1, 0))`, schema); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize()); err != nil {
-			return err
-		}
-		if _, err := migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
-			return fmt.Errorf("applying River's migrations to schema %s: %w", schema, err)
-		}
-		return nil
-	})
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	const lock = `hashtextextended('dvsync-river-migrate:'||$1, 0)`
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+lock+`)`, schema); err != nil {
+		return err
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lock+`)`, schema)
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return err
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("applying River's migrations to schema %s: %w", schema, err)
+	}
+	return nil
 }
 
 // retryPolicy retries a failed unit soon (1, 4, 9 … seconds, at most a
@@ -162,6 +167,3 @@ func newClient(pool *pgxpool.Pool, o Options, workers *river.Workers, concurrenc
 	}
 	return c, nil
 }
-
-// errSchemaMissing explains a River schema that was never migrated.
-var errSchemaMissing = errors.New("River's tables are missing")

@@ -43,8 +43,8 @@ type Unit struct {
 	Users []AppUser `json:"users"`
 	// Odoo is the Odoo connection of an odoo-range unit.
 	Odoo *OdooConn `json:"odoo,omitempty"`
-	// Map is the text of the migration's map file (empty: the default).
-	Map string `json:"map,omitempty"`
+	// Map is the migration's map file.
+	Map MapFiles `json:"map,omitzero"`
 	// SyncJob is the text of a sync job file.
 	SyncJob string `json:"sync_job,omitempty"`
 	// SyncJobDir resolves relative paths of the sync job file.

@@ -326,7 +326,7 @@ func secretOf(c *OdooConn) (string, string, error) {
 }
 
 func mapKey(u Unit, user string) string {
-	h := sha256.Sum256([]byte(u.Map))
+	h := sha256.Sum256([]byte(u.Map.Map + "\x00" + u.Map.UsersName + "\x00" + u.Map.Users))
 	return u.Run + "\x00" + u.Job + "\x00" + u.Env + "\x00" + user + "\x00" + hex.EncodeToString(h[:8])
 }
 
@@ -349,7 +349,7 @@ func (w *Worker) preparedJob(ctx context.Context, u Unit, user AppUser) (*odoojo
 	if err != nil {
 		return nil, err
 	}
-	m, err := parseMap(u.Map)
+	m, err := u.Map.load()
 	if err != nil {
 		return nil, err
 	}
