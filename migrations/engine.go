@@ -215,6 +215,11 @@ func run(ctx context.Context, job *Job, o RunOptions, dry bool) (*Summary, error
 		sum.Steps = append(sum.Steps, StepSummary{Step: s.Name, Status: StatusPending})
 	}
 	r := &runner{job: job, o: o, dry: dry, sum: sum, rejects: newLinesFile(o.Rejects, "rejects"), warnings: newLinesFile(o.Warnings, "warnings")}
+	// A state that belongs to another target must not drive this run:
+	// its ID map would bind records to IDs the target does not hold.
+	if err := ConfirmTarget(ctx, job, o.Store, ConfirmOptions{Probe: true, Record: !dry}); err != nil {
+		return nil, err
+	}
 	if dry {
 		r.plan = &planIDs{m: map[string][]Ref{}}
 	} else {

@@ -44,8 +44,10 @@ const DefaultSchema = "dvsync_state"
 
 // Options configure Open. The zero value is usable.
 type Options struct {
-	// Schema is the PostgreSQL schema holding the state tables;
-	// DefaultSchema when empty. Tests use one per test.
+	// Schema is the PostgreSQL schema holding the state tables. When
+	// empty, the connection string's search_path parameter names it
+	// (postgres://…/db?search_path=acme keeps several independent states in
+	// one database), else DefaultSchema.
 	Schema string
 	// MaxConns bounds the pool; 8 when zero. Each running job also holds one
 	// connection for its lock.
@@ -94,18 +96,15 @@ func Redact(conn string) string {
 // Concurrent Opens are safe: migrations run under a transaction-level
 // advisory lock.
 func Open(ctx context.Context, conn string, o Options) (*Store, error) {
-	schema := o.Schema
-	if schema == "" {
-		schema = DefaultSchema
-	}
-	if !validIdent(schema) {
-		return nil, fmt.Errorf("pgstore: schema name %q must be lower-case letters, digits and underscores", schema)
-	}
 	cfg, err := pgxpool.ParseConfig(conn)
 	if err != nil {
 		// pgx's parse errors can quote the connection string, password
 		// included: say only what is wrong with it.
 		return nil, fmt.Errorf("pgstore: cannot parse the --state connection string %s (expected postgres://user@host:port/database)", Redact(conn))
+	}
+	schema, err := schemaOf(cfg.ConnConfig, o)
+	if err != nil {
+		return nil, err
 	}
 	cfg.MaxConns = o.MaxConns
 	if cfg.MaxConns <= 0 {
@@ -123,6 +122,46 @@ func Open(ctx context.Context, conn string, o Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Exists reports whether the database conn names holds dvsync state (the
+// state schema with its version table), without creating anything: dry
+// runs and verify read state but never create it.
+func Exists(ctx context.Context, conn string, o Options) (bool, error) {
+	cfg, err := pgx.ParseConfig(conn)
+	if err != nil {
+		return false, fmt.Errorf("pgstore: cannot parse the --state connection string %s (expected postgres://user@host:port/database)", Redact(conn))
+	}
+	schema, err := schemaOf(cfg, o)
+	if err != nil {
+		return false, err
+	}
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return false, fmt.Errorf("pgstore: connect to %s: %w", Redact(conn), err)
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	var ok bool
+	if err := c.QueryRow(ctx, `SELECT to_regclass(format('%I.schema_version', $1::text)) IS NOT NULL`, schema).Scan(&ok); err != nil {
+		return false, fmt.Errorf("pgstore: %s: %w", Redact(conn), err)
+	}
+	return ok, nil
+}
+
+// schemaOf is the schema holding the state: o.Schema, the connection's
+// search_path, or DefaultSchema.
+func schemaOf(cfg *pgx.ConnConfig, o Options) (string, error) {
+	schema := o.Schema
+	if schema == "" {
+		schema = cfg.RuntimeParams["search_path"]
+	}
+	if schema == "" {
+		schema = DefaultSchema
+	}
+	if !validIdent(schema) {
+		return "", fmt.Errorf("pgstore: schema name %q must be lower-case letters, digits and underscores", schema)
+	}
+	return schema, nil
 }
 
 func validIdent(s string) bool {

@@ -78,3 +78,37 @@ func TestOpenErrorsNameNoPassword(t *testing.T) {
 		t.Error("bad schema name accepted")
 	}
 }
+
+// The connection string's search_path names the schema; Exists tells a
+// database holding that state from one without, and creates nothing.
+func TestSchemaFromURLAndExists(t *testing.T) {
+	url := testDatabase(t)
+	schema := freshSchema(t, url)
+	ctx := t.Context()
+	conn := url + "?search_path=" + schema
+	if ok, err := pgstore.Exists(ctx, conn, pgstore.Options{}); ok || err != nil {
+		t.Fatalf("Exists before Open: %v %v", ok, err)
+	}
+	if ok, _ := pgstore.Exists(ctx, conn, pgstore.Options{}); ok {
+		t.Fatal("Exists created the state")
+	}
+	s, err := pgstore.Open(ctx, conn, pgstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.SetValue(ctx, "j", "v", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := pgstore.Exists(ctx, conn, pgstore.Options{}); !ok || err != nil {
+		t.Fatalf("Exists after Open: %v %v", ok, err)
+	}
+	// The value landed in that schema, not in the default one.
+	other := open(t, url, schema)
+	if v, ok, _ := other.Value(ctx, "j", "v"); !ok || v != "1" {
+		t.Errorf("value in schema %s: %q %v", schema, v, ok)
+	}
+	if _, err := pgstore.Open(ctx, url+"?search_path=a,b", pgstore.Options{}); err == nil || !strings.Contains(err.Error(), "schema name") {
+		t.Errorf("a search_path list: %v", err)
+	}
+}
