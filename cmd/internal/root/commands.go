@@ -14,6 +14,7 @@ import (
 	"github.com/dvsync/dvsync/cmd/internal/synccmd"
 	"github.com/dvsync/dvsync/cmd/internal/usdcmd"
 	"github.com/dvsync/dvsync/cmd/internal/verify"
+	"github.com/dvsync/dvsync/cmd/internal/worker"
 )
 
 // subcommands lists every top-level command. Add one line per command.
@@ -29,5 +30,6 @@ func subcommands(streams *output.Streams) []*cobra.Command {
 		demo.NewCommand(streams),
 		comparecmd.NewCommand(streams),
 		synccmd.NewCommand(streams),
+		worker.NewCommand(streams),
 	}
 }
