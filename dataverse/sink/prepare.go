@@ -148,6 +148,8 @@ type MissingKeyError struct {
 	// Default is true when no key columns were asked for and the record
 	// has no primary key either.
 	Default bool
+	// Line is the record's place in its file, when Push found it.
+	Line int64
 }
 
 func (e *MissingKeyError) Error() string {

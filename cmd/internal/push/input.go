@@ -14,24 +14,15 @@ import (
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/schema"
+	"github.com/dvsync/dvsync/dataverse/sink"
 )
-
-// inputRecord is one record of the input file: its line (JSONL) or row
-// (CSV) number, the raw text for the rejects file, and the decoded record
-// or why it could not be decoded.
-type inputRecord struct {
-	line   int64
-	raw    json.RawMessage
-	record dataverse.Record
-	err    error
-}
 
 // maxLine bounds one JSONL line; Dataverse rejects requests far smaller.
 const maxLine = 64 << 20
 
 // readJSONL yields one record per non-empty line.
-func readJSONL(r io.Reader) iter.Seq2[inputRecord, error] {
-	return func(yield func(inputRecord, error) bool) {
+func readJSONL(r io.Reader) iter.Seq2[sink.PushRecord, error] {
+	return func(yield func(sink.PushRecord, error) bool) {
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 0, 1<<20), maxLine)
 		var n int64
@@ -55,17 +46,17 @@ func readJSONL(r io.Reader) iter.Seq2[inputRecord, error] {
 			if err != nil {
 				// Keep the raw text as a JSON string so the rejects file stays valid JSON.
 				s, _ := json.Marshal(string(line))
-				if !yield(inputRecord{line: n, raw: s, err: fmt.Errorf("invalid JSON: %v", err)}, nil) {
+				if !yield(sink.PushRecord{Line: n, Raw: s, Err: fmt.Errorf("invalid JSON: %v", err)}, nil) {
 					return
 				}
 				continue
 			}
-			if !yield(inputRecord{line: n, raw: raw, record: rec}, nil) {
+			if !yield(sink.PushRecord{Line: n, Raw: raw, Record: rec}, nil) {
 				return
 			}
 		}
 		if err := sc.Err(); err != nil {
-			yield(inputRecord{}, fmt.Errorf("reading input after line %d: %w", n, err))
+			yield(sink.PushRecord{}, fmt.Errorf("reading input after line %d: %w", n, err))
 		}
 	}
 }
@@ -74,7 +65,7 @@ func readJSONL(r io.Reader) iter.Seq2[inputRecord, error] {
 // record each. Cells are converted to the column's type from the table
 // definition (numbers, booleans, choices); empty cells are left out, so
 // they never overwrite a value.
-func readCSV(r io.Reader, t *schema.Table) ([]string, iter.Seq2[inputRecord, error], error) {
+func readCSV(r io.Reader, t *schema.Table) ([]string, iter.Seq2[sink.PushRecord, error], error) {
 	cr := csv.NewReader(r)
 	header, err := cr.Read()
 	if err != nil {
@@ -84,7 +75,7 @@ func readCSV(r io.Reader, t *schema.Table) ([]string, iter.Seq2[inputRecord, err
 		header[i] = strings.TrimSpace(strings.TrimPrefix(header[i], "\ufeff"))
 	}
 	cr.FieldsPerRecord = len(header)
-	return header, func(yield func(inputRecord, error) bool) {
+	return header, func(yield func(sink.PushRecord, error) bool) {
 		var n int64 = 1
 		for {
 			row, err := cr.Read()
@@ -96,12 +87,12 @@ func readCSV(r io.Reader, t *schema.Table) ([]string, iter.Seq2[inputRecord, err
 				var pe *csv.ParseError
 				if errors.As(err, &pe) && pe.Err == csv.ErrFieldCount {
 					raw, _ := json.Marshal(row)
-					if !yield(inputRecord{line: n, raw: raw, err: fmt.Errorf("row has %d fields, header has %d", len(row), len(header))}, nil) {
+					if !yield(sink.PushRecord{Line: n, Raw: raw, Err: fmt.Errorf("row has %d fields, header has %d", len(row), len(header))}, nil) {
 						return
 					}
 					continue
 				}
-				yield(inputRecord{}, fmt.Errorf("reading CSV row %d: %w", n, err))
+				yield(sink.PushRecord{}, fmt.Errorf("reading CSV row %d: %w", n, err))
 				return
 			}
 			rec := dataverse.Record{}
@@ -117,7 +108,7 @@ func readCSV(r io.Reader, t *schema.Table) ([]string, iter.Seq2[inputRecord, err
 				rec[header[i]] = v
 			}
 			raw, _ := json.Marshal(rec)
-			if !yield(inputRecord{line: n, raw: raw, record: rec, err: cellErr}, nil) {
+			if !yield(sink.PushRecord{Line: n, Raw: raw, Record: rec, Err: cellErr}, nil) {
 				return
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"iter"
 
 	"github.com/dvsync/dvsync/dataverse"
+	"github.com/dvsync/dvsync/dataverse/sink"
 )
 
 // isJSONArray reports whether the input's first character (after white
@@ -36,18 +37,18 @@ func isJSONArray(br *bufio.Reader) bool {
 // many tools and the Web API's "value" hold), streamed, each with the
 // line it starts on. Unlike JSONL, a syntax error ends the file: the
 // decoder cannot find the next element after it.
-func readJSONArray(r io.Reader) iter.Seq2[inputRecord, error] {
-	return func(yield func(inputRecord, error) bool) {
+func readJSONArray(r io.Reader) iter.Seq2[sink.PushRecord, error] {
+	return func(yield func(sink.PushRecord, error) bool) {
 		lc := &lineCounter{r: r}
 		dec := json.NewDecoder(lc)
 		if _, err := dec.Token(); err != nil {
-			yield(inputRecord{}, fmt.Errorf("invalid JSON array: %w", err))
+			yield(sink.PushRecord{}, fmt.Errorf("invalid JSON array: %w", err))
 			return
 		}
 		for dec.More() {
 			var raw json.RawMessage
 			if err := dec.Decode(&raw); err != nil {
-				yield(inputRecord{}, fmt.Errorf("invalid JSON at line %d: %w", lc.line(errorOffset(dec, err)), err))
+				yield(sink.PushRecord{}, fmt.Errorf("invalid JSON at line %d: %w", lc.line(errorOffset(dec, err)), err))
 				return
 			}
 			line := lc.line(dec.InputOffset() - int64(len(raw)))
@@ -59,12 +60,12 @@ func readJSONArray(r io.Reader) iter.Seq2[inputRecord, error] {
 			if errors.As(err, &te) || err == nil && rec == nil {
 				err = errors.New("not a JSON object")
 			}
-			if !yield(inputRecord{line: line, raw: raw, record: rec, err: err}, nil) {
+			if !yield(sink.PushRecord{Line: line, Raw: raw, Record: rec, Err: err}, nil) {
 				return
 			}
 		}
 		if _, err := dec.Token(); err != nil {
-			yield(inputRecord{}, fmt.Errorf("invalid JSON at line %d: %w", lc.line(errorOffset(dec, err)), err))
+			yield(sink.PushRecord{}, fmt.Errorf("invalid JSON at line %d: %w", lc.line(errorOffset(dec, err)), err))
 		}
 	}
 }

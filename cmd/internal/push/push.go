@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -146,48 +147,48 @@ func run(ctx context.Context, streams *output.Streams, o *options, table, file s
 			rejectsPath = file + ".rejects.jsonl"
 		}
 	}
-	p := &pushRun{
-		prep: prep, dryRun: o.dryRun,
-		rejects:  &rejectsFile{path: rejectsPath},
-		progress: output.StartProgress(streams.Err, output.ProgressOptions{Description: "pushing " + t.EntitySetName}),
-		sum:      Summary{Table: t.LogicalName, Mode: string(mode), DryRun: o.dryRun},
-	}
-	writeErr := p.write(ctx, records, func(items iter.Seq[dataverse.Item], report func(dataverse.Result)) error {
-		return sink.New(client, nil).WriteItems(ctx, t.LogicalName, items, dataverse.BatchOptions{
-			Mode: mode, BatchSize: o.batch, DisableBulk: o.noBulk, Atomic: o.atomic, SkipUnchanged: o.skipSame,
-		}, report)
+	rejects := &rejectsFile{path: rejectsPath}
+	progress := output.StartProgress(streams.Err, output.ProgressOptions{Description: "pushing " + t.EntitySetName})
+	start := time.Now()
+	n, err := sink.New(client, nil).Push(ctx, prep, records, sink.PushOptions{
+		Batch:  dataverse.BatchOptions{Mode: mode, BatchSize: o.batch, DisableBulk: o.noBulk, Atomic: o.atomic, SkipUnchanged: o.skipSame},
+		DryRun: o.dryRun,
+		Rejected: func(r sink.PushRecord, err error) {
+			rejects.add(rejection{Line: r.Line, Error: describe(err), Record: r.Raw})
+		},
+		Done: func() { progress.Add(1) },
 	})
-	if p.noKey != nil {
-		p.rejects.discard()
-		return exitcode.UsageError(errors.New(noKeyHint(file, p.noKeyLine, t, mode, p.noKey)))
+	progress.Finish()
+	var noKey *sink.MissingKeyError
+	if errors.As(err, &noKey) {
+		rejects.discard()
+		return exitcode.UsageError(errors.New(noKeyHint(file, t, mode, noKey)))
 	}
-	if err := p.rejects.close(); err != nil {
-		return fmt.Errorf("writing rejects file %s: %w", rejectsPath, err)
+	if cerr := rejects.close(); cerr != nil {
+		return fmt.Errorf("writing rejects file %s: %w", rejectsPath, cerr)
 	}
-	if p.readErr != nil {
-		return fmt.Errorf("%s: %w (records before this point were processed: %d)", file, p.readErr, p.sum.Input)
+	var readErr *sink.ReadError
+	if errors.As(err, &readErr) {
+		return fmt.Errorf("%s: %w (records before this point were processed: %d)", file, readErr.Err, n.Input)
 	}
-	if writeErr != nil && p.sum.Input == 0 {
-		return writeErr
+	if err != nil && n.Input == 0 {
+		return err
 	}
-	sum := p.sum
+	sum := newSummary(t.LogicalName, mode, o.dryRun, n, time.Since(start))
 	st := client.Limiter().Stats()
 	sum.Throttled, sum.PeakConcurrency = st.Throttled, st.PeakInFlight
 	if sum.Rejected > 0 {
 		sum.RejectsFile = rejectsPath
 	}
-	if err := sum.reconcile(); err != nil {
-		return err
-	}
 	if o.json {
-		if err := output.WriteJSON(streams.Out, sum); err != nil {
-			return err
+		if werr := output.WriteJSON(streams.Out, sum); werr != nil {
+			return werr
 		}
 	} else {
 		fmt.Fprintln(streams.Out, humanSummary(sum, t.EntitySetName))
 	}
-	if writeErr != nil {
-		return exitcode.Of(writeErr)
+	if err != nil {
+		return exitcode.Of(err)
 	}
 	return exitcode.Finished(sum.Rejected, fmt.Sprintf("%d of %d records rejected; reasons in %s", sum.Rejected, sum.Input, rejectsPath))
 }
@@ -195,7 +196,7 @@ func run(ctx context.Context, streams *output.Streams, o *options, table, file s
 // openRecords reads FILE as JSONL (or a JSON array, told by its first
 // character) or CSV. A CSV header naming a column the table does not have
 // is a usage error, once, rather than a reject per row.
-func openRecords(in io.Reader, format string, t *schema.Table, prep *sink.Preparer, file string) (iter.Seq2[inputRecord, error], error) {
+func openRecords(in io.Reader, format string, t *schema.Table, prep *sink.Preparer, file string) (iter.Seq2[sink.PushRecord, error], error) {
 	if format != "csv" {
 		br := bufio.NewReaderSize(in, 64<<10)
 		if isJSONArray(br) {

@@ -3,6 +3,7 @@ package push
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/schema"
@@ -28,6 +29,15 @@ type Summary struct {
 	RecordsPerSecond float64 `json:"recordsPerSecond"`
 	Throttled        int     `json:"throttled"`
 	PeakConcurrency  int     `json:"peakConcurrency"`
+}
+
+func newSummary(table string, mode dataverse.WriteMode, dryRun bool, n sink.PushCounts, took time.Duration) Summary {
+	s := Summary{Table: table, Mode: string(mode), DryRun: dryRun, Input: n.Input, Created: n.Created, Updated: n.Updated,
+		Written: n.Written, Unchanged: n.Unchanged, Rejected: n.Rejected, Valid: n.Valid, Seconds: took.Seconds()}
+	if s.Seconds > 0 {
+		s.RecordsPerSecond = float64(s.Input) / s.Seconds
+	}
+	return s
 }
 
 // humanSummary is one line whose counts add up to the records read; only
@@ -61,7 +71,7 @@ func humanSummary(s Summary, set string) string {
 
 // noKeyHint is the one line that stops a push whose first record has no
 // key: every record would be rejected for the same reason.
-func noKeyHint(file string, line int64, t *schema.Table, mode dataverse.WriteMode, e *sink.MissingKeyError) string {
+func noKeyHint(file string, t *schema.Table, mode dataverse.WriteMode, e *sink.MissingKeyError) string {
 	var keys []string
 	for _, k := range t.AlternateKeys {
 		keys = append(keys, strings.Join(k.Columns, ","))
@@ -75,5 +85,5 @@ func noKeyHint(file string, line int64, t *schema.Table, mode dataverse.WriteMod
 		what = fmt.Sprintf("has no %s (--key)", strings.Join(e.Columns, ","))
 		alt = "check --key"
 	}
-	return fmt.Sprintf("%s line %d %s; nothing was sent: %s to match existing records, or --mode create to create every record as a new one", file, line, what, alt)
+	return fmt.Sprintf("%s line %d %s; nothing was sent: %s to match existing records, or --mode create to create every record as a new one", file, e.Line, what, alt)
 }
