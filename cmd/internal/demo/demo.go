@@ -22,7 +22,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dvsync/dvsync/cmd/internal/output"
-	"github.com/dvsync/dvsync/cmd/internal/pull"
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/refserver"
 	"github.com/dvsync/dvsync/mapping/workspace"
@@ -409,7 +408,7 @@ func runUSD(ctx context.Context, zip string, dv *dataverse.Client, sum *Summary,
 }
 
 func writeFile(path string, write func(io.Writer) error) error {
-	a, err := pull.CreateAtomic(path)
+	a, err := output.CreateAtomic(path)
 	if err != nil {
 		return err
 	}
