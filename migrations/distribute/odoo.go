@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -175,8 +176,13 @@ func MigrateOdoo(ctx context.Context, o MigrateOptions) (*migrations.Summary, *o
 		sum.Status = migrations.StatusFailed
 		sum.Error = err.Error()
 	}
-	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	if cfg.Rejects != nil {
+		if rerr := writeRejects(ectx, cfg.Store, p.Job.Name, sum, cfg.Rejects); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
 	for _, s := range sum.Steps {
 		// The coordinator's run journals the units' counts added up.
 		if s.Counts != (migrations.Counts{}) {
@@ -192,6 +198,29 @@ func MigrateOdoo(ctx context.Context, o MigrateOptions) (*migrations.Summary, *o
 		err = eerr
 	}
 	return sum, p, err
+}
+
+// writeRejects writes the records of the job currently rejected, one JSON
+// line each, to the coordinator's rejects file: the workers keep rejects
+// in the state store, not in files of their own.
+func writeRejects(ctx context.Context, store migrations.Store, job string, sum *migrations.Summary, w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	now := time.Now().UTC()
+	for _, s := range sum.Steps {
+		if s.Counts.Rejected == 0 {
+			continue
+		}
+		for r, err := range store.Rejects(ctx, job, s.Step) {
+			if err != nil {
+				return err
+			}
+			if err := enc.Encode(migrations.RejectLine{Time: now, RunID: r.RunID, Job: job, Step: s.Step, SourceID: r.SourceID, Reason: r.Reason, Error: r.Error}); err != nil {
+				return fmt.Errorf("writing rejects: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 func migrateOdoo(ctx context.Context, o MigrateOptions, p *odoojob.Prepared, steps []*migrations.Step, sum *migrations.Summary) error {

@@ -50,6 +50,7 @@ type options struct {
 	concurrency int
 	json        bool
 	verbose     bool
+	dist        distOptions
 }
 
 func newOdooCommand(streams *output.Streams) *cobra.Command {
@@ -104,6 +105,7 @@ token from DVSYNC_TOKEN or Azure credentials, never from the command line.`,
 	f.IntVar(&o.concurrency, "concurrency", migrations.DefaultConcurrency, "batches in flight per step")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log steps and retries to stderr")
+	o.dist.addFlags(f)
 	return cmd
 }
 
@@ -163,6 +165,9 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		}
 		defer wf.Close()
 		cfg.Warnings = wf
+	}
+	if o.dist.on {
+		return runDistributed(ctx, streams, o, cfg, odoojob.Files{Rejects: rejectsPath, Warnings: warningsPath})
 	}
 	bars := newStepBars(streams.Err, o.json)
 	cfg.Progress = bars.update
