@@ -27,6 +27,7 @@ type options struct {
 	json    bool
 	metrics string
 	rejects string
+	dist    distOptions
 }
 
 const longHelp = `Run a sync job once: read what changed in the source since the last run and
@@ -117,6 +118,7 @@ func NewCommand(streams *output.Streams) *cobra.Command {
 	f.BoolVar(&o.dryRun, "dry-run", false, "read and compare, write nothing")
 	f.StringVar(&o.metrics, "metrics", "", "write a Prometheus textfile (node_exporter textfile collector) to FILE")
 	f.StringVar(&o.rejects, "rejects", "", "append rejected records as JSON lines to FILE (default <job name>.rejects.jsonl beside the job file)")
+	o.dist.addFlags(f)
 	cmd.SetFlagErrorFunc(usageError)
 	cmd.AddCommand(newHistoryCommand(streams))
 	return cmd
@@ -159,6 +161,9 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		return err
 	}
 	defer st.Close()
+	if o.dist.on {
+		return runDistributed(ctx, streams, o, job, st)
+	}
 
 	opts := syncjob.Options{Store: st, DryRun: o.dryRun}
 	base := http.DefaultTransport.(*http.Transport).Clone()
