@@ -288,10 +288,6 @@ func (a *dvApplier) Sweep(gen int64) error {
 // source (batched, cached for the run). A lookup whose target record has
 // no complete key keeps its GUID.
 func (a *dvApplier) rebind(ctx context.Context, recs []dataverse.Record) error {
-	type lk struct {
-		col    *schema.Column
-		target string
-	}
 	need := map[string]map[string]bool{}
 	resolve := func(rec dataverse.Record, c *schema.Column) (string, string) {
 		id := rec.String(c.ValueProperty())

@@ -166,6 +166,4 @@ func tableSummary(t testing.TB, s *syncjob.Summary, table string) syncjob.TableS
 	return syncjob.TableSummary{}
 }
 
-func newID() string { return uuid.NewString() }
-
 func uuidOf(s string) (uuid.UUID, error) { return uuid.Parse(s) }

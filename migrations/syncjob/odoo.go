@@ -3,6 +3,7 @@ package syncjob
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
 	"strconv"
@@ -20,17 +21,34 @@ import (
 
 // Odoo → Dataverse: the migration of `dvsync migrate odoo` (the same map
 // file, the same job, the same ID map when given the same state file) run
-// again and again. Its cases step reads tickets by a (write_date, id)
-// cursor instead of by id, so changed tickets are carried too: each run
-// re-reads from the last cursor minus the job's overlap (Odoo stamps
-// write_date with the transaction's start, so a transaction still open at
-// the last run can commit rows dated before its cursor; research notes
-// airbyte#9668, NangoHQ PR #598), and the sink leaves re-read tickets that
-// did not change alone. The other steps keep their id cursors: new
-// partners, messages and SLA outcomes are carried, edits of old ones are
-// not. Deleted tickets are found by comparing the ticket ids Odoo holds with
-// those seen before, and their cases are cancelled, deleted or kept as the
-// job file's deleted_tickets says.
+// again and again. The steps that stream a model (customers, cases, SLA
+// outcomes, notes, articles) read it by a (write_date, id) cursor instead
+// of by id, so edited records are carried as well as new ones, and the
+// sink leaves re-read records that did not change alone. The small lists
+// read up front (teams, users, tags, SLA policies) keep their id cursors:
+// new ones are carried, edits of old ones are not. Deleted tickets are
+// found by comparing the ticket ids Odoo holds with those seen before, and
+// their cases are cancelled, deleted or kept as the job file's
+// deleted_tickets says.
+//
+// Odoo stamps write_date with the transaction's start, so a transaction
+// still open when a run read past its rows commits them dated before that
+// run's cursor (research notes airbyte#9668, NangoHQ PR #598). The next run
+// therefore reads again from the previous run's start minus the job's
+// overlap, the longest a transaction is expected to stay open, when the
+// cursor is later than that; once the cursor is older, nothing can still
+// commit behind it and the read starts exactly after it, so a quiet model
+// is not read again run after run. The start is on the sync's clock and
+// write_date on Odoo's: the two must agree to within the overlap.
+//
+// Every streamed step of one run reads up to the same bound, the newest
+// write_date Odoo held when the run began, so the steps see one moment of
+// the database: a ticket written while the run is under way, for a
+// customer created after the customers step read, waits for the next run
+// instead of being rejected for want of its customer. Only records dated
+// in the bound's own second can still meet a dependency the run missed
+// (their transactions can have begun after the earlier step read); they
+// are at most the cursor, so the next run reads them again.
 
 // Ways to handle the case of a deleted Odoo ticket (job file
 // deleted_tickets).
@@ -40,40 +58,114 @@ const (
 	DeletedKeep   = "keep"
 )
 
-// cursorPrefix marks a cases-step checkpoint written by sync; any other
-// checkpoint (an id from `migrate odoo`) makes the first sync read every
-// ticket once.
+// cursorPrefix marks a checkpoint written by a write_date cursor; any
+// other checkpoint (an id from `migrate odoo`) makes the first sync read
+// every record of the step once.
 const cursorPrefix = "wd:"
 
-// ticketChanges reads tickets in (write_date, id) order after cursor minus
-// overlap.
-func ticketChanges(r *helpdesk.Reader, overlap time.Duration, pageSize int) migrations.Source {
+// changeRead is how an Odoo sync reads changed records.
+type changeRead struct {
+	overlap  time.Duration
+	pageSize int
+	// bound is the newest write_date at the start of the run; zero when
+	// the models were empty.
+	bound time.Time
+	// start is when the run began, on the sync's clock; cursors carry it.
+	start time.Time
+}
+
+// odooCursor is a step checkpoint "wd:<write_date>|<id>|<run start>"; the
+// run start is absent from checkpoints written before it was kept.
+type odooCursor struct {
+	wd    time.Time
+	id    int
+	start time.Time
+}
+
+func parseOdooCursor(s string) (odooCursor, bool, error) {
+	rest, ok := strings.CutPrefix(s, cursorPrefix)
+	if !ok {
+		return odooCursor{}, false, nil
+	}
+	parts := strings.Split(rest, "|")
+	var c odooCursor
+	var err error
+	if c.wd, err = time.Parse(time.RFC3339, parts[0]); err != nil {
+		return c, false, err
+	}
+	if len(parts) > 1 {
+		if c.id, err = strconv.Atoi(parts[1]); err != nil {
+			return c, false, err
+		}
+	}
+	if len(parts) > 2 {
+		if c.start, err = time.Parse(time.RFC3339, parts[2]); err != nil {
+			return c, false, err
+		}
+	}
+	return c, true, nil
+}
+
+func (c odooCursor) String() string {
+	s := cursorPrefix + c.wd.UTC().Format(time.RFC3339) + "|" + strconv.Itoa(c.id)
+	if !c.start.IsZero() {
+		s += "|" + c.start.UTC().Format(time.RFC3339)
+	}
+	return s
+}
+
+// since is where a read after cursor c starts.
+func (c odooCursor) since(overlap time.Duration) odoo.Watermark {
+	if c.start.IsZero() {
+		return odoo.Watermark{WriteDate: c.wd.Add(-overlap)}
+	}
+	settled := c.start.Add(-overlap).Truncate(time.Second)
+	if c.wd.Before(settled) {
+		// Every transaction open when that run began has committed by
+		// now and was dated after settled: exactly after the cursor.
+		return odoo.Watermark{WriteDate: c.wd, ID: c.id}
+	}
+	// ID 0: the whole second of settled is read again, for rows written
+	// in it after the read passed.
+	return odoo.Watermark{WriteDate: settled}
+}
+
+// changes reads model in (write_date, id) order after a cursor (see
+// odooCursor.since) up to the run's bound. A model the flavour lacks
+// yields nothing.
+func changes[T any](cr changeRead, model string, read func(context.Context, helpdesk.Query) iter.Seq2[T, error], id func(T) int, raw func(T) odoo.Record, domain odoo.Domain) migrations.Source {
 	return migrations.SourceFunc(func(ctx context.Context, cursor string) iter.Seq2[migrations.SourceRecord, error] {
 		return func(yield func(migrations.SourceRecord, error) bool) {
 			since := odoo.Watermark{}
-			if rest, ok := strings.CutPrefix(cursor, cursorPrefix); ok {
-				wd, _, _ := strings.Cut(rest, "|")
-				t, err := time.Parse(time.RFC3339, wd)
-				if err != nil {
-					yield(migrations.SourceRecord{}, fmt.Errorf("bad cases checkpoint %q", cursor))
+			c, ok, err := parseOdooCursor(cursor)
+			if err != nil {
+				yield(migrations.SourceRecord{}, fmt.Errorf("bad %s checkpoint %q", model, cursor))
+				return
+			}
+			if ok {
+				since = c.since(cr.overlap)
+			}
+			d := domain
+			if !cr.bound.IsZero() {
+				d = odoo.And(d, odoo.Cond("write_date", odoo.Le, odoo.FormatDatetime(cr.bound)))
+			}
+			q := helpdesk.Query{Since: &since, Archived: true, PageSize: cr.pageSize, Domain: d}
+			for v, err := range read(ctx, q) {
+				if errors.Is(err, helpdesk.ErrNotInstalled) {
 					return
 				}
-				since = odoo.Watermark{WriteDate: t.Add(-overlap)}
-			}
-			q := helpdesk.Query{Since: &since, Archived: true, PageSize: pageSize}
-			for t, err := range r.Tickets(ctx, q) {
 				if err != nil {
 					yield(migrations.SourceRecord{}, err)
 					return
 				}
-				wm, err := t.Raw.Watermark()
+				wm, err := raw(v).Watermark()
 				if err != nil {
-					yield(migrations.SourceRecord{}, fmt.Errorf("ticket %d: %w", t.ID, err))
+					yield(migrations.SourceRecord{}, fmt.Errorf("%s %d: %w", model, id(v), err))
 					return
 				}
-				id := strconv.Itoa(t.ID)
-				rec := migrations.SourceRecord{ID: id, Cursor: cursorPrefix + wm.WriteDate.UTC().Format(time.RFC3339) + "|" + id,
-					Data: map[string]any{"model": "helpdesk.ticket", "record": t.Raw}, Value: t}
+				next := odooCursor{wd: wm.WriteDate, id: id(v), start: cr.start}
+				rec := migrations.SourceRecord{ID: strconv.Itoa(id(v)), Cursor: next.String(),
+					Data: map[string]any{"model": model, "record": raw(v)}, Value: v}
 				if !yield(rec, nil) {
 					return
 				}
@@ -82,9 +174,104 @@ func ticketChanges(r *helpdesk.Reader, overlap time.Duration, pageSize int) migr
 	})
 }
 
+// changeBound is the newest write_date among the models the run streams.
+func changeBound(ctx context.Context, c *odoo.Client, models ...string) (time.Time, error) {
+	var bound time.Time
+	for _, model := range models {
+		if model == "" {
+			continue
+		}
+		recs, err := c.SearchRead(ctx, model, odoo.Query{Fields: []string{"write_date"}, Order: "write_date desc, id desc", Limit: 1,
+			Context: odoo.Context{}.WithArchived()})
+		if err != nil {
+			return time.Time{}, fmt.Errorf("reading the newest write_date of %s: %w", model, err)
+		}
+		if len(recs) == 0 {
+			continue
+		}
+		wm, err := recs[0].Watermark()
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%s %d: %w", model, recs[0].ID(), err)
+		}
+		if wm.WriteDate.After(bound) {
+			bound = wm.WriteDate
+		}
+	}
+	return bound, nil
+}
+
+// activeByDefault is the state the mapping leaves out because a new record
+// starts in it (reference/entities/incident, account, contact: statecode
+// 0 Active, statuscode 1). A sync writes it out: a case resolved or a
+// customer archived by an earlier run and re-opened in Odoo since must be
+// moved back, and the sink only moves a record to a state it is given.
+var activeByDefault = map[string]migrations.State{"incident": {Code: 0, Reason: 1}, "account": {Code: 0, Reason: 1}, "contact": {Code: 0, Reason: 1}}
+
+func reopening(m migrations.MapFunc) migrations.MapFunc {
+	return func(rec migrations.SourceRecord, ids migrations.IDs) migrations.MapResult {
+		res := m(rec, ids)
+		for i := range res.Records {
+			r := &res.Records[i]
+			if st, ok := activeByDefault[r.Table]; ok && r.State == nil && !r.MatchOnly {
+				r.State = &st
+			}
+		}
+		return res
+	}
+}
+
+// syncSteps re-points the migration's streamed steps at write_date
+// cursors.
+func syncSteps(job *migrations.Job, r *helpdesk.Reader, cr changeRead) error {
+	partners := func(company bool) migrations.Source {
+		return changes(cr, r.Models.Partner, r.Partners, func(p helpdesk.Partner) int { return p.ID }, func(p helpdesk.Partner) odoo.Record { return p.Raw },
+			odoo.Cond("is_company", odoo.Eq, company))
+	}
+	sources := map[string]migrations.Source{
+		odoodv.StepAccounts: partners(true),
+		odoodv.StepContacts: partners(false),
+		odoodv.StepCases: changes(cr, r.Models.Ticket, r.Tickets, func(t helpdesk.Ticket) int { return t.ID },
+			func(t helpdesk.Ticket) odoo.Record { return t.Raw }, odoo.Domain{}),
+		odoodv.StepSLAOutcomes: changes(cr, r.Models.SLAStatus, r.SLAStatuses, func(s helpdesk.SLAStatus) int { return s.ID },
+			func(s helpdesk.SLAStatus) odoo.Record { return s.Raw }, odoo.Domain{}),
+		odoodv.StepNotes: changes(cr, r.Models.Message, r.TicketMessages, func(m helpdesk.Message) int { return m.ID },
+			func(m helpdesk.Message) odoo.Record { return m.Raw }, odoo.Domain{}),
+		odoodv.StepArticles: changes(cr, r.Models.Article, r.Articles, func(a helpdesk.Article) int { return a.ID },
+			func(a helpdesk.Article) odoo.Record { return a.Raw }, odoo.Domain{}),
+	}
+	for _, s := range job.Steps {
+		if src, ok := sources[s.Name]; ok {
+			s.Source = src
+			s.Map = reopening(s.Map)
+			delete(sources, s.Name)
+		}
+	}
+	if _, missing := sources[odoodv.StepCases]; missing {
+		return fmt.Errorf("the Odoo job has no %s step", odoodv.StepCases)
+	}
+	return nil
+}
+
+// cursorSteps are the steps whose summary says they read by write_date.
+var cursorSteps = map[string]bool{odoodv.StepAccounts: true, odoodv.StepContacts: true, odoodv.StepCases: true,
+	odoodv.StepSLAOutcomes: true, odoodv.StepNotes: true, odoodv.StepArticles: true}
+
 func (r *runner) runOdoo(ctx context.Context) error {
 	o, job := r.o, r.job
 	m, err := odoojob.LoadMap(job.Map)
+	if err != nil {
+		return err
+	}
+	// The bound is read before the reference lists (teams, users, ...),
+	// so a record naming one created after them is past the bound too;
+	// the start before the bound.
+	start := o.Now().UTC()
+	r0, err := helpdesk.Detect(ctx, o.Odoo)
+	if err != nil {
+		return err
+	}
+	md := r0.Models
+	bound, err := changeBound(ctx, o.Odoo, md.Partner, md.Ticket, md.SLAStatus, md.Message, md.Article)
 	if err != nil {
 		return err
 	}
@@ -93,22 +280,15 @@ func (r *runner) runOdoo(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	found := false
-	for _, s := range p.Job.Steps {
-		if s.Name == odoodv.StepCases {
-			s.Source = ticketChanges(p.Reader, job.Overlap, job.PageSize)
-			found = true
-		}
-	}
-	if !found {
-		return fmt.Errorf("the Odoo job has no %s step", odoodv.StepCases)
+	if err := syncSteps(p.Job, p.Reader, changeRead{overlap: job.Overlap, pageSize: job.PageSize, bound: bound, start: start}); err != nil {
+		return err
 	}
 	req0, thr0 := o.Counter.Counts()
 	msum, runErr := migrations.Run(ctx, p.Job, migrations.RunOptions{Store: o.EngineStore, Rejects: o.Rejects})
 	if msum != nil {
 		for _, s := range msum.Steps {
 			ts := TableSummary{Table: s.Step, Mode: "odoo id cursor", DurationSeconds: s.Duration.Seconds()}
-			if s.Step == odoodv.StepCases {
+			if cursorSteps[s.Step] {
 				ts.Mode = "odoo write_date cursor"
 			}
 			c := s.Counts
