@@ -1,0 +1,182 @@
+package distribute
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// inflightServer counts the requests running at once per bearer token
+// and answers with x-ms-dop-hint.
+type inflightServer struct {
+	mu       sync.Mutex
+	now, max map[string]int
+	hint     string
+}
+
+func (s *inflightServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	who := r.Header.Get("Authorization")
+	s.mu.Lock()
+	s.now[who]++
+	s.max[who] = max(s.max[who], s.now[who])
+	s.mu.Unlock()
+	time.Sleep(15 * time.Millisecond)
+	s.mu.Lock()
+	s.now[who]--
+	s.mu.Unlock()
+	w.Header().Set("x-ms-dop-hint", s.hint)
+	io.WriteString(w, "{}")
+}
+
+// TestSlotsBoundEachUserAcrossWorkers: three "workers" (each with its own
+// connection pool, as separate processes have) send requests for two
+// application users, 8 at a time per worker and user; the server never
+// sees more requests of one user at once than the x-ms-dop-hint it
+// announced, whatever the number of workers, and each user gets the
+// whole of its own budget.
+func TestSlotsBoundEachUserAcrossWorkers(t *testing.T) {
+	url := testDatabase(t)
+	ctx := context.Background()
+	srv := &inflightServer{now: map[string]int{}, max: map[string]int{}, hint: "3"}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	users := []string{"app1", "app2"}
+	// The hint is learned from the first response; send one first so
+	// every worker knows it before the storm.
+	var slots [][]*Slots
+	for range 3 {
+		pool, err := pgxpool.New(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		var per []*Slots
+		for _, u := range users {
+			s := NewSlots(pool, hs.URL, u, nil)
+			send(t, s, hs.URL, u)
+			per = append(per, s)
+		}
+		slots = append(slots, per)
+	}
+	srv.mu.Lock()
+	clear(srv.max)
+	srv.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, per := range slots {
+		for i, s := range per {
+			for range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range 6 {
+						send(t, s, hs.URL, users[i])
+					}
+				}()
+			}
+		}
+	}
+	wg.Wait()
+	for _, u := range users {
+		if got := srv.max["Bearer "+u]; got != 3 {
+			t.Errorf("%s: at most %d requests at once, want exactly the hint 3", u, got)
+		}
+	}
+	waited := int64(0)
+	for _, per := range slots {
+		for _, s := range per {
+			waited += s.Stats().Waited
+			if s.Stats().Held != 0 {
+				t.Errorf("slots still held: %+v", s.Stats())
+			}
+		}
+	}
+	if waited == 0 {
+		t.Error("no request ever waited for a slot: the bound was not exercised")
+	}
+}
+
+func send(t *testing.T, s *Slots, base, user string) {
+	req, _ := http.NewRequest(http.MethodGet, base+"/x", nil)
+	req.Header.Set("Authorization", "Bearer "+user)
+	resp, err := s.RoundTrip(req)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
+
+// TestSlotsOfADeadWorkerAreFreed: a worker that dies holding slots (its
+// connections drop) leaves them to the others at once.
+func TestSlotsOfADeadWorkerAreFreed(t *testing.T) {
+	url := testDatabase(t)
+	ctx := context.Background()
+	dead, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewSlots(dead, "https://org.example", "app1", nil)
+	a.hint.Store(2)
+	var releases []func()
+	for range 2 {
+		r, err := a.acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		releases = append(releases, r)
+	}
+	live, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	b := NewSlots(live, "https://org.example", "app1", nil)
+	b.hint.Store(2)
+	held, err := heldSlots(ctx, live, []int32{b.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held[b.key] != 2 {
+		t.Fatalf("pg_locks shows %d slots held, want 2", held[b.key])
+	}
+	got := make(chan error, 1)
+	go func() {
+		r, err := b.acquire(ctx)
+		if err == nil {
+			r()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("a third request got a slot while both were held (err %v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	// The worker dies: its backends end without releasing anything, as
+	// when PostgreSQL finds the socket of a killed process closed.
+	if _, err := live.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
+		WHERE locktype = 'advisory' AND objsubid = 2 AND granted AND classid::int4 = $1`, a.key); err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	defer func() {
+		for _, r := range releases {
+			r()
+		}
+	}()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the dead worker's slots were not freed")
+	}
+}
