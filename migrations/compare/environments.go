@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	texttemplate "text/template"
 	"time"
 
 	"github.com/dvsync/dvsync/dataverse"
@@ -75,10 +76,14 @@ const (
 	FileEnvDifferencesCSV = "compare-environments-differences.csv"
 	FileEnvJSON           = "compare-environments.json"
 	FileEnvHTML           = "compare-environments.html"
+	FileEnvMarkdown       = "compare-environments.md"
 )
 
 //go:embed environments.html.tmpl
 var envTemplate string
+
+//go:embed environments.md.tmpl
+var envMDTemplate string
 
 type envRecord struct {
 	key  string
@@ -138,14 +143,20 @@ func Environments(ctx context.Context, a, b *dataverse.Client, tables []string, 
 	if err := w.Error(); err != nil {
 		return nil, err
 	}
-	rep.Files = []string{FileEnvDifferencesCSV, FileEnvJSON, FileEnvHTML}
+	rep.Files = []string{FileEnvDifferencesCSV, FileEnvJSON, FileEnvHTML, FileEnvMarkdown}
 	js, _ := json.MarshalIndent(rep, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, FileEnvJSON), append(js, '\n'), 0o644); err != nil {
 		return nil, err
 	}
-	var page bytes.Buffer
+	var page, md bytes.Buffer
 	if err := template.Must(template.New("env").Funcs(funcs).Parse(envTemplate)).Execute(&page, rep); err != nil {
 		return nil, fmt.Errorf("rendering the HTML report: %w", err)
+	}
+	if err := texttemplate.Must(texttemplate.New("envmd").Funcs(texttemplate.FuncMap(funcs)).Parse(envMDTemplate)).Execute(&md, rep); err != nil {
+		return nil, fmt.Errorf("rendering the Markdown report: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, FileEnvMarkdown), md.Bytes(), 0o644); err != nil {
+		return nil, err
 	}
 	return rep, os.WriteFile(filepath.Join(dir, FileEnvHTML), page.Bytes(), 0o644)
 }

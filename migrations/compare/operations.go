@@ -162,17 +162,17 @@ func (e *engine) operations(ctx context.Context) (*Operations, error) {
 	if e.o.OdooSLA != nil || e.o.DataverseSLA != nil || e.o.OdooServer != nil || e.o.DataverseServer != nil {
 		o, om, err := slaSide(e.o.OdooServer, e.o.OdooSLA)
 		if err != nil {
-			return nil, fmt.Errorf("Odoo SLA statuses: %w", err)
+			return nil, fmt.Errorf("reading Odoo SLA statuses: %w", err)
 		}
 		d, dm, err := slaSide(e.o.DataverseServer, e.o.DataverseSLA)
 		if err != nil {
-			return nil, fmt.Errorf("Dataverse SLA KPI instances: %w", err)
+			return nil, fmt.Errorf("reading Dataverse SLA KPI instances: %w", err)
 		}
 		ops.Figures = append(ops.Figures, slaFigure(o, d, om, dm))
 	}
 	if e.o.Entitlements != nil {
 		if ops.Entitlements, err = SummariseEntitlements(e.o.Entitlements, e.o.Now, MethodStreamed); err != nil {
-			return nil, fmt.Errorf("Dataverse entitlements: %w", err)
+			return nil, fmt.Errorf("reading Dataverse entitlements: %w", err)
 		}
 	}
 	if ops.TopCustomersOdoo, err = e.top(ctx, "o"); err != nil {

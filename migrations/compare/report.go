@@ -105,6 +105,7 @@ var funcs = template.FuncMap{
 		return out
 	},
 	"human":  func(c string) string { return strings.ReplaceAll(c, "_", " ") },
+	"md":     mdCell,
 	"isLine": func(f Figure) bool { return f.ID == "backlog" },
 	"date":   func(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 UTC") },
 	"f1":     func(v float64) string { return fmt.Sprintf("%.1f", v) },
@@ -119,6 +120,26 @@ var funcs = template.FuncMap{
 var classColours = map[string]string{"equal": "#2E8540", "both_empty": "#B8C4CE", "empty_in_odoo": colourOdoo,
 	"empty_in_dataverse": colourDataverse, "differs": "#C4314B",
 	"empty_in_a": colourOdoo, "empty_in_b": colourDataverse, "only_in_a": colourOdoo, "only_in_b": colourDataverse}
+
+// mdCell makes a value safe in a Markdown table cell: a pipe would end
+// the cell and a line break the row, and markup characters (HTML tags,
+// emphasis, links, code) would render instead of showing as they are.
+// Line breaks become <br>, which tables allow.
+func mdCell(s string) string {
+	var b strings.Builder
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\r':
+			b.WriteString("<br>")
+			continue
+		case strings.ContainsRune("\\|<>*_[]`#", r):
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
 
 func groupDigits(n int64) string {
 	s := fmt.Sprint(n)

@@ -45,7 +45,8 @@ func runEnvs(ctx context.Context, streams *output.Streams, o *options, since tim
 		if err := output.Table(streams.Out, []string{"table", "a", "b", "matched", "only in a", "only in b", "differing"}, rows); err != nil {
 			return err
 		}
-		fmt.Fprintf(streams.Out, "\nReport: %s\nDifferences: %s\n", filepath.Join(o.out, compare.FileEnvHTML), filepath.Join(o.out, compare.FileEnvDifferencesCSV))
+		fmt.Fprintf(streams.Out, "\nReport: %s (Markdown: %s)\nDifferences: %s\n", filepath.Join(o.out, compare.FileEnvHTML),
+			filepath.Join(o.out, compare.FileEnvMarkdown), filepath.Join(o.out, compare.FileEnvDifferencesCSV))
 	}
 	if o.failOnDiff && !rep.Clean() {
 		return exitcode.Finished(1, "the environments differ; see "+filepath.Join(o.out, compare.FileEnvDifferencesCSV))

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -16,6 +17,15 @@ import (
 	"github.com/dvsync/dvsync/dataverse/refserver"
 	"github.com/dvsync/dvsync/migrations/compare"
 )
+
+// fmtCount is a count as the reports print it (digits grouped by commas).
+func fmtCount(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
 
 func seededDataverse(t *testing.T) (string, *dataverse.Client) {
 	t.Helper()
@@ -68,7 +78,9 @@ func TestCompareEnvironments(t *testing.T) {
 		}
 		ids = append(ids, rec.String("accountid"))
 	}
-	if err := b.Update(ctx, "account", dataverse.ByID(mustUUID(t, ids[0])), dataverse.Record{"telephone1": "+47 00 00 00 00"}, nil); err != nil {
+	// A value with Markdown markup in it: the Markdown report shows it as
+	// it is, in one cell.
+	if err := b.Update(ctx, "account", dataverse.ByID(mustUUID(t, ids[0])), dataverse.Record{"telephone1": "+47 | <b>00</b>"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Delete(ctx, "account", dataverse.ByID(mustUUID(t, ids[1])), nil); err != nil {
@@ -89,6 +101,22 @@ func TestCompareEnvironments(t *testing.T) {
 	page, err := os.ReadFile(filepath.Join(out, compare.FileEnvHTML))
 	if err != nil || !strings.Contains(string(page), "telephone1") || !strings.Contains(string(page), "only in b") {
 		t.Errorf("HTML report: %v\n%.2000s", err, page)
+	}
+	md, err := os.ReadFile(filepath.Join(out, compare.FileEnvMarkdown))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| account | " + fmtCount(acc.A) + " | " + fmtCount(acc.B) + " | " + fmtCount(acc.Matched) + " | 1 | 1 | 1 |",
+		"| telephone1 | 1 |",
+		"| account | " + strings.ToLower(ids[0]) + " | telephone1 | differs | ",
+		` | +47 \| \<b\>00\</b\> |`,
+		"| account | " + strings.ToLower(ids[1]) + " |  | only in a |  |  |",
+		"**The environments differ.**",
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("Markdown report lacks %q:\n%s", want, md)
+		}
 	}
 	if keep := os.Getenv("DVSYNC_KEEP_REPORT"); keep != "" {
 		os.CopyFS(keep, os.DirFS(out))
