@@ -49,6 +49,12 @@ type Options struct {
 	// the figure out.
 	OdooSLA, DataverseSLA iter.Seq2[SLAOutcome, error]
 	Entitlements          iter.Seq2[Entitlement, error]
+	// OdooResponses and DataverseResponses stream when tickets and cases
+	// were first answered (OdooFirstResponses, DataverseFirstResponses),
+	// for time to first response; nil leaves that side out. Their
+	// methods say how they were obtained (default: streamed).
+	OdooResponses, DataverseResponses             iter.Seq2[FirstResponse, error]
+	OdooResponsesMethod, DataverseResponsesMethod string
 	// OdooServer and DataverseServer are figures the servers computed
 	// (OdooServerCounts, DataverseServerCounts); they take the place of
 	// the streamed figures for their side, and the report says so.

@@ -183,7 +183,14 @@ func (e *engine) loadExtras(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := e.loadResponses(ctx, "o", e.o.OdooResponses); err != nil {
+		return fmt.Errorf("reading Odoo answers: %w", err)
+	}
+	if err := e.loadResponses(ctx, "d", e.o.DataverseResponses); err != nil {
+		return fmt.Errorf("reading Dataverse first-response KPIs: %w", err)
+	}
 	for _, stmt := range []string{
+		`CREATE INDEX response_ticket ON response (side, ticket)`,
 		`CREATE INDEX queue_incident ON queue (incident)`,
 		`CREATE INDEX closing_incident ON closing (incident)`,
 		`UPDATE d SET team = (SELECT name FROM queue WHERE queue.incident = d.idk LIMIT 1) WHERE EXISTS (SELECT 1 FROM queue WHERE queue.incident = d.idk)`,

@@ -69,7 +69,9 @@ func OdooVersusDataverse(ctx context.Context, cfg OdooConfig) (*Report, error) {
 	}
 	md, dv := cfg.Model, cfg.Dataverse
 	opts := Options{Model: md, Queues: DataverseQueues(ctx, dv), Closings: DataverseClosings(ctx, dv),
-		DataverseSLA: DataverseSLA(ctx, dv), Entitlements: DataverseEntitlements(ctx, dv), Now: cfg.Now}
+		DataverseSLA: DataverseSLA(ctx, dv), Entitlements: DataverseEntitlements(ctx, dv), Now: cfg.Now,
+		OdooResponses: OdooFirstResponses(ctx, r), OdooResponsesMethod: MethodOdooGroup,
+		DataverseResponses: DataverseFirstResponses(ctx, dv), DataverseResponsesMethod: MethodStreamed}
 	o0, d0 := count()
 	if opts.OdooServer, err = OdooServerCounts(ctx, r, md, cfg.Since, cfg.Now); err != nil {
 		return nil, fmt.Errorf("odoo: %w", err)

@@ -28,7 +28,11 @@ type Figure struct {
 	// obtained.
 	OdooMethod      string `json:"odooMethod"`
 	DataverseMethod string `json:"dataverseMethod"`
-	Note            string `json:"note,omitempty"`
+	// OdooDefinition and DataverseDefinition say what each side's values
+	// measure, where the two systems keep different things.
+	OdooDefinition      string `json:"odooDefinition,omitempty"`
+	DataverseDefinition string `json:"dataverseDefinition,omitempty"`
+	Note                string `json:"note,omitempty"`
 }
 
 // FigureRow is one label with each side's value; a nil value is "no data".
@@ -159,6 +163,11 @@ func (e *engine) operations(ctx context.Context) (*Operations, error) {
 		return nil, err
 	}
 	ops.Figures = append(ops.Figures, res)
+	first, err := e.firstResponse(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("time to first response: %w", err)
+	}
+	ops.Figures = append(ops.Figures, first)
 	if e.o.OdooSLA != nil || e.o.DataverseSLA != nil || e.o.OdooServer != nil || e.o.DataverseServer != nil {
 		o, om, err := slaSide(e.o.OdooServer, e.o.OdooSLA)
 		if err != nil {
@@ -231,7 +240,8 @@ func (e *engine) backlog(ctx context.Context, months *Figure) (Figure, error) {
 // store sorts; nothing is held in memory).
 func (e *engine) durations(ctx context.Context) (Figure, error) {
 	fig := Figure{ID: "durations", Title: "Time to resolution (hours, resolved tickets)", Unit: "hours", OdooMethod: MethodStreamed, DataverseMethod: MethodStreamed,
-		Note: "Time to first response is not shown: Odoo keeps it only as first_response_hours in working hours, and a Dataverse case keeps no first-response time (only firstresponsesent and the SLA KPI), so the two would not measure the same thing."}
+		OdooDefinition:      "calendar hours from the ticket's creation to its close_date (else its last stage change)",
+		DataverseDefinition: "calendar hours from the case's createdon to actualend of its latest Case Resolution"}
 	rows := []FigureRow{{Label: "median"}, {Label: "90th percentile"}, {Label: "resolved tickets"}}
 	for _, t := range []string{"o", "d"} {
 		var n int64

@@ -92,6 +92,7 @@ func openSpill(ctx context.Context, dir string) (*spill, error) {
 		fmt.Sprintf(heapSchema, "oh"), fmt.Sprintf(heapSchema, "dh"),
 		`CREATE TABLE queue (incident TEXT NOT NULL, name TEXT NOT NULL)`,
 		`CREATE TABLE closing (incident TEXT NOT NULL, at INTEGER NOT NULL)`,
+		`CREATE TABLE response (side TEXT NOT NULL, ticket TEXT NOT NULL, at INTEGER NOT NULL)`,
 	} {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			s.close()

@@ -300,6 +300,13 @@ func checkServerFigures(t *testing.T, out string) {
 		*f.Rows[0].Odoo != *f.Rows[0].Dataverse || *f.Rows[1].Odoo != *f.Rows[1].Dataverse || *f.Rows[2].Odoo != *f.Rows[2].Dataverse {
 		t.Errorf("durations: %+v", f)
 	}
+	// Time to first response: Odoo's answers grouped on the server, the
+	// migrated First Response By KPIs streamed, each side defined.
+	if f := rep.Result.Operations.Figure("firstresponse"); f == nil || f.OdooMethod != compare.MethodOdooGroup || f.DataverseMethod != compare.MethodStreamed ||
+		f.Rows[2].Odoo == nil || *f.Rows[2].Odoo == 0 || f.Rows[2].Dataverse == nil || *f.Rows[2].Dataverse == 0 || f.Rows[0].Odoo == nil ||
+		f.OdooDefinition == "" || f.DataverseDefinition == "" {
+		t.Errorf("first response: %+v", f)
+	}
 	if f := rep.Result.Operations.Figure("sla"); f == nil || f.OdooMethod != compare.MethodOdooGroup || f.DataverseMethod != compare.MethodDVAggregate || len(f.Rows) == 0 {
 		t.Errorf("sla: %+v", f)
 	}
