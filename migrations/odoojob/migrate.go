@@ -48,7 +48,12 @@ type Config struct {
 	DryRun   bool
 	// Restart reads every source from the start; the ID map is kept, so
 	// records already written are updated.
-	Restart     bool
+	Restart bool
+	// Fresh starts over: the job's state (checkpoints, ID map, baselines,
+	// rejects, recorded target) is cleared from Store before the run, as
+	// for a state that belongs to another environment. A dry run only
+	// plans as if from a new state.
+	Fresh       bool
 	BatchSize   int
 	Concurrency int
 	PageSize    int
@@ -143,6 +148,14 @@ func Migrate(ctx context.Context, cfg Config) (*migrations.Summary, *Prepared, e
 	if err != nil {
 		return nil, nil, err
 	}
+	if cfg.Fresh && cfg.DryRun {
+		cfg.Store = nil
+	}
+	if cfg.Fresh && cfg.Store != nil {
+		if err := cfg.Store.Clear(ctx, p.Job.Name); err != nil {
+			return nil, p, err
+		}
+	}
 	o := migrations.RunOptions{Store: cfg.Store, BatchSize: cfg.BatchSize, Concurrency: cfg.Concurrency, Rejects: cfg.Rejects,
 		Warnings: cfg.Warnings, Progress: cfg.Progress, Logger: cfg.Logger, Restart: cfg.Restart}
 	if cfg.DryRun {
@@ -160,6 +173,11 @@ func Migrate(ctx context.Context, cfg Config) (*migrations.Summary, *Prepared, e
 func Verify(ctx context.Context, cfg Config, sample int, seed uint64) (*migrations.Report, error) {
 	p, err := Prepare(ctx, cfg)
 	if err != nil {
+		return nil, err
+	}
+	// A state of another organisation is refused; an emptied environment
+	// of the same one is what verify itself reports, record by record.
+	if err := migrations.ConfirmTarget(ctx, p.Job, cfg.Store, migrations.ConfirmOptions{}); err != nil {
 		return nil, err
 	}
 	return migrations.Verify(ctx, p.Job, migrations.VerifyOptions{Target: p.Sink, Store: cfg.Store, Compare: p.Sink.Compare,

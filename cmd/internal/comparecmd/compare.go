@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -26,6 +25,7 @@ import (
 	"github.com/dvsync/dvsync/mapping/odoodv"
 	"github.com/dvsync/dvsync/migrations"
 	"github.com/dvsync/dvsync/migrations/compare"
+	"github.com/dvsync/dvsync/migrations/statestore"
 )
 
 // ExitDifferences is the exit code of --fail-on-diff when anything is
@@ -81,7 +81,7 @@ Lines) is written to --out. Exit status 0 when the comparison ran; with
 	f.StringVar(&o.envB, "env-b", "", "second Dataverse environment URL: compare --env with it table by table (same credentials)")
 	f.StringSliceVar(&o.tables, "tables", nil, "tables to compare with --env-b, e.g. incident,account")
 	f.StringVar(&o.mapFile, "map", "", "mapping file of 'dvsync migrate odoo' (default: the built-in map)")
-	f.StringVar(&o.state, "state", "", "state file of 'dvsync migrate odoo': match tickets to cases through its ID map")
+	f.StringVar(&o.state, "state", "", "state of 'dvsync migrate odoo', a file or a postgres:// URL: match tickets to cases through its ID map")
 	f.StringVar(&o.since, "since", "", "compare only tickets and cases created on or after this date (YYYY-MM-DD, UTC)")
 	f.StringVar(&o.out, "out", "compare-report", "folder for the report files")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON")
@@ -130,11 +130,12 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	}
 	var store migrations.Store
 	if o.state != "" {
-		if _, err := os.Stat(o.state); errors.Is(err, fs.ErrNotExist) {
-			return usage("state file %s does not exist: pass the --state file 'dvsync migrate odoo' wrote, or leave --state out to match by case number", o.state)
+		var ok bool
+		if store, ok, err = statestore.OpenExisting(ctx, o.state); err != nil {
+			return exitcode.Of(fmt.Errorf("opening the state %s: %w", statestore.Describe(o.state), err))
 		}
-		if store, err = migrations.OpenSQLite(ctx, o.state); err != nil {
-			return err
+		if !ok {
+			return usage("state %s does not exist: pass the --state 'dvsync migrate odoo' wrote (a file or a postgres:// URL), or leave --state out to match by case number", statestore.Describe(o.state))
 		}
 		defer store.Close()
 	}
@@ -153,7 +154,7 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	rep, err := compare.OdooVersusDataverse(ctx, compare.OdooConfig{Odoo: odc, Database: o.odoo.DB, Dataverse: dv, Model: md, Store: store,
 		Since: since, Out: o.out, Requests: func() (int64, int64) { return ocount.n.Load(), oc.n.Load() },
 		Meta: compare.Report{Odoo: o.odoo.URL + " (database " + o.odoo.DB + ")", Dataverse: dv.ServiceRoot(),
-			MapFile: orDefault(o.mapFile, "built-in map"), StateFile: o.state, Since: o.since}})
+			MapFile: orDefault(o.mapFile, "built-in map"), StateFile: statestore.Describe(o.state), Since: o.since}})
 	if err != nil {
 		return o.conn.Explain(err)
 	}

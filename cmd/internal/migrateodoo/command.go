@@ -20,6 +20,7 @@ import (
 	"github.com/dvsync/dvsync/mapping/odoodv"
 	"github.com/dvsync/dvsync/migrations"
 	"github.com/dvsync/dvsync/migrations/odoojob"
+	"github.com/dvsync/dvsync/migrations/statestore"
 )
 
 // DefaultStateFile is the state store used when --state is not given.
@@ -46,6 +47,7 @@ type options struct {
 	printMap    bool
 	dryRun      bool
 	restart     bool
+	fresh       bool
 	batchSize   int
 	concurrency int
 	json        bool
@@ -94,13 +96,14 @@ token from DVSYNC_TOKEN or Azure credentials, never from the command line.`,
 	f := cmd.Flags()
 	o.odoo.AddFlags(f)
 	o.conn.AddFlags(f)
-	f.StringVar(&o.state, "state", DefaultStateFile, "state file (SQLite): checkpoints, ID map, journal; reuse it to resume")
+	f.StringVar(&o.state, "state", DefaultStateFile, "state store, a SQLite file or a postgres:// URL (password in PGPASSWORD): checkpoints, ID map, journal; reuse it to resume")
 	f.StringVar(&o.mapFile, "map", "", "mapping file, YAML or JSON (default: the built-in map)")
 	f.StringVar(&o.rejects, "rejects", "", "rejects file, JSON Lines, appended to (default: <state>.rejects.jsonl)")
 	f.StringVar(&o.warnings, "warnings", "", "mapping warnings file, JSON Lines, appended to (default: beside the rejects file, \"rejects\" replaced by \"warnings\" in its name)")
 	f.BoolVar(&o.printMap, "print-default-map", false, "print the documented default mapping file and exit")
 	f.BoolVar(&o.dryRun, "dry-run", false, "plan: count and sample what would be written, write nothing")
 	f.BoolVar(&o.restart, "restart", false, "read every source from the start (records already written are updated, not duplicated)")
+	f.BoolVar(&o.fresh, "fresh", false, "start over: clear this job's checkpoints, ID map and recorded environment from the state (files are kept)")
 	f.IntVar(&o.batchSize, "batch-size", migrations.DefaultBatchSize, "records per write batch")
 	f.IntVar(&o.concurrency, "concurrency", migrations.DefaultConcurrency, "batches in flight per step")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON")
@@ -132,20 +135,25 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	}
 	cfg := odoojob.Config{Odoo: oc, Database: o.odoo.DB, Dataverse: dv, Map: m, DryRun: o.dryRun,
 		BatchSize: o.batchSize, Concurrency: o.concurrency, PageSize: o.odoo.PageSize, Logger: log}
-	// A plan writes nothing anywhere: it reads an existing state file (to
-	// plan from its checkpoints) but never creates one.
-	if _, err := os.Stat(o.state); err == nil || !o.dryRun {
-		store, err := migrations.OpenSQLite(ctx, o.state)
-		if err != nil {
-			return exitcode.Of(fmt.Errorf("opening the state file: %w", err))
-		}
+	// A plan writes nothing anywhere: it reads an existing state (to plan
+	// from its checkpoints) but never creates one.
+	var store migrations.Store
+	if o.dryRun {
+		store, _, err = statestore.OpenExisting(ctx, o.state)
+	} else {
+		store, err = statestore.Open(ctx, o.state)
+	}
+	if err != nil {
+		return exitcode.Of(fmt.Errorf("opening the state %s: %w", statestore.Describe(o.state), err))
+	}
+	if store != nil {
 		defer store.Close()
 		cfg.Store = store
 	}
 	rejectsPath, warningsPath := o.rejects, ""
 	if !o.dryRun {
 		if rejectsPath == "" {
-			rejectsPath = strings.TrimSuffix(o.state, filepath.Ext(o.state)) + ".rejects.jsonl"
+			rejectsPath = defaultRejects(o.state)
 		}
 		if warningsPath = o.warnings; warningsPath == "" {
 			warningsPath = WarningsPath(rejectsPath)
@@ -171,9 +179,14 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	}
 	bars := newStepBars(streams.Err, o.json)
 	cfg.Progress = bars.update
-	cfg.Restart = o.restart
+	cfg.Restart, cfg.Fresh = o.restart, o.fresh
 	sum, _, err := odoojob.Migrate(ctx, cfg)
 	bars.finish()
+	var mismatch *migrations.TargetMismatchError
+	if errors.As(err, &mismatch) {
+		return exitcode.Of(fmt.Errorf("%s: %v; nothing was written: start over with --fresh, or point --env at the environment this state belongs to%s",
+			statestore.Describe(o.state), mismatch, belongsTo(mismatch)))
+	}
 	if sum == nil {
 		return exitcode.Of(err)
 	}
@@ -190,6 +203,23 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		return exitcode.Finished(t.Rejected, fmt.Sprintf("finished with %d rejected records; see %s", t.Rejected, rejectsPath))
 	}
 	return nil
+}
+
+// defaultRejects is the rejects file beside a state file; a shared state
+// (PostgreSQL) has no folder, so its rejects go to the current one.
+func defaultRejects(state string) string {
+	if statestore.IsShared(state) {
+		state = DefaultStateFile
+	}
+	return strings.TrimSuffix(state, filepath.Ext(state)) + ".rejects.jsonl"
+}
+
+// belongsTo names the environment a state belongs to, when it recorded one.
+func belongsTo(e *migrations.TargetMismatchError) string {
+	if e.Recorded.URL == "" {
+		return ""
+	}
+	return " (" + e.Recorded.URL + ")"
 }
 
 // openAppend opens the rejects (or warnings) file for appending: a

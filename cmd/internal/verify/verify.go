@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -19,6 +18,7 @@ import (
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/migrations"
 	"github.com/dvsync/dvsync/migrations/odoojob"
+	"github.com/dvsync/dvsync/migrations/statestore"
 )
 
 // defaultStateFile is `dvsync migrate odoo`'s default --state.
@@ -67,7 +67,7 @@ it could not finish, 2 on a usage error.`,
 	f := cmd.Flags()
 	o.odoo.AddFlags(f)
 	o.conn.AddFlags(f)
-	f.StringVar(&o.state, "state", defaultStateFile, "state file of the migration (its ID map and rejects)")
+	f.StringVar(&o.state, "state", defaultStateFile, "state of the migration, a SQLite file or a postgres:// URL (its ID map and rejects)")
 	f.StringVar(&o.mapFile, "map", "", "mapping file the migration used (default: the built-in map)")
 	f.IntVar(&o.sample, "sample", 0, "check a seeded sample of N source records per step instead of all")
 	f.Uint64Var(&o.seed, "seed", 1, "seed of --sample")
@@ -81,9 +81,15 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	if o.sample < 0 {
 		return exitcode.UsageError(errors.New("--sample must not be negative"))
 	}
-	if _, err := os.Stat(o.state); err != nil {
-		return exitcode.UsageError(fmt.Errorf("state file %s: %w (pass the --state of the migration)", o.state, err))
+	// Verify reads the migration's state and never creates one.
+	store, ok, err := statestore.OpenExisting(ctx, o.state)
+	if err != nil {
+		return exitcode.Of(fmt.Errorf("opening the state %s: %w", statestore.Describe(o.state), err))
 	}
+	if !ok {
+		return exitcode.UsageError(fmt.Errorf("state file or database %s holds no migration state (pass the --state of the migration)", statestore.Describe(o.state)))
+	}
+	defer store.Close()
 	m, err := odoojob.LoadMap(o.mapFile)
 	if err != nil {
 		return exitcode.UsageError(err)
@@ -97,12 +103,12 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	if err != nil {
 		return exitcode.Of(err)
 	}
-	store, err := migrations.OpenSQLite(ctx, o.state)
-	if err != nil {
-		return exitcode.Of(fmt.Errorf("opening the state file: %w", err))
-	}
-	defer store.Close()
 	rep, err := odoojob.Verify(ctx, odoojob.Config{Odoo: oc, Database: o.odoo.DB, Dataverse: dv, Map: m, Store: store, Logger: log}, o.sample, o.seed)
+	var mismatch *migrations.TargetMismatchError
+	if errors.As(err, &mismatch) {
+		return exitcode.Of(fmt.Errorf("%s: %v: point --env at the environment this state belongs to, or --state at the state of this environment's migration",
+			statestore.Describe(o.state), mismatch))
+	}
 	if err != nil {
 		return exitcode.Of(err)
 	}
