@@ -97,7 +97,8 @@ func (s *Sink) CountAll(ctx context.Context, table string) (int64, error) {
 // Compare is the migrations.CompareFunc of records written by the sink:
 // migrations.DefaultCompare of the columns, each "<nav>@odata.bind"
 // against the lookup's value (_<column>_value) by ID (a bind by alternate
-// key is resolved to the ID it names, with ctx), and the state.
+// key is resolved to the ID it names, with ctx), the state, and the N:N
+// links (one read of the related records per relationship).
 func (s *Sink) Compare(ctx context.Context, expected migrations.TargetRecord, actual map[string]any) []migrations.FieldDiff {
 	diffs := migrations.DefaultCompare(expected, actual)
 	if st := expected.State; st != nil {
@@ -133,6 +134,9 @@ func (s *Sink) Compare(ctx context.Context, expected migrations.TargetRecord, ac
 		if !strings.EqualFold(got, want) {
 			diffs = append(diffs, migrations.FieldDiff{Field: col.LogicalName, Expected: want, Actual: actual[col.ValueProperty()]})
 		}
+	}
+	if len(expected.Links) > 0 {
+		diffs = append(diffs, s.compareLinks(ctx, tbl, expected, actual)...)
 	}
 	return diffs
 }
@@ -195,35 +199,68 @@ func (s *Sink) link(ctx context.Context, tbl *schema.Table, batch []migrations.T
 }
 
 func (s *Sink) linkOne(ctx context.Context, tbl *schema.Table, key dataverse.Key, links []migrations.Link) (bool, error) {
+	missing, err := s.missingLinks(ctx, tbl, key, links)
+	if err != nil {
+		return false, err
+	}
+	for i, l := range missing {
+		okey, _ := Key(l.Key) // missingLinks checked it
+		if err := s.c.Associate(ctx, tbl.LogicalName, key, l.Relationship, l.Table, okey); err != nil {
+			return i > 0, err
+		}
+	}
+	return len(missing) > 0, nil
+}
+
+// missingLinks returns the links the record key addresses does not have
+// yet, reading its related records once per relationship. A link to a
+// record addressed by alternate key cannot be told present without
+// another read, so it counts as missing (associating it again is no
+// change).
+func (s *Sink) missingLinks(ctx context.Context, tbl *schema.Table, key dataverse.Key, links []migrations.Link) ([]migrations.Link, error) {
 	existing := map[string]map[string]bool{} // relationship → related IDs
-	added := false
+	var missing []migrations.Link
 	for _, l := range links {
 		other, err := s.c.Table(ctx, l.Table)
 		if err != nil {
-			return added, err
+			return nil, err
 		}
 		okey, err := Key(l.Key)
 		if err != nil {
-			return added, err
+			return nil, err
 		}
 		have, ok := existing[l.Relationship]
 		if !ok {
 			have = map[string]bool{}
 			for rec, err := range s.c.Related(ctx, tbl.LogicalName, key, l.Relationship, dataverse.Query{Select: []string{other.PrimaryID}}) {
 				if err != nil {
-					return added, err
+					return nil, err
 				}
 				have[strings.ToLower(rec.String(other.PrimaryID))] = true
 			}
 			existing[l.Relationship] = have
 		}
-		if okey.ID != uuid.Nil && have[okey.ID.String()] {
-			continue
+		if okey.ID == uuid.Nil || !have[okey.ID.String()] {
+			missing = append(missing, l)
 		}
-		if err := s.c.Associate(ctx, tbl.LogicalName, key, l.Relationship, l.Table, okey); err != nil {
-			return added, err
-		}
-		added = true
 	}
-	return added, nil
+	return missing, nil
+}
+
+// compareLinks reports, for verify, the links of expected that the record
+// read back (actual) does not have.
+func (s *Sink) compareLinks(ctx context.Context, tbl *schema.Table, expected migrations.TargetRecord, actual map[string]any) []migrations.FieldDiff {
+	id, err := uuid.Parse(fmt.Sprint(actual[tbl.PrimaryID]))
+	if err != nil {
+		return []migrations.FieldDiff{{Field: "links", Expected: len(expected.Links), Actual: "record read back without its ID"}}
+	}
+	missing, err := s.missingLinks(ctx, tbl, dataverse.ByID(id), expected.Links)
+	if err != nil {
+		return []migrations.FieldDiff{{Field: "links", Expected: len(expected.Links), Actual: "could not read: " + err.Error()}}
+	}
+	var diffs []migrations.FieldDiff
+	for _, l := range missing {
+		diffs = append(diffs, migrations.FieldDiff{Field: l.Relationship, Expected: l.Table + " " + l.Key.String(), Actual: "not linked"})
+	}
+	return diffs
 }

@@ -363,8 +363,9 @@ var _ migrations.Planner = (*Sink)(nil)
 // Plan implements migrations.Planner: what Write would do with batch,
 // read from the environment without writing. A record that does not exist
 // would be created; one that exists would be updated, or is unchanged
-// when it holds the values and the state asked for; a match-only record
-// is unchanged when it exists and rejected when it does not.
+// when it holds the values, the state and the links asked for; a
+// match-only record is unchanged when it exists and rejected when it does
+// not.
 func (s *Sink) Plan(ctx context.Context, batch []migrations.TargetRecord) ([]migrations.WriteResult, error) {
 	results := make([]migrations.WriteResult, len(batch))
 	var tables []string
@@ -430,6 +431,24 @@ func (s *Sink) Plan(ctx context.Context, batch []migrations.TargetRecord) ([]mig
 		}
 		for _, i := range moving {
 			if st, ok := cur[strings.ToLower(batch[i].Key.ID)]; !ok || !st.is(batch[i].State) {
+				results[i].Outcome = migrations.Updated
+			}
+		}
+		// Columns and state unchanged but a link not made yet: a run
+		// would make it.
+		for _, i := range write {
+			if results[i].Outcome != migrations.Unchanged || len(batch[i].Links) == 0 {
+				continue
+			}
+			key, err := recordKey(batch[i], results[i])
+			if err != nil {
+				continue // Write rejects it the same way
+			}
+			missing, err := s.missingLinks(ctx, tbl, key, batch[i].Links)
+			if stops(err) {
+				return nil, err
+			}
+			if err != nil || len(missing) > 0 {
 				results[i].Outcome = migrations.Updated
 			}
 		}
