@@ -127,6 +127,9 @@ func Run(ctx context.Context, job *Job, o Options) (*Summary, error) {
 		return nil, err
 	}
 	defer unlock()
+	if err := confirmEnds(ctx, job, o); err != nil {
+		return nil, err
+	}
 
 	r := &runner{job: job, o: o}
 	switch {

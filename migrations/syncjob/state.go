@@ -3,17 +3,29 @@ package syncjob
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io/fs"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/dvsync/dvsync/migrations"
 	"github.com/dvsync/dvsync/migrations/mirror"
+	"github.com/dvsync/dvsync/migrations/pgstore"
+	"github.com/dvsync/dvsync/migrations/statestore"
 )
+
+//go:embed schema/*.sql
+var schemaFS embed.FS
 
 // Checkpoint is where one table of a job stands. It is saved after every
 // page a run has applied, so a killed run resumes at the page it was on.
@@ -56,43 +68,156 @@ type RunRecord struct {
 }
 
 // Store keeps checkpoints, the run journal and the job lock: a SQLite file
-// (flock beside it) or a PostgreSQL database (advisory lock).
+// (flock beside it) or a PostgreSQL database (advisory lock), named by the
+// same --state forms as the migrations store (statestore), with the same
+// guarantees: the schema is versioned and migrated on open (under a lock,
+// a newer version refused), checkpoints are compare-and-swap (see
+// SaveCheckpoint), and on PostgreSQL the tables live in the same schema
+// as the migrations store's (dvsync_state, or the URL's search_path).
 type Store struct {
-	db    *sql.DB
-	kind  mirror.Kind
-	where string
-	path  string // SQLite file
+	db     *sql.DB
+	kind   mirror.Kind
+	where  string
+	path   string // SQLite file
+	schema string // PostgreSQL schema
+
+	versions migrations.Versions
 }
 
 // ErrLocked is returned by Lock when another run of the job holds it.
 var ErrLocked = errors.New("another run of this job holds the lock")
 
-// OpenStore opens a state store: a file path, or a postgres:// URL.
+// OpenStore opens a state store: a file path, or a postgres:// URL, and
+// brings its schema up to date.
 func OpenStore(ctx context.Context, spec string) (*Store, error) {
-	kind := mirror.SQLite
-	if strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://") {
-		kind = mirror.Postgres
-	}
-	db, where, err := mirror.OpenSQL(ctx, kind, spec)
-	if err != nil {
-		return nil, fmt.Errorf("state store: %w", err)
-	}
-	s := &Store{db: db, kind: kind, where: where}
-	if kind == mirror.SQLite {
-		s.path = spec
-	}
-	for _, q := range []string{
-		`CREATE TABLE IF NOT EXISTS dvsync_sync_state (job TEXT NOT NULL, tbl TEXT NOT NULL, state TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (job, tbl))`,
-		`CREATE TABLE IF NOT EXISTS dvsync_sync_runs (run_id TEXT PRIMARY KEY, job TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT, status TEXT NOT NULL, exit_code INTEGER NOT NULL DEFAULT 0, error TEXT, summary TEXT)`,
-		`CREATE INDEX IF NOT EXISTS dvsync_sync_runs_job ON dvsync_sync_runs (job, started_at)`,
-		`CREATE TABLE IF NOT EXISTS dvsync_sync_keys (job TEXT NOT NULL, tbl TEXT NOT NULL, source_id TEXT NOT NULL, target_key TEXT NOT NULL, gen BIGINT NOT NULL, PRIMARY KEY (job, tbl, source_id))`,
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("state store %s: %w", where, err)
+	s := &Store{kind: mirror.SQLite, where: statestore.Describe(spec), path: spec}
+	dsn := spec
+	if statestore.IsShared(spec) {
+		s.kind, s.path = mirror.Postgres, ""
+		var err error
+		if dsn, s.schema, err = stateSchema(spec); err != nil {
+			return nil, err
 		}
 	}
+	db, _, err := mirror.OpenSQL(ctx, s.kind, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("state store %s: %w", s.where, err)
+	}
+	s.db = db
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// stateSchema puts the tables in the schema the migrations store uses:
+// the URL's search_path, else pgstore.DefaultSchema.
+func stateSchema(spec string) (dsn, schema string, err error) {
+	u, err := url.Parse(spec)
+	if err != nil {
+		return "", "", fmt.Errorf("state store: cannot parse %s (expected postgres://user@host:port/database)", statestore.Describe(spec))
+	}
+	q := u.Query()
+	schema = q.Get("search_path")
+	if schema == "" {
+		schema = pgstore.DefaultSchema
+	}
+	for i, r := range schema {
+		if !(r == '_' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+			return "", "", fmt.Errorf("state store: schema name %q must be lower-case letters, digits and underscores", schema)
+		}
+	}
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), schema, nil
+}
+
+// SchemaVersionError reports a store written by a newer dvsync.
+type SchemaVersionError struct {
+	Where         string
+	Found, Latest int
+}
+
+func (e *SchemaVersionError) Error() string {
+	return fmt.Sprintf("state store %s has sync schema version %d, newer than this dvsync understands (%d); use a newer dvsync", e.Where, e.Found, e.Latest)
+}
+
+// migrate applies the embedded schema files (schema/NNNN_name.sql) the
+// store has not seen, in one transaction: under an advisory lock on
+// PostgreSQL, an immediate (write-locked) transaction on SQLite, so two
+// processes opening a new store at once apply them once.
+func (s *Store) migrate(ctx context.Context) error {
+	sub, err := fs.Sub(schemaFS, "schema")
+	if err != nil {
+		return err
+	}
+	entries, err := fs.ReadDir(sub, ".")
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, e := range entries {
+		if path.Ext(e.Name()) == ".sql" {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names)
+	for i, n := range names {
+		num, _, _ := strings.Cut(n, "_")
+		if v, err := strconv.Atoi(num); err != nil || v != i+1 {
+			return fmt.Errorf("state store: schema files must be numbered 1..n without gaps; found %s at %d", n, i+1)
+		}
+	}
+	fail := func(err error) error { return fmt.Errorf("state store %s: %w", s.where, err) }
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fail(err)
+	}
+	defer tx.Rollback()
+	if s.kind == mirror.Postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('dvsync-sync-schema:'||$1, 0))`, s.schema); err != nil {
+			return fail(err)
+		}
+		if _, err := tx.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+mirror.QuoteIdent(s.schema)); err != nil {
+			return fail(err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS dvsync_sync_schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
+		return fail(err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM dvsync_sync_schema_version`).Scan(&current); err != nil {
+		return fail(err)
+	}
+	if current > len(names) {
+		return &SchemaVersionError{Where: s.where, Found: current, Latest: len(names)}
+	}
+	for i, n := range names[current:] {
+		body, err := fs.ReadFile(sub, n)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			return fail(fmt.Errorf("apply schema %s: %w", n, err))
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO dvsync_sync_schema_version (version, applied_at) VALUES (?, ?)`), current+i+1, now()); err != nil {
+			return fail(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
+
+// SchemaVersion returns the sync schema version of the store.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM dvsync_sync_schema_version`).Scan(&v)
+	return v, err
 }
 
 // Close closes the store.
@@ -106,8 +231,10 @@ func (s *Store) q(query string) string { return mirror.Rebind(s.kind, query) }
 // Checkpoint returns a table's checkpoint (zero if never run).
 func (s *Store) Checkpoint(ctx context.Context, job, table string) (Checkpoint, error) {
 	var text string
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT state FROM dvsync_sync_state WHERE job = ? AND tbl = ?`), job, table).Scan(&text)
+	var version int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT state, version FROM dvsync_sync_state WHERE job = ? AND tbl = ?`), job, table).Scan(&text, &version)
 	if errors.Is(err, sql.ErrNoRows) {
+		s.versions.SeeCheckpoint(job, table, 0)
 		return Checkpoint{}, nil
 	}
 	if err != nil {
@@ -117,18 +244,109 @@ func (s *Store) Checkpoint(ctx context.Context, job, table string) (Checkpoint, 
 	if err := json.Unmarshal([]byte(text), &cp); err != nil {
 		return Checkpoint{}, fmt.Errorf("state store: checkpoint of %s/%s is damaged: %w", job, table, err)
 	}
+	s.versions.SeeCheckpoint(job, table, version)
 	return cp, nil
 }
 
-// SaveCheckpoint stores a table's checkpoint.
+// SaveCheckpoint stores a table's checkpoint as a compare-and-swap: it
+// applies only while the stored checkpoint is the one this store last read
+// or saved, so of two processes that read the same delta token or
+// watermark only the first advances it; the other gets
+// *migrations.ConflictError and nothing changes. A checkpoint this store
+// never read is read first (its current version is the expected one).
 func (s *Store) SaveCheckpoint(ctx context.Context, job, table string, cp Checkpoint) error {
 	b, _ := json.Marshal(cp)
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO dvsync_sync_state (job, tbl, state, updated_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (job, tbl) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`),
-		job, table, string(b), time.Now().UTC().Format(time.RFC3339Nano))
+	expected, ok := s.versions.Checkpoint(job, table)
+	if !ok {
+		err := s.db.QueryRowContext(ctx, s.q(`SELECT version FROM dvsync_sync_state WHERE job = ? AND tbl = ?`), job, table).Scan(&expected)
+		if errors.Is(err, sql.ErrNoRows) {
+			expected = 0
+		} else if err != nil {
+			return fmt.Errorf("state store: save checkpoint: %w", err)
+		}
+	}
+	var version int64
+	var err error
+	if expected == 0 {
+		err = s.db.QueryRowContext(ctx, s.q(`INSERT INTO dvsync_sync_state (job, tbl, state, updated_at, version) VALUES (?, ?, ?, ?, 1)
+			ON CONFLICT (job, tbl) DO NOTHING RETURNING version`), job, table, string(b), now()).Scan(&version)
+	} else {
+		err = s.db.QueryRowContext(ctx, s.q(`UPDATE dvsync_sync_state SET state = ?, updated_at = ?, version = version + 1
+			WHERE job = ? AND tbl = ? AND version = ? RETURNING version`), string(b), now(), job, table, expected).Scan(&version)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return &migrations.ConflictError{Job: job, Name: "the checkpoint of table " + table}
+	}
 	if err != nil {
 		return fmt.Errorf("state store: save checkpoint: %w", err)
 	}
+	s.versions.SeeCheckpoint(job, table, version)
+	return nil
+}
+
+// Roles of End.
+const (
+	RoleSource = "source"
+	RoleTarget = "target"
+)
+
+// End returns the environment recorded for one end (RoleSource,
+// RoleTarget) of a job; ok is false when none is.
+func (s *Store) End(ctx context.Context, job, role string) (migrations.TargetInfo, bool, error) {
+	var t migrations.TargetInfo
+	var at string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT target_id, url, recorded_at FROM dvsync_sync_ends WHERE job = ? AND role = ?`), job, role).Scan(&t.ID, &t.URL, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return migrations.TargetInfo{}, false, nil
+	}
+	if err != nil {
+		return migrations.TargetInfo{}, false, fmt.Errorf("state store: %w", err)
+	}
+	t.Recorded, _ = time.Parse(time.RFC3339Nano, at)
+	return t, true, nil
+}
+
+// SetEnd records the environment of one end of a job.
+func (s *Store) SetEnd(ctx context.Context, job, role string, t migrations.TargetInfo) error {
+	at := now()
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO dvsync_sync_ends (job, role, target_id, url, recorded_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (job, role) DO UPDATE SET target_id = excluded.target_id, url = excluded.url, updated_at = excluded.updated_at`),
+		job, role, t.ID, t.URL, at, at)
+	if err != nil {
+		return fmt.Errorf("state store: %w", err)
+	}
+	return nil
+}
+
+// Clear forgets a job's state in one transaction, holding its lock:
+// checkpoints (delta tokens, watermarks), target keys and recorded ends;
+// the journal stays. The next run reads every table in full. ErrLocked
+// while a run holds the lock.
+func (s *Store) Clear(ctx context.Context, job string) error {
+	unlock, err := s.Lock(ctx, job)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return s.clearLocked(ctx, job)
+}
+
+// clearLocked is Clear for a caller holding the job's lock.
+func (s *Store) clearLocked(ctx context.Context, job string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("state store: %w", err)
+	}
+	defer tx.Rollback()
+	for _, table := range []string{"dvsync_sync_state", "dvsync_sync_keys", "dvsync_sync_ends"} {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE job = ?`), job); err != nil {
+			return fmt.Errorf("state store: clear %s: %w", job, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("state store: clear %s: %w", job, err)
+	}
+	s.versions.Forget(job)
 	return nil
 }
 
@@ -210,7 +428,9 @@ func (s *Store) Lock(ctx context.Context, job string) (unlock func(), err error)
 			return nil, fmt.Errorf("state store: %w", err)
 		}
 		h := fnv.New64a()
-		h.Write([]byte("dvsync sync " + job))
+		// Scoped by schema: independent states in one database never
+		// block each other.
+		h.Write([]byte("dvsync sync " + s.schema + ":" + job))
 		key := int64(h.Sum64())
 		var ok bool
 		if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {

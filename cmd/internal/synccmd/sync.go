@@ -17,6 +17,8 @@ import (
 	"github.com/dvsync/dvsync/cmd/internal/exitcode"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/dataverse"
+	"github.com/dvsync/dvsync/migrations"
+	"github.com/dvsync/dvsync/migrations/statestore"
 	"github.com/dvsync/dvsync/migrations/syncjob"
 )
 
@@ -24,6 +26,7 @@ type options struct {
 	job     string
 	state   string
 	dryRun  bool
+	fresh   bool
 	json    bool
 	metrics string
 	rejects string
@@ -116,6 +119,7 @@ func NewCommand(streams *output.Streams) *cobra.Command {
 	addCommon(cmd.Flags(), o)
 	f := cmd.Flags()
 	f.BoolVar(&o.dryRun, "dry-run", false, "read and compare, write nothing")
+	f.BoolVar(&o.fresh, "fresh", false, "start over: clear the job's delta tokens, watermarks, keys and recorded environments (for an Odoo source, its migration's state too), then read every table in full")
 	f.StringVar(&o.metrics, "metrics", "", "write a Prometheus textfile (node_exporter textfile collector) to FILE")
 	f.StringVar(&o.rejects, "rejects", "", "append rejected records as JSON lines to FILE (default <job name>.rejects.jsonl beside the job file)")
 	o.dist.addFlags(f)
@@ -161,6 +165,11 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		return err
 	}
 	defer st.Close()
+	if o.fresh {
+		if err := fresh(ctx, job, st, o); err != nil {
+			return err
+		}
+	}
 	if o.dist.on {
 		return runDistributed(ctx, streams, o, job, st)
 	}
@@ -203,6 +212,11 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 
 	sum, runErr := syncjob.Run(ctx, job, opts)
 	prog.finish()
+	var mismatch *migrations.TargetMismatchError
+	if errors.As(runErr, &mismatch) {
+		return &output.ExitError{Code: exitcode.Failure, Err: fmt.Errorf("%s: %v; nothing was read or written: start over with --fresh, or point the job file at the environments this state belongs to",
+			statestore.Describe(o.state), mismatch)}
+	}
 	if errors.Is(runErr, syncjob.ErrLocked) {
 		return &output.ExitError{Code: exitcode.Locked, Err: fmt.Errorf("job %s: %w; this run did nothing", job.Name, runErr)}
 	}
