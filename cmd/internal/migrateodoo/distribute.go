@@ -24,7 +24,7 @@ type distOptions struct {
 }
 
 func (d *distOptions) addFlags(f *pflag.FlagSet) {
-	f.BoolVar(&d.on, "distribute", false, "split the steps into id ranges worked by `dvsync worker` processes and wait for them (needs --state postgres://…)")
+	f.BoolVar(&d.on, "distribute", false, "split the steps into id ranges worked by dvsync worker processes and wait for them (needs --state postgres://…)")
 	f.StringVar(&d.appUsers, "app-users", "", "with --distribute: YAML file of the application users workers write as, each with its own budget (see dvsync worker --help)")
 	f.IntVar(&d.unitSize, "unit-size", distribute.DefaultUnitSize, "with --distribute: source ids per unit")
 }

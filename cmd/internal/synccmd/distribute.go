@@ -23,7 +23,7 @@ type distOptions struct {
 }
 
 func (d *distOptions) addFlags(f *pflag.FlagSet) {
-	f.BoolVar(&d.on, "distribute", false, "sync each table on `dvsync worker` processes and wait for them (needs --state postgres://… and a Dataverse source)")
+	f.BoolVar(&d.on, "distribute", false, "sync each table on dvsync worker processes and wait for them (needs --state postgres://… and a Dataverse source)")
 	f.StringVar(&d.appUsers, "app-users", "", "with --distribute: YAML file of the application users workers read and write as (see dvsync worker --help)")
 }
 
