@@ -49,7 +49,7 @@ func verifyExactlyOnce(t *testing.T, cfg odoojob.Config, tickets int) {
 }
 
 // TestMigrateOdooOnWorkers: two in-process workers migrate a generated
-// helpdesk split into ranges of 60 ids, with slices of 1 s (so units hand
+// helpdesk split into ranges of 60 ids, with slices of 2 s (so units hand
 // themselves back to the queue mid-range) and faults on the reference
 // Dataverse; the combined counts reconcile with the source, the run is
 // journalled, and verify finds every record once. A second coordinator
@@ -61,7 +61,7 @@ func TestMigrateOdooOnWorkers(t *testing.T) {
 	const tickets = 240
 	seed := odoojobtest.SmallSeed(t, tickets)
 	srv := odoojobtest.Start(t, seed, faults(t, "seed=3,503=0.02,reset=0.01"))
-	o := testOptions(t, url, 3*time.Second)
+	o := testOptions(t, url, 6*time.Second)
 	var mu sync.Mutex
 	outcomes := map[string]int{}
 	startWorkers(t, 2, WorkerOptions{Options: o, State: url, Concurrency: 2, OnUnit: func(e UnitEvent) {

@@ -145,15 +145,21 @@ func (w *Worker) Close() error {
 	return nil
 }
 
-// SlotStats returns the request slots of each application user this
-// worker has used, by name.
-func (w *Worker) SlotStats() map[string]SlotStats {
+// UserStats are the requests one application user sent from this worker.
+type UserStats struct {
+	Slots SlotStats
+	// Limiter holds the 429s the user met (Throttled) and its hint.
+	Limiter dataverse.LimiterStats
+}
+
+// Stats returns, by application user name, the requests this worker sent.
+func (w *Worker) Stats() map[string]UserStats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := map[string]SlotStats{}
+	out := map[string]UserStats{}
 	for k, u := range w.users {
 		_, name, _ := strings.Cut(k, "\x00")
-		out[name] = u.slots.Stats()
+		out[name] = UserStats{Slots: u.slots.Stats(), Limiter: u.client.Limiter().Stats()}
 	}
 	return out
 }

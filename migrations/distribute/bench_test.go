@@ -1,0 +1,165 @@
+package distribute
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/dvsync/dvsync/dataverse"
+	"github.com/dvsync/dvsync/dataverse/refserver"
+	"github.com/dvsync/dvsync/migrations/odoojob"
+	"github.com/dvsync/dvsync/migrations/odoojob/odoojobtest"
+	"github.com/dvsync/dvsync/odoo"
+	"github.com/dvsync/dvsync/odoo/odooseed"
+	"github.com/dvsync/dvsync/odoo/odooserver"
+)
+
+// The scale-out benchmark's service: Dataverse's own service protection
+// profile (6,000 requests and 1,200 s of execution time per 300 s, 52
+// concurrent, per user), x-ms-dop-hint 4, and a per-record latency large
+// enough that the server's time, not this machine's two cores, bounds a
+// user's throughput, as it does against a real environment.
+const (
+	scaleLimits  = "dataverse"
+	scaleLatency = "30ms+15ms/record"
+	scaleDOP     = 4
+)
+
+// scaleResult is one migration of the benchmark.
+type scaleResult struct {
+	records   int64
+	elapsed   time.Duration
+	requests  int64
+	throttled int64
+	peak      map[string]int // most requests of a user in flight on one worker
+}
+
+func (r scaleResult) rate() float64 { return float64(r.records) / r.elapsed.Seconds() }
+
+func (r scaleResult) throttleRate() float64 {
+	if r.requests == 0 {
+		return 0
+	}
+	return float64(r.throttled) / float64(r.requests)
+}
+
+// scaleRun migrates the helpdesk in seed into a fresh reference Dataverse
+// with workers in-process workers writing as users application users.
+func scaleRun(b *testing.B, url, seed string, workers, users int) scaleResult {
+	b.Helper()
+	ctx := context.Background()
+	limits, err := refserver.ParseLimits(scaleLimits)
+	if err != nil {
+		b.Fatal(err)
+	}
+	latency, err := refserver.ParseLatency(scaleLatency)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// No fixed token: every token is a caller with its own limits, as
+	// every application user is on Dataverse.
+	ref, err := refserver.New(refserver.Options{Limits: limits, Latency: latency, DOPHint: scaleDOP})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ref.Close()
+	if _, err := ref.LoadSeed(ctx, odoojobtest.Testdata("dataverse", "seed")); err != nil {
+		b.Fatal(err)
+	}
+	dvs := httptest.NewServer(ref)
+	defer dvs.Close()
+	osrv, err := odooserver.New(odooserver.Options{APIKey: odoojobtest.OdooKey, SeedDir: seed})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ods := httptest.NewServer(osrv)
+	defer ods.Close()
+
+	var appUsers []AppUser
+	for i := range users {
+		env := fmt.Sprintf("BENCH_TOKEN_APP%d", i+1)
+		b.Setenv(env, fmt.Sprintf("bench-app-user-%d", i+1))
+		appUsers = append(appUsers, AppUser{Name: fmt.Sprintf("app%d", i+1), TokenEnv: env})
+	}
+	o := testOptions(b, url, 30*time.Second)
+	ws := startWorkers(b, workers, WorkerOptions{Options: o, State: url, Concurrency: 2})
+	store := openTestStore(b, url, o)
+	dv, err := dataverse.NewClient(dvs.URL, dataverse.StaticToken("bench-coordinator"), &dataverse.ClientOptions{Limiter: dataverse.NewLimiter(dataverse.LimiterOptions{})})
+	if err != nil {
+		b.Fatal(err)
+	}
+	oc, err := odoo.New(ctx, odoo.Options{URL: ods.URL, Database: odooserver.Database, Login: "admin", APIKey: odoojobtest.OdooKey})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mf, err := ReadMapFiles(odoojobtest.Testdata("odoodv", "demo-map.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := odoojob.Config{Odoo: oc, Database: odooserver.Database, Dataverse: dv, Map: odoojobtest.DemoMap(b), Store: store, BatchSize: 25}
+	tickets, _ := strconv.Atoi(os.Getenv("BENCH_SCALE_TICKETS"))
+	mo := MigrateOptions{Options: o, State: url, Config: cfg, Env: dvs.URL, Map: mf, Users: appUsers, UnitSize: max(50, tickets/12),
+		Odoo: OdooConn{URL: ods.URL, User: "admin"}}
+	start := time.Now()
+	sum, _, err := MigrateOdoo(ctx, mo)
+	if err != nil {
+		b.Fatal(err)
+	}
+	res := scaleResult{records: sum.Total().Read, elapsed: time.Since(start), peak: map[string]int{}}
+	for _, w := range ws {
+		for name, st := range w.Stats() {
+			res.requests += st.Slots.Acquired
+			res.throttled += int64(st.Limiter.Throttled)
+			res.peak[name] = max(res.peak[name], st.Slots.PeakHeld)
+		}
+	}
+	return res
+}
+
+// BenchmarkScaleOut migrates the same generated helpdesk (BENCH_SCALE_TICKETS
+// tickets, default 300, with their messages and SLA statuses) three ways
+// under the `dataverse` limit profile with a per-record latency: one
+// worker writing as one application user, three workers sharing that one
+// user, and three workers with three users. It reports each throughput
+// (source records per second), the ratio of three workers and users to
+// one (the goal is 2.5 or more), and each run's share of requests
+// answered 429. Three workers with one user must not beat one worker by
+// much: the user's budget, not the worker count, bounds it.
+//
+//	DVSYNC_TEST_POSTGRES=postgres://… go test -run '^$' -bench BenchmarkScaleOut -benchtime 1x ./migrations/distribute/
+func BenchmarkScaleOut(b *testing.B) {
+	url := testDatabase(b)
+	odooEnv(b)
+	tickets := 300
+	if v, err := strconv.Atoi(os.Getenv("BENCH_SCALE_TICKETS")); err == nil && v > 0 {
+		tickets = v
+	}
+	b.Setenv("BENCH_SCALE_TICKETS", strconv.Itoa(tickets))
+	seed := filepath.Join(b.TempDir(), "odoo")
+	if _, err := odooseed.Generate(odooseed.Options{BaseDir: odoojobtest.Testdata("odoo", "seed"), OutDir: seed, Tickets: tickets, Seed: 7}); err != nil {
+		b.Fatal(err)
+	}
+	for range b.N {
+		one := scaleRun(b, url, seed, 1, 1)
+		shared := scaleRun(b, url, seed, 3, 1)
+		three := scaleRun(b, url, seed, 3, 3)
+		b.Logf("1 worker, 1 user:   %d records in %v, %.0f rec/s, %d requests, %d throttled, peak in flight %v",
+			one.records, one.elapsed.Round(time.Millisecond), one.rate(), one.requests, one.throttled, one.peak)
+		b.Logf("3 workers, 1 user:  %d records in %v, %.0f rec/s, %d requests, %d throttled, peak in flight %v",
+			shared.records, shared.elapsed.Round(time.Millisecond), shared.rate(), shared.requests, shared.throttled, shared.peak)
+		b.Logf("3 workers, 3 users: %d records in %v, %.0f rec/s, %d requests, %d throttled, peak in flight %v",
+			three.records, three.elapsed.Round(time.Millisecond), three.rate(), three.requests, three.throttled, three.peak)
+		b.ReportMetric(one.rate(), "rec/s-1w1u")
+		b.ReportMetric(shared.rate(), "rec/s-3w1u")
+		b.ReportMetric(three.rate(), "rec/s-3w3u")
+		b.ReportMetric(three.rate()/one.rate(), "ratio-3w3u/1w1u")
+		b.ReportMetric(one.throttleRate(), "429-rate-1w1u")
+		b.ReportMetric(shared.throttleRate(), "429-rate-3w1u")
+		b.ReportMetric(three.throttleRate(), "429-rate-3w3u")
+	}
+}
