@@ -56,6 +56,14 @@ type RunOptions struct {
 	// Nil discards the lines; warnings are still counted (Counts.Warned)
 	// and sampled in the summary.
 	Warnings io.Writer
+	// Skips receives one JSON line per skipped record (SkipLine), with
+	// the reason the mapping gave. Nil discards the lines; skips are
+	// still counted and grouped by reason in the summary (StepSummary.Skips).
+	Skips io.Writer
+	// Examples is the number of records each reason group of a summary
+	// names (StepSummary.Skips and Rejects; default DefaultExamples,
+	// negative names none).
+	Examples int
 	// WarningSampleSize is the number of warnings each step's summary
 	// keeps, the first in source order (default DefaultWarningSampleSize;
 	// negative keeps none).
@@ -79,6 +87,14 @@ type StepProgress struct {
 	Total int64
 }
 
+// Estimate is a count a source gave ahead of the work (CountingSource);
+// negative means the source could not say. An unknown Estimate is left
+// out of JSON rather than written as -1.
+type Estimate int64
+
+// IsZero reports an unknown estimate, so `json:",omitzero"` omits it.
+func (e Estimate) IsZero() bool { return e < 0 }
+
 // CountingSource is a Source that can count the records Records would
 // yield from a cursor, so progress bars know their total. The count is a
 // hint (records may arrive or go meanwhile); the engine never relies on it.
@@ -90,8 +106,8 @@ type CountingSource interface {
 // Summary is the result of a run or a plan.
 type Summary struct {
 	Job     string        `json:"job"`
-	RunID   string        `json:"run_id,omitempty"`
-	DryRun  bool          `json:"dry_run"`
+	RunID   string        `json:"runId,omitempty"`
+	DryRun  bool          `json:"dryRun"`
 	Status  Status        `json:"status"`
 	Error   string        `json:"error,omitempty"`
 	Started time.Time     `json:"started"`
@@ -107,13 +123,22 @@ type StepSummary struct {
 	Step   string `json:"step"`
 	Status Status `json:"status"`
 	// FromCursor is the checkpoint the step resumed from ("" from the start).
-	FromCursor string `json:"from_cursor,omitempty"`
+	FromCursor string `json:"fromCursor,omitempty"`
 	// Total is the source's own count of the records to read (see
-	// CountingSource); -1 when the source cannot count.
-	Total    int64                  `json:"total"`
+	// CountingSource); negative, and absent from JSON, when the source
+	// cannot count.
+	Total    Estimate               `json:"total,omitzero"`
 	Counts   Counts                 `json:"counts"`
 	Tables   map[string]TableCounts `json:"tables,omitempty"`
-	Duration time.Duration          `json:"duration_ns"`
+	Duration time.Duration          `json:"durationNs"`
+	// Skips groups the step's skipped records by reason, largest group
+	// first; their counts add up to Counts.Skipped and the skips file
+	// (RunOptions.Skips) lists every one.
+	Skips []ReasonGroup `json:"skips,omitempty"`
+	// Rejects groups the step's rejected records by cause (see
+	// RejectPattern); their counts add up to Counts.Rejected and the
+	// rejects file lists every one with its full error.
+	Rejects []ReasonGroup `json:"rejects,omitempty"`
 	// Sample holds the first target records a plan would write.
 	Sample []TargetRecord `json:"sample,omitempty"`
 	// Warnings holds the first mapping warnings of the step (at most
@@ -123,7 +148,7 @@ type StepSummary struct {
 
 // Warning is one mapping warning in a summary.
 type Warning struct {
-	SourceID string `json:"source_id"`
+	SourceID string `json:"sourceId"`
 	Message  string `json:"message"`
 }
 
@@ -214,7 +239,8 @@ func run(ctx context.Context, job *Job, o RunOptions, dry bool) (*Summary, error
 		names[i] = s.Name
 		sum.Steps = append(sum.Steps, StepSummary{Step: s.Name, Status: StatusPending})
 	}
-	r := &runner{job: job, o: o, dry: dry, sum: sum, rejects: newLinesFile(o.Rejects, "rejects"), warnings: newLinesFile(o.Warnings, "warnings")}
+	r := &runner{job: job, o: o, dry: dry, sum: sum, rejects: newLinesFile(o.Rejects, "rejects"), warnings: newLinesFile(o.Warnings, "warnings"),
+		skips: newLinesFile(o.Skips, "skips")}
 	// A state that belongs to another target must not drive this run:
 	// its ID map would bind records to IDs the target does not hold.
 	if err := ConfirmTarget(ctx, job, o.Store, ConfirmOptions{Probe: true, Record: !dry}); err != nil {
@@ -267,6 +293,7 @@ type runner struct {
 	plan     *planIDs // what a plan would have written
 	rejects  *linesFile
 	warnings *linesFile
+	skips    *linesFile
 	progMu   sync.Mutex
 }
 
@@ -379,7 +406,7 @@ func (r *runner) step(ctx context.Context, s *Step, ss *StepSummary) (err error)
 		if err != nil {
 			return fmt.Errorf("count source records: %w", err)
 		}
-		ss.Total = n
+		ss.Total = Estimate(n)
 	}
 	if !r.dry {
 		if err := r.o.Store.SetStepStatus(ctx, r.runID, s.Name, StatusRunning); err != nil {
@@ -419,7 +446,12 @@ func (r *runner) step(ctx context.Context, s *Step, ss *StepSummary) (err error)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(conc)
 	ids := &idLookup{store: r.o.Store, job: r.job.Name, ctx: gctx, plan: r.plan}
-	cm := &committer{r: r, s: s, ss: ss, log: log, sample: sample, warnSample: warnSample, pending: map[int]finished{}}
+	examples := r.o.Examples
+	if examples == 0 {
+		examples = DefaultExamples
+	}
+	cm := &committer{r: r, s: s, ss: ss, log: log, sample: sample, warnSample: warnSample, pending: map[int]finished{},
+		skips: newReasonTally(max(examples, 0)), rejected: newReasonTally(max(examples, 0))}
 	dispatch := func(b *batch) {
 		if r.dry {
 			// Nothing to write, so no concurrency: plan batches in order,
@@ -549,7 +581,7 @@ func (r *runner) progress(ss *StepSummary) {
 	if r.o.Progress != nil {
 		r.progMu.Lock()
 		defer r.progMu.Unlock()
-		r.o.Progress(StepProgress{Step: ss.Step, Status: ss.Status, Counts: ss.Counts, Total: ss.Total})
+		r.o.Progress(StepProgress{Step: ss.Step, Status: ss.Status, Counts: ss.Counts, Total: int64(ss.Total)})
 	}
 }
 
@@ -581,6 +613,10 @@ type committer struct {
 	next       int
 	pending    map[int]finished
 	sawDone    bool
+
+	// skips and rejected group the step's skips and rejects by reason
+	// for ss.Skips and ss.Rejects.
+	skips, rejected *reasonTally
 }
 
 func (c *committer) finish(ctx context.Context, b *batch, results []WriteResult) error {
@@ -618,6 +654,9 @@ func (c *committer) apply(ctx context.Context, b *batch, results []WriteResult) 
 			cm.Counts.Skipped++
 			// A record skipped now is no longer a reject.
 			cm.Cleared = append(cm.Cleared, it.rec.ID)
+			if err := c.skip(it); err != nil {
+				return err
+			}
 			continue
 		case it.res.Err != nil:
 			cm.Counts.Rejected++
@@ -722,6 +761,12 @@ func (c *committer) apply(ctx context.Context, b *batch, results []WriteResult) 
 		tc.Rejected += n.Rejected
 		ss.Tables[t] = tc
 	}
+	if cm.Counts.Skipped > 0 {
+		ss.Skips = c.skips.sorted()
+	}
+	if cm.Counts.Rejected > 0 {
+		ss.Rejects = c.rejected.sorted()
+	}
 	if b.done {
 		c.sawDone = true
 	}
@@ -752,10 +797,22 @@ func (c *committer) warn(cm *Commit, it item) error {
 	return nil
 }
 
+// reject records one rejected source record: in the batch's commit, in
+// the step's reject groups (by RejectPattern, as verify groups them) and
+// in the rejects file.
 func (c *committer) reject(cm *Commit, l RejectLine) error {
 	c.log.Debug("record rejected", "source_id", l.SourceID, "reason", l.Reason, "error", l.Error)
 	cm.Rejects = append(cm.Rejects, RejectState{SourceID: l.SourceID, Reason: l.Reason, Error: l.Error})
+	c.rejected.add(RejectPattern(l.Error), l.SourceID, l.Error)
 	return c.r.rejects.write(l)
+}
+
+// skip records one skipped source record: in the step's skip groups and,
+// with its reason, in the skips file.
+func (c *committer) skip(it item) error {
+	c.skips.add(it.res.SkipReason, it.rec.ID, "")
+	return c.r.skips.write(SkipLine{Time: time.Now().UTC(), RunID: c.r.runID, Job: c.r.job.Name, Step: c.s.Name,
+		SourceID: it.rec.ID, Reason: it.res.SkipReason, Source: it.rec.Data})
 }
 
 // idLookup implements IDs over the store, plus, in a plan, the records the

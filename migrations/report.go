@@ -3,35 +3,133 @@ package migrations
 import (
 	"encoding/json"
 	"fmt"
-	"html/template"
 	"io"
-	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
+
+	"github.com/dvsync/dvsync/migrations/reportstyle"
 )
 
-// AllRejected counts the step's rejects at every level: source records the
-// mapping rejects and target records a run could not write.
-func (s StepReport) AllRejected() int64 {
-	n := s.Rejected
-	for _, t := range s.Tables {
-		n += t.Rejected
-	}
-	return n
+// Endpoint names one side of a migration for the readers of a report:
+// the system, where it is and, for Odoo, the database. It never holds a
+// credential: NewEndpoint drops any user information and query from URL.
+type Endpoint struct {
+	System   string `json:"system"`
+	URL      string `json:"url,omitempty"`
+	Database string `json:"database,omitempty"`
 }
 
-// TotalRejected counts the rejects of every step (AllRejected), as
-// Report.Rejected carries them in JSON. A report with rejects is never
-// shown as "OK", even without a mismatch.
+// NewEndpoint returns the Endpoint of system at rawURL, without the URL's
+// user information, query and fragment (where a careless URL could carry
+// a secret).
+func NewEndpoint(system, rawURL, database string) Endpoint {
+	e := Endpoint{System: system, Database: database}
+	if u, err := url.Parse(rawURL); err == nil && u.Host != "" {
+		u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+		e.URL = u.String()
+	} else if rawURL != "" && !strings.ContainsAny(rawURL, "@?#") {
+		e.URL = rawURL
+	}
+	return e
+}
+
+// Name is the endpoint in one line: "Odoo helpdesk https://acme.odoo.com
+// (database acme)".
+func (e Endpoint) Name() string {
+	s := strings.TrimSpace(e.System + " " + e.URL)
+	if e.Database != "" {
+		s += " (database " + e.Database + ")"
+	}
+	return s
+}
+
+// Files name the JSON Lines files that list every record a report counts
+// as rejected, skipped or warned about, as the user will find them.
+type Files struct {
+	Rejects  string `json:"rejects,omitempty"`
+	Skips    string `json:"skips,omitempty"`
+	Warnings string `json:"warnings,omitempty"`
+}
+
+// TotalRejected counts the source records of every step that runs
+// recorded as rejected, as Report.Rejected carries them in JSON. A report
+// with rejects is never shown as "OK", even without a mismatch.
 func (r *Report) TotalRejected() int64 {
 	var n int64
 	for _, s := range r.Steps {
-		n += s.AllRejected()
+		n += s.Rejected
 	}
 	return n
 }
+
+// Totals adds up the steps: the job-level line of the report, which
+// reconciles as each step does.
+func (r *Report) Totals() StepReport {
+	t := StepReport{Step: "total", Tables: map[string]*TableReport{}}
+	for _, s := range r.Steps {
+		t.SourceRead += s.SourceRead
+		t.Expected += s.Expected
+		t.Skipped += s.Skipped
+		t.Rejected += s.Rejected
+		t.Unrecorded += s.Unrecorded
+		t.Checked += s.Checked
+		t.Matched += s.Matched
+		t.Mismatched += s.Mismatched
+		t.Sampled = t.Sampled || s.Sampled
+		for name, tr := range s.Tables {
+			sum := t.Tables[name]
+			if sum == nil {
+				sum = &TableReport{}
+				t.Tables[name] = sum
+			}
+			sum.Expected += tr.Expected
+			sum.Checked += tr.Checked
+			sum.Found += tr.Found
+			sum.Missing += tr.Missing
+			sum.Duplicated += tr.Duplicated
+			sum.Differing += tr.Differing
+			sum.Rejected += tr.Rejected
+			sum.Unexpected += tr.Unexpected
+			if tr.TargetCount != nil {
+				n := *tr.TargetCount
+				if sum.TargetCount != nil && *sum.TargetCount > n {
+					n = *sum.TargetCount // one table counted by two steps
+				}
+				sum.TargetCount = &n
+			}
+		}
+	}
+	return t
+}
+
+// Reconcile returns an error unless the step's counts add up:
+// SourceRead = Expected + Skipped + Rejected + Unrecorded, Checked =
+// Matched + Mismatched, and per table Checked = Found + Missing.
+func (s StepReport) Reconcile() error {
+	if sum := s.Expected + s.Skipped + s.Rejected + s.Unrecorded; sum != s.SourceRead {
+		return fmt.Errorf("verify: step %s does not reconcile: read %d != expected %d + skipped %d + rejected %d + unrecorded %d",
+			s.Step, s.SourceRead, s.Expected, s.Skipped, s.Rejected, s.Unrecorded)
+	}
+	if s.Checked != s.Matched+s.Mismatched || s.Checked > s.Expected {
+		return fmt.Errorf("verify: step %s: checked %d != matched %d + mismatched %d (expected %d)", s.Step, s.Checked, s.Matched, s.Mismatched, s.Expected)
+	}
+	for name, t := range s.Tables {
+		if t.Checked != t.Found+t.Missing {
+			return fmt.Errorf("verify: step %s table %s: checked %d != found %d + missing %d", s.Step, name, t.Checked, t.Found, t.Missing)
+		}
+	}
+	return nil
+}
+
+// File names in a verify report folder.
+const (
+	VerifyHTML    = "verify.html"
+	VerifyJSON    = "verify.json"
+	VerifySkips   = "verify-skips.jsonl"
+	VerifyRejects = "verify-rejects.jsonl"
+)
 
 // WriteFiles writes verify.html and verify.json into dir, each replaced
 // atomically (written beside, then renamed), and returns their paths.
@@ -39,40 +137,14 @@ func (r *Report) WriteFiles(dir string) (htmlPath, jsonPath string, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", "", err
 	}
-	htmlPath, jsonPath = filepath.Join(dir, "verify.html"), filepath.Join(dir, "verify.json")
-	for _, f := range []struct {
-		path  string
-		write func(io.Writer) error
-	}{{htmlPath, r.WriteHTML}, {jsonPath, r.WriteJSON}} {
-		if err := writeAtomic(f.path, f.write); err != nil {
-			return "", "", err
-		}
+	htmlPath, jsonPath = filepath.Join(dir, VerifyHTML), filepath.Join(dir, VerifyJSON)
+	if err := reportstyle.WriteFile(htmlPath, r.WriteHTML); err != nil {
+		return "", "", err
+	}
+	if err := reportstyle.WriteFile(jsonPath, r.WriteJSON); err != nil {
+		return "", "", err
 	}
 	return htmlPath, jsonPath, nil
-}
-
-func writeAtomic(path string, write func(io.Writer) error) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".partial-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // after the rename, nothing to remove
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // WriteJSON writes r as indented JSON.
@@ -83,82 +155,12 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// WriteHTML writes r as one self-contained HTML page (inline CSS, no
-// scripts, no external resources), so it can be mailed or archived as is.
-// All values are escaped by html/template.
+// WriteHTML writes r as one self-contained HTML page a consultant can hand
+// to a customer: both systems named, the totals and a chart at the top,
+// every mismatch (up to the cap), rejects and skips grouped by reason with
+// examples, and what to do next. The page inlines its CSS and SVG, runs no
+// script and fetches nothing, so it can be mailed or archived as is; all
+// values are escaped by html/template.
 func (r *Report) WriteHTML(w io.Writer) error {
-	return reportTemplate.Execute(w, r)
+	return verifyTemplate.Execute(w, newVerifyView(r))
 }
-
-var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"tables": func(m map[string]*TableReport) []string { return slices.Sorted(maps.Keys(m)) },
-	"value": func(v any) string {
-		if v == nil {
-			return "(empty)"
-		}
-		// html/template escapes the result; JSON's own HTML escaping
-		// would show \u003c to the reader.
-		var b strings.Builder
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(v); err != nil {
-			return fmt.Sprint(v)
-		}
-		return strings.TrimSuffix(b.String(), "\n")
-	},
-	"mismatches": func(s StepReport) int64 { return s.mismatchCount() },
-	"deref":      func(p *int64) int64 { return *p },
-	"plural": func(n int64, one, many string) string {
-		if n == 1 {
-			return one
-		}
-		return many
-	},
-	// rejected counts the step's rejects: records the mapping rejects and
-	// target records missing because a run recorded them as rejected.
-	"rejected": func(s StepReport) int64 { return s.AllRejected() },
-}).Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>dvsync verify: {{.Job}}</title>
-<style>
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1b1b1b}
-h1{font-size:1.5rem;margin-bottom:.25rem}
-h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.25rem}
-.meta{color:#555}
-.verdict{display:inline-block;padding:.2rem .6rem;border-radius:.3rem;font-weight:600}
-.ok{background:#dff3e4;color:#0b6b2c}.bad{background:#fbe3e3;color:#9b1c1c}.warn{background:#fff1d6;color:#8a4b00}
-table{border-collapse:collapse;margin:.5rem 0 1rem;min-width:50%}
-th,td{border:1px solid #ddd;padding:.3rem .6rem;text-align:right;vertical-align:top}
-th:first-child,td:first-child,td.l{text-align:left}
-th{background:#f4f4f4}
-td.n0{color:#999}
-code{font-family:ui-monospace,Consolas,monospace;font-size:.9em;word-break:break-all}
-</style>
-</head>
-<body>
-<h1>Verification of {{.Job}}</h1>
-<p class="meta">{{.Started.UTC.Format "2006-01-02 15:04:05 UTC"}} · {{if .Sample}}seeded sample of {{.Sample}} records per step (seed {{.Seed}}){{else}}every record checked{{end}}</p>
-<p>{{if and .OK .TotalRejected}}<span class="verdict warn">No mismatches, but {{.TotalRejected}} {{plural .TotalRejected "record was" "records were"}} rejected and not migrated</span>{{else if .OK}}<span class="verdict ok">OK: no mismatches</span>{{else}}<span class="verdict bad">{{.Mismatches}} {{plural .Mismatches "mismatch" "mismatches"}}</span>{{end}}</p>
-<table>
-<tr><th>Step</th><th>Source read</th><th>Expected</th><th>Skipped</th><th>Rejected</th><th>Checked</th><th>Mismatches</th></tr>
-{{range .Steps}}<tr><td>{{.Step}}</td><td>{{.SourceRead}}</td><td>{{.Expected}}</td><td>{{.Skipped}}</td><td>{{rejected .}}</td><td>{{.Checked}}</td><td>{{mismatches .}}</td></tr>
-{{end}}</table>
-{{range .Steps}}{{$s := .}}
-<h2>{{.Step}}</h2>
-<table>
-<tr><th>Table</th><th>Expected</th><th>Checked</th><th>Found</th><th>Missing</th><th>Rejected</th><th>Duplicated</th><th>Differing</th><th>In target</th><th>Unexpected</th></tr>
-{{range $name := tables .Tables}}{{with index $s.Tables $name}}<tr><td>{{$name}}</td><td>{{.Expected}}</td><td>{{.Checked}}</td><td>{{.Found}}</td><td>{{.Missing}}</td><td>{{.Rejected}}</td><td>{{.Duplicated}}</td><td>{{.Differing}}</td><td>{{if .TargetCount}}{{deref .TargetCount}}{{else}}–{{end}}</td><td>{{.Unexpected}}</td></tr>{{end}}
-{{end}}</table>
-{{if .Unrecorded}}<p>{{.Unrecorded}} source records are rejected by the mapping but no run recorded them: the source changed since the run, or the run did not finish.</p>{{end}}
-{{if .Mismatches}}<table>
-<tr><th>Kind</th><th>Source ID</th><th>Table</th><th>Key</th><th>Details</th></tr>
-{{range .Mismatches}}<tr><td>{{.Kind}}</td><td class="l"><code>{{.SourceID}}</code></td><td class="l">{{.Table}}</td><td class="l"><code>{{.Key}}</code></td><td class="l">{{if .Found}}{{.Found}} records{{end}}{{.Error}}{{range .Fields}}<div><code>{{.Field}}</code>: expected <code>{{value .Expected}}</code>, found <code>{{value .Actual}}</code></div>{{end}}</td></tr>
-{{end}}</table>
-{{if .MismatchesOmitted}}<p>{{.MismatchesOmitted}} more mismatches not listed.</p>{{end}}{{end}}
-{{end}}
-</body>
-</html>
-`))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
@@ -44,14 +45,34 @@ type FieldDiff struct {
 	Actual   any    `json:"actual"`
 }
 
+// BatchReader is a TargetReader that reads many records of one table in
+// one request (a Dataverse $filter with Microsoft.Dynamics.CRM.In). Verify
+// then reads back a batch of records at a time, as a run writes them,
+// instead of one request per record, which a service's request limits
+// make slow (6,000 requests per 5 minutes on Dataverse).
+type BatchReader interface {
+	TargetReader
+	// LookupBatch returns, for each key, what Lookup would return for it,
+	// in the order of keys.
+	LookupBatch(ctx context.Context, table string, keys []Key) ([][]map[string]any, error)
+}
+
+// Defaults of VerifyOptions.
+const (
+	DefaultVerifyBatchSize   = 100
+	DefaultVerifyConcurrency = 4
+)
+
 // VerifyOptions configure Verify.
 type VerifyOptions struct {
-	// Target reads the target back; required.
+	// Target reads the target back; required. A BatchReader is read a
+	// batch at a time.
 	Target TargetReader
 	// Store supplies the ID map the mappings look up (so expected records
 	// carry the IDs the run wrote) and the rejects recorded by the runs:
-	// a missing record whose source record is a recorded reject is counted
-	// as rejected, not lost. Without a store every lookup fails.
+	// a source record a run recorded as rejected is counted as rejected
+	// (it was not migrated) and not looked up. Without a store every
+	// lookup fails.
 	Store Store
 	// Compare compares fields; default DefaultCompare.
 	Compare CompareFunc
@@ -62,21 +83,41 @@ type VerifyOptions struct {
 	Seed   uint64
 	// Steps limits verification to the named steps.
 	Steps []string
-	// Concurrency is the number of target lookups in flight (default 8).
+	// BatchSize is the number of source records checked together, whose
+	// target records a BatchReader reads per table in one request
+	// (default DefaultVerifyBatchSize).
+	BatchSize int
+	// Concurrency is the number of batches being read at once (default
+	// DefaultVerifyConcurrency). The client's limiter still caps requests.
 	Concurrency int
 	// MaxMismatches caps the mismatches listed per step (default 100);
 	// the counts always cover all of them.
 	MaxMismatches int
-	Logger        *slog.Logger
-	// Progress is called after every checked record with the step's
-	// report so far, never concurrently.
-	Progress func(step string, checked int64)
+	// Examples is the number of records each reason group names (default
+	// DefaultExamples; negative names none).
+	Examples int
+	// Skips receives one SkipLine per skipped source record and Rejects
+	// one RejectLine per source record a run recorded as rejected (with
+	// the error the run recorded), so a report can point at the full
+	// lists. Nil discards them; they are still counted and grouped.
+	Skips, Rejects io.Writer
+	Logger         *slog.Logger
+	// Progress is called as source records are settled, with the step,
+	// its source's count when the source can count (Total, else -1) and
+	// in Counts.Read the records settled so far: checked, skipped or
+	// rejected (with Sample, read). It is called when a step starts and
+	// ends (Status), never concurrently, and must not block for long.
+	Progress func(StepProgress)
 }
 
 // Report is the result of Verify: JSON-serialisable, and rendered by
 // WriteJSON and WriteHTML.
 type Report struct {
-	Job     string    `json:"job"`
+	Job string `json:"job"`
+	// Source and Target name the two systems for readers of the report
+	// (set by the caller; never credentials).
+	Source  Endpoint  `json:"source,omitzero"`
+	Target  Endpoint  `json:"target,omitzero"`
 	Started time.Time `json:"started"`
 	Ended   time.Time `json:"ended"`
 	Sample  int       `json:"sample,omitempty"`
@@ -84,10 +125,13 @@ type Report struct {
 	// OK is true when nothing differs; rejected records (Rejected) are
 	// reported beside it and are never shown as OK.
 	OK bool `json:"ok"`
-	// Rejected counts the rejects of every step and table, the same way
-	// the per-step and per-table counts do (TotalRejected).
-	Rejected int64        `json:"rejected"`
-	Steps    []StepReport `json:"steps"`
+	// Rejected counts the source records of every step that runs
+	// recorded as rejected (TotalRejected).
+	Rejected int64 `json:"rejected"`
+	// Files names the files that list every skipped and rejected record
+	// (set by the caller that wrote them).
+	Files Files        `json:"files,omitzero"`
+	Steps []StepReport `json:"steps"`
 }
 
 // Mismatches returns the total number of mismatches.
@@ -100,28 +144,41 @@ func (r *Report) Mismatches() int64 {
 }
 
 // StepReport verifies one step. Source records reconcile:
-// SourceRead = Expected + Skipped + Rejected, where Expected counts the
-// source records whose mapping produced target records; target records of
-// the checked ones are Found (and then Differing or not), Missing or
-// Duplicated.
+//
+//	SourceRead = Expected + Skipped + Rejected + Unrecorded
+//	Checked    = Matched + Mismatched   (Checked = Expected unless sampled)
+//
+// where Expected counts the source records the migration should have
+// written (mapped to target records, not recorded as rejected). Target
+// records of the checked ones are Found (and then Duplicated or Differing
+// or neither) or Missing.
 type StepReport struct {
 	Step       string `json:"step"`
-	SourceRead int64  `json:"source_read"`
+	SourceRead int64  `json:"sourceRead"`
+	Expected   int64  `json:"expected"`
 	Skipped    int64  `json:"skipped"`
-	// Rejected are source records the mapping rejects or whose target
-	// records are missing, recorded as rejects by a run.
+	// Rejected are source records a run recorded as rejected, by the
+	// mapping or by the target: they were not migrated, so they are not
+	// looked up.
 	Rejected int64 `json:"rejected"`
 	// Unrecorded are source records the mapping rejects now but no run
 	// recorded as rejected (the source changed, or the run is incomplete).
 	Unrecorded int64 `json:"unrecorded"`
-	Expected   int64 `json:"expected"`
-	// Checked source records (all of Expected unless sampled).
+	// Checked source records (all of Expected unless sampled), Matched
+	// when every target record was found once with its values, else
+	// Mismatched.
 	Checked    int64                   `json:"checked"`
+	Matched    int64                   `json:"matched"`
+	Mismatched int64                   `json:"mismatched"`
 	Sampled    bool                    `json:"sampled"`
 	Tables     map[string]*TableReport `json:"tables"`
-	Mismatches []Mismatch              `json:"mismatches,omitempty"`
+	// Skips and Rejects group the skipped and rejected source records by
+	// reason, largest first.
+	Skips      []ReasonGroup `json:"skips,omitempty"`
+	Rejects    []ReasonGroup `json:"rejects,omitempty"`
+	Mismatches []Mismatch    `json:"mismatches,omitempty"`
 	// MismatchesOmitted counts mismatches beyond MaxMismatches.
-	MismatchesOmitted int64 `json:"mismatches_omitted,omitempty"`
+	MismatchesOmitted int64 `json:"mismatchesOmitted,omitempty"`
 }
 
 func (s StepReport) mismatchCount() int64 {
@@ -132,20 +189,26 @@ func (s StepReport) mismatchCount() int64 {
 	return n
 }
 
-// TableReport counts target records of one table.
+// TableReport counts target records of one table. For a full check,
+// Checked = Expected = Found + Missing.
 type TableReport struct {
-	Expected   int64 `json:"expected"` // mapped, over all source records
+	// Expected are the target records of the source records expected
+	// in the target (StepReport.Expected).
+	Expected   int64 `json:"expected"`
 	Checked    int64 `json:"checked"`
 	Found      int64 `json:"found"`
 	Missing    int64 `json:"missing"`
-	Rejected   int64 `json:"rejected"` // missing, but their source record is a recorded reject
-	Duplicated int64 `json:"duplicated"`
-	Differing  int64 `json:"differing"`
-	// TargetCount is the table's record count when the reader can count;
-	// Unexpected is TargetCount minus the expected records found, when
-	// every record was checked. It is information, not a mismatch: the
-	// table may hold records that were there before the migration.
-	TargetCount *int64 `json:"target_count,omitempty"`
+	Duplicated int64 `json:"duplicated"` // found more than once
+	Differing  int64 `json:"differing"`  // found, with values that differ
+	// Rejected are the target records of source records recorded as
+	// rejected; they are not looked up.
+	Rejected int64 `json:"rejected"`
+	// TargetCount is the table's record count (less what it held before
+	// the migration) when the reader can count; Unexpected is
+	// TargetCount minus the expected records found, when every record was
+	// checked. It is information, not a mismatch: the table may hold
+	// records that were there before the migration.
+	TargetCount *int64 `json:"targetCount,omitempty"`
 	Unexpected  int64  `json:"unexpected,omitempty"`
 }
 
@@ -160,7 +223,7 @@ const (
 // Mismatch is one record that does not match.
 type Mismatch struct {
 	Kind     string      `json:"kind"`
-	SourceID string      `json:"source_id"`
+	SourceID string      `json:"sourceId"`
 	Table    string      `json:"table,omitempty"`
 	Key      string      `json:"key,omitempty"`
 	Found    int         `json:"found,omitempty"` // for duplicates
@@ -170,10 +233,10 @@ type Mismatch struct {
 
 // Verify reconciles the source and the target of every step of job: it
 // reads each source in full, maps every record as a run would (with the
-// IDs the runs recorded), and looks up the expected target records (all,
-// or a seeded sample of o.Sample source records per step) to report
-// missing, duplicated and differing ones. Report.OK is false on any
-// mismatch.
+// IDs the runs recorded), and reads back the expected target records (all,
+// or a seeded sample of o.Sample source records per step), a batch at a
+// time, to report missing, duplicated and differing ones. Report.OK is
+// false on any mismatch.
 func Verify(ctx context.Context, job *Job, o VerifyOptions) (*Report, error) {
 	order, err := job.validate()
 	if err != nil {
@@ -186,11 +249,18 @@ func Verify(ctx context.Context, job *Job, o VerifyOptions) (*Report, error) {
 		o.Compare = func(_ context.Context, e TargetRecord, a map[string]any) []FieldDiff { return DefaultCompare(e, a) }
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 8
+		o.Concurrency = DefaultVerifyConcurrency
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultVerifyBatchSize
 	}
 	if o.MaxMismatches <= 0 {
 		o.MaxMismatches = 100
 	}
+	if o.Examples == 0 {
+		o.Examples = DefaultExamples
+	}
+	o.Examples = max(o.Examples, 0)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -199,12 +269,13 @@ func Verify(ctx context.Context, job *Job, o VerifyOptions) (*Report, error) {
 		want[n] = true
 	}
 	rep := &Report{Job: job.Name, Started: time.Now(), Sample: max(o.Sample, 0), Seed: o.Seed}
+	lines := verifyLines{skips: newLinesFile(o.Skips, "skips"), rejects: newLinesFile(o.Rejects, "rejects")}
 	for _, s := range order {
 		if len(want) > 0 && !want[s.Name] {
 			continue
 		}
 		delete(want, s.Name)
-		sr, err := verifyStep(ctx, job, s, o)
+		sr, err := verifyStep(ctx, job, s, o, lines)
 		if err != nil {
 			return nil, &StepError{Step: s.Name, Err: err}
 		}
@@ -219,85 +290,198 @@ func Verify(ctx context.Context, job *Job, o VerifyOptions) (*Report, error) {
 	return rep, nil
 }
 
+type verifyLines struct{ skips, rejects *linesFile }
+
 type verifyItem struct {
 	rec  SourceRecord
 	recs []TargetRecord
 }
 
-func verifyStep(ctx context.Context, job *Job, s *Step, o VerifyOptions) (*StepReport, error) {
+// stepVerifier checks one step; mu guards the report and the tallies
+// against the batches being checked at once.
+type stepVerifier struct {
+	job     *Job
+	s       *Step
+	o       VerifyOptions
+	sr      *StepReport
+	total   int64
+	mu      sync.Mutex
+	settled int64
+	skips   *reasonTally
+	rejects *reasonTally
+}
+
+func (v *stepVerifier) table(name string) *TableReport {
+	t := v.sr.Tables[name]
+	if t == nil {
+		t = &TableReport{}
+		v.sr.Tables[name] = t
+	}
+	return t
+}
+
+func (v *stepVerifier) addMismatch(m Mismatch) {
+	if len(v.sr.Mismatches) < v.o.MaxMismatches {
+		v.sr.Mismatches = append(v.sr.Mismatches, m)
+	} else {
+		v.sr.MismatchesOmitted++
+	}
+}
+
+// progress reports n more settled records; v.mu must be held.
+func (v *stepVerifier) progress(n int64, status Status) {
+	v.settled += n
+	if v.o.Progress != nil {
+		v.o.Progress(StepProgress{Step: v.s.Name, Status: status, Total: v.total, Counts: Counts{Read: v.settled}})
+	}
+}
+
+// found is what the target holds for one expected target record.
+type found struct {
+	rows  []map[string]any
+	diffs []FieldDiff
+}
+
+// read reads back the target records of items, per table, a batch per
+// request when the target can.
+func (v *stepVerifier) read(ctx context.Context, items []verifyItem) ([][]found, error) {
+	got := make([][]found, len(items))
+	type at struct{ item, rec int }
+	var tables []string
+	byTable := map[string][]at{}
+	for i, it := range items {
+		got[i] = make([]found, len(it.recs))
+		for j, t := range it.recs {
+			if _, ok := byTable[t.Table]; !ok {
+				tables = append(tables, t.Table)
+			}
+			byTable[t.Table] = append(byTable[t.Table], at{i, j})
+		}
+	}
+	br, batched := v.o.Target.(BatchReader)
+	for _, table := range tables {
+		pos := byTable[table]
+		if batched {
+			keys := make([]Key, len(pos))
+			for n, p := range pos {
+				keys[n] = items[p.item].recs[p.rec].Key
+			}
+			rows, err := br.LookupBatch(ctx, table, keys)
+			if err != nil {
+				return nil, fmt.Errorf("read back %d %s records: %w", len(keys), table, err)
+			}
+			if len(rows) != len(keys) {
+				return nil, fmt.Errorf("target read back %d results for %d %s keys", len(rows), len(keys), table)
+			}
+			for n, p := range pos {
+				got[p.item][p.rec].rows = rows[n]
+			}
+			continue
+		}
+		for _, p := range pos {
+			t := items[p.item].recs[p.rec]
+			rows, err := v.o.Target.Lookup(ctx, t.Table, t.Key)
+			if err != nil {
+				return nil, fmt.Errorf("look up %s %s: %w", t.Table, t.Key, err)
+			}
+			got[p.item][p.rec].rows = rows
+		}
+	}
+	// Comparing may read the target (a reference bound by alternate key):
+	// outside the lock, so batches compare at once.
+	for i, it := range items {
+		for j, t := range it.recs {
+			if f := &got[i][j]; len(f.rows) == 1 {
+				f.diffs = v.o.Compare(ctx, t, f.rows[0])
+			}
+		}
+	}
+	return got, nil
+}
+
+// check reads back and judges a batch of expected source records.
+func (v *stepVerifier) check(ctx context.Context, items []verifyItem, settle bool) error {
+	got, err := v.read(ctx, items)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for i, it := range items {
+		v.sr.Checked++
+		bad := false
+		for j, t := range it.recs {
+			tr := v.table(t.Table)
+			tr.Checked++
+			f := got[i][j]
+			switch {
+			case len(f.rows) == 0:
+				tr.Missing++
+				bad = true
+				v.addMismatch(Mismatch{Kind: MismatchMissing, SourceID: it.rec.ID, Table: t.Table, Key: t.Key.String()})
+			case len(f.rows) > 1:
+				tr.Found++
+				tr.Duplicated++
+				bad = true
+				v.addMismatch(Mismatch{Kind: MismatchDuplicated, SourceID: it.rec.ID, Table: t.Table, Key: t.Key.String(), Found: len(f.rows)})
+			default:
+				tr.Found++
+				if len(f.diffs) > 0 {
+					tr.Differing++
+					bad = true
+					v.addMismatch(Mismatch{Kind: MismatchDiffering, SourceID: it.rec.ID, Table: t.Table, Key: t.Key.String(), Fields: f.diffs})
+				}
+			}
+		}
+		if bad {
+			v.sr.Mismatched++
+		} else {
+			v.sr.Matched++
+		}
+	}
+	if settle {
+		v.progress(int64(len(items)), StatusRunning)
+	}
+	return nil
+}
+
+func verifyStep(ctx context.Context, job *Job, s *Step, o VerifyOptions, lines verifyLines) (*StepReport, error) {
 	sr := &StepReport{Step: s.Name, Tables: map[string]*TableReport{}, Sampled: o.Sample > 0}
-	rejected := map[string]bool{}
+	v := &stepVerifier{job: job, s: s, o: o, sr: sr, total: -1, skips: newReasonTally(o.Examples), rejects: newReasonTally(o.Examples)}
+	rejected := map[string]RejectState{}
 	if o.Store != nil {
 		for r, err := range o.Store.Rejects(ctx, job.Name, s.Name) {
 			if err != nil {
 				return nil, err
 			}
-			rejected[r.SourceID] = true
+			rejected[r.SourceID] = r
 		}
 	}
+	if cs, ok := s.Source.(CountingSource); ok && o.Progress != nil {
+		n, err := cs.Count(ctx, "")
+		if err != nil {
+			return nil, fmt.Errorf("count source records: %w", err)
+		}
+		v.total = n
+	}
+	v.mu.Lock()
+	v.progress(0, StatusRunning)
+	v.mu.Unlock()
 	ids := &idLookup{store: o.Store, job: job.Name, ctx: ctx}
-	table := func(name string) *TableReport {
-		t := sr.Tables[name]
-		if t == nil {
-			t = &TableReport{}
-			sr.Tables[name] = t
-		}
-		return t
-	}
-	var mu sync.Mutex // guards sr from the checking goroutines
-	addMismatch := func(m Mismatch) {
-		if len(sr.Mismatches) < o.MaxMismatches {
-			sr.Mismatches = append(sr.Mismatches, m)
-		} else {
-			sr.MismatchesOmitted++
-		}
-	}
-	check := func(ctx context.Context, it verifyItem) error {
-		type found struct {
-			rows []map[string]any
-		}
-		got := make([]found, len(it.recs))
-		for i, t := range it.recs {
-			rows, err := o.Target.Lookup(ctx, t.Table, t.Key)
-			if err != nil {
-				return fmt.Errorf("look up %s %s: %w", t.Table, t.Key, err)
-			}
-			got[i] = found{rows}
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		sr.Checked++
-		for i, t := range it.recs {
-			tr := table(t.Table)
-			tr.Checked++
-			rows := got[i].rows
-			switch {
-			case len(rows) == 0 && rejected[it.rec.ID]:
-				tr.Rejected++
-			case len(rows) == 0:
-				tr.Missing++
-				addMismatch(Mismatch{Kind: MismatchMissing, SourceID: it.rec.ID, Table: t.Table, Key: t.Key.String()})
-			case len(rows) > 1:
-				tr.Found++
-				tr.Duplicated++
-				addMismatch(Mismatch{Kind: MismatchDuplicated, SourceID: it.rec.ID, Table: t.Table, Key: t.Key.String(), Found: len(rows)})
-			default:
-				tr.Found++
-				if diffs := o.Compare(ctx, t, rows[0]); len(diffs) > 0 {
-					tr.Differing++
-					addMismatch(Mismatch{Kind: MismatchDiffering, SourceID: it.rec.ID, Table: t.Table, Key: t.Key.String(), Fields: diffs})
-				}
-			}
-		}
-		if o.Progress != nil {
-			o.Progress(s.Name, sr.Checked)
-		}
-		return nil
-	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.Concurrency)
 	var reservoir []verifyItem
+	var pending []verifyItem
+	pendingRecs := 0
+	flush := func() {
+		if len(pending) == 0 {
+			return
+		}
+		batch := pending
+		pending, pendingRecs = nil, 0
+		g.Go(func() error { return v.check(gctx, batch, true) })
+	}
 	rng := rand.New(rand.NewPCG(o.Seed, hashString(s.Name)))
 	readErr := func() error {
 		for rec, err := range s.Source.Records(gctx, "") {
@@ -311,31 +495,58 @@ func verifyStep(ctx context.Context, job *Job, s *Step, o VerifyOptions) (*StepR
 			if err := ids.takeErr(); err != nil {
 				return err
 			}
-			mu.Lock()
+			v.mu.Lock()
 			sr.SourceRead++
+			rj, isRejected := rejected[rec.ID]
 			switch {
 			case res.SkipReason != "":
 				sr.Skipped++
-				mu.Unlock()
+				v.skips.add(res.SkipReason, rec.ID, "")
+				err := lines.skips.write(SkipLine{Time: time.Now().UTC(), Job: job.Name, Step: s.Name, SourceID: rec.ID, Reason: res.SkipReason, Source: rec.Data})
+				v.progress(1, StatusRunning)
+				v.mu.Unlock()
+				if err != nil {
+					return err
+				}
+				continue
+			case isRejected:
+				// The run said it did not migrate this record: it is a
+				// reject, whatever the target holds.
+				sr.Rejected++
+				for _, t := range res.Records {
+					v.table(t.Table).Rejected++
+				}
+				v.rejects.add(RejectPattern(rj.Error), rec.ID, rj.Error)
+				err := lines.rejects.write(RejectLine{Time: time.Now().UTC(), RunID: rj.RunID, Job: job.Name, Step: s.Name, SourceID: rec.ID,
+					Reason: rj.Reason, Error: rj.Error, Source: rec.Data})
+				v.progress(1, StatusRunning)
+				v.mu.Unlock()
+				if err != nil {
+					return err
+				}
 				continue
 			case res.Err != nil:
-				if rejected[rec.ID] {
-					sr.Rejected++
-				} else {
-					sr.Unrecorded++
-					addMismatch(Mismatch{Kind: MismatchUnrecorded, SourceID: rec.ID, Error: res.Err.Error()})
-				}
-				mu.Unlock()
+				sr.Unrecorded++
+				v.addMismatch(Mismatch{Kind: MismatchUnrecorded, SourceID: rec.ID, Error: res.Err.Error()})
+				v.progress(1, StatusRunning)
+				v.mu.Unlock()
 				continue
 			}
 			sr.Expected++
 			for _, t := range res.Records {
-				table(t.Table).Expected++
+				v.table(t.Table).Expected++
 			}
-			mu.Unlock()
+			if o.Sample > 0 {
+				v.progress(1, StatusRunning)
+			}
+			v.mu.Unlock()
 			it := verifyItem{rec: rec, recs: res.Records}
 			if o.Sample <= 0 {
-				g.Go(func() error { return check(gctx, it) })
+				pending = append(pending, it)
+				pendingRecs += len(it.recs)
+				if len(pending) >= o.BatchSize || pendingRecs >= o.BatchSize {
+					flush()
+				}
 				continue
 			}
 			// Reservoir sampling (Algorithm R): a uniform sample of the
@@ -348,11 +559,11 @@ func verifyStep(ctx context.Context, job *Job, s *Step, o VerifyOptions) (*StepR
 		}
 		return gctx.Err()
 	}()
-	for _, it := range reservoir {
-		if readErr != nil {
-			break
+	if readErr == nil {
+		flush()
+		for batch := range slices.Chunk(reservoir, o.BatchSize) {
+			g.Go(func() error { return v.check(gctx, batch, false) })
 		}
-		g.Go(func() error { return check(gctx, it) })
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
@@ -361,7 +572,8 @@ func verifyStep(ctx context.Context, job *Job, s *Step, o VerifyOptions) (*StepR
 		return nil, readErr
 	}
 	if counter, ok := o.Target.(TableCounter); ok {
-		for name, tr := range sr.Tables {
+		for _, name := range slices.Sorted(maps.Keys(sr.Tables)) {
+			tr := sr.Tables[name]
 			n, err := counter.Count(ctx, name)
 			if err != nil {
 				return nil, fmt.Errorf("count %s: %w", name, err)
@@ -375,6 +587,10 @@ func verifyStep(ctx context.Context, job *Job, s *Step, o VerifyOptions) (*StepR
 	slices.SortFunc(sr.Mismatches, func(a, b Mismatch) int {
 		return strings.Compare(a.Table+"\x00"+a.Key+"\x00"+a.SourceID, b.Table+"\x00"+b.Key+"\x00"+b.SourceID)
 	})
+	sr.Skips, sr.Rejects = v.skips.sorted(), v.rejects.sorted()
+	v.mu.Lock()
+	v.progress(0, StatusSucceeded)
+	v.mu.Unlock()
 	return sr, nil
 }
 

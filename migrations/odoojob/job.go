@@ -78,10 +78,44 @@ func after(cursor string) (int, error) {
 	return n, nil
 }
 
+// source is an Odoo model for the engine: its records from a cursor, and
+// how many there are (a migrations.CountingSource), so progress bars show
+// a total.
+type source struct {
+	migrations.SourceFunc
+	count func(ctx context.Context, cursor string) (int64, error)
+}
+
+// Count implements migrations.CountingSource.
+func (s source) Count(ctx context.Context, cursor string) (int64, error) { return s.count(ctx, cursor) }
+
+// counter counts what a reader of model yields after an id, archived
+// records included as the readers read them: one search_count, with the
+// domain the reader adds (extra) and the step's own. A model the flavour
+// lacks counts nothing.
+func counter(r *helpdesk.Reader, model string, extra odoo.Domain) func(ctx context.Context, d odoo.Domain) (int64, error) {
+	return func(ctx context.Context, d odoo.Domain) (int64, error) {
+		if model == "" {
+			return 0, nil
+		}
+		n, err := r.Client().SearchCount(ctx, model, odoo.And(extra, d), odoo.Context{}.WithArchived())
+		return int64(n), err
+	}
+}
+
 // streamSource reads a model in id order from the record after cursor.
 // A model the flavour lacks yields nothing.
-func streamSource[T any](model string, read func(ctx context.Context, q helpdesk.Query) iter.Seq2[T, error], id func(T) int, raw func(T) odoo.Record, domain odoo.Domain) migrations.Source {
-	return migrations.SourceFunc(func(ctx context.Context, cursor string) iter.Seq2[migrations.SourceRecord, error] {
+func streamSource[T any](model string, read func(ctx context.Context, q helpdesk.Query) iter.Seq2[T, error], id func(T) int, raw func(T) odoo.Record, domain odoo.Domain,
+	count func(ctx context.Context, d odoo.Domain) (int64, error)) migrations.Source {
+	var src source
+	src.count = func(ctx context.Context, cursor string) (int64, error) {
+		from, err := after(cursor)
+		if err != nil {
+			return 0, err
+		}
+		return count(ctx, odoo.And(domain, odoo.Cond("id", odoo.Gt, from)))
+	}
+	src.SourceFunc = migrations.SourceFunc(func(ctx context.Context, cursor string) iter.Seq2[migrations.SourceRecord, error] {
 		return func(yield func(migrations.SourceRecord, error) bool) {
 			from, err := after(cursor)
 			if err != nil {
@@ -103,13 +137,23 @@ func streamSource[T any](model string, read func(ctx context.Context, q helpdesk
 			}
 		}
 	})
+	return src
 }
 
 // listSource serves a small table read up front, in id order.
 func listSource[T any](model string, list []T, id func(T) int, raw func(T) odoo.Record) migrations.Source {
 	sorted := slices.Clone(list)
 	slices.SortFunc(sorted, func(a, b T) int { return id(a) - id(b) })
-	return migrations.SourceFunc(func(ctx context.Context, cursor string) iter.Seq2[migrations.SourceRecord, error] {
+	var src source
+	src.count = func(_ context.Context, cursor string) (int64, error) {
+		from, err := after(cursor)
+		if err != nil {
+			return 0, err
+		}
+		i, _ := slices.BinarySearchFunc(sorted, from+1, func(v T, n int) int { return id(v) - n })
+		return int64(len(sorted) - i), nil
+	}
+	src.SourceFunc = migrations.SourceFunc(func(ctx context.Context, cursor string) iter.Seq2[migrations.SourceRecord, error] {
 		return func(yield func(migrations.SourceRecord, error) bool) {
 			from, err := after(cursor)
 			if err != nil {
@@ -126,6 +170,7 @@ func listSource[T any](model string, list []T, id func(T) int, raw func(T) odoo.
 			}
 		}
 	})
+	return src
 }
 
 // ids answers the mapping's Migrated from the engine's ID map.
@@ -206,7 +251,7 @@ func BuildJob(o JobOptions) *migrations.Job {
 		return streamSource("res.partner", func(ctx context.Context, q helpdesk.Query) iter.Seq2[helpdesk.Partner, error] {
 			return r.Partners(ctx, paged(q))
 		}, func(p helpdesk.Partner) int { return p.ID }, func(p helpdesk.Partner) odoo.Record { return p.Raw },
-			odoo.Cond("is_company", odoo.Eq, company))
+			odoo.Cond("is_company", odoo.Eq, company), counter(r, r.Models.Partner, odoo.Domain{}))
 	}
 	teamID := func(t helpdesk.Team) int { return t.ID }
 	teamRaw := func(t helpdesk.Team) odoo.Record { return t.Raw }
@@ -235,19 +280,24 @@ func BuildJob(o JobOptions) *migrations.Job {
 			mapWith(mp.SLAItem), odoodv.StepSLAs),
 		step(odoodv.StepCases, streamSource("helpdesk.ticket", func(ctx context.Context, q helpdesk.Query) iter.Seq2[helpdesk.Ticket, error] {
 			return r.Tickets(ctx, paged(q))
-		}, func(t helpdesk.Ticket) int { return t.ID }, func(t helpdesk.Ticket) odoo.Record { return t.Raw }, odoo.Domain{}),
+		}, func(t helpdesk.Ticket) int { return t.ID }, func(t helpdesk.Ticket) odoo.Record { return t.Raw }, odoo.Domain{},
+			counter(r, r.Models.Ticket, odoo.Domain{})),
 			mapWith(mp.Case), odoodv.StepAccounts, odoodv.StepContacts, odoodv.StepQueues, odoodv.StepUsers, odoodv.StepSubjects, odoodv.StepSLAs),
 		step(odoodv.StepSLAOutcomes, streamSource("helpdesk.sla.status", func(ctx context.Context, q helpdesk.Query) iter.Seq2[helpdesk.SLAStatus, error] {
 			return r.SLAStatuses(ctx, paged(q))
-		}, func(s helpdesk.SLAStatus) int { return s.ID }, func(s helpdesk.SLAStatus) odoo.Record { return s.Raw }, odoo.Domain{}),
+		}, func(s helpdesk.SLAStatus) int { return s.ID }, func(s helpdesk.SLAStatus) odoo.Record { return s.Raw }, odoo.Domain{},
+			counter(r, r.Models.SLAStatus, odoo.Domain{})),
 			mapWith(mp.SLAOutcome), odoodv.StepCases, odoodv.StepSLAItems),
 		step(odoodv.StepNotes, streamSource("mail.message", func(ctx context.Context, q helpdesk.Query) iter.Seq2[helpdesk.Message, error] {
 			return r.TicketMessages(ctx, paged(q))
-		}, func(m helpdesk.Message) int { return m.ID }, func(m helpdesk.Message) odoo.Record { return m.Raw }, odoo.Domain{}),
+		}, func(m helpdesk.Message) int { return m.ID }, func(m helpdesk.Message) odoo.Record { return m.Raw }, odoo.Domain{},
+			// TicketMessages reads the messages of tickets only.
+			counter(r, r.Models.Message, odoo.Cond("model", odoo.Eq, r.Models.Ticket))),
 			mapWith(mp.Note), odoodv.StepCases),
 		step(odoodv.StepArticles, streamSource("knowledge.article", func(ctx context.Context, q helpdesk.Query) iter.Seq2[helpdesk.Article, error] {
 			return r.Articles(ctx, paged(q))
-		}, func(a helpdesk.Article) int { return a.ID }, func(a helpdesk.Article) odoo.Record { return a.Raw }, odoo.Domain{}),
+		}, func(a helpdesk.Article) int { return a.ID }, func(a helpdesk.Article) odoo.Record { return a.Raw }, odoo.Domain{},
+			counter(r, r.Models.Article, odoo.Domain{})),
 			mapWith(noIDs(mp.Article))),
 	}}
 }

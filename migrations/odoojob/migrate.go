@@ -45,7 +45,15 @@ type Config struct {
 	// the data) as JSON Lines; nil discards them (they are still counted
 	// and sampled in the summary).
 	Warnings io.Writer
-	DryRun   bool
+	// Skips receives the records the mapping leaves out on purpose, with
+	// their reasons, as JSON Lines; nil discards them (they are still
+	// counted and grouped by reason in the summary). Verify writes the
+	// skipped records to Skips and the rejected ones to Rejects too.
+	Skips io.Writer
+	// OdooURL and DataverseURL name the two systems in reports
+	// (Endpoints); they are not used to connect.
+	OdooURL, DataverseURL string
+	DryRun                bool
 	// Restart reads every source from the start; the ID map is kept, so
 	// records already written are updated.
 	Restart bool
@@ -57,8 +65,11 @@ type Config struct {
 	BatchSize   int
 	Concurrency int
 	PageSize    int
-	Progress    func(migrations.StepProgress)
-	Logger      *slog.Logger
+	// Progress is told how each step moves, with the step's total when
+	// the source can count it (Odoo search_count): the migration's steps,
+	// or verify's.
+	Progress func(migrations.StepProgress)
+	Logger   *slog.Logger
 }
 
 // Prepared is a migration ready to run or verify.
@@ -157,7 +168,7 @@ func Migrate(ctx context.Context, cfg Config) (*migrations.Summary, *Prepared, e
 		}
 	}
 	o := migrations.RunOptions{Store: cfg.Store, BatchSize: cfg.BatchSize, Concurrency: cfg.Concurrency, Rejects: cfg.Rejects,
-		Warnings: cfg.Warnings, Progress: cfg.Progress, Logger: cfg.Logger, Restart: cfg.Restart}
+		Warnings: cfg.Warnings, Skips: cfg.Skips, Progress: cfg.Progress, Logger: cfg.Logger, Restart: cfg.Restart}
 	if cfg.DryRun {
 		sum, err := migrations.Plan(ctx, p.Job, o)
 		return sum, p, err
@@ -169,7 +180,10 @@ func Migrate(ctx context.Context, cfg Config) (*migrations.Summary, *Prepared, e
 	return sum, p, err
 }
 
-// Verify reconciles the Odoo source with Dataverse after a run.
+// Verify reconciles the Odoo source with Dataverse after a run, reading
+// Dataverse back a batch of records per request. The report names both
+// systems (Config.Endpoints); the skipped and rejected records go to
+// cfg.Skips and cfg.Rejects.
 func Verify(ctx context.Context, cfg Config, sample int, seed uint64) (*migrations.Report, error) {
 	p, err := Prepare(ctx, cfg)
 	if err != nil {
@@ -180,8 +194,13 @@ func Verify(ctx context.Context, cfg Config, sample int, seed uint64) (*migratio
 	if err := migrations.ConfirmTarget(ctx, p.Job, cfg.Store, migrations.ConfirmOptions{}); err != nil {
 		return nil, err
 	}
-	return migrations.Verify(ctx, p.Job, migrations.VerifyOptions{Target: p.Sink, Store: cfg.Store, Compare: p.Sink.Compare,
-		Sample: sample, Seed: seed, Logger: cfg.Logger})
+	rep, err := migrations.Verify(ctx, p.Job, migrations.VerifyOptions{Target: p.Sink, Store: cfg.Store, Compare: p.Sink.Compare,
+		Sample: sample, Seed: seed, Logger: cfg.Logger, Progress: cfg.Progress, Skips: cfg.Skips, Rejects: cfg.Rejects})
+	if err != nil {
+		return nil, err
+	}
+	rep.Source, rep.Target = cfg.Endpoints()
+	return rep, nil
 }
 
 // LoadMap reads a mapping file, or returns the default map when file is
@@ -193,25 +212,29 @@ func LoadMap(file string) (*odoodv.Map, error) {
 	return odoodv.LoadMap(file)
 }
 
-// Files are the report files of a run ("" when not written).
+// Files are the data files of a run ("" when not written).
 type Files struct {
-	Rejects, Warnings string
+	Rejects, Warnings, Skips string
 }
 
 // Result is the JSON summary of a migration run.
 type Result struct {
 	*migrations.Summary
-	Rejects  string `json:"rejects_file,omitempty"`
-	Warnings string `json:"warnings_file,omitempty"`
+	// Source and Target name the two systems (Config.Endpoints).
+	Source   migrations.Endpoint `json:"source,omitzero"`
+	Target   migrations.Endpoint `json:"target,omitzero"`
+	Rejects  string              `json:"rejectsFile,omitempty"`
+	Skips    string              `json:"skipsFile,omitempty"`
+	Warnings string              `json:"warningsFile,omitempty"`
 	// Warned is the number of mapping warnings of all steps (each step's
 	// counts.warned, and a sample in its warnings).
 	Warned int64          `json:"warned"`
-	Rates  map[string]int `json:"records_per_second"`
+	Rates  map[string]int `json:"recordsPerSecond"`
 }
 
 // NewResult is the JSON summary of a run that wrote files.
 func NewResult(sum *migrations.Summary, files Files) Result {
-	res := Result{Summary: sum, Rejects: files.Rejects, Warnings: files.Warnings, Warned: sum.Total().Warned, Rates: map[string]int{}}
+	res := Result{Summary: sum, Rejects: files.Rejects, Warnings: files.Warnings, Skips: files.Skips, Warned: sum.Total().Warned, Rates: map[string]int{}}
 	for _, s := range sum.Steps {
 		res.Rates[s.Step] = int(Rate(s.Counts.Read, s.Duration))
 	}

@@ -92,7 +92,7 @@ func TestUnmatchedUserWarning(t *testing.T) {
 			t.Errorf("unexpected warning %v", l)
 			continue
 		}
-		got = append(got, l["source_id"].(string))
+		got = append(got, l["sourceId"].(string))
 	}
 	slices.Sort(got)
 	if !slices.Equal(got, meis) {

@@ -141,7 +141,7 @@ func PrintReport(w io.Writer, rep *migrations.Report) {
 			diff += t.Differing
 			unexpected += t.Unexpected
 		}
-		rows = append(rows, []string{s.Step, i(s.SourceRead), i(s.Expected), i(s.Skipped), i(s.AllRejected()), i(s.Checked), i(missing), i(dup + unexpected), i(diff), i(s.Unrecorded)})
+		rows = append(rows, []string{s.Step, i(s.SourceRead), i(s.Expected), i(s.Skipped), i(s.Rejected), i(s.Checked), i(missing), i(dup + unexpected), i(diff), i(s.Unrecorded)})
 	}
 	output.Table(w, []string{"step", "source", "expected", "skipped", "rejected", "checked", "missing", "duplicated", "differing", "unrecorded"}, rows)
 	switch {
