@@ -94,6 +94,8 @@ type Client struct {
 	// reached is set by the first response from the host: until then a
 	// refused connection means a wrong address, not a passing fault.
 	reached *atomic.Bool
+	// source is CredentialSource of the credential, for 401 errors.
+	source string
 }
 
 // NewClient returns a client for the environment at envURL, either the
@@ -167,7 +169,7 @@ func NewClient(envURL string, cred TokenSource, opts *ClientOptions) (*Client, e
 	if o.Logger != nil {
 		rc.Logger = redactingLogger{o.Logger}
 	}
-	return &Client{root: root, scope: scope, http: rc, limiter: lim, opts: o, reg: o.Schema, meta: newMetadataCache(), reached: reached}, nil
+	return &Client{root: root, scope: scope, http: rc, limiter: lim, opts: o, reg: o.Schema, meta: newMetadataCache(), reached: reached, source: CredentialSource(cred)}, nil
 }
 
 func defaultTransport() http.RoundTripper {
@@ -316,7 +318,12 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, *requestSta
 		return nil, st, fmt.Errorf("dataverse: %s %s: %w", r.method, u.Path, &transportError{stripURL(err)})
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode != http.StatusNotModified {
-		return nil, st, newResponseError(resp)
+		e := newResponseError(resp)
+		e.Env = c.root.String()
+		if e.StatusCode == http.StatusUnauthorized {
+			e.TokenSource = c.source
+		}
+		return nil, st, e
 	}
 	return resp, st, nil
 }

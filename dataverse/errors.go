@@ -45,6 +45,10 @@ type ResponseError struct {
 	// Path is the request path without the query string: queries may carry
 	// user data that does not belong in logs.
 	Path string
+	// Env is the service root the request went to, and TokenSource, on a
+	// 401, says which credential's token was refused (CredentialSource):
+	// what a user must know to fix it, and neither is a secret.
+	Env, TokenSource string
 }
 
 func (e *ResponseError) Error() string {

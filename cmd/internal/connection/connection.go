@@ -25,11 +25,6 @@ type Dataverse struct {
 	ClientID          string
 	CertificatePath   string
 	ManagedIdentityID string
-
-	// source describes the credential Client built, and loopback whether
-	// the environment is a reference server, for Explain.
-	source   string
-	loopback bool
 }
 
 // AddFlags registers the connection flags.
@@ -78,23 +73,43 @@ func (c *Dataverse) Client(deviceCodePrompt func(string), opts *dataverse.Client
 	if err != nil {
 		return nil, err
 	}
-	c.source, c.loopback = dataverse.CredentialSource(cred), dataverse.IsLoopback(env)
 	return dataverse.NewClient(env, cred, opts)
 }
 
-// Explain adds to a 401 from the environment which token was refused, so
-// the user knows which setting to fix; other errors pass through.
-func (c *Dataverse) Explain(err error) error {
+// Explain adds to err, when it holds a 401 from the environment, which
+// token was refused and what to set instead, in the same line, so the user
+// knows which setting to fix; other errors pass through. The client records
+// the token's source in the error, so Explain needs nothing else: root
+// applies it to every command's error, once.
+func Explain(err error) error {
 	var re *dataverse.ResponseError
-	if err == nil || c.source == "" || !errors.As(err, &re) || re.StatusCode != http.StatusUnauthorized {
+	if err == nil || !errors.As(err, &re) || re.StatusCode != http.StatusUnauthorized || re.TokenSource == "" {
+		return err
+	}
+	var done *unauthorizedError
+	if errors.As(err, &done) {
 		return err
 	}
 	hint := "check that the identity is an application user with a security role in this environment"
 	switch {
-	case c.loopback:
+	case dataverse.IsLoopback(re.Env):
 		hint = "this reference server accepts only the token serve was given with --token-file or $DVSYNC_TOKEN"
-	case dataverse.CredentialKind(strings.ToLower(c.Auth)) == dataverse.CredentialStaticToken || (c.Auth == "" && os.Getenv("DVSYNC_TOKEN") != ""):
+	case strings.HasPrefix(re.TokenSource, "the token in "), re.TokenSource == "a static token":
 		hint = "against a real environment it must be an Entra ID access token for it; unset DVSYNC_TOKEN to use Azure credentials"
 	}
-	return fmt.Errorf("%w (the server refused %s; %s)", err, c.source, hint)
+	return &unauthorizedError{err: err, msg: fmt.Sprintf("%v (the server refused %s; %s)", err, re.TokenSource, hint)}
 }
+
+// unauthorizedError is an explained 401: its message adds the explanation,
+// and errors.As still finds the ResponseError inside.
+type unauthorizedError struct {
+	err error
+	msg string
+}
+
+func (e *unauthorizedError) Error() string { return e.msg }
+func (e *unauthorizedError) Unwrap() error { return e.err }
+
+// Explain is the package's Explain, for commands that render an error
+// themselves.
+func (c *Dataverse) Explain(err error) error { return Explain(err) }

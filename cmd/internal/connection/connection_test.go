@@ -2,6 +2,8 @@ package connection
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -53,5 +55,28 @@ func TestUnauthorizedNamesTheTokenSource(t *testing.T) {
 	msg := c.Explain(err).Error()
 	if !strings.Contains(msg, "401") || !strings.Contains(msg, "the token in $DVSYNC_TOKEN") || !strings.Contains(msg, "--token-file") || strings.Contains(msg, "wrong") {
 		t.Errorf("message: %s", msg)
+	}
+}
+
+// TestExplainOnce: an error explained twice (by a command and again by
+// root) says it once; other errors pass through untouched.
+func TestExplainOnce(t *testing.T) {
+	t.Setenv("DVSYNC_TOKEN", "wrong")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	client, err := (&Dataverse{Env: srv.URL}).Client(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = client.WhoAmI(context.Background())
+	msg := Explain(fmt.Errorf("reading: %w", Explain(err))).Error()
+	if strings.Count(msg, "the server refused") != 1 || !strings.HasPrefix(msg, "reading: ") {
+		t.Errorf("message: %s", msg)
+	}
+	other := errors.New("boom")
+	if Explain(other) != other || Explain(nil) != nil {
+		t.Error("an error other than a 401 was changed")
 	}
 }
