@@ -104,14 +104,6 @@ func (s *Sink) WriteItems(ctx context.Context, table string, items iter.Seq[data
 	return s.c.WriteAll(ctx, table, items, o, report)
 }
 
-// Link makes the N:N association relationship between two records that
-// exist (POST …/<relationship>/$ref); one that exists already is no
-// change (associate-disassociate-entities-using-web-api.md). For records
-// the sink writes, TargetRecord.Links does this after the write.
-func (s *Sink) Link(ctx context.Context, table string, key dataverse.Key, relationship, otherTable string, otherKey dataverse.Key) error {
-	return s.c.Associate(ctx, table, key, relationship, otherTable, otherKey)
-}
-
 // Client returns the client the sink writes through.
 func (s *Sink) Client() *dataverse.Client { return s.c }
 

@@ -68,7 +68,17 @@ type Record struct {
 	Table      string         `json:"table"`
 	UniqueName string         `json:"uniqueName"`
 	Fields     map[string]any `json:"fields"`
-	Sources    []Source       `json:"sources"`
+	// State, when set, is the state the record is moved to once it is
+	// written. Dataverse treats a state as a transition, not a column, so
+	// it never travels among Fields.
+	State   *State   `json:"state,omitempty"`
+	Sources []Source `json:"sources"`
+}
+
+// State is a record's statecode and statuscode.
+type State struct {
+	Code   int `json:"code"`
+	Reason int `json:"reason"`
 }
 
 // Ref returns a reference to the record.

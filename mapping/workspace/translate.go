@@ -477,9 +477,9 @@ func (t *translator) macro(trigger Source, name, anchor string, ids []string) *R
 		"primaryentity": "none",
 		"clientdata":    string(clientdata),
 		"description":   truncate(fmt.Sprintf("Migrated from USD %s %q by dvsync.", strings.ToLower(trigger.Kind.Label()), trigger.Name), 2000),
-		"statecode":     1, // activated: the runtime only loads activated macros
-		"statuscode":    2,
 	})
+	// Activated (1, 2): the runtime only loads activated macros.
+	rec.State = &State{Code: 1, Reason: 2}
 	for _, d := range diags {
 		t.diag(d.sev, d.s, rec, "%s", d.msg)
 	}

@@ -306,3 +306,53 @@ func TestBody(t *testing.T) {
 		t.Errorf("bind path = %s", path)
 	}
 }
+
+// BodyWith binds as the writer says (here by ID) and keeps the unique
+// name, which a writer addressing the record by ID must send.
+func TestBodyWithBinder(t *testing.T) {
+	reg := schema.Default()
+	r, err := workspace.Translate(model(t, "small.zip", ""), workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := find(r, "msdyn_productivityagentscriptstep", "dvs_greeting_03")
+	byID := func(ref workspace.Ref) (string, error) { return "/by-id/" + ref.UniqueName, nil }
+	body, err := step.BodyWith(reg, byID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body["msdyn_agentscriptid@odata.bind"] != "/by-id/dvs_greeting" || body["msdyn_routeactionid@odata.bind"] != "/by-id/dvs_new_case" ||
+		body["msdyn_uniquename"] != "dvs_greeting_03" {
+		t.Errorf("body = %v", body)
+	}
+	bad := &workspace.Record{Table: "msdyn_templateparameter", UniqueName: "x", Fields: map[string]any{"msdyn_applicationtabtemplateid": "not a ref"}}
+	if _, err := bad.BodyWith(reg, byID); err == nil || !strings.Contains(err.Error(), "is a lookup") {
+		t.Errorf("a lookup holding text: %v", err)
+	}
+}
+
+// States are instructions to the writer, never columns: macros ask to be
+// activated.
+func TestStatesAreNotColumns(t *testing.T) {
+	r, err := workspace.Translate(model(t, "contoso.zip", "-"), workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	macros := 0
+	for _, rec := range r.Records {
+		for _, col := range []string{"statecode", "statuscode"} {
+			if _, ok := rec.Fields[col]; ok {
+				t.Errorf("%s %s carries %s among its columns", rec.Table, rec.UniqueName, col)
+			}
+		}
+		if rec.Table == "workflow" {
+			macros++
+			if rec.State == nil || *rec.State != (workspace.State{Code: 1, Reason: 2}) {
+				t.Errorf("macro %s state %+v, want activated (1, 2)", rec.UniqueName, rec.State)
+			}
+		}
+	}
+	if macros == 0 {
+		t.Error("no macros translated")
+	}
+}

@@ -7,6 +7,11 @@ import (
 	"github.com/dvsync/dvsync/dataverse/schema"
 )
 
+// Binder returns the @odata.bind path of a translated record another one
+// refers to: by its unique-name alternate key (KeyBinder) or, where the
+// environment has no such key, by the record's ID.
+type Binder func(Ref) (string, error)
+
 // Body returns the record as a Web API create/update body: plain columns
 // as they are, lookups as <navigation property>@odata.bind pointing at the
 // target by its unique-name alternate key, e.g.
@@ -17,15 +22,22 @@ import (
 // and .../use-alternate-key-reference-record). The unique-name column is
 // left out: the caller addresses the record by it in the upsert URL.
 func (r *Record) Body(reg *schema.Registry) (map[string]any, error) {
+	out, err := r.BodyWith(reg, KeyBinder(reg))
+	delete(out, KeyColumn(r.Table))
+	return out, err
+}
+
+// BodyWith returns every column of the record, the unique name included,
+// with each lookup bound as bind says. It checks the record against the
+// table definition: an unknown column, a lookup holding a plain value or
+// a plain column holding a Ref is an error.
+func (r *Record) BodyWith(reg *schema.Registry, bind Binder) (map[string]any, error) {
 	tbl, ok := reg.Table(r.Table)
 	if !ok {
 		return nil, fmt.Errorf("workspace: table %s is not in the schema registry", r.Table)
 	}
 	out := make(map[string]any, len(r.Fields))
 	for col, v := range r.Fields {
-		if col == KeyColumn(r.Table) {
-			continue
-		}
 		c, ok := tbl.Column(col)
 		if !ok {
 			return nil, fmt.Errorf("workspace: %s has no column %s", r.Table, col)
@@ -41,13 +53,18 @@ func (r *Record) Body(reg *schema.Registry) (map[string]any, error) {
 		if !c.Type.IsLookup() {
 			return nil, fmt.Errorf("workspace: %s.%s is not a lookup", r.Table, col)
 		}
-		path, err := BindPath(reg, ref)
+		path, err := bind(ref)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("workspace: %s.%s: %w", r.Table, col, err)
 		}
 		out[c.NavigationProperty(ref.Table)+"@odata.bind"] = path
 	}
 	return out, nil
+}
+
+// KeyBinder binds by unique-name alternate key (BindPath).
+func KeyBinder(reg *schema.Registry) Binder {
+	return func(ref Ref) (string, error) { return BindPath(reg, ref) }
 }
 
 // BindPath is the relative URL of a translated record addressed by its

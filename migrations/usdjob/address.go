@@ -3,7 +3,10 @@ package usdjob
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
@@ -11,6 +14,7 @@ import (
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/schema"
 	"github.com/dvsync/dvsync/mapping/workspace"
+	"github.com/dvsync/dvsync/migrations"
 )
 
 // Addressing is how a run names the records it writes.
@@ -21,55 +25,53 @@ const (
 	// table written has an alternate key on its unique-name column, by ID
 	// otherwise.
 	AddressAuto Addressing = "auto"
-	// AddressByKey upserts <set>(msdyn_uniquename='…') and binds lookups
-	// and links the same way; the environment needs those alternate keys.
+	// AddressByKey upserts <set>(msdyn_uniquename='…'); the environment
+	// needs those alternate keys.
 	AddressByKey Addressing = "key"
-	// AddressByID writes <set>(<id>): existing records by the ID the plan
-	// read, new ones by an ID derived from table and unique name, so that
-	// a create whose answer was lost is not duplicated on retry or re-run.
-	// It works without any alternate key: the Copilot Service workspace
-	// tables do not ship one on msdyn_uniquename, and the workflow table
-	// cannot be given one.
+	// AddressByID writes <set>(<id>): existing records by the ID found
+	// for their unique name, new ones by RecordID, so that a create whose
+	// answer was lost is not duplicated on retry or re-run. It works
+	// without any alternate key: the Copilot Service workspace tables do
+	// not ship one on msdyn_uniquename, and the workflow table cannot be
+	// given one.
 	AddressByID Addressing = "id"
 )
 
 // idNamespace seeds the IDs of new records (a random, fixed UUID).
 var idNamespace = uuid.MustParse("3c1f7a52-5a0e-4f43-9d6b-2f8e0f6f7c10")
 
-// RecordID is the ID AddressByID gives a new record: a name-based UUID
+// RecordID is the ID a new record is created with: a name-based UUID
 // (RFC 9562 version 5) of its table and unique name, the same in every
 // environment and on every run.
 func RecordID(r workspace.Ref) uuid.UUID {
 	return uuid.NewSHA1(idNamespace, []byte(r.Table+"/"+r.UniqueName))
 }
 
-// ResolveAddressing returns how records will be addressed: Options.Addressing
-// unless it is auto (or empty), in which case each table written is looked
-// up in the environment's metadata (EntityDefinitions with Keys). The
-// tables lacking the unique-name key are returned too, for a message.
-func (m *Migrator) ResolveAddressing(ctx context.Context) (Addressing, []string, error) {
-	switch m.Addressing {
+// namesPerQuery bounds the unique names of one In filter, keeping the URL
+// well under Dataverse's 32 KB limit (max-url-length in
+// compose-http-requests-handle-errors.md) whatever the name lengths.
+const namesPerQuery = 50
+
+// resolveAddressing returns mode unless it is auto (or empty); then each
+// table is looked up in the environment's metadata (EntityDefinitions
+// with Keys) and the tables lacking the unique-name key are returned too,
+// for a message.
+func resolveAddressing(ctx context.Context, c *dataverse.Client, mode Addressing, tables []string, conc int) (Addressing, []string, error) {
+	switch mode {
 	case AddressByKey, AddressByID:
-		return m.Addressing, nil, nil
+		return mode, nil, nil
 	case AddressAuto, "":
 	default:
-		return "", nil, fmt.Errorf("migrate: unknown addressing %q (use auto, key or id)", m.Addressing)
+		return "", nil, fmt.Errorf("usd migrate: unknown addressing %q (use auto, key or id)", mode)
 	}
-	var tables []string
-	for _, r := range m.Result.Records {
-		if !slices.Contains(tables, r.Table) {
-			tables = append(tables, r.Table)
-		}
-	}
-	// One definition read is a few requests; read the tables side by side.
 	keyed := make([]bool, len(tables))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(m.readers())
+	g.SetLimit(conc)
 	for i, name := range tables {
 		g.Go(func() error {
-			t, err := m.Client.DiscoverTable(gctx, name)
+			t, err := c.DiscoverTable(gctx, name)
 			if err != nil {
-				return fmt.Errorf("migrate: reading the definition of %s: %w", name, err)
+				return fmt.Errorf("usd migrate: reading the definition of %s: %w", name, err)
 			}
 			keyed[i] = hasUniqueNameKey(t)
 			return nil
@@ -101,70 +103,133 @@ func hasUniqueNameKey(t *schema.Table) bool {
 	return false
 }
 
-// addresser turns references into record keys and bodies for one run.
-type addresser struct {
+// addressBook names every translated record for one run: the ID each one
+// has (found in the environment, or RecordID for a record not there yet),
+// the key a write addresses it by, and the bind that points at it. It is
+// read before the job starts, so the mapping stays pure and a dry run
+// binds exactly as a run does.
+type addressBook struct {
 	mode Addressing
 	reg  *schema.Registry
-	ids  map[workspace.Ref]uuid.UUID // by ID: every translated record
+	// found maps the records the environment holds to their IDs (the
+	// oldest, when a unique name is held more than once).
+	found map[workspace.Ref]uuid.UUID
+	// copies counts the records found per unique name beyond the first:
+	// without an alternate key nothing stops a person creating another.
+	copies map[workspace.Ref]int
+	// byID maps the lower-case ID of every translated record back to it.
+	byID map[string]workspace.Ref
 }
 
-func newAddresser(mode Addressing, reg *schema.Registry, plan *Plan) (*addresser, error) {
-	a := &addresser{mode: mode, reg: reg, ids: map[workspace.Ref]uuid.UUID{}}
-	if mode != AddressByID {
-		return a, nil
+// id is the record's ID: as found, else the one it is created with.
+func (a *addressBook) id(r workspace.Ref) uuid.UUID {
+	if id, ok := a.found[r]; ok {
+		return id
 	}
-	for _, rp := range plan.Records {
-		ref := workspace.Ref{Table: rp.Table, UniqueName: rp.UniqueName}
-		if rp.ID == "" {
-			a.ids[ref] = RecordID(ref)
-			continue
-		}
-		id, err := uuid.Parse(rp.ID)
+	return RecordID(r)
+}
+
+// key addresses a record for a write. By key, a record not there yet also
+// carries the ID it is created with, so that binds by ID find it; one
+// that exists is addressed by its key alone and keeps its ID.
+func (a *addressBook) key(r workspace.Ref) migrations.Key {
+	if a.mode == AddressByID {
+		return migrations.Key{ID: a.id(r).String()}
+	}
+	k := migrations.Key{Alternate: map[string]any{workspace.KeyColumn(r.Table): r.UniqueName}}
+	if _, ok := a.found[r]; !ok {
+		k.ID = RecordID(r).String()
+	}
+	return k
+}
+
+// bind points at a translated record by its ID, which every record has
+// before any write (see id): Dataverse resolves it without an alternate
+// key, and the sink compares it with the lookup's value, so a re-run sees
+// the lookup unchanged.
+func (a *addressBook) bind(r workspace.Ref) (string, error) {
+	t, ok := a.reg.Table(r.Table)
+	if !ok {
+		return "", fmt.Errorf("table %s is not in the schema registry", r.Table)
+	}
+	return "/" + t.EntitySetName + "(" + a.id(r).String() + ")", nil
+}
+
+// ref names the translated record a key addresses.
+func (a *addressBook) ref(table string, k migrations.Key) (workspace.Ref, bool) {
+	if name, ok := k.Alternate[workspace.KeyColumn(table)].(string); ok {
+		return workspace.Ref{Table: table, UniqueName: name}, true
+	}
+	r, ok := a.byID[strings.ToLower(k.ID)]
+	return r, ok && r.Table == table
+}
+
+// readAddressBook finds, by unique name, which translated records the
+// environment holds and their IDs: one In query per namesPerQuery names,
+// several side by side, oldest record first so that of duplicates the one
+// that was there first is kept in step.
+func readAddressBook(ctx context.Context, c *dataverse.Client, mode Addressing, res *workspace.Result, conc int) (*addressBook, error) {
+	a := &addressBook{mode: mode, reg: c.Schema(), found: map[workspace.Ref]uuid.UUID{}, copies: map[workspace.Ref]int{},
+		byID: map[string]workspace.Ref{}}
+	byTable := map[string][]string{}
+	for _, r := range res.Records {
+		byTable[r.Table] = append(byTable[r.Table], r.UniqueName)
+	}
+	type chunk struct {
+		t     *schema.Table
+		names []string
+	}
+	var chunks []chunk
+	for _, table := range slices.Sorted(maps.Keys(byTable)) {
+		t, err := c.Table(ctx, table)
 		if err != nil {
-			return nil, fmt.Errorf("migrate: %s %s has ID %q", rp.Table, rp.UniqueName, rp.ID)
+			return nil, fmt.Errorf("usd migrate: the environment has no %s table (is the Copilot Service workspace installed?): %w", table, err)
 		}
-		a.ids[ref] = id
+		for names := range slices.Chunk(byTable[table], namesPerQuery) {
+			chunks = append(chunks, chunk{t, names})
+		}
+	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(conc)
+	for _, ch := range chunks {
+		g.Go(func() error {
+			col := workspace.KeyColumn(ch.t.LogicalName)
+			values := make([]any, len(ch.names))
+			for i, n := range ch.names {
+				values[i] = n
+			}
+			q := dataverse.Query{Select: []string{ch.t.PrimaryID, col}, Filter: dataverse.In(col, values...),
+				OrderBy: []dataverse.Order{{Column: "createdon"}}}
+			var got []dataverse.Record
+			for rec, err := range c.Records(gctx, ch.t.LogicalName, q) {
+				if err != nil {
+					return fmt.Errorf("usd migrate: reading %s: %w", ch.t.LogicalName, err)
+				}
+				got = append(got, rec)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, rec := range got {
+				ref := workspace.Ref{Table: ch.t.LogicalName, UniqueName: rec.String(col)}
+				if _, dup := a.found[ref]; dup {
+					a.copies[ref]++
+					continue
+				}
+				id, err := uuid.Parse(rec.String(ch.t.PrimaryID))
+				if err != nil {
+					return fmt.Errorf("usd migrate: %s %s has no readable ID", ref.Table, ref.UniqueName)
+				}
+				a.found[ref] = id
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, r := range res.Records {
+		a.byID[strings.ToLower(a.id(r.Ref()).String())] = r.Ref()
 	}
 	return a, nil
-}
-
-// key addresses a translated record.
-func (a *addresser) key(r workspace.Ref) (dataverse.Key, error) {
-	if a.mode != AddressByID {
-		return key(r), nil
-	}
-	id, ok := a.ids[r]
-	if !ok {
-		return dataverse.Key{}, fmt.Errorf("%s %s is not part of the translation", r.Table, r.UniqueName)
-	}
-	return dataverse.ByID(id), nil
-}
-
-// body is the Web API body of a record. By key it is Record.Body; by ID
-// the lookups bind /<set>(<id>) and the unique name travels in the body,
-// since the URL no longer carries it.
-func (a *addresser) body(r *workspace.Record) (map[string]any, error) {
-	body, err := r.Body(a.reg)
-	if err != nil || a.mode != AddressByID {
-		return body, err
-	}
-	tbl, _ := a.reg.Table(r.Table) // Body checked it
-	for col, v := range r.Fields {
-		ref, ok := v.(workspace.Ref)
-		if !ok {
-			continue
-		}
-		c, _ := tbl.Column(col)
-		target, ok := a.reg.Table(ref.Table)
-		if !ok {
-			return nil, fmt.Errorf("workspace: table %s is not in the schema registry", ref.Table)
-		}
-		k, err := a.key(ref)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", col, err)
-		}
-		body[c.NavigationProperty(ref.Table)+"@odata.bind"] = "/" + target.EntitySetName + "(" + k.ID.String() + ")"
-	}
-	body[workspace.KeyColumn(r.Table)] = r.UniqueName
-	return body, nil
 }

@@ -2,17 +2,16 @@ package usdjob_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/refserver"
 	"github.com/dvsync/dvsync/dataverse/schema"
 	"github.com/dvsync/dvsync/mapping/workspace"
-	migrate "github.com/dvsync/dvsync/migrations/usdjob"
+	"github.com/dvsync/dvsync/migrations"
+	"github.com/dvsync/dvsync/migrations/usdjob"
 )
 
 // newKeylessEnv is an environment like a real one out of the box: no
@@ -32,25 +31,17 @@ func newKeylessEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	e := &env{}
-	e.c, err = dataverse.NewClient(hs.URL, dataverse.StaticToken(token), &dataverse.ClientOptions{MaxRetries: 1, Schema: reg,
-		Transport: countingTransport{base: hs.Client().Transport, writes: &e.writes}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return envFor(t, srv, &dataverse.ClientOptions{Schema: reg})
 }
 
 func TestAddressingAutoDetects(t *testing.T) {
 	ctx := context.Background()
 	res := translate(t, loadModel(t, "small.zip"))
-	mode, missing, err := (&migrate.Migrator{Client: newEnv(t).c, Result: res}).ResolveAddressing(ctx)
-	if err != nil || mode != migrate.AddressByKey || len(missing) != 0 {
-		t.Errorf("with keys: %s %v %v", mode, missing, err)
+	p, err := usdjob.Prepare(ctx, usdjob.Config{Dataverse: newEnv(t).c, Translation: res})
+	if err != nil || p.Addressing != usdjob.AddressByKey || len(p.Keyless) != 0 {
+		t.Errorf("with keys: %+v %v", p, err)
 	}
-	mode, missing, err = (&migrate.Migrator{Client: newKeylessEnv(t).c, Result: res}).ResolveAddressing(ctx)
+	p, err = usdjob.Prepare(ctx, usdjob.Config{Dataverse: newKeylessEnv(t).c, Translation: res})
 	// Only the tables the translation writes are read (small.zip has no
 	// popup notification, so no notification tables).
 	var want []string
@@ -60,10 +51,10 @@ func TestAddressingAutoDetects(t *testing.T) {
 		}
 	}
 	slices.Sort(want)
-	if err != nil || mode != migrate.AddressByID || !slices.Equal(missing, want) {
-		t.Errorf("without keys: %s %v %v", mode, missing, err)
+	if err != nil || p.Addressing != usdjob.AddressByID || !slices.Equal(p.Keyless, want) {
+		t.Errorf("without keys: %+v %v", p, err)
 	}
-	if _, _, err := (&migrate.Migrator{Client: newEnv(t).c, Result: res, Options: migrate.Options{Addressing: "guid"}}).ResolveAddressing(ctx); err == nil {
+	if _, err := usdjob.Prepare(ctx, usdjob.Config{Dataverse: newEnv(t).c, Translation: res, Addressing: "guid"}); err == nil {
 		t.Error("unknown addressing accepted")
 	}
 }
@@ -72,51 +63,44 @@ func TestAddressingAutoDetects(t *testing.T) {
 // records, binds and links by ID, and the re-run is still a no-op.
 func TestAddressByIDWithoutKeys(t *testing.T) {
 	e := newKeylessEnv(t)
-	ctx := context.Background()
 	res := translate(t, loadModel(t, "contoso.zip"))
 
-	// Forcing keys fails record by record with Dataverse's answer, and
-	// verification finds nothing written.
-	run, err := (&migrate.Migrator{Client: e.c, Result: res, Options: migrate.Options{Addressing: migrate.AddressByKey}}).Apply(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
+	// Forcing keys fails record by record with Dataverse's answer (the
+	// records that point at them are not even sent), and verification
+	// finds nothing written.
+	forced := migrate(t, e, res, openStore(t), func(c *usdjob.Config) { c.Addressing = usdjob.AddressByKey })
+	if tot := forced.Total(); tot.Created != 0 || tot.Rejected != int64(len(res.Records)) || forced.OK() {
+		t.Fatalf("by key without keys: %+v", tot)
 	}
-	if run.Counts.Created != 0 || run.Counts.Rejected != len(res.Records) || run.OK() {
-		t.Fatalf("by key without keys: %+v", run.Counts)
+	if msg := forced.Records[0].Error; forced.Records[0].Outcome != migrations.Rejected || !strings.Contains(msg, "key") {
+		t.Errorf("rejection does not mention the key: %+v", forced.Records[0])
 	}
-	if msg := run.Records[0].Error; !strings.Contains(msg, "key") {
-		t.Errorf("rejection does not mention the key: %s", msg)
+	if v := forced.Verification; v == nil || v.TotalRejected() != int64(len(res.Records)) {
+		t.Errorf("verification of a run that wrote nothing: %+v", v)
 	}
 
-	var written atomic.Int64
-	mg := &migrate.Migrator{Client: e.c, Result: res, Options: migrate.Options{Progress: func(migrate.Phase, int, int) { written.Add(1) }}}
-	run, err = mg.Apply(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if run.Addressing != migrate.AddressByID {
+	store := openStore(t)
+	run := migrate(t, e, res, store, nil)
+	if run.Addressing != usdjob.AddressByID {
 		t.Errorf("addressing %s", run.Addressing)
 	}
 	checkRun(t, run, len(res.Records), len(res.Associations))
-	for i, r := range run.Records {
-		if want := migrate.RecordID(res.Records[i].Ref()).String(); r.ID != want {
-			t.Errorf("%s %s created with ID %s, want %s", r.Table, r.UniqueName, r.ID, want)
+	for _, o := range run.Records {
+		if want := usdjob.RecordID(workspace.Ref{Table: o.Table, UniqueName: o.UniqueName}).String(); o.ID != want {
+			t.Errorf("%s %s created with ID %s, want %s", o.Table, o.UniqueName, o.ID, want)
 			break
 		}
 	}
 	before := e.writes.Load()
-	run, err = mg.Apply(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	run = migrate(t, e, res, store, nil)
 	checkRun(t, run, len(res.Records), len(res.Associations))
-	if run.Counts.Unchanged != len(res.Records) || e.writes.Load() != before {
-		t.Errorf("re-run: %+v, %d writes", run.Counts, e.writes.Load()-before)
+	if tot := run.Total(); tot.Unchanged != int64(len(res.Records)) || e.writes.Load() != before {
+		t.Errorf("re-run: %+v, %d writes", tot, e.writes.Load()-before)
 	}
 }
 
 // Without a key nothing stops a second record with the same unique name;
-// the plan lists it and verification says what to do.
+// Prepare lists it and verify reports it as a duplicate.
 func TestDuplicateUniqueNames(t *testing.T) {
 	e := newKeylessEnv(t)
 	ctx := context.Background()
@@ -133,29 +117,33 @@ func TestDuplicateUniqueNames(t *testing.T) {
 		"overriddencreatedon": "2020-01-01T00:00:00Z"}); err != nil {
 		t.Fatal(err)
 	}
-	mg := &migrate.Migrator{Client: e.c, Result: res}
-	run, err := mg.Apply(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if run.Counts.Updated != 1 || !run.OK() {
-		t.Fatalf("first run %+v", run.Counts)
+	store := openStore(t)
+	run := migrate(t, e, res, store, nil)
+	if tot := run.Total(); tot.Updated != 1 || !run.OK() {
+		t.Fatalf("first run %+v", tot)
 	}
 	if _, err := e.c.Create(ctx, profile.Table, dataverse.Record{"msdyn_uniquename": profile.UniqueName, "msdyn_name": "Copy"}); err != nil {
 		t.Fatal(err)
 	}
-	plan, err := mg.Plan(ctx)
+	p, err := usdjob.Prepare(ctx, usdjob.Config{Dataverse: e.c, Translation: res})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(plan.Duplicates) != 1 || plan.Duplicates[0] != profile.Ref() {
-		t.Errorf("duplicates %v", plan.Duplicates)
+	if len(p.Duplicates) != 1 || p.Duplicates[0] != profile.Ref() {
+		t.Errorf("duplicates %v", p.Duplicates)
 	}
-	run, err = mg.Apply(ctx, plan)
+	run, err = p.Migrate(ctx, store)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run.OK() || run.Counts.Unchanged != len(res.Records) || len(run.Verification.Mismatches) != 1 || !strings.Contains(run.Verification.Mismatches[0].Problem, "1 more record(s) have this unique name") {
-		t.Errorf("verification %+v", run.Verification.Mismatches)
+	if tot := run.Total(); run.OK() || tot.Unchanged != int64(len(res.Records)) || run.Verification.Mismatches() != 1 {
+		t.Fatalf("run %+v, verification %+v", tot, run.Verification)
+	}
+	for _, s := range run.Verification.Steps {
+		for _, m := range s.Mismatches {
+			if m.Kind != migrations.MismatchDuplicated || m.SourceID != profile.UniqueName || m.Found != 2 {
+				t.Errorf("mismatch %+v", m)
+			}
+		}
 	}
 }

@@ -4,20 +4,22 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/refserver"
-	migrate "github.com/dvsync/dvsync/migrations/usdjob"
+	"github.com/dvsync/dvsync/migrations"
+	"github.com/dvsync/dvsync/migrations/usdjob"
 	"github.com/dvsync/dvsync/usd"
 	"github.com/dvsync/dvsync/usd/assess"
 )
 
 // BenchmarkContoso measures the whole flow for the realistic fixture:
-// read the zip, assess, translate, plan against the environment, write,
-// associate and verify, into a fresh reference server each time; and a
-// re-run that finds everything in place. requests/op counts HTTP calls,
+// read the zip, assess, translate, find the records already there, write
+// records and links and verify, into a fresh reference server and state
+// store each time; and a re-run that finds everything in place. requests/op counts HTTP calls,
 // which is what dominates against a real environment (multiply by its
 // round-trip time). With latency, every response is delayed by 20 ms, a
 // typical in-region Dataverse round trip.
@@ -50,14 +52,19 @@ func BenchmarkContoso(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
+					store, err := migrations.OpenSQLite(ctx, filepath.Join(b.TempDir(), "state.db"))
+					if err != nil {
+						b.Fatal(err)
+					}
 					if rerun {
-						migrateContoso(b, ctx, c)
+						migrateContoso(b, ctx, c, store)
 					}
 					before := requests.Load()
 					b.StartTimer()
-					migrateContoso(b, ctx, c)
+					migrateContoso(b, ctx, c, store)
 					b.StopTimer()
 					b.ReportMetric(float64(requests.Load()-before), "requests/op")
+					store.Close()
 					hs.Close()
 					srv.Close()
 					b.StartTimer()
@@ -77,18 +84,18 @@ func (t countingRoundTripper) RoundTrip(r *http.Request) (*http.Response, error)
 	return t.base.RoundTrip(r)
 }
 
-func migrateContoso(b *testing.B, ctx context.Context, c *dataverse.Client) {
+func migrateContoso(b *testing.B, ctx context.Context, c *dataverse.Client, store migrations.Store) {
 	m, err := usd.LoadFile(ctx, "../../testdata/usd/contoso.zip")
 	if err != nil {
 		b.Fatal(err)
 	}
 	_ = assess.Assess(m, assess.Options{})
 	res := translate(b, m)
-	run, err := (&migrate.Migrator{Client: c, Result: res}).Apply(ctx, nil)
+	run, err := usdjob.Migrate(ctx, usdjob.Config{Dataverse: c, Translation: res, Store: store})
 	if err != nil {
 		b.Fatal(err)
 	}
 	if !run.OK() {
-		b.Fatalf("run not OK: %+v", run.Counts)
+		b.Fatalf("run not OK: %+v", run.Total())
 	}
 }

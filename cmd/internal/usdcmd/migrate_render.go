@@ -1,185 +1,287 @@
 package usdcmd
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/dvsync/dvsync/cmd/internal/exitcode"
 	"github.com/dvsync/dvsync/cmd/internal/output"
-	"github.com/dvsync/dvsync/mapping/workspace"
+	"github.com/dvsync/dvsync/migrations"
 	"github.com/dvsync/dvsync/migrations/usdjob"
 )
 
-func tableTotals(run *usdjob.Run) []tableSummary {
-	idx := map[string]int{}
-	var out []tableSummary
-	for _, t := range workspace.TableOrder {
-		idx[t] = len(out)
-		out = append(out, tableSummary{Table: t})
+// migrateOutput is what usd migrate prints: where from and to, and the
+// job's result (the engine's summary and verification, per record
+// outcomes, rejects), as text or --json.
+type migrateOutput struct {
+	Source        string `json:"source"`
+	Target        string `json:"target"`
+	Configuration string `json:"configuration,omitempty"`
+	State         string `json:"state,omitempty"`
+	// TranslationNotes counts the translation's diagnostics; `usd assess`
+	// explains them.
+	TranslationNotes int `json:"translationNotes"`
+	*usdjob.Result
+}
+
+// maxListed bounds the warnings, rejects and mismatches the text lists;
+// --json has them all.
+const maxListed = 20
+
+func (o *migrateOutput) write(w io.Writer, asJSON bool) error {
+	if asJSON {
+		return output.WriteJSON(w, o)
 	}
-	for _, r := range run.Records {
-		i, ok := idx[r.Table]
-		if !ok {
-			idx[r.Table] = len(out)
-			i = len(out)
-			out = append(out, tableSummary{Table: r.Table})
+	verb := "Migrated"
+	if o.DryRun {
+		verb = "Dry run:"
+	}
+	by := "by unique-name key"
+	if o.Addressing == usdjob.AddressByID {
+		by = "by ID"
+	}
+	scope := "all configurations"
+	if o.Configuration != "" {
+		scope = "configuration " + o.Configuration
+	}
+	fmt.Fprintf(w, "%s %s (%s) → %s, records addressed %s\n\n", verb, o.Source, scope, o.Target, by)
+	if o.DryRun {
+		if err := o.writePlanned(w); err != nil {
+			return err
 		}
-		switch r.Outcome {
-		case usdjob.Created:
-			out[i].Created++
-		case usdjob.Updated:
-			out[i].Updated++
-		case usdjob.Unchanged:
-			out[i].Unchanged++
-		case usdjob.Rejected:
-			out[i].Rejected++
+	}
+	// The job tells created from updated; a "written" column appears only
+	// if the target could not say which.
+	written := o.Total().Written > 0
+	header := []string{"step", "status", "read", "created", "updated", "unchanged", "skipped", "rejected", "warnings", "time"}
+	if o.DryRun {
+		header = []string{"step", "read", "would create", "would update", "unchanged", "would skip", "would reject", "warnings"}
+	}
+	at := slices.Index(header, "unchanged")
+	if written {
+		header = slices.Insert(header, at, "written")
+	}
+	row := func(name string, st migrations.Status, c migrations.Counts, d time.Duration) []string {
+		r := []string{name, string(st), n(c.Read), n(c.Created), n(c.Updated), n(c.Unchanged), n(c.Skipped), n(c.Rejected), n(c.Warned), d.Round(time.Millisecond).String()}
+		if o.DryRun {
+			r = []string{name, n(c.Read), n(c.Created), n(c.Updated), n(c.Unchanged), n(c.Skipped), n(c.Rejected), n(c.Warned)}
+		}
+		if written {
+			r = slices.Insert(r, at, n(c.Written))
+		}
+		return r
+	}
+	var rows [][]string
+	for _, s := range o.Steps {
+		rows = append(rows, row(s.Step, s.Status, s.Counts, s.Duration))
+	}
+	rows = append(rows, row("total", o.Status, o.Total(), o.Ended.Sub(o.Started)))
+	if err := output.Table(w, header, rows); err != nil {
+		return err
+	}
+	o.writeNotes(w)
+	if o.DryRun {
+		fmt.Fprintln(w, "Dry run: nothing was written, here or in the environment.")
+	} else {
+		o.writeVerification(w)
+	}
+	if o.TranslationNotes > 0 {
+		fmt.Fprintf(w, "The translation made %d note(s); `dvsync usd assess` explains what needs a person.\n", o.TranslationNotes)
+	}
+	return nil
+}
+
+func n(v int64) string { return strconv.FormatInt(v, 10) }
+
+// planned words a plan's outcomes as what a run would do.
+var planned = map[migrations.Outcome]string{migrations.Created: "would create", migrations.Updated: "would update",
+	migrations.Written: "would write", migrations.Rejected: "would reject"}
+
+// writePlanned lists the records a run would create or update.
+func (o *migrateOutput) writePlanned(w io.Writer) error {
+	var rows [][]string
+	for _, r := range o.Records {
+		if r.Outcome == migrations.Unchanged {
+			continue
+		}
+		links := ""
+		if r.Links > 0 {
+			links = strconv.Itoa(r.Links)
+		}
+		rows = append(rows, []string{planned[r.Outcome], r.Table, r.UniqueName, links, r.Name})
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := output.Table(w, []string{"action", "table", "unique name", "links", "name"}, rows); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	return nil
+}
+
+// writeNotes lists the first warnings and every reject.
+func (o *migrateOutput) writeNotes(w io.Writer) {
+	if t := o.Total(); t.Warned > 0 {
+		fmt.Fprintf(w, "\n%d warning(s) about what the workspace cannot hold as USD had it; first ones (--json has a sample per step):\n", t.Warned)
+		listed := 0
+		for _, s := range o.Steps {
+			for _, wn := range s.Warnings {
+				if listed < maxListed/4 {
+					fmt.Fprintf(w, "  %s %s: %s\n", s.Step, wn.SourceID, wn.Message)
+					listed++
+				}
+			}
+		}
+	}
+	verb := "rejected"
+	if o.DryRun {
+		verb = "would reject"
+	}
+	if len(o.Rejects) > 0 {
+		fmt.Fprintln(w)
+	}
+	for i, r := range o.Rejects {
+		if i == maxListed {
+			fmt.Fprintf(w, "… and %d more (--json lists them all)\n", len(o.Rejects)-i)
+			break
+		}
+		fmt.Fprintf(w, "%s: %s %s: %s\n", verb, r.Step, r.SourceID, r.Error)
+	}
+	for _, d := range o.Duplicates {
+		fmt.Fprintf(w, "warning: more than one %s record has the unique name %s; the oldest is kept in step, delete the others\n", d.Table, d.UniqueName)
+	}
+	fmt.Fprintln(w)
+}
+
+// writeVerification says what reading everything back found.
+func (o *migrateOutput) writeVerification(w io.Writer) {
+	v := o.Verification
+	if v == nil {
+		return
+	}
+	var checked int64
+	for _, s := range v.Steps {
+		checked += s.Checked
+	}
+	switch {
+	case v.Mismatches() == 0 && v.TotalRejected() == 0:
+		fmt.Fprintf(w, "Verified: %d record(s) read back as written, lookups, states and links included.\n", checked)
+	case v.Mismatches() == 0:
+		fmt.Fprintf(w, "Verified %d record(s) read back as written; %d record(s) were rejected and are not in the environment.\n", checked, v.TotalRejected())
+	default:
+		fmt.Fprintf(w, "Verification: %d mismatch(es) among %d record(s) read back:\n", v.Mismatches(), checked)
+		for i, m := range o.mismatches() {
+			if i == maxListed {
+				fmt.Fprintln(w, "  … and more (--json lists them all)")
+				break
+			}
+			fmt.Fprintf(w, "  %s\n", m)
+		}
+	}
+}
+
+// mismatches describes the verification's mismatches, naming records by
+// unique name rather than ID where the run wrote them.
+func (o *migrateOutput) mismatches() []string {
+	ids := map[string]string{}
+	for _, r := range o.Records {
+		if r.ID != "" {
+			ids[strings.ToLower(r.ID)] = r.UniqueName
+		}
+	}
+	name := func(v any) string {
+		s := "(empty)"
+		if v != nil {
+			b, _ := json.Marshal(v)
+			s = strings.Trim(string(b), `"`)
+		}
+		for id, un := range ids {
+			s = strings.ReplaceAll(s, "id="+id, un)
+			s = strings.ReplaceAll(s, id, un)
+		}
+		return s
+	}
+	var out []string
+	for _, s := range o.Verification.Steps {
+		for _, m := range s.Mismatches {
+			line := fmt.Sprintf("%s %s %s", m.Kind, s.Step, m.SourceID)
+			switch {
+			case m.Kind == migrations.MismatchDuplicated:
+				line += fmt.Sprintf(": %d records have this unique name; delete the others or add an alternate key on it", m.Found)
+			case m.Error != "":
+				line += ": " + m.Error
+			}
+			sep := ": "
+			for _, f := range m.Fields {
+				line += fmt.Sprintf("%s%s: expected %s, found %s", sep, f.Field, name(f.Expected), name(f.Actual))
+				sep = "; "
+			}
+			out = append(out, line)
 		}
 	}
 	return out
 }
 
-func addressing(a string) string {
-	if usdjob.Addressing(a) == usdjob.AddressByID {
-		return "by ID"
+// exit is the exit status of a run that went to the end: 3 with the first
+// problem and what to do when a record was rejected or verify found a
+// mismatch.
+func (o *migrateOutput) exit() error {
+	// A dry run reports what a run would do; only a run finishes with
+	// problems.
+	if o.OK() || o.DryRun || o.Verification == nil {
+		return nil
 	}
-	return "by unique-name key"
+	v := o.Verification
+	if rejected := max(o.Total().Rejected, v.TotalRejected()); rejected > 0 {
+		first := "see the verification"
+		if len(o.Rejects) > 0 {
+			first = fmt.Sprintf("%s %s: %s", o.Rejects[0].Step, o.Rejects[0].SourceID, o.Rejects[0].Error)
+		}
+		return exitcode.Finished(rejected, fmt.Sprintf("%d record(s) were rejected; first: %s. Fix the cause and run the command again: what was written is kept and not written twice",
+			rejected, first))
+	}
+	return exitcode.Finished(v.Mismatches(), fmt.Sprintf("verification found %d mismatch(es) between the translation and the environment; first: %s. Run the command again to re-apply; if the difference comes back, something in the environment (a plug-in, a flow, a business rule) changes these records",
+		v.Mismatches(), o.mismatches()[0]))
 }
 
-func scope(s *migrateSummary) string {
-	if s.Configuration != "" {
-		return "configuration " + s.Configuration
-	}
-	return "all configurations"
+// stepBars draws one progress bar per step on a terminal.
+type stepBars struct {
+	w    io.Writer
+	off  bool
+	cur  string
+	bar  *output.Progress
+	seen int64
 }
 
-// writePlan prints the records and links a run would write, then totals.
-func writePlan(w io.Writer, s *migrateSummary) error {
-	p := s.Plan
-	fmt.Fprintf(w, "Dry run: %s (%s) → %s, records addressed %s\n\n", s.Source, scope(s), s.Target, addressing(s.Addressing))
-	var rows [][]string
-	header := []string{"action", "table", "unique name", "name"}
-	if p.Counts.Update > 0 {
-		header = append(header, "changed columns")
-	}
-	for _, r := range p.Records {
-		if r.Action == usdjob.ActionUnchanged {
-			continue
-		}
-		row := []string{string(r.Action), r.Table, r.UniqueName, r.Name}
-		if p.Counts.Update > 0 {
-			row = append(row, strings.Join(r.Changed, ","))
-		}
-		rows = append(rows, row)
-	}
-	if len(rows) > 0 {
-		if err := output.Table(w, header, rows); err != nil {
-			return err
-		}
-		fmt.Fprintln(w)
-	}
-	rows = rows[:0]
-	for _, a := range p.Associations {
-		if a.Action == usdjob.ActionAdd {
-			rows = append(rows, []string{"add", a.Relationship, a.From.UniqueName, a.To.UniqueName})
-		}
-	}
-	if len(rows) > 0 {
-		if err := output.Table(w, []string{"action", "relationship", "from", "to"}, rows); err != nil {
-			return err
-		}
-		fmt.Fprintln(w)
-	}
-	c := p.Counts
-	fmt.Fprintf(w, "Would create %d, update %d and leave %d record(s) unchanged; add %d link(s), %d already present.\n",
-		c.Create, c.Update, c.Unchanged, c.AssociationsAdd, c.AssociationsPresent)
-	if len(p.Extra) > 0 {
-		fmt.Fprintf(w, "%d link(s) in the environment are not in the translation and are left in place.\n", len(p.Extra))
-	}
-	for _, d := range p.Duplicates {
-		fmt.Fprintf(w, "warning: more than one %s record has the unique name %s; the oldest is kept in step, delete the others\n", d.Table, d.UniqueName)
-	}
-	if s.Diagnostics > 0 {
-		fmt.Fprintf(w, "The translation made %d note(s); `dvsync usd assess` explains what needs a person.\n", s.Diagnostics)
-	}
-	return nil
-}
+func (b *stepBars) update(p migrations.StepProgress) { b.show(p.Step, p) }
 
-// writeRun prints per-table totals, rejections and the verification.
-func writeRun(w io.Writer, s *migrateSummary) error {
-	run := s.Run
-	fmt.Fprintf(w, "Migrated %s (%s) → %s, records addressed %s\n\n", s.Source, scope(s), s.Target, addressing(s.Addressing))
-	var rows [][]string
-	for _, t := range s.Tables {
-		if t.Created+t.Updated+t.Unchanged+t.Rejected == 0 {
-			continue
-		}
-		rows = append(rows, []string{t.Table, strconv.Itoa(t.Created), strconv.Itoa(t.Updated), strconv.Itoa(t.Unchanged), strconv.Itoa(t.Rejected)})
-	}
-	c := run.Counts
-	rows = append(rows, []string{"total", strconv.Itoa(c.Created), strconv.Itoa(c.Updated), strconv.Itoa(c.Unchanged), strconv.Itoa(c.Rejected)})
-	if err := output.Table(w, []string{"table", "created", "updated", "unchanged", "rejected"}, rows); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "\nLinks: %d added, %d already present, %d rejected, %d skipped.\n",
-		c.AssociationsAdded, c.AssociationsPresent, c.AssociationsRejected, c.AssociationsSkipped)
-	for _, r := range run.Records {
-		if r.Outcome == usdjob.Rejected {
-			fmt.Fprintf(w, "rejected: %s %s: %s\n", r.Table, r.UniqueName, r.Error)
-		}
-	}
-	for _, a := range run.Associations {
-		if a.Outcome == usdjob.Rejected || a.Outcome == usdjob.Skipped {
-			fmt.Fprintf(w, "%s: %s %s → %s: %s\n", a.Outcome, a.Relationship, a.From.UniqueName, a.To.UniqueName, a.Error)
-		}
-	}
-	if v := run.Verification; v != nil {
-		if len(v.Mismatches) == 0 {
-			fmt.Fprintf(w, "Verified: %d record(s) and %d link(s) read back as written.\n", v.Records, v.Associations)
-		} else {
-			fmt.Fprintf(w, "Verification: %d difference(s) in %d record(s) and %d link(s) read back:\n", len(v.Mismatches), v.Records, v.Associations)
-			for i, m := range v.Mismatches {
-				if i == 20 {
-					fmt.Fprintf(w, "  … and %d more (--json lists them all)\n", len(v.Mismatches)-i)
-					break
-				}
-				fmt.Fprintf(w, "  %s\n", m)
-			}
-		}
-	}
-	return nil
-}
+func (b *stepBars) verify(p migrations.StepProgress) { b.show("verify "+p.Step, p) }
 
-// phaseProgress draws one progress bar per phase on a terminal.
-type phaseProgress struct {
-	w     io.Writer
-	phase usdjob.Phase
-	bar   *output.Progress
-	done  int
-}
-
-var phaseLabels = map[usdjob.Phase]string{
-	usdjob.PhaseRead:      "reading the environment",
-	usdjob.PhaseWrite:     "writing records",
-	usdjob.PhaseAssociate: "adding links",
-	usdjob.PhaseVerify:    "verifying",
-}
-
-func (p *phaseProgress) update(phase usdjob.Phase, done, total int) {
-	if phase != p.phase || p.bar == nil {
-		p.finish()
-		p.phase, p.done = phase, 0
-		p.bar = output.NewProgress(p.w, int64(total), phaseLabels[phase])
+func (b *stepBars) show(label string, p migrations.StepProgress) {
+	if b.off {
+		return
 	}
-	if done > p.done {
-		p.bar.Add(done - p.done)
-		p.done = done
+	if label != b.cur {
+		b.finish()
+		b.cur, b.seen = label, 0
+		b.bar = output.StartProgress(b.w, output.ProgressOptions{Description: label, Total: p.Total, Quiet: b.off})
+	}
+	if d := p.Counts.Read - b.seen; d > 0 {
+		b.bar.Add(int(d))
+		b.seen = p.Counts.Read
 	}
 }
 
-func (p *phaseProgress) finish() {
-	if p.bar != nil {
-		p.bar.Finish()
-		p.bar = nil
+func (b *stepBars) finish() {
+	if b.bar != nil {
+		b.bar.Finish()
+		b.bar = nil
 	}
+	b.cur = ""
 }

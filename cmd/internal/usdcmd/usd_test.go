@@ -16,7 +16,10 @@ import (
 	"github.com/dvsync/dvsync/dataverse/refserver"
 )
 
-func fixture(name string) string { return filepath.Join("..", "..", "..", "testdata", "usd", name) }
+// fixtureDir is absolute, so tests that change directory still find it.
+var fixtureDir, _ = filepath.Abs(filepath.Join("..", "..", "..", "testdata", "usd"))
+
+func fixture(name string) string { return filepath.Join(fixtureDir, name) }
 
 func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
