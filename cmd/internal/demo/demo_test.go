@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/dvsync/dvsync/cmd/internal/output"
+	"github.com/dvsync/dvsync/migrations/compare"
 	"github.com/dvsync/dvsync/testdata"
 )
 
@@ -38,7 +39,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo from an empty folder: %v\n%s", err, stderr)
 	}
 	for _, f := range []string{"usd-assessment.html", "usd-assessment.md", "usd-assessment.json", "usd-migration.json",
-		"odoo-migration.json", "verify.html", "verify.json", "summary.json"} {
+		"odoo-migration.json", "verify.html", "verify.json", compare.FileHTML, compare.FileJSON, "summary.json"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}
@@ -50,6 +51,24 @@ func TestDemo(t *testing.T) {
 	}
 	if sum.Verify == nil || !sum.Verify.OK || sum.USD == nil || sum.USD.Migration.Rejected != 0 || sum.Odoomig.Total().Rejected != 0 {
 		t.Errorf("summary: %s", b)
+	}
+	// The comparison ran after the migration (issue 17): after a clean
+	// migration every ticket has its case and nothing differs, and its
+	// report is listed with the others.
+	// The cases only in Dataverse are exactly the ones the reference
+	// environment held before (its seed's own).
+	var cases int64
+	for _, st := range sum.Odoomig.Steps {
+		if st.Step == "cases" {
+			cases = st.Counts.Read
+		}
+	}
+	if c := sum.Compare; c == nil || cases == 0 || c.Matched != cases || c.OnlyInOdoo != 0 || c.Differing != 0 ||
+		c.CasesBefore == 0 || c.OnlyInDataverse != c.CasesBefore || c.Differences() != 0 {
+		t.Errorf("compare: %+v", sum.Compare)
+	}
+	if !strings.Contains(stdout, "  "+filepath.Join(out, compare.FileHTML)+"\n") || !strings.Contains(stdout, "Compare: ") {
+		t.Errorf("output does not list the comparison:\n%s", stdout)
 	}
 	// Servers bind to loopback only.
 	for _, u := range []string{sum.Dataverse, sum.Odoo} {
