@@ -114,3 +114,27 @@ func atoi(t testing.TB, s string) int64 {
 	}
 	return n
 }
+
+// noSlotsHeld fails the test if a worker still holds a request slot once
+// its units are done: a slot never given back would shrink a user's
+// budget for good.
+func noSlotsHeld(t testing.TB, ws []*Worker) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		held := 0
+		for _, w := range ws {
+			for _, st := range w.Stats() {
+				held += st.Slots.Held
+			}
+		}
+		if held == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%d request slots still held after the run", held)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -64,7 +64,7 @@ func TestMigrateOdooOnWorkers(t *testing.T) {
 	o := testOptions(t, url, 6*time.Second)
 	var mu sync.Mutex
 	outcomes := map[string]int{}
-	startWorkers(t, 2, WorkerOptions{Options: o, State: url, Concurrency: 2, OnUnit: func(e UnitEvent) {
+	ws := startWorkers(t, 2, WorkerOptions{Options: o, State: url, Concurrency: 2, OnUnit: func(e UnitEvent) {
 		if e.Ended {
 			mu.Lock()
 			outcomes[e.Outcome]++
@@ -96,6 +96,7 @@ func TestMigrateOdooOnWorkers(t *testing.T) {
 			t.Errorf("cases read %d, want %d", s.Counts.Read, tickets)
 		}
 	}
+	noSlotsHeld(t, ws)
 	mu.Lock()
 	t.Logf("slices: %v; notices: %d", outcomes, len(notices))
 	if outcomes["continued"] == 0 {

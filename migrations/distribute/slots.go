@@ -160,8 +160,11 @@ func (s *Slots) RoundTrip(req *http.Request) (*http.Response, error) {
 			s.hint.Store(int32(n))
 		}
 	}
-	// The server counts the request as running until its body is sent.
-	resp.Body = &slotBody{ReadCloser: resp.Body, release: release}
+	// The server counts the request as running until its body is sent;
+	// a body nobody closes (a read abandoned with its context) gives the
+	// slot back when the request's context ends.
+	stop := context.AfterFunc(req.Context(), release)
+	resp.Body = &slotBody{ReadCloser: resp.Body, release: func() { stop(); release() }}
 	return resp, nil
 }
 

@@ -86,7 +86,7 @@ func TestSyncTablesOnWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := testOptions(t, base, 6*time.Second)
-	startWorkers(t, 2, WorkerOptions{Options: o, State: base, Concurrency: 2})
+	ws := startWorkers(t, 2, WorkerOptions{Options: o, State: base, Concurrency: 2})
 	st, err := syncjob.OpenStore(ctx, base)
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +121,7 @@ func TestSyncTablesOnWorkers(t *testing.T) {
 			t.Errorf("%s: no requests counted", ts.Table)
 		}
 	}
+	noSlotsHeld(t, ws)
 	runs, err := st.Runs(ctx, name, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -331,6 +331,9 @@ func secretOf(c *OdooConn) (string, string, error) {
 	return v, from, nil
 }
 
+// maxPrepared bounds the migrations a worker keeps prepared.
+const maxPrepared = 16
+
 func mapKey(u Unit, user string) string {
 	h := sha256.Sum256([]byte(u.Map.Map + "\x00" + u.Map.UsersName + "\x00" + u.Map.Users))
 	return u.Run + "\x00" + u.Job + "\x00" + u.Env + "\x00" + user + "\x00" + hex.EncodeToString(h[:8])
@@ -364,6 +367,11 @@ func (w *Worker) preparedJob(ctx context.Context, u Unit, user AppUser) (*odoojo
 		return nil, err
 	}
 	w.mu.Lock()
+	if len(w.prepared) >= maxPrepared {
+		// Runs come and go for as long as the worker lives; a run whose
+		// units come back is prepared again.
+		clear(w.prepared)
+	}
 	w.prepared[key] = p
 	w.mu.Unlock()
 	return p, nil
