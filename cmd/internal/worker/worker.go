@@ -50,8 +50,6 @@ Exit codes: 0 stopped on request, 1 failure, 2 usage error.`
 
 type options struct {
 	state       string
-	queue       string
-	schema      string
 	concurrency int
 	rescueAfter time.Duration
 	verbose     bool
@@ -72,8 +70,6 @@ func NewCommand(streams *output.Streams) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.state, "state", "", "the shared state store: postgres://user@host:port/database (password from PGPASSWORD or ~/.pgpass)")
-	f.StringVar(&o.queue, "queue", distribute.DefaultQueue, "River queue to work")
-	f.StringVar(&o.schema, "river-schema", distribute.DefaultSchema, "PostgreSQL schema of River's tables (created and migrated on start)")
 	f.IntVar(&o.concurrency, "concurrency", 2, "units worked at once")
 	f.DurationVar(&o.rescueAfter, "rescue-after", distribute.DefaultRescueAfter, "how long a dead worker's unit waits before another takes it over")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log River's and the engine's messages to stderr")
@@ -93,7 +89,7 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		return exitcode.UsageError(errors.New("--rescue-after must be at least 3s"))
 	}
 	w, err := distribute.NewWorker(ctx, distribute.WorkerOptions{
-		Options:     distribute.Options{Schema: o.schema, Queue: o.queue, RescueAfter: o.rescueAfter, Logger: output.Logger(streams.Err, o.verbose)},
+		Options:     distribute.Options{RescueAfter: o.rescueAfter, Logger: output.Logger(streams.Err, o.verbose)},
 		State:       o.state,
 		Concurrency: o.concurrency,
 		OnUnit:      unitLog(streams.Err),
@@ -102,7 +98,7 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		return exitcode.Of(err)
 	}
 	defer w.Close()
-	fmt.Fprintf(streams.Err, "dvsync worker: working queue %s in %s (%d units at once, takeover after %s)\n", o.queue, w.StateWhere(), o.concurrency, o.rescueAfter)
+	fmt.Fprintf(streams.Err, "dvsync worker: working the units queued in %s (schema %s; %d at once, takeover after %s)\n", w.StateWhere(), distribute.DefaultSchema, o.concurrency, o.rescueAfter)
 	if err := w.Run(ctx); err != nil {
 		return exitcode.Of(err)
 	}
