@@ -203,7 +203,7 @@ func TestSyncKillAndResume(t *testing.T) {
 	t.Logf("journal: %d runs, %d interrupted", len(runs), interrupted)
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -220,6 +221,62 @@ func reopening(m migrations.MapFunc) migrations.MapFunc {
 	}
 }
 
+// withRenamedAuthors reads, before the messages changed since the
+// cursor, every message of an author (a partner) changed since then: a
+// note's text names its author, and renaming a partner does not touch
+// the write_date of their messages. They carry no cursor, so a resume
+// reads them again rather than skipping the changed messages after them.
+func withRenamedAuthors(cr changeRead, r *helpdesk.Reader, changed migrations.Source) migrations.Source {
+	return migrations.SourceFunc(func(ctx context.Context, cursor string) iter.Seq2[migrations.SourceRecord, error] {
+		return func(yield func(migrations.SourceRecord, error) bool) {
+			c, ok, err := parseOdooCursor(cursor)
+			if err != nil {
+				yield(migrations.SourceRecord{}, fmt.Errorf("bad %s checkpoint %q", r.Models.Message, cursor))
+				return
+			}
+			if ok {
+				since := c.since(cr.overlap)
+				d := odoo.Or(odoo.Cond("write_date", odoo.Gt, odoo.FormatDatetime(since.WriteDate)),
+					odoo.And(odoo.Cond("write_date", odoo.Eq, odoo.FormatDatetime(since.WriteDate)), odoo.Cond("id", odoo.Gt, since.ID)))
+				if !cr.bound.IsZero() {
+					d = odoo.And(d, odoo.Cond("write_date", odoo.Le, odoo.FormatDatetime(cr.bound)))
+				}
+				authors, err := r.Client().Search(ctx, r.Models.Partner, odoo.Query{Domain: d, Context: odoo.Context{}.WithArchived()})
+				if err != nil {
+					yield(migrations.SourceRecord{}, fmt.Errorf("reading the partners changed since %s: %w", since.WriteDate.Format(time.RFC3339), err))
+					return
+				}
+				for chunk := range slices.Chunk(authors, 1000) {
+					q := helpdesk.Query{Archived: true, PageSize: cr.pageSize, Domain: odoo.Cond("author_id", odoo.In, anySlice(chunk))}
+					for m, err := range r.TicketMessages(ctx, q) {
+						if err != nil {
+							yield(migrations.SourceRecord{}, err)
+							return
+						}
+						rec := migrations.SourceRecord{ID: strconv.Itoa(m.ID), Data: map[string]any{"model": r.Models.Message, "record": m.Raw}, Value: m}
+						if !yield(rec, nil) {
+							return
+						}
+					}
+				}
+			}
+			for rec, err := range changed.Records(ctx, cursor) {
+				if !yield(rec, err) || err != nil {
+					return
+				}
+			}
+		}
+	})
+}
+
+func anySlice(ids []int) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
+}
+
 // syncSteps re-points the migration's streamed steps at write_date
 // cursors.
 func syncSteps(job *migrations.Job, r *helpdesk.Reader, cr changeRead) error {
@@ -234,8 +291,8 @@ func syncSteps(job *migrations.Job, r *helpdesk.Reader, cr changeRead) error {
 			func(t helpdesk.Ticket) odoo.Record { return t.Raw }, odoo.Domain{}),
 		odoodv.StepSLAOutcomes: changes(cr, r.Models.SLAStatus, r.SLAStatuses, func(s helpdesk.SLAStatus) int { return s.ID },
 			func(s helpdesk.SLAStatus) odoo.Record { return s.Raw }, odoo.Domain{}),
-		odoodv.StepNotes: changes(cr, r.Models.Message, r.TicketMessages, func(m helpdesk.Message) int { return m.ID },
-			func(m helpdesk.Message) odoo.Record { return m.Raw }, odoo.Domain{}),
+		odoodv.StepNotes: withRenamedAuthors(cr, r, changes(cr, r.Models.Message, r.TicketMessages, func(m helpdesk.Message) int { return m.ID },
+			func(m helpdesk.Message) odoo.Record { return m.Raw }, odoo.Domain{})),
 		odoodv.StepArticles: changes(cr, r.Models.Article, r.Articles, func(a helpdesk.Article) int { return a.ID },
 			func(a helpdesk.Article) odoo.Record { return a.Raw }, odoo.Domain{}),
 	}
@@ -281,6 +338,12 @@ func (r *runner) runOdoo(ctx context.Context) error {
 		return err
 	}
 	if err := syncSteps(p.Job, p.Reader, changeRead{overlap: job.Overlap, pageSize: job.PageSize, bound: bound, start: start}); err != nil {
+		return err
+	}
+	// As `dvsync migrate odoo` does: the target's counts before the first
+	// run, so `dvsync verify` tells the records the job wrote from those
+	// that were there.
+	if err := odoojob.RecordBaselines(ctx, p, o.EngineStore); err != nil {
 		return err
 	}
 	req0, thr0 := o.Counter.Counts()
@@ -397,6 +460,12 @@ func (r *runner) deletedTicket(ctx context.Context, p *odoojob.Prepared, id stri
 		if err != nil {
 			return reject(err)
 		}
+		// Odoo deleted the ticket's SLA statuses with it (ticket_id
+		// ondelete cascade); their SLA KPI instances regard the case and
+		// go first. Its notes and queue item go with the case.
+		if err := r.deleteKPIs(ctx, p, caseID); err != nil {
+			return reject(err)
+		}
 		res, err := p.Sink.Delete(ctx, "incident", key)
 		if err != nil {
 			return err
@@ -426,4 +495,32 @@ func (r *runner) deletedTicket(ctx context.Context, p *odoojob.Prepared, id stri
 		}
 		return nil
 	}
+}
+
+// deleteKPIs deletes the SLA KPI instances regarding a case. A refusal
+// stops there (the case is then rejected, not deleted); a failure of the
+// service stops the run.
+func (r *runner) deleteKPIs(ctx context.Context, p *odoojob.Prepared, caseID string) error {
+	q := dataverse.Query{Select: []string{"slakpiinstanceid"}, Filter: dataverse.Eq("_regarding_value", caseID)}
+	var ids []string
+	for rec, err := range r.o.TargetClient.Records(ctx, "slakpiinstance", q) {
+		if err != nil {
+			return err
+		}
+		ids = append(ids, rec.String("slakpiinstanceid"))
+	}
+	for _, id := range ids {
+		key, err := sink.Key(migrations.Key{ID: id})
+		if err != nil {
+			return err
+		}
+		res, err := p.Sink.Delete(ctx, "slakpiinstance", key)
+		if err != nil {
+			return err
+		}
+		if res.Outcome == dataverse.OutcomeRejected {
+			return fmt.Errorf("deleting SLA KPI instance %s of the case: %w", id, res.Err)
+		}
+	}
+	return nil
 }

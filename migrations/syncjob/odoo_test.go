@@ -386,6 +386,10 @@ func TestSyncOdooPicksUpEveryChangeWhileWritersWrite(t *testing.T) {
 		t.Logf("%s: writer made %d changes; next run: cases %+v, notes %+v, contacts %+v", name, w.writes,
 			tableSummary(t, sum, "cases").Counts, tableSummary(t, sum, "notes").Counts, tableSummary(t, sum, "contacts").Counts)
 		w.assertCaught(before)
+		// And every Odoo record the migration carries, read again and
+		// mapped, equals its target record (a renamed customer's notes
+		// name them anew).
+		verifyOdooStore(t, e.odoo, e.dv, e.opts.EngineStore)
 	}
 	round("ticking clock", true)
 	round("frozen clock", false)
