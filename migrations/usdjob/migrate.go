@@ -81,8 +81,11 @@ func Migrate(ctx context.Context, cfg Config) (*Result, error) {
 func (p *Prepared) Migrate(ctx context.Context, store migrations.Store) (*Result, error) {
 	cfg := p.cfg
 	rejects := &rejectLines{w: cfg.Rejects}
-	o := migrations.RunOptions{BatchSize: cfg.BatchSize, Concurrency: cfg.Concurrency, Rejects: rejects, Warnings: cfg.Warnings,
-		Progress: cfg.Progress, Logger: cfg.Logger}
+	// Steps whose dependencies are written run side by side: a USD
+	// configuration is a few hundred records in nine small steps, so the
+	// time goes in round trips, and the dependency graph is three deep.
+	o := migrations.RunOptions{BatchSize: cfg.BatchSize, Concurrency: cfg.Concurrency, ParallelSteps: cfg.readers(),
+		Rejects: rejects, Warnings: cfg.Warnings, Progress: cfg.Progress, Logger: cfg.Logger}
 	if cfg.DryRun {
 		sum, err := migrations.Plan(ctx, p.Job, o)
 		return p.result(sum, rejects), err
