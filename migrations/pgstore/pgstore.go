@@ -272,7 +272,12 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 func (s *Store) Close() error {
 	s.mu.Lock()
 	for id, c := range s.locks {
-		// Dropping the connection releases its session-level locks.
+		// Dropping the connection releases its session-level locks, but
+		// only once the server has seen it go: release them first, so a
+		// process that opens the store next finds the job free.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		c.Exec(ctx, `SELECT pg_advisory_unlock_all()`)
+		cancel()
 		c.Conn().Close(context.Background())
 		c.Release()
 		delete(s.locks, id)
