@@ -47,7 +47,7 @@ The job file is YAML:
   tables: [incident, entitlement, entitlementchannel, sla, slaitem, knowledgearticle]
 
   tables may also select columns:  - {name: incident, columns: [title, statecode]}
-  overlap: 5m      re-read window of the modifiedon fallback (default 5m)
+  overlap: 5m      re-read window of the modifiedon fallback and Odoo (default 5m)
   page_size: 5000  rows per page read (1-5000, default 5000)
 
   Dataverse → Dataverse (another environment): target: dataverse: {env: …}.
@@ -58,10 +58,13 @@ The job file is YAML:
 
   Odoo → Dataverse: source: odoo: {url, db, user} (key in ODOO_API_KEY),
   target: dataverse: {env: …}, map: the map file of dvsync migrate odoo. It
-  runs that migration again, with tickets read by a (write_date, id) cursor
-  re-reading the overlap window (default 5m), so changed tickets follow;
-  other records (partners, messages, SLA outcomes) follow when new. Give it
-  the migration's --state file to continue its ID map. Tickets deleted in
+  runs that migration again, with tickets, customers, messages, SLA
+  outcomes and articles read by (write_date, id) cursors up to one bound
+  per run, so changed records follow, not only new ones; a run re-reads
+  from the previous run's start minus overlap (default 5m; transactions
+  open then), and once that has passed, exactly after each cursor. Teams,
+  users, tags and SLA policies follow when new. Give it the migration's
+  --state file to continue its ID map. Tickets deleted in
   Odoo are found by comparing id sets; deleted_tickets: cancel (default),
   delete or keep says what becomes of their cases.
 
