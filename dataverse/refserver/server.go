@@ -336,4 +336,3 @@ func cutKey(seg string) (name, key string, ok bool) {
 	}
 	return seg[:open], seg[open+1 : len(seg)-1], true
 }
-
