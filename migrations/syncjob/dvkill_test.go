@@ -132,10 +132,17 @@ func (s *soak) child() *exec.Cmd {
 }
 
 // killRun starts children and kills each with SIGKILL once the run has
-// committed 1 to 4 more checkpoints, plus a random few milliseconds. It
+// committed a random number of further checkpoints, plus a random few
+// milliseconds: 1 to 4, or up to its share of the about expect
+// checkpoints the whole read takes, so kills spread over a big run. It
 // returns how many kills landed before the child finished.
-func (s *soak) killRun(phase string, kills int) int {
+// DVSYNC_SYNC_SOAK_KILLS multiplies the kills.
+func (s *soak) killRun(phase string, kills, expect int) int {
 	t := s.t
+	if m, err := strconv.Atoi(os.Getenv("DVSYNC_SYNC_SOAK_KILLS")); err == nil && m > 1 {
+		kills *= m
+	}
+	spread := max(4, expect/kills)
 	landed := 0
 	for k := range kills {
 		cmd := s.child()
@@ -147,7 +154,7 @@ func (s *soak) killRun(phase string, kills int) int {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		goal := before + 1 + int64(s.rng.IntN(4))
+		goal := before + 1 + int64(s.rng.IntN(spread))
 		finished := false
 	wait:
 		for {
@@ -336,7 +343,7 @@ func TestSyncDataverseTargetKillAndResume(t *testing.T) {
 	s := &soak{t: t, rng: rand.New(rand.NewPCG(17, 2026)), state: state, job: "dvsoak", progress: checkpoints(state, "dvsoak"),
 		env: []string{envSoakChild + "=dataverse", envKillURL + "=" + src.url, envSoakTarget + "=" + dst.url, envKillJob + "=" + jobPath, envKillState + "=" + state}}
 
-	if s.killRun("initial", 4) == 0 {
+	if s.killRun("initial", 4, rows/killPage) == 0 {
 		t.Fatal("no kill landed during the initial run")
 	}
 	s.finish("initial")
@@ -374,7 +381,7 @@ func TestSyncDataverseTargetKillAndResume(t *testing.T) {
 			}
 		}
 	}
-	if s.killRun("incremental", 3) == 0 {
+	if s.killRun("incremental", 3, n/killPage) == 0 {
 		t.Fatal("no kill landed during the incremental run")
 	}
 	s.finish("incremental")
@@ -430,7 +437,9 @@ func TestSyncOdooTargetKillAndResume(t *testing.T) {
 	s := &soak{t: t, rng: rand.New(rand.NewPCG(23, 2026)), state: state, job: "odoosoak", progress: engineCheckpoints(state, odoojob.JobName(odooserver.Database)),
 		env: []string{envSoakChild + "=odoo", envSoakOdoo + "=" + ohs.URL, envSoakTarget + "=" + hs.URL, envKillJob + "=" + jobPath, envKillState + "=" + state}}
 
-	if s.killRun("initial", 4) == 0 {
+	// About 100 records a checkpoint; 5 records (messages, SLA outcomes)
+	// a ticket.
+	if s.killRun("initial", 4, tickets*5/100) == 0 {
 		t.Fatal("no kill landed during the initial run")
 	}
 	s.finish("initial")
@@ -456,7 +465,7 @@ func TestSyncOdooTargetKillAndResume(t *testing.T) {
 	must(t, err)
 	must(t, oc.Call(ctx, "mail.message", "unlink", msgs, nil, nil, false))
 	must(t, oc.Call(ctx, "helpdesk.ticket", "unlink", ids[:2], nil, nil, false))
-	if s.killRun("incremental", 3) == 0 {
+	if s.killRun("incremental", 3, changes*2/100) == 0 {
 		t.Fatal("no kill landed during the incremental run")
 	}
 	s.finish("incremental")
