@@ -26,7 +26,7 @@ import (
 // user's throughput, as it does against a real environment.
 const (
 	scaleLimits  = "dataverse"
-	scaleLatency = "30ms+15ms/record"
+	scaleLatency = "50ms+40ms/record"
 	scaleDOP     = 4
 )
 
