@@ -41,7 +41,7 @@ func TestWorkerProcess(t *testing.T) {
 	rescue, _ := time.ParseDuration(os.Getenv("DIST_RESCUE"))
 	o := Options{Schema: os.Getenv("DIST_SCHEMA"), StateSchema: os.Getenv("DIST_STATE_SCHEMA"), RescueAfter: rescue}
 	var mu sync.Mutex
-	w, err := NewWorker(context.Background(), WorkerOptions{Options: o, State: url, Concurrency: 2, OnUnit: func(e UnitEvent) {
+	w, err := NewWorker(context.Background(), WorkerOptions{Options: o, State: url, Concurrency: 2, Requests: 8, OnUnit: func(e UnitEvent) {
 		mu.Lock()
 		defer mu.Unlock()
 		what := "start"

@@ -67,7 +67,7 @@ func TestMigrateOdooOnWorkers(t *testing.T) {
 	o := testOptions(t, url, 6*time.Second)
 	var mu sync.Mutex
 	outcomes := map[string]int{}
-	ws := startWorkers(t, 2, WorkerOptions{Options: o, State: url, Concurrency: 2, OnUnit: func(e UnitEvent) {
+	ws := startWorkers(t, 2, WorkerOptions{Options: o, State: url, Concurrency: 2, Requests: 8, OnUnit: func(e UnitEvent) {
 		if e.Ended {
 			mu.Lock()
 			outcomes[e.Outcome]++

@@ -86,7 +86,7 @@ func TestSyncTablesOnWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := testOptions(t, base, 6*time.Second)
-	ws := startWorkers(t, 2, WorkerOptions{Options: o, State: base, Concurrency: 2})
+	ws := startWorkers(t, 2, WorkerOptions{Options: o, State: base, Concurrency: 2, Requests: 8})
 	st, err := syncjob.OpenStore(ctx, base)
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,9 @@ import (
 	"github.com/dvsync/dvsync/odoo"
 )
 
+// DefaultRequests is WorkerOptions.Requests by default.
+const DefaultRequests = 16
+
 // WorkerOptions configure a Worker. State is required.
 type WorkerOptions struct {
 	Options
@@ -33,6 +36,10 @@ type WorkerOptions struct {
 	// (default 2). Requests to Dataverse are bounded by the application
 	// users' slots whatever it is.
 	Concurrency int
+	// Requests bounds the requests this worker has in flight or waiting
+	// for a slot, over all application users (DefaultRequests); each holds
+	// a connection to the state database.
+	Requests int
 	// Transport is the base HTTP transport to Dataverse and Odoo (tests);
 	// nil means the default.
 	Transport http.RoundTripper
@@ -85,6 +92,9 @@ func NewWorker(ctx context.Context, o WorkerOptions) (*Worker, error) {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 2
 	}
+	if o.Requests <= 0 {
+		o.Requests = DefaultRequests
+	}
 	w := &Worker{o: o, users: map[string]*userConn{}, odoo: map[string]*odoo.Client{}, prepared: map[string]*odoojob.Prepared{}}
 	var err error
 	if w.pool, err = openPool(ctx, o.State, int32(o.Concurrency+4)); err != nil {
@@ -94,8 +104,9 @@ func NewWorker(ctx context.Context, o WorkerOptions) (*Worker, error) {
 		w.pool.Close()
 		return nil, err
 	}
-	// Every request in flight or waiting for a slot holds a connection.
-	if w.slotPool, err = openPool(ctx, o.State, 16); err != nil {
+	// Every request in flight or waiting in PostgreSQL for a slot holds a
+	// connection; more wait for one in the pool.
+	if w.slotPool, err = openPool(ctx, o.State, int32(o.Requests)); err != nil {
 		w.pool.Close()
 		return nil, err
 	}

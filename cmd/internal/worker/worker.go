@@ -51,6 +51,7 @@ Exit codes: 0 stopped on request, 1 failure, 2 usage error.`
 type options struct {
 	state       string
 	concurrency int
+	requests    int
 	rescueAfter time.Duration
 	verbose     bool
 }
@@ -71,6 +72,7 @@ func NewCommand(streams *output.Streams) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.state, "state", "", "the shared state store: postgres://user@host:port/database (password from PGPASSWORD or ~/.pgpass)")
 	f.IntVar(&o.concurrency, "concurrency", 2, "units worked at once")
+	f.IntVar(&o.requests, "max-requests", distribute.DefaultRequests, "requests to Dataverse in flight or waiting for a slot, over all application users (each holds a database connection)")
 	f.DurationVar(&o.rescueAfter, "rescue-after", distribute.DefaultRescueAfter, "how long a dead worker's unit waits before another takes it over")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log River's and the engine's messages to stderr")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitcode.UsageError(err) })
@@ -83,8 +85,8 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		return exitcode.UsageError(errors.New("--state postgres://… is required: workers share the state store and River's queue"))
 	case !pgstore.IsURL(o.state):
 		return exitcode.UsageError(fmt.Errorf("--state %s is not a postgres:// URL: workers need the shared PostgreSQL store", o.state))
-	case o.concurrency <= 0:
-		return exitcode.UsageError(errors.New("--concurrency must be positive"))
+	case o.concurrency <= 0 || o.requests <= 0:
+		return exitcode.UsageError(errors.New("--concurrency and --max-requests must be positive"))
 	case o.rescueAfter < 3*time.Second:
 		return exitcode.UsageError(errors.New("--rescue-after must be at least 3s"))
 	}
@@ -92,6 +94,7 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		Options:     distribute.Options{RescueAfter: o.rescueAfter, Logger: output.Logger(streams.Err, o.verbose)},
 		State:       o.state,
 		Concurrency: o.concurrency,
+		Requests:    o.requests,
 		OnUnit:      unitLog(streams.Err),
 	})
 	if err != nil {

@@ -20,7 +20,7 @@ func TestUsage(t *testing.T) {
 	}{
 		{nil, "--state postgres://… is required"},
 		{[]string{"--state", "state.db"}, "is not a postgres:// URL"},
-		{[]string{"--state", "postgres://u@127.0.0.1:1/db", "--concurrency", "0"}, "--concurrency must be positive"},
+		{[]string{"--state", "postgres://u@127.0.0.1:1/db", "--concurrency", "0"}, "--concurrency and --max-requests must be positive"},
 		{[]string{"--state", "postgres://u@127.0.0.1:1/db", "--rescue-after", "1s"}, "at least 3s"},
 		{[]string{"--state", "postgres://u@127.0.0.1:1/db", "--no-such-flag"}, "unknown flag"},
 	} {
