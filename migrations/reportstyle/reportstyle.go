@@ -57,18 +57,9 @@ func WriteFile(path string, write func(io.Writer) error) error {
 	if dir == "" {
 		dir = "."
 	}
-	// Not os.CreateTemp, whose 0600 would differ from the data files':
-	// opened as they are, the report gets FileMode less the same umask.
-	var f *os.File
-	for {
-		var err error
-		f, err = os.OpenFile(filepath.Join(dir, "."+base+".partial-"+strconv.FormatUint(rand.Uint64(), 36)), os.O_RDWR|os.O_CREATE|os.O_EXCL, FileMode)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, fs.ErrExist) {
-			return err
-		}
+	f, err := CreatePartial(dir, base)
+	if err != nil {
+		return err
 	}
 	defer os.Remove(f.Name()) // after the rename, nothing to remove
 	if err := write(f); err != nil {
@@ -83,6 +74,19 @@ func WriteFile(path string, write func(io.Writer) error) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// CreatePartial creates the file a write of base in dir goes to before
+// it is renamed into place (".base.partial-…"). Unlike os.CreateTemp,
+// whose 0600 would set reports apart from the data files, it is created
+// with FileMode, less the same umask as every other file.
+func CreatePartial(dir, base string) (*os.File, error) {
+	for {
+		f, err := os.OpenFile(filepath.Join(dir, "."+base+".partial-"+strconv.FormatUint(rand.Uint64(), 36)), os.O_RDWR|os.O_CREATE|os.O_EXCL, FileMode)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
 }
 
 // OpenAppend opens a JSON Lines data file for appending (a resumed run

@@ -7,9 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -44,6 +41,9 @@ type options struct {
 	mapFile     string
 	rejects     string
 	warnings    string
+	skips       string
+	report      string
+	quiet       bool
 	printMap    bool
 	dryRun      bool
 	restart     bool
@@ -74,8 +74,15 @@ The run is resumable: checkpoints, the ID map and a journal live in the state
 file (--state). Interrupt it at any moment and run the same command again to
 continue; records are addressed by deterministic IDs, so nothing is written
 twice. Records that cannot be mapped or written go to the rejects file and
-the run goes on; the summary reconciles read = written + unchanged + skipped
-+ rejected for every step. Fallbacks the mapping took that changed the data
+the run goes on; records the mapping file leaves out on purpose go to the
+skips file with their reasons (both beside the state file by default), and
+the summary groups both by reason with counts. It reconciles read = written
++ unchanged + skipped + rejected for every step, table and the whole run.
+The run writes migration.html, a report to show (both systems, totals and a
+chart, rejects and skips by reason, what to do next), and migration.json
+into --report DIR. On a terminal each step shows a bar with its total
+(Odoo's count), rate and time left; elsewhere a line every 5 seconds;
+--quiet silences it. Fallbacks the mapping took that changed the data
 (an Odoo user with no Dataverse match whose tickets go to default_owner, a
 tag condition Dataverse cannot express) go to the warnings file, one JSON
 line each, and are counted in the WARNINGS column; they do not enter the
@@ -108,6 +115,9 @@ token from DVSYNC_TOKEN or Azure credentials, never from the command line.`,
 	f.IntVar(&o.concurrency, "concurrency", migrations.DefaultConcurrency, "batches in flight per step")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log steps and retries to stderr")
+	f.StringVar(&o.skips, "skips", "", "skipped records with their reasons, JSON Lines, appended to (default: beside the rejects file, \"rejects\" replaced by \"skips\" in its name)")
+	f.StringVar(&o.report, "report", "", "directory for migration.html and migration.json (default: the state file's)")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "show no progress")
 	o.dist.addFlags(f)
 	return cmd
 }
@@ -129,12 +139,19 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	if err != nil {
 		return exitcode.Of(err)
 	}
-	dv, err := o.conn.Client(func(msg string) { fmt.Fprintln(streams.Err, msg) }, &dataverse.ClientOptions{OnRetry: connection.RetryNotices(streams.Err)})
+	prefix := "migrating"
+	if o.dryRun {
+		prefix = "planning"
+	}
+	steps := output.NewSteps(streams.Err, output.StepsOptions{Prefix: prefix, Quiet: o.quiet})
+	defer steps.Finish()
+	dv, err := o.conn.Client(func(msg string) { fmt.Fprintln(streams.Err, msg) }, &dataverse.ClientOptions{OnRetry: connection.RetryNotices(steps.Writer())})
 	if err != nil {
 		return exitcode.Of(err)
 	}
 	cfg := odoojob.Config{Odoo: oc, Database: o.odoo.DB, Dataverse: dv, Map: m, DryRun: o.dryRun,
-		BatchSize: o.batchSize, Concurrency: o.concurrency, PageSize: o.odoo.PageSize, Logger: log}
+		BatchSize: o.batchSize, Concurrency: o.concurrency, PageSize: o.odoo.PageSize, Logger: log,
+		OdooURL: o.odoo.URL, DataverseURL: dv.ServiceRoot()}
 	// A plan writes nothing anywhere: it reads an existing state (to plan
 	// from its checkpoints) but never creates one.
 	var store migrations.Store
@@ -150,38 +167,21 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		defer store.Close()
 		cfg.Store = store
 	}
-	rejectsPath, warningsPath := o.rejects, ""
+	files, err := openDataFiles(o)
+	if err != nil {
+		return err
+	}
+	defer files.Close()
 	if !o.dryRun {
-		if rejectsPath == "" {
-			rejectsPath = defaultRejects(o.state)
-		}
-		if warningsPath = o.warnings; warningsPath == "" {
-			warningsPath = WarningsPath(rejectsPath)
-		}
-		if filepath.Clean(warningsPath) == filepath.Clean(rejectsPath) {
-			return exitcode.UsageError(fmt.Errorf("--warnings and --rejects name the same file %s; give them different files", rejectsPath))
-		}
-		f, err := openAppend(rejectsPath)
-		if err != nil {
-			return exitcode.Of(fmt.Errorf("opening the rejects file: %w", err))
-		}
-		defer f.Close()
-		cfg.Rejects = f
-		wf, err := openAppend(warningsPath)
-		if err != nil {
-			return exitcode.Of(fmt.Errorf("opening the warnings file: %w", err))
-		}
-		defer wf.Close()
-		cfg.Warnings = wf
+		cfg.Rejects, cfg.Skips, cfg.Warnings = files.rejects, files.skips, files.warnings
 	}
 	if o.dist.on {
-		return runDistributed(ctx, streams, o, cfg, odoojob.Files{Rejects: rejectsPath, Warnings: warningsPath})
+		return runDistributed(ctx, streams, o, cfg, files.Files)
 	}
-	bars := newStepBars(streams.Err, o.json)
-	cfg.Progress = bars.update
+	cfg.Progress = stepProgress(steps)
 	cfg.Restart, cfg.Fresh = o.restart, o.fresh
 	sum, _, err := odoojob.Migrate(ctx, cfg)
-	bars.finish()
+	steps.Finish()
 	var mismatch *migrations.TargetMismatchError
 	if errors.As(err, &mismatch) {
 		return exitcode.Of(fmt.Errorf("%s: %v; nothing was written: start over with --fresh, or point --env at the environment this state belongs to%s",
@@ -190,8 +190,25 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	if sum == nil {
 		return exitcode.Of(err)
 	}
-	if perr := printSummary(streams.Out, sum, odoojob.Files{Rejects: rejectsPath, Warnings: warningsPath}, o.json); perr != nil && err == nil {
+	res := odoojob.NewResult(sum, files.Files)
+	res.Source, res.Target = cfg.Endpoints()
+	if perr := printResult(streams.Out, res, o.json); perr != nil && err == nil {
 		err = perr
+	}
+	// The report of what happened, even of a run that stopped; a dry run
+	// writes nothing anywhere.
+	if !sum.DryRun {
+		dir := o.report
+		if dir == "" {
+			dir = defaultReportDir(o.state)
+		}
+		htmlPath, _, rerr := res.WriteFiles(dir)
+		switch {
+		case rerr != nil && err == nil:
+			err = fmt.Errorf("writing the report: %w", rerr)
+		case rerr == nil && !o.json:
+			fmt.Fprintf(streams.Out, "\nReport: %s\n", htmlPath)
+		}
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -200,18 +217,9 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		return exitcode.Of(fmt.Errorf("%w (run the same command again to resume)", err))
 	}
 	if t := sum.Total(); !sum.DryRun && t.Rejected > 0 {
-		return exitcode.Finished(t.Rejected, fmt.Sprintf("finished with %d rejected records; see %s", t.Rejected, rejectsPath))
+		return exitcode.Finished(t.Rejected, fmt.Sprintf("finished with %d rejected records; see %s", t.Rejected, files.Rejects))
 	}
 	return nil
-}
-
-// defaultRejects is the rejects file beside a state file; a shared state
-// (PostgreSQL) has no folder, so its rejects go to the current one.
-func defaultRejects(state string) string {
-	if statestore.IsShared(state) {
-		state = DefaultStateFile
-	}
-	return strings.TrimSuffix(state, filepath.Ext(state)) + ".rejects.jsonl"
 }
 
 // belongsTo names the environment a state belongs to, when it recorded one.
@@ -220,10 +228,4 @@ func belongsTo(e *migrations.TargetMismatchError) string {
 		return ""
 	}
 	return " (" + e.Recorded.URL + ")"
-}
-
-// openAppend opens the rejects (or warnings) file for appending: a
-// resumed run adds to what earlier runs recorded.
-func openAppend(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 }

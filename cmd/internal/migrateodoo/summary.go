@@ -3,10 +3,8 @@ package migrateodoo
 import (
 	"fmt"
 	"io"
-	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/dvsync/dvsync/cmd/internal/output"
@@ -14,48 +12,12 @@ import (
 	"github.com/dvsync/dvsync/migrations/odoojob"
 )
 
-// stepBars draws one progress bar per step on a terminal.
-type stepBars struct {
-	w    io.Writer
-	off  bool
-	cur  string
-	bar  *output.Progress
-	seen int64
-}
-
-func newStepBars(w io.Writer, quiet bool) *stepBars { return &stepBars{w: w, off: quiet} }
-
-func (b *stepBars) update(p migrations.StepProgress) {
-	if b.off {
-		return
+// stepProgress shows the engine's progress, one display per step with the
+// step's total (Odoo's count), and announces retries between its lines.
+func stepProgress(steps *output.Steps) func(migrations.StepProgress) {
+	return func(p migrations.StepProgress) {
+		steps.Update(p.Step, p.Counts.Read, p.Total, p.Status != migrations.StatusRunning)
 	}
-	if p.Step != b.cur {
-		b.finish()
-		b.cur, b.seen = p.Step, 0
-		b.bar = output.NewProgress(b.w, -1, p.Step)
-	}
-	if n := p.Counts.Read - b.seen; n > 0 {
-		b.bar.Add(int(n))
-		b.seen = p.Counts.Read
-	}
-}
-
-func (b *stepBars) finish() {
-	if b.bar != nil {
-		b.bar.Finish()
-		b.bar = nil
-	}
-}
-
-// WarningsPath is the default warnings file beside a rejects file: the
-// last "rejects" in its name becomes "warnings" (odoo-rejects.jsonl →
-// odoo-warnings.jsonl), or ".warnings.jsonl" replaces its extension.
-func WarningsPath(rejects string) string {
-	dir, base := filepath.Split(rejects)
-	if i := strings.LastIndex(base, "rejects"); i >= 0 {
-		return dir + base[:i] + "warnings" + base[i+len("rejects"):]
-	}
-	return dir + strings.TrimSuffix(base, filepath.Ext(base)) + ".warnings.jsonl"
 }
 
 // maxListedWarnings bounds the warnings the table summary prints; the
@@ -63,7 +25,14 @@ func WarningsPath(rejects string) string {
 const maxListedWarnings = 5
 
 func printSummary(w io.Writer, sum *migrations.Summary, files odoojob.Files, asJSON bool) error {
-	res := odoojob.NewResult(sum, files)
+	return printResult(w, odoojob.NewResult(sum, files), asJSON)
+}
+
+// printResult prints a run's summary: a table of the steps that adds up
+// (read = created + updated + written + unchanged + skipped + rejected),
+// the skips and rejects grouped by reason, and the first warnings.
+func printResult(w io.Writer, res odoojob.Result, asJSON bool) error {
+	sum, files := res.Summary, odoojob.Files{Rejects: res.Rejects, Skips: res.Skips, Warnings: res.Warnings}
 	if asJSON {
 		return output.WriteJSON(w, res)
 	}
@@ -86,6 +55,7 @@ func printSummary(w io.Writer, sum *migrations.Summary, files odoojob.Files, asJ
 		}
 	}
 	t := sum.Total()
+	printReasons(w, sum, files)
 	if t.Warned > 0 {
 		where := "--json has a sample of each step's warnings"
 		if files.Warnings != "" {
@@ -121,9 +91,6 @@ func printSummary(w io.Writer, sum *migrations.Summary, files odoojob.Files, asJ
 		}
 		fmt.Fprintln(w, "Use --json to see a sample of each step's records.")
 		return nil
-	}
-	if t.Rejected > 0 {
-		fmt.Fprintf(w, "\n%d records rejected; see %s\n", t.Rejected, files.Rejects)
 	}
 	return nil
 }

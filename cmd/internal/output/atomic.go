@@ -3,6 +3,8 @@ package output
 import (
 	"os"
 	"path/filepath"
+
+	"github.com/dvsync/dvsync/migrations/reportstyle"
 )
 
 // AtomicFile is an output file that appears under its name only when
@@ -21,7 +23,8 @@ func CreateAtomic(path string) (*AtomicFile, error) {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".partial-*")
+	// With the one file mode of every report and data file.
+	f, err := reportstyle.CreatePartial(dir, base)
 	if err != nil {
 		return nil, err
 	}

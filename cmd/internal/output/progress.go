@@ -38,9 +38,11 @@ type ProgressOptions struct {
 // concurrent use, and a nil *Progress does nothing.
 type Progress struct {
 	bar *progressbar.ProgressBar
+	w   io.Writer
+	// mu keeps lines whole: a Println between two report lines.
+	mu sync.Mutex
 
 	// Off a terminal:
-	w        io.Writer
 	desc     atomic.Pointer[string]
 	unit     string
 	done     atomic.Int64
@@ -67,7 +69,7 @@ func StartProgress(w io.Writer, o ProgressOptions) *Progress {
 		if total <= 0 {
 			total = -1 // progressbar's spinner
 		}
-		return &Progress{bar: progressbar.NewOptions64(total,
+		return &Progress{w: w, bar: progressbar.NewOptions64(total,
 			progressbar.OptionSetWriter(w),
 			progressbar.OptionSetDescription(o.Description),
 			progressbar.OptionShowCount(),
@@ -108,7 +110,9 @@ func (p *Progress) report(every time.Duration) {
 		case <-p.stop:
 			return
 		case now := <-t.C:
+			p.mu.Lock()
 			fmt.Fprintln(p.w, p.line(now))
+			p.mu.Unlock()
 		}
 	}
 }
@@ -173,6 +177,24 @@ func (p *Progress) Describe(description string) {
 		return
 	}
 	p.desc.Store(&description)
+}
+
+// Println prints a line of its own (a retry that waits, and why) without
+// breaking the bar: on a terminal the bar is cleared, the line printed and
+// the bar drawn again below it.
+func (p *Progress) Println(line string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bar != nil {
+		_ = p.bar.Clear()
+		fmt.Fprintln(p.w, line)
+		_ = p.bar.RenderBlank()
+		return
+	}
+	fmt.Fprintln(p.w, line)
 }
 
 // Finish stops reporting and clears the bar; the command then prints its

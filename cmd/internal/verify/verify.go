@@ -34,6 +34,7 @@ type options struct {
 	report  string
 	json    bool
 	verbose bool
+	quiet   bool
 }
 
 // NewCommand returns `dvsync verify`.
@@ -44,16 +45,22 @@ func NewCommand(streams *output.Streams) *cobra.Command {
 		Short: "Reconcile a migrated Odoo helpdesk with Dataverse and report every difference",
 		Long: `Reconcile the source and the target of a migration (dvsync migrate odoo): read
 the Odoo helpdesk again, map every record with the same mapping file and the
-IDs the runs recorded in the state file, and look each expected record up in
-Dataverse. The report counts, per step and table, the records expected,
+IDs the runs recorded in the state file, and read the expected records back
+from Dataverse a batch at a time (one In query per 100 records, within the
+service's request limits). The report counts, per step and table, the records expected,
 found, missing, duplicated (more records in the table than the migration
 wrote since its first run) and differing field by field, lookups included
 (each case's customer, owner, queue and SLA, each note's case).
 
 Every record is checked unless --sample N is given, which checks a uniform
 sample of N source records per step, fixed by --seed, so a re-run checks the
-same records. The report is written as verify.html and verify.json in
---report DIR. The command exits with status 3 when anything differs or any
+same records. The report is written as verify.html (to show: both systems,
+totals and a chart, mismatches, rejects and skips grouped by reason, what to
+do next) and verify.json in --report DIR, with verify-skips.jsonl and
+verify-rejects.jsonl listing every skipped and rejected record with its
+reason. On a terminal each step shows a bar with its total, rate and time
+left, and waits the service asks for (Retry-After) are announced; elsewhere
+a line every 5 seconds; --quiet silences the progress. The command exits with status 3 when anything differs or any
 record was rejected by the migration (rejected records are never OK), 1 when
 it could not finish, 2 on a usage error.`,
 		Example: `  ODOO_API_KEY=... dvsync verify --odoo https://acme.odoo.com --odoo-db acme --odoo-user bot@acme.example \
@@ -74,6 +81,7 @@ it could not finish, 2 on a usage error.`,
 	f.StringVar(&o.report, "report", ".", "directory for verify.html and verify.json")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log progress to stderr")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "show no progress")
 	return cmd
 }
 
@@ -99,11 +107,26 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	if err != nil {
 		return exitcode.Of(err)
 	}
-	dv, err := o.conn.Client(func(msg string) { fmt.Fprintln(streams.Err, msg) }, &dataverse.ClientOptions{OnRetry: connection.RetryNotices(streams.Err)})
+	// Each step shows a bar with its total (Odoo's count), and a wait the
+	// service asks for (Retry-After) is announced between its lines.
+	steps := output.NewSteps(streams.Err, output.StepsOptions{Prefix: "verifying", Quiet: o.quiet})
+	defer steps.Finish()
+	dv, err := o.conn.Client(func(msg string) { fmt.Fprintln(streams.Err, msg) }, &dataverse.ClientOptions{OnRetry: connection.RetryNotices(steps.Writer())})
 	if err != nil {
 		return exitcode.Of(err)
 	}
-	rep, err := odoojob.Verify(ctx, odoojob.Config{Odoo: oc, Database: o.odoo.DB, Dataverse: dv, Map: m, Store: store, Logger: log}, o.sample, o.seed)
+	lists, err := openLists(o.report)
+	if err != nil {
+		return exitcode.Of(err)
+	}
+	defer lists.close()
+	cfg := odoojob.Config{Odoo: oc, Database: o.odoo.DB, Dataverse: dv, Map: m, Store: store, Logger: log,
+		OdooURL: o.odoo.URL, DataverseURL: dv.ServiceRoot(), Skips: lists.skips, Rejects: lists.rejects,
+		Progress: func(p migrations.StepProgress) {
+			steps.Update(p.Step, p.Counts.Read, p.Total, p.Status != migrations.StatusRunning)
+		}}
+	rep, err := odoojob.Verify(ctx, cfg, o.sample, o.seed)
+	steps.Finish()
 	var mismatch *migrations.TargetMismatchError
 	if errors.As(err, &mismatch) {
 		return exitcode.Of(fmt.Errorf("%s: %v: point --env at the environment this state belongs to, or --state at the state of this environment's migration",
@@ -112,6 +135,7 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	if err != nil {
 		return exitcode.Of(err)
 	}
+	rep.Files = lists.files
 	htmlPath, jsonPath, err := rep.WriteFiles(o.report)
 	if err != nil {
 		return exitcode.Of(err)
@@ -130,28 +154,43 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	return exitcode.Finished(rep.TotalRejected(), fmt.Sprintf("verify: no mismatches, but %d records were rejected by the migration; see its rejects file", rep.TotalRejected()))
 }
 
-// PrintReport prints the per-step reconciliation as a table.
+// PrintReport prints the reconciliation: a table of the steps and their
+// total, each line adding up (read = expected + skipped + rejected +
+// unrecorded; checked = matched + mismatched), the skipped and rejected
+// records grouped by reason, and the verdict.
 func PrintReport(w io.Writer, rep *migrations.Report) {
 	var rows [][]string
-	for _, s := range rep.Steps {
-		var missing, dup, diff, unexpected int64
+	row := func(s migrations.StepReport) []string {
+		var missing, dup, diff int64
 		for _, t := range s.Tables {
 			missing += t.Missing
 			dup += t.Duplicated
 			diff += t.Differing
-			unexpected += t.Unexpected
 		}
-		rows = append(rows, []string{s.Step, i(s.SourceRead), i(s.Expected), i(s.Skipped), i(s.Rejected), i(s.Checked), i(missing), i(dup + unexpected), i(diff), i(s.Unrecorded)})
+		return []string{s.Step, i(s.SourceRead), i(s.Expected), i(s.Skipped), i(s.Rejected), i(s.Unrecorded), i(s.Checked), i(s.Matched), i(missing), i(dup), i(diff)}
 	}
-	output.Table(w, []string{"step", "source", "expected", "skipped", "rejected", "checked", "missing", "duplicated", "differing", "unrecorded"}, rows)
+	for _, s := range rep.Steps {
+		rows = append(rows, row(s))
+	}
+	rows = append(rows, row(rep.Totals()))
+	output.Table(w, []string{"step", "read", "expected", "skipped", "rejected", "unrecorded", "checked", "matched", "missing", "duplicated", "differing"}, rows)
+	t := rep.Totals()
+	if t.Skipped > 0 {
+		fmt.Fprintf(w, "\nSkipped %s on purpose by the mapping%s:\n", records(t.Skipped), listedIn(rep.Files.Skips, "its reason"))
+		output.Reasons(w, reasons(rep, func(s migrations.StepReport) []migrations.ReasonGroup { return s.Skips }))
+	}
+	if t.Rejected > 0 {
+		fmt.Fprintf(w, "\nRejected by the migration and not migrated: %s%s:\n", records(t.Rejected), listedIn(rep.Files.Rejects, "the error the migration recorded"))
+		output.Reasons(w, reasons(rep, func(s migrations.StepReport) []migrations.ReasonGroup { return s.Rejects }))
+	}
 	switch {
-	case rep.OK && rep.TotalRejected() > 0:
+	case !rep.OK:
+		fmt.Fprintf(w, "\n%s.\n", plural(rep.Mismatches(), "mismatch", "mismatches"))
+	case rep.TotalRejected() > 0:
 		// Rejected records are never OK: they were not migrated.
-		fmt.Fprintf(w, "\nNo mismatches, but %d records were rejected and not migrated.\n", rep.TotalRejected())
-	case rep.OK:
-		fmt.Fprintln(w, "\nOK: no mismatches.")
+		fmt.Fprintf(w, "\nNo mismatches, but %s rejected and not migrated.\n", plural(rep.TotalRejected(), "record was", "records were"))
 	default:
-		fmt.Fprintf(w, "\n%d mismatches.\n", rep.Mismatches())
+		fmt.Fprintln(w, "\nOK: no mismatches.")
 	}
 }
 

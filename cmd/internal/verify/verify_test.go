@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -101,6 +102,23 @@ func TestVerifyCommand(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
+	// Every skipped record is listed with its reason beside the report,
+	// the summary groups the reasons, and the report names both systems
+	// (issue 11 items 4 and 10).
+	skips, _ := os.ReadFile(filepath.Join(report, "verify-skips.jsonl"))
+	n := strings.Count(string(skips), "\n")
+	for _, want := range []string{fmt.Sprintf("Skipped %d records on purpose by the mapping; each one, with its reason, is in %s:", n, filepath.Join(report, "verify-skips.jsonl")),
+		"users     Odoo's system user (OdooBot)", "\ntotal "} {
+		if n == 0 || !strings.Contains(out, want) {
+			t.Errorf("output lacks %q (%d skip lines):\n%s", want, n, out)
+		}
+	}
+	html, _ := os.ReadFile(filepath.Join(report, "verify.html"))
+	for _, want := range []string{ods.URL, "database " + odooserver.Database, dvs.URL, "verify-skips.jsonl", "What to do next"} {
+		if !bytes.Contains(html, []byte(want)) {
+			t.Errorf("verify.html lacks %q", want)
+		}
+	}
 
 	// A note removed behind the migration's back fails verify.
 	dv, _ := dataverse.NewClient(dvs.URL, dataverse.StaticToken("tok"), nil)
@@ -117,7 +135,7 @@ func TestVerifyCommand(t *testing.T) {
 	if err := dv.Delete(ctx, "annotation", dataverse.Key{Alternate: nil, ID: mustUUID(t, id)}, nil); err != nil {
 		t.Fatal(err)
 	}
-	out, err = runVerify(t, append(common, "--report", report, "--sample", "50", "--seed", "3")...)
+	_, err = runVerify(t, append(common, "--report", report, "--sample", "50", "--seed", "3")...)
 	var exit *output.ExitError
 	// Mismatches exit with the documented "finished with rejects or
 	// mismatches" code (exitcode.Rejects), not the failure code.
