@@ -453,7 +453,7 @@ func TestSyncOdooTargetKillAndResume(t *testing.T) {
 	ids, err := oc.Search(ctx, "helpdesk.ticket", odoo.Query{Order: "id asc", Context: odoo.Context{}.WithArchived()})
 	must(t, err)
 	w := &odooWriter{t: t, e: &odooEnv{odoo: oc}, tickets: ids[2:], persons: soakPersons(t, oc),
-		stage: map[int]int{}, emails: map[int]string{}, newTicks: map[int]int{}}
+		stage: map[int]int{}, emails: map[int]string{}, newTicks: map[int]int{}, bodies: map[int]string{}}
 	changes := max(tickets/3, 20)
 	for k := range changes {
 		w.step(k)
