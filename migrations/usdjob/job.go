@@ -76,6 +76,10 @@ type Config struct {
 	// so it writes nothing anywhere.
 	Store  migrations.Store
 	DryRun bool
+	// Fresh starts over: the job's state in Store (checkpoints, ID map,
+	// the environment it belongs to) is cleared under the job's lock
+	// before the run, as after a reset of the environment. Not with DryRun.
+	Fresh bool
 	// BatchSize and Concurrency tune the engine (RunOptions); Concurrency
 	// also bounds the reads before the job and the lookups of verify.
 	BatchSize   int

@@ -93,6 +93,11 @@ func (p *Prepared) Migrate(ctx context.Context, store migrations.Store) (*Result
 	if store == nil {
 		return nil, errors.New("usdjob: a run needs a Store (a dry run goes without)")
 	}
+	if cfg.Fresh {
+		if err := store.Clear(ctx, p.Job.Name); err != nil {
+			return nil, err
+		}
+	}
 	restart, err := finished(ctx, store, p.Job.Name)
 	if err != nil {
 		return nil, err

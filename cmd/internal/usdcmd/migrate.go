@@ -2,6 +2,7 @@ package usdcmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -34,6 +35,7 @@ type migrateOptions struct {
 	json          bool
 	address       string
 	state         string
+	fresh         bool
 }
 
 func newMigrateCommand(streams *output.Streams) *cobra.Command {
@@ -91,6 +93,7 @@ but a record was rejected or the verification found a difference.`,
 	f.StringVar(&o.address, "address", "auto", "how records are named when written: key (upsert by unique-name alternate key), id (by record ID, for environments without those keys) or auto (key when every table has the key)")
 	f.StringVar(&o.state, "state", defaultState, "state store: a SQLite file or a postgres:// URL; checkpoints, ID map, rejects; reuse it to resume")
 	f.BoolVar(&o.dryRun, "dry-run", false, "say what a run would create or update; write nothing, here or in the environment")
+	f.BoolVar(&o.fresh, "fresh", false, "start over: forget the checkpoints and ID map in --state (after the environment was reset, or to migrate into another one)")
 	f.BoolVar(&o.json, "json", false, "print the plan or the run as JSON")
 	return cmd
 }
@@ -110,6 +113,8 @@ func runMigrate(ctx context.Context, streams *output.Streams, o *migrateOptions)
 		return usage("give either --configuration or --all-configurations, not both")
 	case o.state == "" && !o.dryRun:
 		return usage("--state must name a SQLite file or a postgres:// URL")
+	case o.fresh && o.dryRun:
+		return usage("--fresh starts a run over; a --dry-run writes no state, so give one or the other")
 	}
 	switch usdjob.Addressing(o.address) {
 	case usdjob.AddressAuto, usdjob.AddressByKey, usdjob.AddressByID:
@@ -140,7 +145,7 @@ func runMigrate(ctx context.Context, streams *output.Streams, o *migrateOptions)
 	bars := &stepBars{w: streams.Err, off: o.json}
 	defer bars.finish()
 	p, err := usdjob.Prepare(ctx, usdjob.Config{Dataverse: client, Translation: res, Addressing: usdjob.Addressing(o.address),
-		DryRun: o.dryRun, Progress: bars.update, VerifyProgress: bars.verify})
+		DryRun: o.dryRun, Fresh: o.fresh, Progress: bars.update, VerifyProgress: bars.verify})
 	if err != nil {
 		return exitcode.Of(err)
 	}
@@ -160,6 +165,11 @@ func runMigrate(ctx context.Context, streams *output.Streams, o *migrateOptions)
 	}
 	out.Result, err = p.Migrate(ctx, store)
 	bars.finish()
+	var mismatch *migrations.TargetMismatchError
+	if errors.As(err, &mismatch) {
+		return exitcode.Of(fmt.Errorf("%s: %v; nothing was written: start over with --fresh, or point --to-env at the environment this state belongs to",
+			statestore.Describe(o.state), mismatch))
+	}
 	if out.Result == nil {
 		return exitcode.Of(err)
 	}
