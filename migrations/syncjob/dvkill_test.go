@@ -397,7 +397,7 @@ func TestSyncOdooTargetKillAndResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	tickets := soakSize("DVSYNC_SYNC_SOAK_TICKETS", 300, 120)
+	tickets := soakSize("DVSYNC_SYNC_SOAK_TICKETS", 300, 80)
 	ctx := context.Background()
 	dir := t.TempDir()
 	faults, err := refserver.ParseFaults("seed=5,503=0.02,500=0.005,reset=0.02")

@@ -139,6 +139,10 @@ func (e *odooEnv) caseTitles(t testing.TB) (map[string]int, int) {
 	return out, count
 }
 
+// writerCap bounds a round's changes (fewer under -race, where everything
+// runs several times slower).
+var writerCap = map[bool]int{false: 300, true: 150}[raceEnabled]
+
 // clock is a hand-moved clock shared by the reference Odoo (write_date)
 // and the sync (its run start), so the test decides which writes share a
 // second with a cursor.
@@ -377,7 +381,7 @@ func TestSyncOdooPicksUpEveryChangeWhileWritersWrite(t *testing.T) {
 					return
 				default:
 				}
-				if n >= 300 {
+				if n >= writerCap {
 					// Enough for a round; a slow run (-race) is not
 					// made slower by ever more changes to catch.
 					<-stop
