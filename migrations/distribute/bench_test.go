@@ -87,7 +87,9 @@ func scaleRun(b *testing.B, url, seed string, workers, users int) scaleResult {
 		appUsers = append(appUsers, AppUser{Name: fmt.Sprintf("app%d", i+1), TokenEnv: env})
 	}
 	o := testOptions(b, url, 30*time.Second)
-	ws := startWorkers(b, workers, WorkerOptions{Options: o, State: url, Concurrency: 2})
+	// Enough units at once (4 per worker, 4 batches in flight each) that
+	// a user's slots, not the units, are what bounds it.
+	ws := startWorkers(b, workers, WorkerOptions{Options: o, State: url, Concurrency: 4})
 	store := openTestStore(b, url, o)
 	dv, err := dataverse.NewClient(dvs.URL, dataverse.StaticToken("bench-coordinator"), &dataverse.ClientOptions{Limiter: dataverse.NewLimiter(dataverse.LimiterOptions{})})
 	if err != nil {

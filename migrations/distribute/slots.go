@@ -50,8 +50,9 @@ type SlotStats struct {
 	// Waited is the number of requests that found every slot taken and
 	// waited in PostgreSQL's lock queue.
 	Waited int64
-	// Held is the number of slots this process holds now; PeakHeld the
-	// most it held at once.
+	// Held is the number of slots this process holds now (counted in once
+	// granted, out before released, so never more than it holds);
+	// PeakHeld the most it held at once.
 	Held, PeakHeld int
 }
 
@@ -123,6 +124,11 @@ func (s *Slots) acquire(ctx context.Context) (func(), error) {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
+			// Counted out before the lock goes, so that Held never counts
+			// a slot another request has already taken.
+			s.mu.Lock()
+			s.stats.Held--
+			s.mu.Unlock()
 			// Ending the transaction releases the lock.
 			rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -130,9 +136,6 @@ func (s *Slots) acquire(ctx context.Context) (func(), error) {
 				// A broken connection: closing it releases the lock too.
 				tx.Conn().Close(rctx)
 			}
-			s.mu.Lock()
-			s.stats.Held--
-			s.mu.Unlock()
 		})
 	}, nil
 }
