@@ -151,6 +151,7 @@ func changes[T any](cr changeRead, model string, read func(context.Context, help
 				d = odoo.And(d, odoo.Cond("write_date", odoo.Le, odoo.FormatDatetime(cr.bound)))
 			}
 			q := helpdesk.Query{Since: &since, Archived: true, PageSize: cr.pageSize, Domain: d}
+			read0 := false
 			for v, err := range read(ctx, q) {
 				if errors.Is(err, helpdesk.ErrNotInstalled) {
 					return
@@ -167,9 +168,18 @@ func changes[T any](cr changeRead, model string, read func(context.Context, help
 				next := odooCursor{wd: wm.WriteDate, id: id(v), start: cr.start}
 				rec := migrations.SourceRecord{ID: strconv.Itoa(id(v)), Cursor: next.String(),
 					Data: map[string]any{"model": model, "record": raw(v)}, Value: v}
+				read0 = true
 				if !yield(rec, nil) {
 					return
 				}
+			}
+			if ok && !read0 && !cr.start.IsZero() {
+				// Nothing changed: the position stays, and this run's start
+				// becomes the cursor's, as if a record had been read. Every
+				// row dated before the start minus the overlap was committed
+				// and read by now, so the next run need not look back past it.
+				c.start = cr.start
+				yield(migrations.SourceRecord{Cursor: c.String()}, nil)
 			}
 		}
 	})
@@ -235,15 +245,21 @@ func withRenamedAuthors(cr changeRead, r *helpdesk.Reader, changed migrations.So
 				return
 			}
 			if ok {
-				since := c.since(cr.overlap)
-				d := odoo.Or(odoo.Cond("write_date", odoo.Gt, odoo.FormatDatetime(since.WriteDate)),
-					odoo.And(odoo.Cond("write_date", odoo.Eq, odoo.FormatDatetime(since.WriteDate)), odoo.Cond("id", odoo.Gt, since.ID)))
+				// A partner changed after the last run read the messages may
+				// have been renamed: its write_date is at or after that run's
+				// start minus the overlap (before it, the change was committed
+				// and seen by that run).
+				since := c.wd.Add(-cr.overlap)
+				if !c.start.IsZero() {
+					since = c.start.Add(-cr.overlap).Truncate(time.Second)
+				}
+				d := odoo.Cond("write_date", odoo.Ge, odoo.FormatDatetime(since))
 				if !cr.bound.IsZero() {
 					d = odoo.And(d, odoo.Cond("write_date", odoo.Le, odoo.FormatDatetime(cr.bound)))
 				}
 				authors, err := r.Client().Search(ctx, r.Models.Partner, odoo.Query{Domain: d, Context: odoo.Context{}.WithArchived()})
 				if err != nil {
-					yield(migrations.SourceRecord{}, fmt.Errorf("reading the partners changed since %s: %w", since.WriteDate.Format(time.RFC3339), err))
+					yield(migrations.SourceRecord{}, fmt.Errorf("reading the partners changed since %s: %w", since.Format(time.RFC3339), err))
 					return
 				}
 				for chunk := range slices.Chunk(authors, 1000) {

@@ -108,6 +108,12 @@ func BenchmarkSyncOdooIncremental(b *testing.B) {
 		offset.Add(int64(24 * time.Hour))
 		tickets, messages := odooChanges(b, e.odoo, n, changed)
 		incr := run()
+		// Each changed record is read once, give or take the overlap
+		// window's few: an incremental run that reads the helpdesk again is
+		// a regression, whatever its time.
+		if incr.cases.Read > int64(tickets)+10 || incr.notes.Read > int64(messages)+10 {
+			b.Fatalf("incremental run read cases %+v, notes %+v for %d changed tickets and %d messages", incr.cases.Counts, incr.notes.Counts, tickets, messages)
+		}
 		if incr.cases.Upserted != int64(tickets) || incr.notes.Upserted != int64(messages) {
 			b.Fatalf("incremental run: cases %+v, notes %+v; changed %d tickets, posted %d messages", incr.cases.Counts, incr.notes.Counts, tickets, messages)
 		}
