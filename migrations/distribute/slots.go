@@ -42,6 +42,8 @@ type Slots struct {
 	mu      sync.Mutex
 	waitSeq uint32
 	stats   SlotStats
+	// pausedUntil is the end of the pause a 429 asked for.
+	pausedUntil time.Time
 }
 
 // SlotStats count what the slots did, for benchmarks and the worker log.
@@ -54,6 +56,8 @@ type SlotStats struct {
 	// granted, out before released, so never more than it holds);
 	// PeakHeld the most it held at once.
 	Held, PeakHeld int
+	// Pauses counts the 429s that paused the user on every worker.
+	Pauses int64
 }
 
 // NewSlots returns the slots of the application user named user in the
@@ -140,6 +144,57 @@ func (s *Slots) acquire(ctx context.Context) (func(), error) {
 	}, nil
 }
 
+// pause keeps every worker from sending a request for the user until
+// until: the limits are per user, and Dataverse lengthens the block of a
+// user that keeps sending (api-limits.md, "the duration will be
+// extended"), so the Retry-After one worker was given must hold them all.
+// It takes every slot, in ascending order (two pausing workers queue one
+// behind the other, never each holding what the other waits for), as the
+// requests in flight end, and holds them until the pause is over.
+func (s *Slots) pause(until time.Time) {
+	s.mu.Lock()
+	running := time.Now().Before(s.pausedUntil)
+	if until.After(s.pausedUntil) {
+		s.pausedUntil = until
+	}
+	s.stats.Pauses++
+	s.mu.Unlock()
+	if running {
+		return
+	}
+	n := s.Capacity()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Until(until)+time.Minute)
+		defer cancel()
+		tx, err := s.pool.Begin(ctx)
+		if err != nil {
+			return
+		}
+		defer tx.Rollback(context.Background())
+		for i := range n {
+			if time.Now().After(s.pauseEnd()) {
+				return
+			}
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, s.key, int32(i)); err != nil {
+				return
+			}
+		}
+		for {
+			d := time.Until(s.pauseEnd())
+			if d <= 0 {
+				return
+			}
+			time.Sleep(d)
+		}
+	}()
+}
+
+func (s *Slots) pauseEnd() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pausedUntil
+}
+
 // RoundTrip implements http.RoundTripper.
 func (s *Slots) RoundTrip(req *http.Request) (*http.Response, error) {
 	release, err := s.acquire(req.Context())
@@ -161,6 +216,11 @@ func (s *Slots) RoundTrip(req *http.Request) (*http.Response, error) {
 	if h := resp.Header.Get("x-ms-dop-hint"); h != "" {
 		if n, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && n > 0 {
 			s.hint.Store(int32(n))
+		}
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		if sec, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && sec > 0 {
+			s.pause(time.Now().Add(time.Duration(sec) * time.Second))
 		}
 	}
 	// The server counts the request as running until its body is sent;

@@ -180,3 +180,46 @@ func TestSlotsOfADeadWorkerAreFreed(t *testing.T) {
 		t.Fatal("the dead worker's slots were not freed")
 	}
 }
+
+// TestSlotsPauseEveryWorker: a 429 with Retry-After given to one worker
+// holds the user's requests on every worker until it has passed, so the
+// others do not lengthen the block.
+func TestSlotsPauseEveryWorker(t *testing.T) {
+	url := testDatabase(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	first := true
+	var times []time.Time
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("x-ms-dop-hint", "2")
+		if first {
+			first = false
+			w.Header().Set("Retry-After", "2")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		times = append(times, time.Now())
+	}))
+	defer hs.Close()
+	var slots []*Slots
+	for range 2 {
+		pool, err := pgxpool.New(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		slots = append(slots, NewSlots(pool, hs.URL, "app1", nil))
+	}
+	start := time.Now()
+	send(t, slots[0], hs.URL, "app1") // 429, Retry-After 2
+	time.Sleep(300 * time.Millisecond)
+	send(t, slots[1], hs.URL, "app1") // another worker: must wait
+	if len(times) != 1 || times[0].Sub(start) < 1900*time.Millisecond {
+		t.Fatalf("the other worker's request reached the server %v after the 429, before its Retry-After", times[0].Sub(start))
+	}
+	if slots[0].Stats().Pauses != 1 {
+		t.Errorf("pauses %+v", slots[0].Stats())
+	}
+}
