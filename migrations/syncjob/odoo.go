@@ -25,12 +25,16 @@ import (
 // again and again. The steps that stream a model (customers, cases, SLA
 // outcomes, notes, articles) read it by a (write_date, id) cursor instead
 // of by id, so edited records are carried as well as new ones, and the
-// sink leaves re-read records that did not change alone. The small lists
+// sink leaves re-read records that did not change alone. A note names its
+// author, so the messages of partners changed since the last run are read
+// again too. The small lists
 // read up front (teams, users, tags, SLA policies) keep their id cursors:
 // new ones are carried, edits of old ones are not. Deleted tickets are
 // found by comparing the ticket ids Odoo holds with those seen before, and
-// their cases are cancelled, deleted or kept as the job file's
-// deleted_tickets says.
+// their cases are cancelled, deleted (with their SLA KPI instances, as
+// Odoo deletes the ticket's SLA statuses) or kept as the job file's
+// deleted_tickets says. Other deletions (a message, an SLA status on its
+// own) are not carried.
 //
 // Odoo stamps write_date with the transaction's start, so a transaction
 // still open when a run read past its rows commits them dated before that
