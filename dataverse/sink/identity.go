@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 
@@ -28,8 +29,8 @@ func (s *Sink) Identify(ctx context.Context) (migrations.TargetInfo, error) {
 }
 
 // Holds implements migrations.TargetProber: one In query per table on the
-// primary key, selecting only it. A ref whose ID is no GUID cannot be
-// read by ID and counts as held.
+// primary key, selecting only it, the tables side by side. A ref whose ID
+// is no GUID cannot be read by ID and counts as held.
 func (s *Sink) Holds(ctx context.Context, refs []migrations.Ref) ([]bool, error) {
 	held := make([]bool, len(refs))
 	byTable := map[string][]int{}
@@ -40,16 +41,13 @@ func (s *Sink) Holds(ctx context.Context, refs []migrations.Ref) ([]bool, error)
 		}
 		byTable[r.Table] = append(byTable[r.Table], i)
 	}
-	tables := make([]string, 0, len(byTable))
-	for t := range byTable {
-		tables = append(tables, t)
-	}
-	slices.Sort(tables)
-	for _, table := range tables {
+	tables := slices.Sorted(maps.Keys(byTable))
+	err := s.parallel(ctx, len(tables), func(ctx context.Context, k int) error {
+		table := tables[k]
 		idx := byTable[table]
 		tbl, err := s.c.Table(ctx, table)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		values := make([]any, len(idx))
 		for j, i := range idx {
@@ -59,13 +57,17 @@ func (s *Sink) Holds(ctx context.Context, refs []migrations.Ref) ([]bool, error)
 		q := dataverse.Query{Select: []string{tbl.PrimaryID}, Filter: dataverse.In(tbl.PrimaryID, values...)}
 		for rec, err := range s.c.Records(ctx, table, q) {
 			if err != nil {
-				return nil, err
+				return err
 			}
 			found[strings.ToLower(rec.String(tbl.PrimaryID))] = true
 		}
 		for _, i := range idx {
 			held[i] = found[strings.ToLower(refs[i].ID)]
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return held, nil
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/dvsync/dvsync/dataverse"
-	"github.com/dvsync/dvsync/dataverse/schema"
 	"github.com/dvsync/dvsync/migrations"
 )
 
@@ -169,98 +168,4 @@ func (s *Sink) bindID(ctx context.Context, ref string) (string, bool) {
 	s.binds[ref] = id
 	s.mu.Unlock()
 	return id, id != ""
-}
-
-// link makes the N:N links of written records, after reading the links
-// each record already has, so a record whose links all exist stays
-// unchanged and a new link makes it updated.
-func (s *Sink) link(ctx context.Context, tbl *schema.Table, batch []migrations.TargetRecord, idx []int, results []migrations.WriteResult) error {
-	for _, i := range idx {
-		r := batch[i]
-		if len(r.Links) == 0 || results[i].Outcome == migrations.Rejected {
-			continue
-		}
-		key, err := recordKey(r, results[i])
-		if err != nil {
-			results[i] = reject(err)
-			continue
-		}
-		added, err := s.linkOne(ctx, tbl, key, r.Links)
-		switch {
-		case stops(err):
-			return err
-		case err != nil:
-			results[i] = reject(fmt.Errorf("linking: %w", err))
-		case added && results[i].Outcome == migrations.Unchanged:
-			results[i].Outcome = migrations.Updated
-		}
-	}
-	return nil
-}
-
-func (s *Sink) linkOne(ctx context.Context, tbl *schema.Table, key dataverse.Key, links []migrations.Link) (bool, error) {
-	missing, err := s.missingLinks(ctx, tbl, key, links)
-	if err != nil {
-		return false, err
-	}
-	for i, l := range missing {
-		okey, _ := Key(l.Key) // missingLinks checked it
-		if err := s.c.Associate(ctx, tbl.LogicalName, key, l.Relationship, l.Table, okey); err != nil {
-			return i > 0, err
-		}
-	}
-	return len(missing) > 0, nil
-}
-
-// missingLinks returns the links the record key addresses does not have
-// yet, reading its related records once per relationship. A link to a
-// record addressed by alternate key cannot be told present without
-// another read, so it counts as missing (associating it again is no
-// change).
-func (s *Sink) missingLinks(ctx context.Context, tbl *schema.Table, key dataverse.Key, links []migrations.Link) ([]migrations.Link, error) {
-	existing := map[string]map[string]bool{} // relationship → related IDs
-	var missing []migrations.Link
-	for _, l := range links {
-		other, err := s.c.Table(ctx, l.Table)
-		if err != nil {
-			return nil, err
-		}
-		okey, err := Key(l.Key)
-		if err != nil {
-			return nil, err
-		}
-		have, ok := existing[l.Relationship]
-		if !ok {
-			have = map[string]bool{}
-			for rec, err := range s.c.Related(ctx, tbl.LogicalName, key, l.Relationship, dataverse.Query{Select: []string{other.PrimaryID}}) {
-				if err != nil {
-					return nil, err
-				}
-				have[strings.ToLower(rec.String(other.PrimaryID))] = true
-			}
-			existing[l.Relationship] = have
-		}
-		if okey.ID == uuid.Nil || !have[okey.ID.String()] {
-			missing = append(missing, l)
-		}
-	}
-	return missing, nil
-}
-
-// compareLinks reports, for verify, the links of expected that the record
-// read back (actual) does not have.
-func (s *Sink) compareLinks(ctx context.Context, tbl *schema.Table, expected migrations.TargetRecord, actual map[string]any) []migrations.FieldDiff {
-	id, err := uuid.Parse(fmt.Sprint(actual[tbl.PrimaryID]))
-	if err != nil {
-		return []migrations.FieldDiff{{Field: "links", Expected: len(expected.Links), Actual: "record read back without its ID"}}
-	}
-	missing, err := s.missingLinks(ctx, tbl, dataverse.ByID(id), expected.Links)
-	if err != nil {
-		return []migrations.FieldDiff{{Field: "links", Expected: len(expected.Links), Actual: "could not read: " + err.Error()}}
-	}
-	var diffs []migrations.FieldDiff
-	for _, l := range missing {
-		diffs = append(diffs, migrations.FieldDiff{Field: l.Relationship, Expected: l.Table + " " + l.Key.String(), Actual: "not linked"})
-	}
-	return diffs
 }

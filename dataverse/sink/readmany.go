@@ -29,11 +29,24 @@ const (
 // key are read by ID; keys by one alternate-key column by that column,
 // so a table whose key Dataverse does not enforce shows its duplicates;
 // other keys (several alternate-key columns) fall back to Lookup.
+//
+// The N:N links of the records, through the relationships the sink has
+// seen links of the table name, are read with them (expanded, then taken
+// out of the rows), and the batch is remembered, so that comparing its
+// records (Compare) reads no links, or reads another relationship's for
+// the whole batch at once.
 func (s *Sink) LookupBatch(ctx context.Context, table string, keys []migrations.Key) ([][]map[string]any, error) {
 	tbl, err := s.c.Table(ctx, table)
 	if err != nil {
 		return nil, err
 	}
+	rels := s.knownRels(table)
+	var linked []string
+	if len(rels) <= maxExpands {
+		linked = slices.Sorted(maps.Keys(rels))
+	}
+	sets := linkSets{}
+	var full []string
 	out := make([][]map[string]any, len(keys))
 	byCol := map[string][]int{}
 	for i, k := range keys {
@@ -71,10 +84,12 @@ func (s *Sink) LookupBatch(ctx context.Context, table string, keys []migrations.
 				}
 			}
 			rows := map[string][]map[string]any{}
-			for rec, err := range s.c.Records(ctx, table, dataverse.Query{Filter: dataverse.In(col, values...)}) {
+			q := dataverse.Query{Filter: dataverse.In(col, values...), Expand: expands(linked, rels)}
+			for rec, err := range s.c.Records(ctx, table, q) {
 				if err != nil {
 					return nil, err
 				}
+				full = append(full, takeLinks(tbl, rec, linked, rels, sets)...)
 				v := norm(rec[col])
 				rows[v] = append(rows[v], rec)
 			}
@@ -90,6 +105,14 @@ func (s *Sink) LookupBatch(ctx context.Context, table string, keys []migrations.
 			}
 		}
 	}
+	if err := s.readFull(ctx, tbl, full, rels, sets); err != nil {
+		return nil, err
+	}
+	// The records read by one In filter (every one has its entry in sets,
+	// its links read through linked); a record Lookup read is compared on
+	// its own.
+	delete(sets, "")
+	s.remember(tbl, slices.Sorted(maps.Keys(sets)), sets, linked)
 	return out, nil
 }
 

@@ -35,6 +35,7 @@
 package sink
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"iter"
@@ -44,6 +45,7 @@ import (
 	"sync"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/schema"
@@ -61,7 +63,15 @@ type Options struct {
 	// values to write. By default the sink reads each batch first and
 	// leaves what matches alone: no write, no plug-in run, no audit entry.
 	WriteUnchanged bool
+	// Concurrency is the number of requests one batch sends at once where
+	// Dataverse takes one request per record (CloseIncident, a closed case
+	// reopened, written and closed again, an N:N link); default
+	// DefaultConcurrency. The client's limiter still caps every request.
+	Concurrency int
 }
+
+// DefaultConcurrency is Options.Concurrency's default.
+const DefaultConcurrency = 8
 
 // Sink writes mapped records to one Dataverse environment. It is safe for
 // concurrent use; the engine writes several batches at once.
@@ -73,6 +83,14 @@ type Sink struct {
 	// binds caches the IDs of records bound by alternate key
 	// ("/systemusers(internalemailaddress='a@b')"), for comparisons.
 	binds map[string]string
+	// rels holds the N:N relationships links of each table have named.
+	rels map[string]relTables
+	// back holds the batches LookupBatch read back, by table and record
+	// ID, and backs the same oldest first, with backN records in all (see
+	// remember).
+	back  map[string]*readBack
+	backs []*readBack
+	backN int
 }
 
 var (
@@ -83,7 +101,7 @@ var (
 
 // New returns a Sink writing through c. o may be nil.
 func New(c *dataverse.Client, o *Options) *Sink {
-	s := &Sink{c: c, binds: map[string]string{}}
+	s := &Sink{c: c, binds: map[string]string{}, rels: map[string]relTables{}, back: map[string]*readBack{}}
 	if o != nil {
 		s.o = *o
 	}
@@ -148,6 +166,21 @@ func (s *Sink) Write(ctx context.Context, batch []migrations.TargetRecord) ([]mi
 		}
 	}
 	return results, nil
+}
+
+// parallel calls f(ctx, k) for k in [0, n), within the sink's concurrency.
+// f records a record's own failure itself and returns only an error that
+// stops the run; the first such error cancels the others and is returned.
+func (s *Sink) parallel(ctx context.Context, n int, f func(ctx context.Context, k int) error) error {
+	if n == 1 {
+		return f(ctx, 0)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(cmp.Or(max(s.o.Concurrency, 0), DefaultConcurrency))
+	for k := range n {
+		g.Go(func() error { return f(gctx, k) })
+	}
+	return g.Wait()
 }
 
 func reject(err error) migrations.WriteResult {
@@ -267,12 +300,22 @@ func (s *Sink) upsert(ctx context.Context, tbl *schema.Table, batch []migrations
 		return err
 	}
 	rewritten := map[int]bool{}
-	for _, i := range refused {
-		res, err := s.rewriteClosed(ctx, tbl, batch[i], results[i].Err)
+	// Each closed record's steps follow each other; the records go side
+	// by side.
+	rewrites := make([]migrations.WriteResult, len(refused))
+	err = s.parallel(ctx, len(refused), func(ctx context.Context, k int) error {
+		res, err := s.rewriteClosed(ctx, tbl, batch[refused[k]], results[refused[k]].Err)
 		if stops(err) {
 			return err
 		}
-		results[i] = res
+		rewrites[k] = res
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for k, i := range refused {
+		results[i] = rewrites[k]
 		rewritten[i] = true
 	}
 	var moving []int
@@ -428,6 +471,8 @@ func (s *Sink) Plan(ctx context.Context, batch []migrations.TargetRecord) ([]mig
 		}
 		// Columns and state unchanged but a link not made yet: a run
 		// would make it.
+		var linked []int
+		var checks []linkCheck
 		for _, i := range write {
 			if results[i].Outcome != migrations.Unchanged || len(batch[i].Links) == 0 {
 				continue
@@ -436,11 +481,15 @@ func (s *Sink) Plan(ctx context.Context, batch []migrations.TargetRecord) ([]mig
 			if err != nil {
 				continue // Write rejects it the same way
 			}
-			missing, err := s.missingLinks(ctx, tbl, key, batch[i].Links)
-			if stops(err) {
-				return nil, err
-			}
-			if err != nil || len(missing) > 0 {
+			linked = append(linked, i)
+			checks = append(checks, linkCheck{key: key, id: results[i].ID, links: batch[i].Links})
+		}
+		missing, errs, err := s.missingLinks(ctx, tbl, checks)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range linked {
+			if errs[k] != nil || len(missing[k]) > 0 {
 				results[i].Outcome = migrations.Updated
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -119,8 +120,10 @@ func TestConformanceRealEnvironment(t *testing.T) {
 
 // loseCloseIncident applies every CloseIncident and then drops the
 // connection instead of answering, the first time for each case, as a
-// network failure after the service committed does.
+// network failure after the service committed does. The sink sends a
+// batch's CloseIncident actions side by side.
 func loseCloseIncident(lost *atomic.Int32) func(http.Handler) http.Handler {
+	var mu sync.Mutex
 	seen := map[string]bool{}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -131,11 +134,14 @@ func loseCloseIncident(lost *atomic.Int32) func(http.Handler) http.Handler {
 			body, _ := io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			key := string(body)
-			if seen[key] {
+			mu.Lock()
+			again := seen[key]
+			seen[key] = true
+			mu.Unlock()
+			if again {
 				next.ServeHTTP(w, r)
 				return
 			}
-			seen[key] = true
 			next.ServeHTTP(httptest.NewRecorder(), r)
 			lost.Add(1)
 			conn, _, _ := w.(http.Hijacker).Hijack()
@@ -246,23 +252,35 @@ func TestServiceFailureStopsTheRunNotTheRecord(t *testing.T) {
 	}
 }
 
-// loseStateChange applies every PATCH that sets a statecode and drops the
-// connection instead of answering, the first time for each record.
+// loseStateChange applies every request that sets a statecode (a PATCH,
+// or a $batch of them) and drops the connection instead of answering, the
+// first time for each record or batch.
 func loseStateChange(lost *atomic.Int32) func(http.Handler) http.Handler {
+	var mu sync.Mutex
 	seen := map[string]bool{}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method != http.MethodPatch {
+			batch := r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/$batch")
+			if r.Method != http.MethodPatch && !batch {
 				next.ServeHTTP(w, r)
 				return
 			}
 			body, _ := io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(body))
-			if !bytes.Contains(body, []byte(`"statecode"`)) || seen[r.URL.Path] {
+			key := r.URL.Path
+			if batch {
+				key = string(body) // a re-send carries the same body
+			}
+			mu.Lock()
+			again := seen[key]
+			if bytes.Contains(body, []byte(`"statecode"`)) {
+				seen[key] = true
+			}
+			mu.Unlock()
+			if !bytes.Contains(body, []byte(`"statecode"`)) || again {
 				next.ServeHTTP(w, r)
 				return
 			}
-			seen[r.URL.Path] = true
 			next.ServeHTTP(httptest.NewRecorder(), r)
 			lost.Add(1)
 			conn, _, _ := w.(http.Hijacker).Hijack()

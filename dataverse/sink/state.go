@@ -75,7 +75,8 @@ func (s *Sink) states(ctx context.Context, tbl *schema.Table, ids []string) (map
 
 // moveStates moves written records to the states they ask for. Records
 // already there are left alone; a record whose columns were unchanged but
-// whose state moved is reported updated.
+// whose state moved is reported updated. The moves of a batch go out
+// together (see transitions), and each record's failure is its own.
 func (s *Sink) moveStates(ctx context.Context, tbl *schema.Table, batch []migrations.TargetRecord, idx []int, results []migrations.WriteResult) error {
 	if len(idx) == 0 {
 		return nil
@@ -93,6 +94,8 @@ func (s *Sink) moveStates(ctx context.Context, tbl *schema.Table, batch []migrat
 		}
 		cur = map[string]current{} // cannot tell: move them all, each move checks
 	}
+	var moves []move
+	var at []int // at[n] is the batch index of moves[n]
 	for _, i := range idx {
 		st, known := cur[strings.ToLower(results[i].ID)]
 		if known && st.is(batch[i].State) {
@@ -103,12 +106,17 @@ func (s *Sink) moveStates(ctx context.Context, tbl *schema.Table, batch []migrat
 			results[i] = reject(err)
 			continue
 		}
-		err = s.transition(ctx, tbl, key, results[i].ID, batch[i].State, st, known)
+		moves = append(moves, move{key: key, id: results[i].ID, want: batch[i].State, cur: st, known: known})
+		at = append(at, i)
+	}
+	errs, err := s.transitions(ctx, tbl, moves)
+	if err != nil {
+		return err
+	}
+	for n, i := range at {
 		switch {
-		case stops(err):
-			return err
-		case err != nil:
-			results[i] = reject(fmt.Errorf("setting the state: %w", err))
+		case errs[n] != nil:
+			results[i] = reject(fmt.Errorf("setting the state: %w", errs[n]))
 		case results[i].Outcome == migrations.Unchanged:
 			results[i].Outcome = migrations.Updated
 		}
@@ -116,32 +124,150 @@ func (s *Sink) moveStates(ctx context.Context, tbl *schema.Table, batch []migrat
 	return nil
 }
 
-// transition moves one record from its current state (when known) to
-// want, the way Dataverse does it: a closed case is reactivated before it
-// moves elsewhere, a case is resolved through CloseIncident, any other
-// move is a PATCH of statecode and statuscode.
-func (s *Sink) transition(ctx context.Context, tbl *schema.Table, key dataverse.Key, id string, want *migrations.State, cur current, known bool) error {
-	if known && cur.code != stateActive && want.Code != stateActive && tbl.LogicalName == "incident" {
-		// Resolved → cancelled (or resolved again, another reason): a
-		// closed case changes only once reactivated.
-		if err := s.c.Update(ctx, tbl.LogicalName, key, dataverse.Record{colState: stateActive, colStatus: statusInActive}, nil); err != nil {
-			return err
+// move is one record to move from its current state (when known) to want.
+type move struct {
+	key   dataverse.Key
+	id    string // the record's ID, when known
+	want  *migrations.State
+	cur   current
+	known bool
+}
+
+// reactivated is the state a closed case is moved to before it changes.
+var reactivated = &migrations.State{Code: stateActive, Reason: statusInActive}
+
+// transitions makes moves the way Dataverse does them: a closed case is
+// reactivated before it moves elsewhere, a case is resolved through
+// CloseIncident, any other move is a PATCH of statecode and statuscode.
+// They go out together rather than one record after another: the PATCHes
+// of a phase as one $batch of independent requests (Dataverse runs a
+// batch's requests in order and, with odata.continue-on-error, answers each
+// on its own; execute-batch-operations-using-web-api.md), the
+// CloseIncident actions side by side within the sink's concurrency. A
+// record's own refusal is returned in errs[n] (the record is rejected);
+// anything dataverse.Classify says stops the run is returned as err.
+func (s *Sink) transitions(ctx context.Context, tbl *schema.Table, moves []move) (errs []error, err error) {
+	errs = make([]error, len(moves))
+	if len(moves) == 0 {
+		return errs, nil
+	}
+	incident := tbl.LogicalName == "incident"
+	// Resolved → cancelled (or resolved again, another reason): a closed
+	// case changes only once reactivated.
+	var reopen []int
+	for n, m := range moves {
+		if incident && m.known && m.cur.code != stateActive && m.want.Code != stateActive {
+			reopen = append(reopen, n)
 		}
 	}
-	if tbl.LogicalName == "incident" && want.Code == stateResolved {
-		return s.closeIncident(ctx, tbl, key, id, want)
+	if err := s.patchStates(ctx, tbl, moves, reopen, func(move) *migrations.State { return reactivated }, errs); err != nil {
+		return nil, err
 	}
-	err := s.c.Update(ctx, tbl.LogicalName, key, dataverse.Record{colState: want.Code, colStatus: want.Reason}, nil)
-	if err == nil || stops(err) {
-		return err
+	var patches, closes []int
+	for n, m := range moves {
+		switch {
+		case errs[n] != nil:
+		case incident && m.want.Code == stateResolved:
+			closes = append(closes, n)
+		default:
+			patches = append(patches, n)
+		}
 	}
-	// The client re-sends a state change whose answer was lost; the
-	// second send meets a case the first one closed ("already resolved or
-	// cancelled"). Whether the move happened is read, not guessed.
-	if s.inState(ctx, tbl, key, want) {
+	err = s.parallel(ctx, len(closes)+1, func(ctx context.Context, k int) error {
+		if k == 0 {
+			return s.patchStates(ctx, tbl, moves, patches, func(m move) *migrations.State { return m.want }, errs)
+		}
+		n := closes[k-1]
+		err := s.closeIncident(ctx, tbl, moves[n].key, moves[n].id, moves[n].want)
+		if stops(err) {
+			return err
+		}
+		errs[n] = err
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+// patchStates moves the records moves[n] for n in which to the states to
+// gives them, with one $batch of PATCH requests (If-Match: *, so none
+// creates a record). A refusal is set in errs[n]; a failure that stops the
+// run is returned.
+func (s *Sink) patchStates(ctx context.Context, tbl *schema.Table, moves []move, which []int, to func(move) *migrations.State, errs []error) error {
+	if len(which) == 0 {
 		return nil
 	}
-	return err
+	items := make([]dataverse.Item, len(which))
+	for j, n := range which {
+		st := to(moves[n])
+		items[j] = dataverse.Item{Ref: int64(j), Key: moves[n].key, Record: dataverse.Record{colState: st.Code, colStatus: st.Reason}}
+	}
+	err := s.c.WriteAll(ctx, tbl.LogicalName, slices.Values(items), dataverse.BatchOptions{Mode: dataverse.ModeUpdate,
+		// Bulk messages are for columns; a state is a transition. One
+		// batch, since the engine already runs several batches at once.
+		DisableBulk: true, Workers: 1, BatchSize: len(items)},
+		func(r dataverse.Result) {
+			if r.Outcome == dataverse.OutcomeRejected {
+				errs[which[r.Ref]] = r.Err
+			}
+		})
+	if err != nil {
+		return err
+	}
+	var refused []int
+	for _, n := range which {
+		if stops(errs[n]) {
+			return errs[n]
+		}
+		if errs[n] != nil {
+			refused = append(refused, n)
+		}
+	}
+	// The client re-sends a batch whose answer was lost; the second send
+	// meets records the first one moved (a case "already resolved or
+	// cancelled"). Whether each move happened is read, not guessed: one
+	// read for the batch's refusals.
+	s.confirm(ctx, tbl, moves, refused, to, errs)
+	return nil
+}
+
+// confirm clears errs[n], for n in which, of the records that are in the
+// state to gives them after all. A record it cannot read keeps its error.
+func (s *Sink) confirm(ctx context.Context, tbl *schema.Table, moves []move, which []int, to func(move) *migrations.State, errs []error) {
+	var ids []string
+	for _, n := range which {
+		if moves[n].id != "" {
+			ids = append(ids, moves[n].id)
+		}
+	}
+	cur, err := s.states(ctx, tbl, ids)
+	if err != nil {
+		cur = nil
+	}
+	for _, n := range which {
+		m := moves[n]
+		if m.id == "" {
+			if s.inState(ctx, tbl, m.key, to(m)) {
+				errs[n] = nil
+			}
+			continue
+		}
+		if st, ok := cur[strings.ToLower(m.id)]; ok && st.is(to(m)) {
+			errs[n] = nil
+		}
+	}
+}
+
+// transition moves one record, the way transitions does, for a record
+// whose moves must follow each other (rewriteClosed).
+func (s *Sink) transition(ctx context.Context, tbl *schema.Table, key dataverse.Key, id string, want *migrations.State, cur current, known bool) error {
+	errs, err := s.transitions(ctx, tbl, []move{{key: key, id: id, want: want, cur: cur, known: known}})
+	if err != nil {
+		return err
+	}
+	return errs[0]
 }
 
 // inState reads whether the record is in state want.
