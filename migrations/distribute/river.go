@@ -72,10 +72,9 @@ func (o Options) rescueAfter() time.Duration {
 	return o.RescueAfter
 }
 
-// slice is how long a unit works before it hands itself back to the
-// queue; jobTimeout is when River cancels a slice that overran (its last
-// batches still in flight), below rescueAfter so that a live worker never
-// has its unit rescued.
+// slice is how long a unit reads before it hands itself back to the
+// queue (its writes in flight then finish); jobTimeout bounds what a
+// worker waits for its slices when it stops.
 func (o Options) slice() time.Duration      { return o.rescueAfter() / 3 }
 func (o Options) jobTimeout() time.Duration { return o.rescueAfter() * 2 / 3 }
 

@@ -181,16 +181,14 @@ type unitWorker struct {
 	w *Worker
 }
 
-// Timeout: a sync table is read page by page until its slice ends, and a
-// page cannot be cut in the middle without reading it again, so River
-// does not cancel it; an Odoo range unit stops reading at the end of its
-// slice and gets River's JobTimeout to commit what is in flight.
-func (u *unitWorker) Timeout(job *river.Job[Unit]) time.Duration {
-	if job.Args.Type == UnitSyncTable {
-		return -1
-	}
-	return 0
-}
+// Timeout: River never cancels a unit. A slice stops reading when its
+// time is up (an Odoo range at the next record, a sync table at the next
+// page) and then lets the writes in flight finish and commit; cancelling
+// them instead, when a busy user's slots make them wait, would throw the
+// slice's work away again and again. A live worker slow to end its slice
+// may see its unit rescued; the other worker then finds the unit's lock
+// held and comes back later.
+func (u *unitWorker) Timeout(*river.Job[Unit]) time.Duration { return -1 }
 
 func (u *unitWorker) Work(ctx context.Context, job *river.Job[Unit]) error {
 	w := u.w
