@@ -1,0 +1,250 @@
+package sink_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/dvsync/dvsync/dataverse"
+	"github.com/dvsync/dvsync/dataverse/sink"
+	"github.com/dvsync/dvsync/migrations"
+)
+
+// requestLog keeps the requests a client sends (query unescaped, $batch
+// bodies kept), so a test can tell how a batch's work went out.
+type requestLog struct {
+	mu   sync.Mutex
+	reqs []loggedRequest
+}
+
+type loggedRequest struct{ method, path, query, body string }
+
+func (l *requestLog) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		q, _ := url.QueryUnescape(r.URL.RawQuery)
+		l.mu.Lock()
+		l.reqs = append(l.reqs, loggedRequest{r.Method, r.URL.Path, q, string(body)})
+		l.mu.Unlock()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// count returns the requests since the last count that match f, and
+// forgets them all.
+func (l *requestLog) count(f func(loggedRequest) bool) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, r := range l.reqs {
+		if f(r) {
+			n++
+		}
+	}
+	return n
+}
+
+func (l *requestLog) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.reqs = nil
+}
+
+func isBatch(r loggedRequest) bool {
+	return r.method == http.MethodPost && strings.HasSuffix(r.path, "/$batch")
+}
+
+// A batch's moves to states go out together: the PATCHes of statecode and
+// statuscode as one $batch (two when closed cases must be reactivated
+// first), never one request per record; only CloseIncident, an action,
+// takes a request per case. Every record ends in its state.
+func TestStateMovesOfABatchGoTogether(t *testing.T) {
+	var log requestLog
+	c := refServer(t, "off", log.wrap)
+	s := sink.New(c, nil)
+	ctx := t.Context()
+	acc := migrations.TargetRecord{Table: "account", Key: migrations.Key{ID: migrations.DeterministicID("together", "account", "1")}, Fields: map[string]any{"name": "Together"}}
+	resolved := func(subject string) *migrations.State {
+		return &migrations.State{Code: 1, Reason: 5, Close: &migrations.Resolution{Subject: subject}}
+	}
+	cancelled := func() *migrations.State { return &migrations.State{Code: 2, Reason: 6} }
+	batch := []migrations.TargetRecord{acc}
+	for i := range 12 {
+		st := resolved("Fixed")
+		if i%3 == 0 {
+			st = cancelled()
+		}
+		batch = append(batch, migrations.TargetRecord{Table: "incident",
+			Key:    migrations.Key{ID: migrations.DeterministicID("together", "incident", fmt.Sprint(i))},
+			Fields: map[string]any{"title": fmt.Sprintf("case %d", i), "customerid_account@odata.bind": "/accounts(" + acc.Key.ID + ")"},
+			State:  st})
+	}
+	stateBatches := func(r loggedRequest) bool { return isBatch(r) && strings.Contains(r.body, `"statecode"`) }
+	statePatches := func(r loggedRequest) bool { return r.method == http.MethodPatch }
+	closes := func(r loggedRequest) bool { return strings.HasSuffix(r.path, "/CloseIncident") }
+	check := func(what string, wantBatches, wantCloses int) {
+		t.Helper()
+		res, err := s.Write(ctx, batch)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		for i, r := range res {
+			if r.Outcome == migrations.Rejected {
+				t.Errorf("%s: %s rejected: %v", what, batch[i].Key, r.Err)
+			}
+		}
+		if n := log.count(stateBatches); n != wantBatches {
+			t.Errorf("%s: %d $batch requests set states, want %d", what, n, wantBatches)
+		}
+		if n := log.count(statePatches); n != 0 {
+			t.Errorf("%s: %d PATCH requests of their own, want none", what, n)
+		}
+		if n := log.count(closes); n != wantCloses {
+			t.Errorf("%s: %d CloseIncident, want %d", what, n, wantCloses)
+		}
+		log.reset()
+		for _, r := range batch[1:] {
+			rows, err := s.Lookup(ctx, "incident", r.Key)
+			if err != nil || len(rows) != 1 {
+				t.Fatalf("%s: %s: %d rows, %v", what, r.Key, len(rows), err)
+			}
+			if d := s.Compare(ctx, r, rows[0]); len(d) > 0 {
+				t.Errorf("%s: %s: %+v", what, r.Key, d)
+			}
+		}
+		log.reset()
+	}
+	check("first write", 1, 8)
+
+	// Every case closed the other way: the resolved ones are reactivated
+	// (one $batch) then cancelled (another), the cancelled ones
+	// reactivated with them then resolved.
+	for i := range batch[1:] {
+		r := &batch[i+1]
+		if r.State.Code == 1 {
+			r.State = cancelled()
+		} else {
+			r.State = resolved("Fixed after all")
+		}
+	}
+	check("moved the other way", 2, 4)
+
+	// Again: every case in its state, nothing sent.
+	check("again", 0, 0)
+}
+
+// N:N links are read once per batch, not once per record: a write reads
+// the batch's links with one query (expanding the relationship) before
+// making the missing ones; verify's comparisons of a batch LookupBatch
+// read need no read of their own once the sink knows the table's
+// relationships, and one for the whole batch when it does not.
+func TestLinksReadOncePerBatch(t *testing.T) {
+	var log requestLog
+	c := refServer(t, "off", log.wrap)
+	ctx := t.Context()
+	uid, _, err := c.WhoAmI(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rel = "teammembership_association"
+	var batch []migrations.TargetRecord
+	var keys []migrations.Key
+	for i := range 6 {
+		r := migrations.TargetRecord{Table: "team", Key: migrations.Key{ID: migrations.DeterministicID("together", "team", fmt.Sprint(i))},
+			Fields: map[string]any{"name": fmt.Sprintf("Together team %d", i)},
+			Links:  []migrations.Link{{Relationship: rel, Table: "systemuser", Key: migrations.Key{ID: uid}}}}
+		batch = append(batch, r)
+		keys = append(keys, r.Key)
+	}
+	perRecord := func(r loggedRequest) bool {
+		return r.method == http.MethodGet && strings.HasSuffix(r.path, "/"+rel)
+	}
+	expanded := func(r loggedRequest) bool {
+		return r.method == http.MethodGet && strings.Contains(r.query, "$expand="+rel)
+	}
+	associations := func(r loggedRequest) bool { return strings.HasSuffix(r.path, "/"+rel+"/$ref") }
+
+	s := sink.New(c, nil)
+	log.reset()
+	for _, round := range []struct {
+		what  string
+		want  migrations.Outcome
+		links int
+	}{{"first write", migrations.Written, len(batch)}, {"second write", migrations.Unchanged, 0}} {
+		res, err := s.Write(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range res {
+			if r.Outcome != round.want {
+				t.Errorf("%s: team %d %s %v, want %s", round.what, i, r.Outcome, r.Err, round.want)
+			}
+		}
+		if n, e, a := log.count(perRecord), log.count(expanded), log.count(associations); n != 0 || e != 1 || a != round.links {
+			t.Errorf("%s: %d reads of one record's links, %d of the batch's, %d links made; want 0, 1, %d", round.what, n, e, a, round.links)
+		}
+		log.reset()
+	}
+
+	compareAll := func(what string, s *sink.Sink) {
+		t.Helper()
+		rows, err := s.LookupBatch(ctx, "team", keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range rows {
+			if len(r) != 1 {
+				t.Fatalf("%s: team %d: %d rows", what, i, len(r))
+			}
+			if _, ok := r[0][rel]; ok {
+				t.Errorf("%s: team %d read back with its expanded links among the columns", what, i)
+			}
+			if d := s.Compare(ctx, batch[i], r[0]); len(d) != 0 {
+				t.Errorf("%s: team %d: %+v", what, i, d)
+			}
+		}
+	}
+	// The sink that wrote knows the relationship: it comes with the
+	// records, in the one query LookupBatch sends.
+	compareAll("verify by the writing sink", s)
+	if n, all := log.count(perRecord), log.count(func(loggedRequest) bool { return true }); n != 0 || all != 1 {
+		t.Errorf("verify by the writing sink: %d requests, %d reads of one record's links; want 1 and 0", all, n)
+	}
+	log.reset()
+	// A new sink learns it at the first comparison, and reads the links
+	// of the whole batch then.
+	compareAll("verify by a new sink", sink.New(c, nil))
+	if n, e := log.count(perRecord), log.count(expanded); n != 0 || e != 1 {
+		t.Errorf("verify by a new sink: %d reads of one record's links, %d of the batch's; want 0 and 1", n, e)
+	}
+	log.reset()
+
+	// What a read back found is forgotten once a write links a record
+	// again: comparing it afterwards reads what is there now.
+	team := batch[0]
+	if err := c.Disassociate(ctx, "team", dataverse.ByID(uuid.MustParse(team.Key.ID)), rel, dataverse.ByID(uuid.MustParse(uid))); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.LookupBatch(ctx, "team", keys[:1])
+	if err != nil || len(rows[0]) != 1 {
+		t.Fatalf("lookup: %v, %v", rows, err)
+	}
+	if res, err := s.Write(ctx, batch[:1]); err != nil || res[0].Outcome != migrations.Updated {
+		t.Fatalf("write of the unlinked team: %+v, %v; want updated", res, err)
+	}
+	again, err := s.Lookup(ctx, "team", team.Key)
+	if err != nil || len(again) != 1 {
+		t.Fatalf("lookup: %d rows, %v", len(again), err)
+	}
+	if d := s.Compare(ctx, team, again[0]); len(d) != 0 {
+		t.Errorf("compare after the write linked the team again: %+v", d)
+	}
+}
