@@ -260,8 +260,15 @@ func (s *Sink) upsert(ctx context.Context, tbl *schema.Table, batch []migrations
 	if len(idx) == 0 {
 		return nil
 	}
+	closed, known, err := s.closedCases(ctx, tbl, batch, idx)
+	if err != nil {
+		return err
+	}
 	items := make([]dataverse.Item, 0, len(idx))
 	for n, i := range idx {
+		if closed[i] != nil {
+			continue
+		}
 		key, err := Key(batch[i].Key)
 		if err != nil {
 			results[i] = reject(err)
@@ -270,7 +277,7 @@ func (s *Sink) upsert(ctx context.Context, tbl *schema.Table, batch []migrations
 		items = append(items, dataverse.Item{Ref: int64(n), Key: key, Record: body(tbl, batch[i])})
 	}
 	var refused []int // records whose write was refused: perhaps a closed case
-	err := s.c.WriteAll(ctx, tbl.LogicalName, slices.Values(items), dataverse.BatchOptions{Mode: dataverse.ModeUpsert,
+	err = s.c.WriteAll(ctx, tbl.LogicalName, slices.Values(items), dataverse.BatchOptions{Mode: dataverse.ModeUpsert,
 		// The engine already runs several batches at once.
 		Workers: 1, BatchSize: len(items), DisableBulk: s.o.DisableBulk, SkipUnchanged: !s.o.WriteUnchanged},
 		func(res dataverse.Result) {
@@ -299,23 +306,39 @@ func (s *Sink) upsert(ctx context.Context, tbl *schema.Table, batch []migrations
 	if err := s.resolveIDs(ctx, tbl, batch, idx, results); err != nil {
 		return err
 	}
-	rewritten := map[int]bool{}
-	// Each closed record's steps follow each other; the records go side
-	// by side.
-	rewrites := make([]migrations.WriteResult, len(refused))
-	err = s.parallel(ctx, len(refused), func(ctx context.Context, k int) error {
-		res, err := s.rewriteClosed(ctx, tbl, batch[refused[k]], results[refused[k]].Err)
+	// The closed records, read so or refused: each one's steps follow each
+	// other; the records go side by side.
+	reopen := slices.Sorted(maps.Keys(closed))
+	reopen = append(reopen, refused...)
+	rewrites := make([]reopened, len(reopen))
+	err = s.parallel(ctx, len(reopen), func(ctx context.Context, k int) error {
+		i := reopen[k]
+		var rw reopened
+		var err error
+		if cur := closed[i]; cur != nil {
+			rw, err = s.rewrite(ctx, tbl, batch[i], cur)
+		} else {
+			rw, err = s.rewriteClosed(ctx, tbl, batch[i], results[i].Err)
+		}
 		if stops(err) {
 			return err
 		}
-		rewrites[k] = res
+		rewrites[k] = rw
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	for k, i := range refused {
-		results[i] = rewrites[k]
+	rewritten := map[int]bool{}
+	for k, i := range reopen {
+		results[i] = rewrites[k].res
+		if from := rewrites[k].from; from != nil {
+			if known == nil {
+				known = map[string]current{}
+			}
+			known[strings.ToLower(results[i].ID)] = *from
+			continue
+		}
 		rewritten[i] = true
 	}
 	var moving []int
@@ -324,7 +347,7 @@ func (s *Sink) upsert(ctx context.Context, tbl *schema.Table, batch []migrations
 			moving = append(moving, i)
 		}
 	}
-	if err := s.moveStates(ctx, tbl, batch, moving, results); err != nil {
+	if err := s.moveStates(ctx, tbl, batch, moving, results, known); err != nil {
 		return err
 	}
 	return s.link(ctx, tbl, batch, idx, results)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -77,23 +78,30 @@ func (s *Sink) states(ctx context.Context, tbl *schema.Table, ids []string) (map
 // already there are left alone; a record whose columns were unchanged but
 // whose state moved is reported updated. The moves of a batch go out
 // together (see transitions), and each record's failure is its own.
-func (s *Sink) moveStates(ctx context.Context, tbl *schema.Table, batch []migrations.TargetRecord, idx []int, results []migrations.WriteResult) error {
+// before holds states read before the write (closedCases), which a write
+// of columns leaves as they are; the others are read.
+func (s *Sink) moveStates(ctx context.Context, tbl *schema.Table, batch []migrations.TargetRecord, idx []int, results []migrations.WriteResult, before map[string]current) error {
 	if len(idx) == 0 {
 		return nil
 	}
-	ids := make([]string, 0, len(idx))
+	cur := map[string]current{}
+	var ids []string
 	for _, i := range idx {
-		if results[i].ID != "" {
-			ids = append(ids, results[i].ID)
+		id := strings.ToLower(results[i].ID)
+		if st, ok := before[id]; ok {
+			cur[id] = st
+		} else if id != "" {
+			ids = append(ids, id)
 		}
 	}
-	cur, err := s.states(ctx, tbl, ids)
+	read, err := s.states(ctx, tbl, ids)
 	if err != nil {
 		if stops(err) {
 			return err
 		}
-		cur = map[string]current{} // cannot tell: move them all, each move checks
+		read = nil // cannot tell: move them all, each move checks
 	}
+	maps.Copy(cur, read)
 	var moves []move
 	var at []int // at[n] is the batch index of moves[n]
 	for _, i := range idx {
@@ -315,33 +323,59 @@ func (s *Sink) closeIncident(ctx context.Context, tbl *schema.Table, key dataver
 	return err
 }
 
+// reopened is what rewriting a closed record did.
+type reopened struct {
+	res migrations.WriteResult
+	// from, set when the record differs in its state alone, is the state
+	// it is in: it is moved with the batch's other moves, no column
+	// written.
+	from *current
+}
+
 // rewriteClosed handles a record whose upsert was refused. When it is a
 // closed record (a resolved or cancelled case is read-only) it is
-// reactivated, written and moved back to its state, unless it already
-// matches, which is unchanged. A record refused for another reason keeps
-// the refusal.
-func (s *Sink) rewriteClosed(ctx context.Context, tbl *schema.Table, r migrations.TargetRecord, refusal error) (migrations.WriteResult, error) {
+// rewritten (see rewrite). A record refused for another reason keeps the
+// refusal.
+func (s *Sink) rewriteClosed(ctx context.Context, tbl *schema.Table, r migrations.TargetRecord, refusal error) (reopened, error) {
 	key, err := Key(r.Key)
 	if err != nil {
-		return reject(err), nil
+		return reopened{res: reject(err)}, nil
 	}
 	cur, err := s.c.Get(ctx, tbl.LogicalName, key)
 	if dataverse.IsNotFound(err) {
-		return reject(refusal), nil
+		return reopened{res: reject(refusal)}, nil
 	}
 	if err != nil {
-		return reject(err), err
+		return reopened{res: reject(err)}, err
 	}
 	st, ok := stateOf(cur)
 	if !ok || st.code == stateActive {
-		return reject(refusal), nil
+		return reopened{res: reject(refusal)}, nil
+	}
+	return s.rewrite(ctx, tbl, r, cur)
+}
+
+// rewrite writes r over cur, the closed record it addresses: when it
+// already matches, it is unchanged; when only its state differs, it is
+// left to the batch's moves; otherwise it is reactivated, written and
+// moved back to its state.
+func (s *Sink) rewrite(ctx context.Context, tbl *schema.Table, r migrations.TargetRecord, cur dataverse.Record) (reopened, error) {
+	key, err := Key(r.Key)
+	if err != nil {
+		return reopened{res: reject(err)}, nil
 	}
 	id := r.Key.ID
 	if id == "" {
 		id = cur.String(tbl.PrimaryID)
 	}
-	if len(s.Compare(ctx, r, cur)) == 0 {
-		return migrations.WriteResult{Outcome: migrations.Unchanged, ID: id}, nil
+	diffs := s.Compare(ctx, r, cur)
+	if len(diffs) == 0 {
+		return reopened{res: migrations.WriteResult{Outcome: migrations.Unchanged, ID: id}}, nil
+	}
+	if !slices.ContainsFunc(diffs, func(d migrations.FieldDiff) bool { return d.Field != colState && d.Field != colStatus }) {
+		if st, ok := stateOf(cur); ok {
+			return reopened{res: migrations.WriteResult{Outcome: migrations.Unchanged, ID: id}, from: &st}, nil
+		}
 	}
 	if pid, err := uuid.Parse(id); err == nil {
 		key = dataverse.ByID(pid)
@@ -357,8 +391,66 @@ func (s *Sink) rewriteClosed(ctx context.Context, tbl *schema.Table, r migration
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
-			return reject(err), err
+			return reopened{res: reject(err)}, err
 		}
 	}
-	return migrations.WriteResult{Outcome: migrations.Updated, ID: id}, nil
+	return reopened{res: migrations.WriteResult{Outcome: migrations.Updated, ID: id}}, nil
+}
+
+// closedCases reads, before a batch of cases is written, the cases that
+// will be moved to a state and are addressed by ID (one In query per
+// 100). A closed case is read-only: its upsert would be refused and, in a
+// bulk message, take the whole message down with it, which the client
+// then splits to find it. So the closed ones are returned, as read, to be
+// rewritten instead of sent, and the states of the others, which a write
+// of columns keeps, to be moved from. A read that fails for a reason that
+// does not stop the run leaves every case to be sent.
+func (s *Sink) closedCases(ctx context.Context, tbl *schema.Table, batch []migrations.TargetRecord, idx []int) (closed map[int]dataverse.Record, known map[string]current, err error) {
+	if tbl.LogicalName != "incident" {
+		return nil, nil, nil
+	}
+	byID := map[string][]int{}
+	var ids []string
+	for _, i := range idx {
+		r := batch[i]
+		if r.State == nil || r.Key.ID == "" {
+			continue
+		}
+		if _, err := uuid.Parse(r.Key.ID); err != nil {
+			continue
+		}
+		id := strings.ToLower(r.Key.ID)
+		if len(byID[id]) == 0 {
+			ids = append(ids, id)
+		}
+		byID[id] = append(byID[id], i)
+	}
+	closed, known = map[int]dataverse.Record{}, map[string]current{}
+	for chunk := range slices.Chunk(ids, maxInValues) {
+		values := make([]any, len(chunk))
+		for n, id := range chunk {
+			values[n] = id
+		}
+		for rec, err := range s.c.Records(ctx, tbl.LogicalName, dataverse.Query{Filter: dataverse.In(tbl.PrimaryID, values...)}) {
+			if stops(err) {
+				return nil, nil, err
+			}
+			if err != nil {
+				return nil, nil, nil
+			}
+			st, ok := stateOf(rec)
+			if !ok {
+				continue
+			}
+			id := strings.ToLower(rec.String(tbl.PrimaryID))
+			if st.code == stateActive {
+				known[id] = st
+				continue
+			}
+			for _, i := range byID[id] {
+				closed[i] = rec
+			}
+		}
+	}
+	return closed, known, nil
 }

@@ -248,3 +248,49 @@ func TestLinksReadOncePerBatch(t *testing.T) {
 		t.Errorf("compare after the write linked the team again: %+v", d)
 	}
 }
+
+// A closed case is read-only, so re-writing one is never sent: the batch's
+// cases are read first (one query), and a closed case that holds what is
+// written is unchanged, with no upsert refused (in a bulk message one
+// refusal fails the whole message, which the client splits down to the
+// case) and no read of its own. Here every case looks changed to the
+// client, whose comparison cannot resolve an owner bound by e-mail.
+func TestClosedCasesAreNotSentAgain(t *testing.T) {
+	var log requestLog
+	c := refServer(t, "off", log.wrap)
+	s := sink.New(c, nil)
+	ctx := t.Context()
+	acc := migrations.TargetRecord{Table: "account", Key: migrations.Key{ID: migrations.DeterministicID("together", "account", "closed")}, Fields: map[string]any{"name": "Closed"}}
+	batch := cases(12, acc)
+	for _, r := range batch[1:] {
+		r.Fields["ownerid@odata.bind"] = "/systemusers(internalemailaddress='" + refUserEmail + "')"
+	}
+	if res, err := s.Write(ctx, batch); err != nil {
+		t.Fatal(err)
+	} else {
+		for i, r := range res {
+			if r.Outcome == migrations.Rejected {
+				t.Fatalf("%s rejected: %v", batch[i].Key, r.Err)
+			}
+		}
+	}
+	log.reset()
+	res, err := s.Write(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Outcome != migrations.Unchanged {
+			t.Errorf("%s %s: %s %v, want unchanged", batch[i].Table, batch[i].Key, r.Outcome, r.Err)
+		}
+	}
+	sent := log.count(func(r loggedRequest) bool {
+		return r.method != http.MethodGet && strings.Contains(r.path+r.body, "incident")
+	})
+	own := log.count(func(r loggedRequest) bool {
+		return r.method == http.MethodGet && strings.Contains(r.path, "/incidents(")
+	})
+	if sent != 0 || own != 0 {
+		t.Errorf("re-writing closed cases: %d requests sent cases, %d read one case; want none", sent, own)
+	}
+}
