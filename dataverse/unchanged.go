@@ -168,6 +168,12 @@ func (w *batchWriter) compareChunk(ctx context.Context, b []pending, col string,
 			found[i] = stateAbsent
 		case w.sameValues(bodyWithoutKey(w.t, b[i].Key, b[i].Record), cur):
 			found[i] = stateSame
+			// An unchanged record is not sent, so no answer names its ID;
+			// keep the one read for the result (a record addressed by
+			// alternate key would be read again to learn it).
+			if b[i].Key.ID == uuid.Nil {
+				b[i].Key.ID, _ = uuid.Parse(cur.String(w.t.PrimaryID))
+			}
 		default:
 			found[i] = stateDiffers
 		}

@@ -294,3 +294,36 @@ func TestClosedCasesAreNotSentAgain(t *testing.T) {
 		t.Errorf("re-writing closed cases: %d requests sent cases, %d read one case; want none", sent, own)
 	}
 }
+
+// Records addressed by alternate key alone that are re-written unchanged
+// come back with their IDs (later steps bind to them) from the one read
+// that found them unchanged, not from a read of their own.
+func TestUnchangedRecordsKeepTheirIDsWithoutAnotherRead(t *testing.T) {
+	var log requestLog
+	c := refServer(t, "off", log.wrap)
+	s := sink.New(c, nil)
+	ctx := t.Context()
+	var batch []migrations.TargetRecord
+	for i := range 5 {
+		batch = append(batch, migrations.TargetRecord{Table: "account",
+			Key:    migrations.Key{Alternate: map[string]any{"accountnumber": fmt.Sprintf("UNCH-%d", i)}},
+			Fields: map[string]any{"name": fmt.Sprintf("Unchanged %d", i)}})
+	}
+	first, err := s.Write(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.reset()
+	again, err := s.Write(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range again {
+		if r.Outcome != migrations.Unchanged || r.ID == "" || !strings.EqualFold(r.ID, first[i].ID) {
+			t.Errorf("account %d: %+v, want unchanged with ID %s", i, r, first[i].ID)
+		}
+	}
+	if n := log.count(func(loggedRequest) bool { return true }); n != 1 {
+		t.Errorf("re-writing unchanged accounts: %d requests, want the one read", n)
+	}
+}
