@@ -159,13 +159,22 @@ func (s *Sink) bindID(ctx context.Context, ref string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	rec, err := s.c.Get(ctx, tbl.LogicalName, b.Key, tbl.PrimaryID)
-	if err != nil && !dataverse.IsNotFound(err) {
-		return "", false // not cached: a passing failure may clear
+	// Batches compared at once often name the same record (a case's
+	// owner): one read serves them all.
+	v, err, _ := s.bindReads.Do(ref, func() (any, error) {
+		rec, err := s.c.Get(ctx, tbl.LogicalName, b.Key, tbl.PrimaryID)
+		if err != nil && !dataverse.IsNotFound(err) {
+			return "", err // not cached: a passing failure may clear
+		}
+		id := rec.String(tbl.PrimaryID)
+		s.mu.Lock()
+		s.binds[ref] = id
+		s.mu.Unlock()
+		return id, nil
+	})
+	if err != nil {
+		return "", false
 	}
-	id = rec.String(tbl.PrimaryID)
-	s.mu.Lock()
-	s.binds[ref] = id
-	s.mu.Unlock()
+	id = v.(string)
 	return id, id != ""
 }

@@ -46,6 +46,7 @@ import (
 
 	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/schema"
@@ -82,7 +83,8 @@ type Sink struct {
 	mu sync.Mutex
 	// binds caches the IDs of records bound by alternate key
 	// ("/systemusers(internalemailaddress='a@b')"), for comparisons.
-	binds map[string]string
+	binds     map[string]string
+	bindReads singleflight.Group
 	// rels holds the N:N relationships links of each table have named.
 	rels map[string]relTables
 	// back holds the batches LookupBatch read back, by table and record
