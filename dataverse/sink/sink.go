@@ -20,13 +20,20 @@
 //     "Update state"). A case is resolved only through the CloseIncident
 //     action (reference/closeincident), and a resolved or cancelled case is
 //     read-only until reactivated, so changing one reactivates it, writes it
-//     and closes it again.
+//     and closes it again; the cases of a batch are read before they are
+//     written, so a closed one is never sent to be refused.
+//   - A batch's moves go out together: the PATCHes of statecode and
+//     statuscode as one $batch (execute-batch-operations-using-web-api.md),
+//     the CloseIncident actions and closed cases side by side within
+//     Options.Concurrency, each record's refusal its own.
 //   - Moving a record to the state it already has, or closing a case that a
 //     lost response already closed, is no change: it is reported unchanged,
 //     never rejected.
 //   - N:N links are POST …/<relationship>/$ref
 //     (associate-disassociate-entities-using-web-api.md); a link that exists
-//     is no change.
+//     is no change. The links a batch already has are read with one query
+//     ($expand of the relationships, query/join-tables.md), by a write, a
+//     plan and verify alike.
 //
 // Failures are classified by the client (dataverse.Classify): a record's
 // own refusal rejects that record; anything else stops the run (Write
