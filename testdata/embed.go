@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/dvsync/dvsync/migrations/reportstyle"
 )
 
 //go:embed dataverse/seed/*.json odoo/seed/*.jsonl usd/contoso.zip odoodv/demo-map.yaml odoodv/demo-users.csv
@@ -28,10 +30,11 @@ func FS() fs.FS { return files }
 
 // ExtractDir writes the embedded folder dir (one of DataverseSeed, OdooSeed)
 // into a new folder under parent and returns its path. The reference
-// servers load their seeds from folders; the caller removes parent.
+// servers load their seeds from folders; the caller removes parent. The
+// files get the mode of every data file dvsync writes (reportstyle).
 func ExtractDir(dir, parent string) (string, error) {
 	out := filepath.Join(parent, filepath.FromSlash(dir))
-	if err := os.MkdirAll(out, 0o700); err != nil {
+	if err := os.MkdirAll(out, 0o755); err != nil {
 		return "", err
 	}
 	entries, err := fs.ReadDir(files, dir)
@@ -46,7 +49,7 @@ func ExtractDir(dir, parent string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if err := os.WriteFile(filepath.Join(out, e.Name()), b, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(out, e.Name()), b, reportstyle.FileMode); err != nil {
 			return "", err
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dvsync/dvsync/dataverse"
+	"github.com/dvsync/dvsync/migrations/reportstyle"
 )
 
 // Columns two environments are expected to disagree on: the platform sets
@@ -125,7 +126,7 @@ func Environments(ctx context.Context, a, b *dataverse.Client, tables []string, 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.Create(filepath.Join(dir, FileEnvDifferencesCSV))
+	f, err := reportstyle.Create(filepath.Join(dir, FileEnvDifferencesCSV))
 	if err != nil {
 		return nil, err
 	}

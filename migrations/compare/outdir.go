@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/dvsync/dvsync/migrations/reportstyle"
 )
 
 // RunToDir runs a comparison with its differences and unmatched records
@@ -19,7 +21,7 @@ func RunToDir(ctx context.Context, odoo, dataverse Source, o Options, dir string
 	}
 	var files []*os.File
 	open := func(name string) *os.File {
-		f, err := os.Create(filepath.Join(dir, name))
+		f, err := reportstyle.Create(filepath.Join(dir, name))
 		if err != nil {
 			return nil
 		}

@@ -3,11 +3,12 @@ package syncjob
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dvsync/dvsync/migrations/reportstyle"
 )
 
 // Counts are a table's or a run's figures. Read is every change taken
@@ -144,25 +145,9 @@ func WriteMetrics(path string, s *Summary) error {
 		}
 		fmt.Fprintf(&b, "dvsync_sync_last_run_rebaselined{job=%s,table=%s,mode=%s} %d\n", job, promLabel(t.Table), promLabel(t.Mode), v)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("metrics: %w", err)
-	}
-	if _, err := tmp.Write(b.Bytes()); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("metrics: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("metrics: %w", err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("metrics: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
+	// The file mode of every report and data file, and a partial name
+	// (".NAME.partial-…") the collector's *.prom glob never matches.
+	if err := reportstyle.WriteFile(path, func(w io.Writer) error { _, err := w.Write(b.Bytes()); return err }); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	return nil

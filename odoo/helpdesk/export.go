@@ -195,7 +195,10 @@ type jsonlSink struct {
 }
 
 func newJSONLSink(path string) (*jsonlSink, error) {
-	f, err := os.Create(path + ".partial")
+	// 0644 less the umask: the mode of every report and data file dvsync
+	// writes (migrations/reportstyle.FileMode, which this layer does not
+	// import).
+	f, err := os.OpenFile(path+".partial", os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/dvsync/dvsync/dataverse"
+	"github.com/dvsync/dvsync/migrations/reportstyle"
 )
 
 // rejection is one line of the rejects file.
@@ -31,7 +32,8 @@ func describe(err error) rejectionError {
 	return rejectionError{Message: err.Error()}
 }
 
-// rejectsFile is created on the first rejection.
+// rejectsFile is created on the first rejection, with the file mode of
+// every report and data file (reportstyle.FileMode less the umask).
 type rejectsFile struct {
 	path string
 	mu   sync.Mutex
@@ -47,7 +49,7 @@ func (r *rejectsFile) add(rej rejection) {
 		return
 	}
 	if r.f == nil {
-		r.f, r.err = os.OpenFile(r.path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+		r.f, r.err = reportstyle.Create(r.path)
 		if r.err != nil {
 			return
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/migrations"
+	"github.com/dvsync/dvsync/migrations/reportstyle"
 	"github.com/dvsync/dvsync/migrations/statestore"
 	"github.com/dvsync/dvsync/migrations/syncjob"
 )
@@ -254,7 +255,8 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 }
 
 // lazyFile creates its file on the first write, so a run without rejects
-// leaves no empty rejects file behind.
+// leaves no empty rejects file behind, with the file mode of every report
+// and data file (reportstyle.FileMode less the umask).
 type lazyFile struct {
 	path string
 	f    *os.File
@@ -262,7 +264,7 @@ type lazyFile struct {
 
 func (l *lazyFile) Write(p []byte) (int, error) {
 	if l.f == nil {
-		f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		f, err := reportstyle.OpenAppend(l.path)
 		if err != nil {
 			return 0, err
 		}
