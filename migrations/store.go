@@ -175,10 +175,12 @@ type IDEntry struct {
 	Ref      Ref
 }
 
-// RejectState is a rejected source record as the store keeps it.
+// RejectState is a rejected source record as the store keeps it. Stores
+// keep it in columns, never as JSON; its JSON names are camelCase, as in
+// every JSON dvsync writes (RejectLine).
 type RejectState struct {
-	SourceID string `json:"source_id"`
-	RunID    string `json:"run_id"`
+	SourceID string `json:"sourceId"`
+	RunID    string `json:"runId"`
 	Reason   string `json:"reason"`
 	Error    string `json:"error"`
 }
