@@ -75,6 +75,10 @@ type Worker struct {
 	odoo     map[string]*odoo.Client
 	prepared map[string]*odoojob.Prepared
 	sync     *syncjob.Store
+	// stopping is cancelled when the worker stops: units in progress end
+	// their slices at once.
+	stopping context.Context
+	stop     context.CancelFunc
 }
 
 // userConn is one application user's client and slots in this process.
@@ -96,6 +100,7 @@ func NewWorker(ctx context.Context, o WorkerOptions) (*Worker, error) {
 		o.Requests = DefaultRequests
 	}
 	w := &Worker{o: o, users: map[string]*userConn{}, odoo: map[string]*odoo.Client{}, prepared: map[string]*odoojob.Prepared{}}
+	w.stopping, w.stop = context.WithCancel(context.Background())
 	var err error
 	if w.pool, err = openPool(ctx, o.State, int32(o.Concurrency+4)); err != nil {
 		return nil, err
@@ -134,6 +139,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	<-ctx.Done()
+	w.stop()
 	sctx, cancel := context.WithTimeout(context.Background(), w.o.jobTimeout()+5*time.Second)
 	defer cancel()
 	return w.river.Stop(sctx)
@@ -141,6 +147,7 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // Close releases the worker's connections.
 func (w *Worker) Close() error {
+	w.stop()
 	if w.sync != nil {
 		w.sync.Close()
 	}
@@ -181,17 +188,20 @@ type unitWorker struct {
 	w *Worker
 }
 
-// Timeout: River never cancels a unit. A slice stops reading when its
-// time is up (an Odoo range at the next record, a sync table at the next
-// page) and then lets the writes in flight finish and commit; cancelling
-// them instead, when a busy user's slots make them wait, would throw the
-// slice's work away again and again. A live worker slow to end its slice
-// may see its unit rescued; the other worker then finds the unit's lock
-// held and comes back later.
-func (u *unitWorker) Timeout(*river.Job[Unit]) time.Duration { return -1 }
-
-func (u *unitWorker) Work(ctx context.Context, job *river.Job[Unit]) error {
+// Work ignores River's job timeout: a slice stops reading when its time
+// is up (an Odoo range at the next record, a sync table at the next page)
+// and then lets the writes in flight finish and commit; cancelling them
+// instead, when a busy user's slots make them wait, would throw the
+// slice's work away again and again. The timeout still tells River's
+// rescuer when a unit is stuck (a worker that died); a live worker slow
+// to end its slice may see its unit rescued, and the other worker then
+// finds the unit's lock held and comes back later. Stopping the worker
+// does cancel the work.
+func (u *unitWorker) Work(jobCtx context.Context, job *river.Job[Unit]) error {
 	w := u.w
+	ctx, cancel := context.WithCancel(context.WithoutCancel(jobCtx))
+	defer cancel()
+	defer context.AfterFunc(w.stopping, cancel)()
 	user, err := w.pickUser(ctx, job.Args)
 	if err != nil {
 		return err
