@@ -55,8 +55,11 @@ type options struct {
 	dist        distOptions
 }
 
-func newOdooCommand(streams *output.Streams) *cobra.Command {
-	o := &options{}
+func newOdooCommand(streams *output.Streams) *cobra.Command { return odooCommand(streams, &options{}) }
+
+// odooCommand is `migrate odoo` parsing its flags into o, which tests
+// prepare.
+func odooCommand(streams *output.Streams, o *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "odoo",
 		Short: "Migrate an Odoo helpdesk into Dataverse Customer Service",
@@ -134,6 +137,11 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	if o.batchSize <= 0 || o.concurrency <= 0 {
 		return exitcode.UsageError(errors.New("--batch-size and --concurrency must be positive"))
 	}
+	if o.dist.on {
+		if err := o.checkDistributed(); err != nil {
+			return err
+		}
+	}
 	log := output.Logger(streams.Err, o.verbose)
 	oc, err := o.odoo.Client(ctx, nil)
 	if err != nil {
@@ -173,7 +181,7 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	}
 	defer files.Close()
 	if !o.dryRun {
-		cfg.Rejects, cfg.Skips, cfg.Warnings = files.rejects, files.skips, files.warnings
+		cfg.Rejects, cfg.Skips, cfg.Warnings = files.writers()
 	}
 	if o.dist.on {
 		return runDistributed(ctx, streams, o, cfg, files.Files)
@@ -195,20 +203,9 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	if perr := printResult(streams.Out, res, o.json); perr != nil && err == nil {
 		err = perr
 	}
-	// The report of what happened, even of a run that stopped; a dry run
-	// writes nothing anywhere.
-	if !sum.DryRun {
-		dir := o.report
-		if dir == "" {
-			dir = defaultReportDir(o.state)
-		}
-		htmlPath, _, rerr := res.WriteFiles(dir)
-		switch {
-		case rerr != nil && err == nil:
-			err = fmt.Errorf("writing the report: %w", rerr)
-		case rerr == nil && !o.json:
-			fmt.Fprintf(streams.Out, "\nReport: %s\n", htmlPath)
-		}
+	// The report of what happened, even of a run that stopped.
+	if rerr := writeReport(streams.Out, o, res); rerr != nil && err == nil {
+		err = rerr
 	}
 	if err != nil {
 		if ctx.Err() != nil {

@@ -21,6 +21,9 @@ type distOptions struct {
 	on       bool
 	appUsers string
 	unitSize int
+	// river names the queue's and the state's schemas; the zero value,
+	// the defaults, is what the command uses (tests set their own).
+	river distribute.Options
 }
 
 func (d *distOptions) addFlags(f *pflag.FlagSet) {
@@ -29,19 +32,30 @@ func (d *distOptions) addFlags(f *pflag.FlagSet) {
 	f.IntVar(&d.unitSize, "unit-size", distribute.DefaultUnitSize, "with --distribute: source ids per unit")
 }
 
-// runDistributed enqueues the migration's units for the workers, shows
-// their combined progress and prints the summary as a single-process run
-// does, with the same exit codes.
-func runDistributed(ctx context.Context, streams *output.Streams, o *options, cfg odoojob.Config, files odoojob.Files) error {
-	d := o.dist
+// checkDistributed refuses the flags a distributed run cannot honour,
+// before anything is opened or written.
+func (o *options) checkDistributed() error {
 	switch {
 	case o.dryRun:
 		return exitcode.UsageError(errors.New("--dry-run plans in one process: leave out --distribute"))
 	case !statestore.IsShared(o.state):
 		return exitcode.UsageError(fmt.Errorf("--distribute needs the shared state store: --state postgres://… (not %s)", o.state))
-	case d.unitSize <= 0:
+	case o.dist.unitSize <= 0:
 		return exitcode.UsageError(errors.New("--unit-size must be positive"))
+	case o.skips != "" || o.warnings != "":
+		return exitcode.UsageError(errors.New("--skips and --warnings would stay empty with --distribute: its workers report skipped records and warnings only as counts; leave them out (dvsync verify with the same connections and --state lists every skipped record with its reason)"))
 	}
+	return nil
+}
+
+// runDistributed enqueues the migration's units for the workers, shows
+// their combined progress, and prints the summary and writes the report
+// (migration.html) as a single-process run does, with the same exit
+// codes. The rejects file is the coordinator's, from the shared state;
+// skipped records and warnings are counted, not listed (the workers do
+// not report them).
+func runDistributed(ctx context.Context, streams *output.Streams, o *options, cfg odoojob.Config, files odoojob.Files) error {
+	d := o.dist
 	var users []distribute.AppUser
 	if d.appUsers != "" {
 		var err error
@@ -53,18 +67,24 @@ func runDistributed(ctx context.Context, streams *output.Streams, o *options, cf
 	if err != nil {
 		return exitcode.UsageError(err)
 	}
-	prog := newDistProgress(streams, o.json)
+	prog := newDistProgress(streams, o.json || o.quiet)
 	cfg.Progress = prog.update
 	sum, _, err := distribute.MigrateOdoo(ctx, distribute.MigrateOptions{
-		State: o.state, Config: cfg, Env: cfg.Dataverse.ServiceRoot(), Users: users, Map: mf, UnitSize: d.unitSize,
+		Options: d.river, State: o.state, Config: cfg, Env: cfg.Dataverse.ServiceRoot(), Users: users, Map: mf, UnitSize: d.unitSize,
 		Odoo:   distribute.OdooConn{URL: o.odoo.URL, User: o.odoo.User, Protocol: o.odoo.Protocol, PageSize: o.odoo.PageSize, KeyFile: o.odoo.KeyFile},
 		Notice: prog.notice,
 	})
 	if sum == nil {
 		return exitcode.Of(err)
 	}
-	if perr := printSummary(streams.Out, sum, files, o.json); perr != nil && err == nil {
+	res := odoojob.NewResult(sum, files)
+	res.Source, res.Target = cfg.Endpoints()
+	if perr := printResult(streams.Out, res, o.json); perr != nil && err == nil {
 		err = perr
+	}
+	// The report of what happened, even of a run that stopped.
+	if rerr := writeReport(streams.Out, o, res); rerr != nil && err == nil {
+		err = rerr
 	}
 	if err != nil {
 		return exitcode.Of(fmt.Errorf("%w (run the same command again to resume)", err))

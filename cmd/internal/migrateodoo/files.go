@@ -2,6 +2,7 @@ package migrateodoo
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,8 +40,17 @@ func openDataFiles(o *options) (*dataFiles, error) {
 	if d.Skips = o.skips; d.Skips == "" {
 		d.Skips = besideRejects(d.Rejects, "skips")
 	}
+	// The workers of a distributed run keep their rejects in the shared
+	// state, from which the coordinator writes the rejects file, but report
+	// skipped records and warnings only as counts: no file would list them.
+	if o.dist.on {
+		d.Skips, d.Warnings = "", ""
+	}
 	seen := map[string]string{}
 	for _, f := range []struct{ flag, path string }{{"--rejects", d.Rejects}, {"--skips", d.Skips}, {"--warnings", d.Warnings}} {
+		if f.path == "" {
+			continue
+		}
 		if other, ok := seen[filepath.Clean(f.path)]; ok {
 			return nil, exitcode.UsageError(fmt.Errorf("%s and %s name the same file %s; give them different files", other, f.flag, f.path))
 		}
@@ -50,6 +60,9 @@ func openDataFiles(o *options) (*dataFiles, error) {
 		what, path string
 		to         **os.File
 	}{{"rejects", d.Rejects, &d.rejects}, {"skips", d.Skips, &d.skips}, {"warnings", d.Warnings, &d.warnings}} {
+		if f.path == "" {
+			continue
+		}
 		file, err := reportstyle.OpenAppend(f.path)
 		if err != nil {
 			d.Close()
@@ -61,11 +74,44 @@ func openDataFiles(o *options) (*dataFiles, error) {
 	return d, nil
 }
 
+// writers are the open files as the run's writers; nil (not a nil *os.File,
+// which the engine would write to) for a file not opened.
+func (d *dataFiles) writers() (rejects, skips, warnings io.Writer) {
+	w := func(f *os.File) io.Writer {
+		if f == nil {
+			return nil
+		}
+		return f
+	}
+	return w(d.rejects), w(d.skips), w(d.warnings)
+}
+
 // Close closes the files.
 func (d *dataFiles) Close() {
 	for _, f := range d.open {
 		f.Close()
 	}
+}
+
+// writeReport writes migration.html and migration.json into --report
+// (default: the state file's folder) and names the page unless --json. A
+// dry run writes nothing anywhere.
+func writeReport(w io.Writer, o *options, res odoojob.Result) error {
+	if res.DryRun {
+		return nil
+	}
+	dir := o.report
+	if dir == "" {
+		dir = defaultReportDir(o.state)
+	}
+	htmlPath, _, err := res.WriteFiles(dir)
+	if err != nil {
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	if !o.json {
+		fmt.Fprintf(w, "\nReport: %s\n", htmlPath)
+	}
+	return nil
 }
 
 // defaultRejects is the rejects file beside a state file; a shared state

@@ -24,10 +24,6 @@ func stepProgress(steps *output.Steps) func(migrations.StepProgress) {
 // warnings file and --json have more.
 const maxListedWarnings = 5
 
-func printSummary(w io.Writer, sum *migrations.Summary, files odoojob.Files, asJSON bool) error {
-	return printResult(w, odoojob.NewResult(sum, files), asJSON)
-}
-
 // printResult prints a run's summary: a table of the steps that adds up
 // (read = created + updated + written + unchanged + skipped + rejected),
 // the skips and rejects grouped by reason, and the first warnings.
@@ -56,7 +52,11 @@ func printResult(w io.Writer, res odoojob.Result, asJSON bool) error {
 	}
 	t := sum.Total()
 	printReasons(w, sum, files)
-	if t.Warned > 0 {
+	if t.Warned > 0 && !sampled(sum) {
+		// Only the count came back: a distributed run's workers report
+		// their warnings as counts.
+		fmt.Fprintf(w, "\n%d mapping warnings (fallbacks that changed the data), counted by the workers of a distributed run, which do not report them one by one.\n", t.Warned)
+	} else if t.Warned > 0 {
 		where := "--json has a sample of each step's warnings"
 		if files.Warnings != "" {
 			where = "see " + files.Warnings
@@ -93,6 +93,17 @@ func printResult(w io.Writer, res odoojob.Result, asJSON bool) error {
 		return nil
 	}
 	return nil
+}
+
+// sampled reports whether any step handed back warnings, not only their
+// count.
+func sampled(sum *migrations.Summary) bool {
+	for _, s := range sum.Steps {
+		if len(s.Warnings) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func n(v int64) string { return strconv.FormatInt(v, 10) }

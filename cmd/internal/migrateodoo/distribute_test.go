@@ -1,0 +1,149 @@
+package migrateodoo
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dvsync/dvsync/cmd/internal/exitcode"
+	"github.com/dvsync/dvsync/cmd/internal/output"
+	"github.com/dvsync/dvsync/migrations/distribute"
+	"github.com/dvsync/dvsync/odoo/odooserver"
+)
+
+// TestDistributedRunWritesItsReport: `migrate odoo --distribute` prints
+// the grouped summary and writes migration.html naming both systems, as a
+// single-process run does (issue 11 items 4 and 10). Its workers report
+// skipped records only as counts, so no skips file claims to list them and
+// neither the summary nor the report says "None" beside a count; the
+// rejects file, written by the coordinator from the shared state, lists
+// every rejected record. --skips is refused before anything is written.
+func TestDistributedRunWritesItsReport(t *testing.T) {
+	base := os.Getenv("DVSYNC_TEST_POSTGRES")
+	if base == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI is set but DVSYNC_TEST_POSTGRES is not")
+		}
+		t.Skip("DVSYNC_TEST_POSTGRES is not set: a distributed run needs PostgreSQL")
+	}
+	suffix := fmt.Sprintf("%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
+	river := distribute.Options{Schema: "migdist_river_" + suffix}
+	stateSchema := "migdist_state_" + suffix
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), base)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		for _, s := range []string{river.Schema, stateSchema} {
+			c.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgx.Identifier{s}.Sanitize()+` CASCADE`)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", stateSchema)
+	u.RawQuery = q.Encode()
+	state := u.String()
+
+	// The built-in map finds no Dataverse user for the Odoo users: they
+	// are rejected, and the map skips what it leaves out.
+	s := startServers(t, smallSeed(t, 25))
+	t.Setenv("DVSYNC_TOKEN", dvToken)
+	t.Setenv("ODOO_API_KEY", odooKey)
+	dir := t.TempDir()
+	rejects := filepath.Join(dir, "rejects.jsonl")
+	args := []string{"odoo", "--odoo", s.odooURL, "--odoo-db", odooserver.Database, "--odoo-user", "admin", "--env", s.dvURL,
+		"--state", state, "--distribute", "--report", dir, "--rejects", rejects, "--quiet"}
+	run := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		cmd := odooCommand(output.NewStreams(strings.NewReader(""), &out, &errOut), &options{dist: distOptions{river: river}})
+		cmd.SetArgs(args[1:])
+		cmd.SetOut(&out)
+		cmd.SetErr(&errOut)
+		err := cmd.ExecuteContext(context.Background())
+		return out.String() + errOut.String(), err
+	}
+
+	if _, err := run(append(args, "--skips", filepath.Join(dir, "skips.jsonl"))...); exitCode(err) != exitcode.Usage || !strings.Contains(err.Error(), "--skips") {
+		t.Fatalf("--skips with --distribute: exit %d: %v", exitCode(err), err)
+	}
+	if _, err := os.Stat(rejects); !os.IsNotExist(err) {
+		t.Fatalf("the refused run opened the rejects file: %v", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := distribute.NewWorker(ctx, distribute.WorkerOptions{Options: river, State: state, Concurrency: 2, Requests: 8})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	out, err := run(args...)
+	if exitCode(err) != exitcode.Rejects {
+		t.Fatalf("exit %d (%v), want %d for a run with rejects\n%s", exitCode(err), err, exitcode.Rejects, out)
+	}
+	for _, want := range []string{
+		"on purpose:\n  not grouped by reason: the workers of a distributed run",
+		"records; each one, with the record and its full error, is in " + rejects,
+		"Report: " + filepath.Join(dir, "migration.html"),
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "units enqueued") {
+		t.Errorf("--quiet printed progress:\n%s", out)
+	}
+	if strings.Contains(out, "skips.jsonl") {
+		t.Errorf("summary names a skips file the workers never fill:\n%s", out)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), "skips") || strings.Contains(e.Name(), "warnings") {
+			t.Errorf("%s written: the workers list no skipped records or warnings", e.Name())
+		}
+	}
+	b, err := os.ReadFile(rejects)
+	if err != nil || len(bytes.TrimSpace(b)) == 0 {
+		t.Fatalf("rejects file: %v %q", err, b)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "migration.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(page)
+	for _, want := range []string{s.odooURL, "database " + odooserver.Database, s.dvURL, "rejects.jsonl"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("migration.html lacks %q", want)
+		}
+	}
+	for _, h := range []string{"Rejected records</h2>", "Skipped records</h2>"} {
+		i := strings.Index(html, h)
+		if i < 0 {
+			t.Fatalf("migration.html has no %s", h)
+		}
+		section := html[i:]
+		if j := strings.Index(section[len(h):], "<h2>"); j >= 0 {
+			section = section[:len(h)+j]
+		}
+		if strings.Contains(section, "None.") {
+			t.Errorf("migration.html says None under %s although the run counted some:\n%s", h, section)
+		}
+	}
+}
