@@ -14,7 +14,6 @@ import (
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/migrations"
 	"github.com/dvsync/dvsync/migrations/odoojob"
-	"github.com/dvsync/dvsync/odoo/odooseed"
 )
 
 // embeddedUSD is the --usd value that selects the USD export built into
@@ -44,18 +43,27 @@ type Options struct {
 	Quiet    bool
 }
 
-// Summary is what the demo did, also written as summary.json.
+// Summary is what the demo did, also written as summary.json. Its JSON
+// names are camelCase, as in every JSON dvsync prints; Timings holds
+// seconds per stage: usd, generateOdoo, odooMigration, verify, compare.
 type Summary struct {
 	Out       string             `json:"out"`
 	Dataverse string             `json:"dataverse"`
 	Odoo      string             `json:"odoo"`
 	USD       *USDSummary        `json:"usd,omitempty"`
-	Odoomig   *odoojob.Result    `json:"odoo_migration"`
+	Odoomig   *odoojob.Result    `json:"odooMigration"`
 	Verify    *migrations.Report `json:"verify"`
 	Compare   *CompareSummary    `json:"compare,omitempty"`
-	Timings   map[string]float64 `json:"timings_seconds"`
+	Timings   map[string]float64 `json:"timingsSeconds"`
 	Files     []string           `json:"files"`
-	Generated *odooseed.Stats    `json:"generated,omitempty"`
+	Generated *Generated         `json:"generated,omitempty"`
+}
+
+// Generated counts what --tickets generated over the Odoo seed.
+type Generated struct {
+	Tickets     int `json:"tickets"`
+	Messages    int `json:"messages"`
+	SLAStatuses int `json:"slaStatuses"`
 }
 
 // USDSummary is the USD part of the demo.
@@ -64,7 +72,7 @@ type USDSummary struct {
 	Components int               `json:"components"`
 	Migration  migrations.Counts `json:"migration"`
 	Links      int               `json:"links"`
-	Mismatches int               `json:"verification_mismatches"`
+	Mismatches int               `json:"verificationMismatches"`
 }
 
 // CompareSummary is the comparison of the Odoo helpdesk with the cases it

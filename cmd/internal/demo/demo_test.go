@@ -8,11 +8,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/migrations/compare"
+	"github.com/dvsync/dvsync/migrations/reportstyle"
 	"github.com/dvsync/dvsync/testdata"
 )
 
@@ -39,9 +41,13 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo from an empty folder: %v\n%s", err, stderr)
 	}
 	for _, f := range []string{"usd-assessment.html", "usd-assessment.md", "usd-assessment.json", "usd-migration.json",
-		"odoo-migration.json", "verify.html", "verify.json", compare.FileHTML, compare.FileJSON, "summary.json"} {
+		"migration.html", "migration.json", "odoo-skips.jsonl", "verify.html", "verify.json", "verify-skips.jsonl",
+		compare.FileHTML, compare.FileJSON, "summary.json"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
+		}
+		if !strings.Contains(stdout, "  "+filepath.Join(out, f)+"\n") {
+			t.Errorf("output does not list %s:\n%s", f, stdout)
 		}
 	}
 	var sum Summary
@@ -49,6 +55,27 @@ func TestDemo(t *testing.T) {
 	if err := json.Unmarshal(b, &sum); err != nil {
 		t.Fatal(err)
 	}
+	// One JSON naming style (issue 11 item 10): camelCase, as everywhere.
+	for _, k := range []string{`"odooMigration":`, `"timingsSeconds":`, `"verificationMismatches":`} {
+		if !bytes.Contains(b, []byte(k)) {
+			t.Errorf("summary.json has no %s", k)
+		}
+	}
+	if k := regexp.MustCompile(`"[a-z0-9]+_[a-z0-9_]*"\s*:`).Find(b); k != nil {
+		t.Errorf("summary.json has a snake_case key %s", k)
+	}
+	// The migration's report names both systems (item 10).
+	page, err := os.ReadFile(filepath.Join(out, "migration.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Odoo helpdesk", strings.TrimPrefix(sum.Odoo, "http://"), "Dynamics 365 (Dataverse)", strings.TrimPrefix(sum.Dataverse, "http://")} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("migration.html does not name %q", want)
+		}
+	}
+	checkSkips(t, stdout, filepath.Join(out, "odoo-skips.jsonl"), &sum)
+	checkModes(t, out)
 	if sum.Verify == nil || !sum.Verify.OK || sum.USD == nil || sum.USD.Migration.Rejected != 0 || sum.Odoomig.Total().Rejected != 0 {
 		t.Errorf("summary: %s", b)
 	}
@@ -147,5 +174,78 @@ func TestDemoNeedsFixtures(t *testing.T) {
 	_, err := Run(context.Background(), Options{Out: t.TempDir(), DataverseSeed: "nope", OdooSeed: "nope", Map: "nope"})
 	if err == nil || !strings.Contains(err.Error(), "--dataverse-seed") {
 		t.Errorf("missing fixtures: %v", err)
+	}
+}
+
+// checkSkips: every skipped record is in the skips file with its reason,
+// and the summary prints the reasons grouped with their counts (issue 11
+// item 4).
+func checkSkips(t *testing.T, stdout, skipsFile string, sum *Summary) {
+	t.Helper()
+	total := sum.Odoomig.Total().Skipped
+	if total == 0 {
+		t.Fatal("the demo skipped nothing: nothing to check")
+	}
+	b, err := os.ReadFile(skipsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	if int64(len(lines)) != total {
+		t.Errorf("%s lists %d records, the summary counts %d skipped", skipsFile, len(lines), total)
+	}
+	for _, l := range lines {
+		var skip struct{ Step, SourceID, Reason string }
+		if err := json.Unmarshal(l, &skip); err != nil || skip.Reason == "" || skip.SourceID == "" {
+			t.Errorf("skip line without its record or reason (%v): %s", err, l)
+		}
+	}
+	if !strings.Contains(stdout, fmt.Sprintf("%d Odoo records skipped on purpose, by reason (each one is in %s)", total, skipsFile)) {
+		t.Errorf("output does not announce the skipped records and their file:\n%s", stdout)
+	}
+	var grouped int64
+	for _, st := range sum.Odoomig.Steps {
+		for _, g := range st.Skips {
+			grouped += g.Count
+			line := regexp.MustCompile(fmt.Sprintf(`\n +%d  %s +%s  \(e\.g\. `, g.Count, regexp.QuoteMeta(st.Step), regexp.QuoteMeta(g.Reason)))
+			if !line.MatchString(stdout) {
+				t.Errorf("output does not show %d %s skipped for %q:\n%s", g.Count, st.Step, g.Reason, stdout)
+			}
+		}
+	}
+	if grouped != total {
+		t.Errorf("skip groups add up to %d, not %d", grouped, total)
+	}
+}
+
+// checkModes: every report and data file of the folder has the one file
+// mode (reportstyle.FileMode less the umask) of a file created the same
+// way here; the state database and its lock may differ.
+func checkModes(t *testing.T, dir string) {
+	t.Helper()
+	probe, err := reportstyle.Create(filepath.Join(t.TempDir(), "probe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := probe.Stat()
+	probe.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() || strings.HasPrefix(e.Name(), stateFile) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != want.Mode().Perm() {
+			t.Errorf("%s has mode %v, not the %v of every report and data file", e.Name(), info.Mode().Perm(), want.Mode().Perm())
+		}
 	}
 }

@@ -4,10 +4,35 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/dvsync/dvsync/cmd/internal/output"
+	"github.com/dvsync/dvsync/migrations"
+	"github.com/dvsync/dvsync/migrations/odoojob"
+	"github.com/dvsync/dvsync/migrations/reportstyle"
 )
+
+// createLists creates (or empties: every demo run starts fresh) the JSON
+// Lines files at paths, with the file mode of every report and data file.
+func createLists(paths ...string) ([]*os.File, error) {
+	var files []*os.File
+	for _, p := range paths {
+		f, err := reportstyle.Create(p)
+		if err != nil {
+			closeLists(files)
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+func closeLists(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
 
 func writeFile(path string, write func(io.Writer) error) error {
 	a, err := output.CreateAtomic(path)
@@ -39,7 +64,8 @@ func printSummary(w io.Writer, s *Summary) {
 	if s.Odoomig != nil {
 		t := s.Odoomig.Total()
 		fmt.Fprintf(w, "Odoo helpdesk: %d records read, %d written, %d unchanged, %d skipped, %d rejected in %.1fs; %d mapping warnings\n",
-			t.Read, t.TotalWritten(), t.Unchanged, t.Skipped, t.Rejected, s.Timings["odoo_migration"], t.Warned)
+			t.Read, t.TotalWritten(), t.Unchanged, t.Skipped, t.Rejected, s.Timings["odooMigration"], t.Warned)
+		printReasons(w, s.Odoomig)
 	}
 	if s.Verify != nil {
 		verdict := "OK, no mismatches"
@@ -65,5 +91,37 @@ func printSummary(w io.Writer, s *Summary) {
 		if filepath.Ext(f) != ".db" {
 			fmt.Fprintf(w, "  %s\n", f)
 		}
+	}
+}
+
+// printReasons prints the migration's skipped and rejected records grouped
+// by reason with counts, as `migrate odoo` does, and the files that list
+// every one.
+func printReasons(w io.Writer, res *odoojob.Result) {
+	t := res.Total()
+	for _, k := range []struct {
+		n      int64
+		what   string
+		file   string
+		groups func(migrations.StepSummary) []migrations.ReasonGroup
+	}{
+		{t.Skipped, "skipped on purpose", res.Skips, func(s migrations.StepSummary) []migrations.ReasonGroup { return s.Skips }},
+		{t.Rejected, "REJECTED", res.Rejects, func(s migrations.StepSummary) []migrations.ReasonGroup { return s.Rejects }},
+	} {
+		if k.n == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "  %s Odoo records %s, by reason (each one is in %s):\n", output.Count(k.n), k.what, k.file)
+		var rows []output.Reason
+		for _, s := range res.Steps {
+			for _, g := range k.groups(s) {
+				r := output.Reason{Count: g.Count, Step: s.Step, Text: g.Reason}
+				for _, e := range g.Examples {
+					r.Examples = append(r.Examples, e.SourceID)
+				}
+				rows = append(rows, r)
+			}
+		}
+		output.Reasons(w, rows)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dvsync/dvsync/mapping/odoodv"
 	"github.com/dvsync/dvsync/migrations/odoojob"
+	"github.com/dvsync/dvsync/migrations/reportstyle"
 	"github.com/dvsync/dvsync/testdata"
 	"github.com/dvsync/dvsync/usd"
 )
@@ -92,7 +93,7 @@ func startFresh(out string) (bool, error) {
 			}
 		}
 	}
-	if err := os.WriteFile(filepath.Join(out, markerFile), []byte("written by dvsync demo; its state in this folder is replaced on every run\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(out, markerFile), []byte("written by dvsync demo; its state in this folder is replaced on every run\n"), reportstyle.FileMode); err != nil {
 		return false, err
 	}
 	return found, nil

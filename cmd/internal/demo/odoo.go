@@ -3,7 +3,6 @@ package demo
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/mapping/odoodv"
@@ -21,22 +20,19 @@ func (r *demoRun) odoo(ctx context.Context, srv *servers, m *odoodv.Map) error {
 		return err
 	}
 	defer store.Close()
-	rejectsPath, warningsPath := r.file("odoo-rejects.jsonl"), r.file("odoo-warnings.jsonl")
-	rejects, err := os.Create(rejectsPath)
+	// The run starts fresh (new servers, no state), so its lists do too.
+	files := odoojob.Files{Rejects: r.file("odoo-rejects.jsonl"), Skips: r.file("odoo-skips.jsonl"), Warnings: r.file("odoo-warnings.jsonl")}
+	lists, err := createLists(files.Rejects, files.Skips, files.Warnings)
 	if err != nil {
 		return err
 	}
-	defer rejects.Close()
-	warnings, err := os.Create(warningsPath)
-	if err != nil {
-		return err
-	}
-	defer warnings.Close()
+	defer closeLists(lists)
 	steps := &stepProgress{w: r.o.Progress, quiet: r.o.Quiet, done: func(p migrations.StepProgress) {
 		r.say("odoo migration: %-13s %s, %d read", p.Step, p.Status, p.Counts.Read)
 	}}
 	cfg := odoojob.Config{Odoo: srv.odoo, Database: odooserver.Database, Dataverse: srv.dv, Map: m, Store: store,
-		Rejects: rejects, Warnings: warnings, Progress: steps.update}
+		Rejects: lists[0], Skips: lists[1], Warnings: lists[2], Progress: steps.update,
+		OdooURL: srv.odooURL, DataverseURL: srv.dv.ServiceRoot()}
 	// The reference environment holds cases of its own: the comparison
 	// finds them only in Dataverse, rightly, and the demo says whose they
 	// are.
@@ -46,17 +42,24 @@ func (r *demoRun) odoo(ctx context.Context, srv *servers, m *odoodv.Map) error {
 	}
 	r.say("migrating the Odoo helpdesk…")
 	var msum *migrations.Summary
-	err = r.timed("odoo_migration", func() error {
+	err = r.timed("odooMigration", func() error {
 		var err error
 		msum, _, err = odoojob.Migrate(ctx, cfg)
 		return err
 	})
 	steps.finish()
 	if msum != nil {
-		res := odoojob.NewResult(msum, odoojob.Files{Rejects: rejectsPath, Warnings: warningsPath})
+		res := odoojob.NewResult(msum, files)
+		res.Source, res.Target = cfg.Endpoints()
 		r.sum.Odoomig = &res
-		if werr := writeJSON(r.file("odoo-migration.json"), res); werr != nil && err == nil {
-			err = werr
+		// migration.html (both systems, totals and a chart, skips and
+		// rejects by reason) and migration.json, the same report as
+		// `migrate odoo --report` writes, even of a run that stopped.
+		h, j, werr := res.WriteFiles(r.o.Out)
+		if werr == nil {
+			r.sum.Files = append(r.sum.Files, h, j)
+		} else if err == nil {
+			err = fmt.Errorf("writing the migration report: %w", werr)
 		}
 	}
 	if err != nil {
@@ -64,12 +67,21 @@ func (r *demoRun) odoo(ctx context.Context, srv *servers, m *odoodv.Map) error {
 	}
 
 	r.say("verifying the Odoo migration record by record…")
-	cfg.Rejects, cfg.Warnings, cfg.Progress = nil, nil, nil
+	// Verify lists what it finds skipped and rejected beside its report,
+	// as `dvsync verify` does, and verify.html names both lists.
+	vfiles := migrations.Files{Skips: r.file(migrations.VerifySkips), Rejects: r.file(migrations.VerifyRejects)}
+	vlists, err := createLists(vfiles.Skips, vfiles.Rejects)
+	if err != nil {
+		return err
+	}
+	defer closeLists(vlists)
+	cfg.Skips, cfg.Rejects, cfg.Warnings, cfg.Progress = vlists[0], vlists[1], nil, nil
 	if err := r.timed("verify", func() error {
 		rep, err := odoojob.Verify(ctx, cfg, 0, 0)
 		if err != nil {
 			return err
 		}
+		rep.Files = vfiles
 		r.sum.Verify = rep
 		h, j, err := rep.WriteFiles(r.o.Out)
 		r.sum.Files = append(r.sum.Files, h, j)

@@ -129,9 +129,9 @@ func (r *demoRun) seeds(tmp string) (dv, odoo string, err error) {
 		return dv, odoo, nil
 	}
 	gen := filepath.Join(tmp, "generated-odoo")
-	if err := r.timed("generate_odoo", func() error {
+	if err := r.timed("generateOdoo", func() error {
 		st, err := odooseed.Generate(odooseed.Options{BaseDir: odoo, OutDir: gen, Tickets: r.o.Tickets, Seed: 1})
-		r.sum.Generated = &st
+		r.sum.Generated = &Generated{Tickets: st.Tickets, Messages: st.Messages, SLAStatuses: st.SLAStatuses}
 		return err
 	}); err != nil {
 		return "", "", fmt.Errorf("generating Odoo tickets: %w", err)
