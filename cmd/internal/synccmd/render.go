@@ -32,7 +32,7 @@ func (p *progressView) update(ev syncjob.Progress) {
 	if ev.Table != p.table {
 		p.finish()
 		p.table, p.read = ev.Table, 0
-		p.bar = output.NewProgress(p.streams.Err, -1, ev.Table)
+		p.bar = output.StartProgress(p.streams.Err, output.ProgressOptions{Description: ev.Table})
 	}
 	if d := ev.Read - p.read; d > 0 {
 		p.bar.Add(int(d))
