@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"github.com/dvsync/dvsync/migrations/reportstyle"
 	"html/template"
 	"os"
 	"path/filepath"
@@ -73,13 +74,8 @@ var htmlTemplate string
 //go:embed report.md.tmpl
 var mdTemplate string
 
-// reportCSS is shared by every HTML report of this package.
-//
-//go:embed report.css
-var reportCSS string
-
 var funcs = template.FuncMap{
-	"css":   func() template.CSS { return template.CSS(reportCSS) },
+	"css":   reportstyle.CSS,
 	"bars":  func(f Figure) template.HTML { return barChart(f, 12) },
 	"line":  lineChart,
 	"num":   fmtNum,
