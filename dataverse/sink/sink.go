@@ -23,9 +23,11 @@
 //     and closes it again; the cases of a batch are read before they are
 //     written, so a closed one is never sent to be refused.
 //   - A batch's moves go out together: the PATCHes of statecode and
-//     statuscode as one $batch (execute-batch-operations-using-web-api.md),
-//     the CloseIncident actions and closed cases side by side within
-//     Options.Concurrency, each record's refusal its own.
+//     statuscode as one $batch and the CloseIncident actions as another
+//     (independent requests with odata.continue-on-error,
+//     execute-batch-operations-using-web-api.md), each record's refusal
+//     its own; closed cases rewritten side by side within
+//     Options.Concurrency.
 //   - Moving a record to the state it already has, or closing a case that a
 //     lost response already closed, is no change: it is reported unchanged,
 //     never rejected.
@@ -72,9 +74,9 @@ type Options struct {
 	// leaves what matches alone: no write, no plug-in run, no audit entry.
 	WriteUnchanged bool
 	// Concurrency is the number of requests one batch sends at once where
-	// Dataverse takes one request per record (CloseIncident, a closed case
-	// reopened, written and closed again, an N:N link); default
-	// DefaultConcurrency. The client's limiter still caps every request.
+	// Dataverse takes one request per record (a closed case reopened,
+	// written and closed again, an N:N link); default DefaultConcurrency.
+	// The client's limiter still caps every request.
 	Concurrency int
 }
 

@@ -148,12 +148,12 @@ var reactivated = &migrations.State{Code: stateActive, Reason: statusInActive}
 // reactivated before it moves elsewhere, a case is resolved through
 // CloseIncident, any other move is a PATCH of statecode and statuscode.
 // They go out together rather than one record after another: the PATCHes
-// of a phase as one $batch of independent requests (Dataverse runs a
-// batch's requests in order and, with odata.continue-on-error, answers each
-// on its own; execute-batch-operations-using-web-api.md), the
-// CloseIncident actions side by side within the sink's concurrency. A
-// record's own refusal is returned in errs[n] (the record is rejected);
-// anything dataverse.Classify says stops the run is returned as err.
+// of a phase as one $batch of independent requests and its CloseIncident
+// actions as another, side by side (see closeIncidents). Dataverse runs a
+// batch's requests in order and, with odata.continue-on-error, answers
+// each on its own (execute-batch-operations-using-web-api.md). A record's
+// own refusal is returned in errs[n] (the record is rejected); anything
+// dataverse.Classify says stops the run is returned as err.
 func (s *Sink) transitions(ctx context.Context, tbl *schema.Table, moves []move) (errs []error, err error) {
 	errs = make([]error, len(moves))
 	if len(moves) == 0 {
@@ -181,17 +181,11 @@ func (s *Sink) transitions(ctx context.Context, tbl *schema.Table, moves []move)
 			patches = append(patches, n)
 		}
 	}
-	err = s.parallel(ctx, len(closes)+1, func(ctx context.Context, k int) error {
+	err = s.parallel(ctx, 2, func(ctx context.Context, k int) error {
 		if k == 0 {
 			return s.patchStates(ctx, tbl, moves, patches, func(m move) *migrations.State { return m.want }, errs)
 		}
-		n := closes[k-1]
-		err := s.closeIncident(ctx, tbl, moves[n].key, moves[n].id, moves[n].want)
-		if stops(err) {
-			return err
-		}
-		errs[n] = err
-		return nil
+		return s.closeIncidents(ctx, tbl, moves, closes, errs)
 	})
 	if err != nil {
 		return nil, err
@@ -288,23 +282,73 @@ func (s *Sink) inState(ctx context.Context, tbl *schema.Table, key dataverse.Key
 	return ok && st.is(want)
 }
 
-// closeIncident resolves a case with the CloseIncident action, recording a
-// Case Resolution (reference/closeincident; the action takes an
-// IncidentResolution entity and the resolved Status). The client retries
-// it like any idempotent request: a second send after a lost response
-// meets "already resolved", which is checked against the case's state
-// here and is no change when the case is resolved as wanted.
-func (s *Sink) closeIncident(ctx context.Context, tbl *schema.Table, key dataverse.Key, id string, want *migrations.State) error {
-	ref := id
-	if ref == "" {
-		seg, err := dataverse.KeySegment(key)
+// closeIncidents resolves the cases moves[n], for n in which, with the
+// CloseIncident action, each recording a Case Resolution
+// (reference/closeincident: an unbound action taking an IncidentResolution
+// entity and the resolved Status; it returns nothing). The calls go out in
+// $batch requests of up to 1,000, the documented limit of one batch, as
+// independent requests with odata.continue-on-error
+// (execute-batch-operations-using-web-api.md, "Handling errors"): not as a
+// change set, whose one refused case would roll back every other one, and
+// not without that preference, under which the batch stops at the first
+// refusal. So each case gets its own answer and a refused one is rejected
+// alone, with Dataverse's reason; the others are resolved.
+//
+// The client retries the calls like any idempotent request (dataverse.
+// Client.InvokeActions): a second send after a lost response meets
+// "already resolved". Every refusal is therefore checked against the
+// cases' states, with one read for the batch's refusals, and is no change
+// when the case is resolved as wanted. A failure that stops the run is
+// returned.
+func (s *Sink) closeIncidents(ctx context.Context, tbl *schema.Table, moves []move, which []int, errs []error) error {
+	if len(which) == 0 {
+		return nil
+	}
+	var params []any
+	var sent []int
+	for _, n := range which {
+		p, err := closeParams(tbl, moves[n])
 		if err != nil {
-			return err
+			errs[n] = err
+			continue
+		}
+		params = append(params, p)
+		sent = append(sent, n)
+	}
+	if len(sent) == 0 {
+		return nil
+	}
+	got, err := s.c.InvokeActions(ctx, "CloseIncident", params, &dataverse.ActionBatchOptions{Idempotent: true})
+	if err != nil {
+		return err
+	}
+	var refused []int
+	for k, n := range sent {
+		if got[k] == nil {
+			continue
+		}
+		if stops(got[k]) {
+			return got[k]
+		}
+		errs[n] = got[k]
+		refused = append(refused, n)
+	}
+	s.confirm(ctx, tbl, moves, refused, func(m move) *migrations.State { return m.want }, errs)
+	return nil
+}
+
+// closeParams is the body of the CloseIncident call that resolves m's case.
+func closeParams(tbl *schema.Table, m move) (map[string]any, error) {
+	ref := m.id
+	if ref == "" {
+		seg, err := dataverse.KeySegment(m.key)
+		if err != nil {
+			return nil, err
 		}
 		ref = seg
 	}
 	res := map[string]any{"subject": "Resolved", "incidentid@odata.bind": "/" + tbl.EntitySetName + "(" + ref + ")"}
-	if c := want.Close; c != nil {
+	if c := m.want.Close; c != nil {
 		if c.Subject != "" {
 			res["subject"] = c.Subject
 		}
@@ -312,15 +356,7 @@ func (s *Sink) closeIncident(ctx context.Context, tbl *schema.Table, key dataver
 			res["actualend"] = c.ResolvedOn
 		}
 	}
-	params := map[string]any{"IncidentResolution": res, "Status": want.Reason}
-	err := s.c.InvokeAction(ctx, "CloseIncident", params, nil, &dataverse.ActionOptions{Idempotent: true})
-	if err == nil || stops(err) {
-		return err
-	}
-	if s.inState(ctx, tbl, key, want) {
-		return nil
-	}
-	return err
+	return map[string]any{"IncidentResolution": res, "Status": m.want.Reason}, nil
 }
 
 // reopened is what rewriting a closed record did.

@@ -64,8 +64,8 @@ func isBatch(r loggedRequest) bool {
 
 // A batch's moves to states go out together: the PATCHes of statecode and
 // statuscode as one $batch (two when closed cases must be reactivated
-// first), never one request per record; only CloseIncident, an action,
-// takes a request per case. Every record ends in its state.
+// first) and the CloseIncident actions as another, never one request per
+// record. Every record ends in its state.
 func TestStateMovesOfABatchGoTogether(t *testing.T) {
 	var log requestLog
 	c := refServer(t, "off", log.wrap)
@@ -89,8 +89,20 @@ func TestStateMovesOfABatchGoTogether(t *testing.T) {
 	}
 	stateBatches := func(r loggedRequest) bool { return isBatch(r) && strings.Contains(r.body, `"statecode"`) }
 	statePatches := func(r loggedRequest) bool { return r.method == http.MethodPatch }
-	closes := func(r loggedRequest) bool { return strings.HasSuffix(r.path, "/CloseIncident") }
-	check := func(what string, wantBatches, wantCloses int) {
+	closeBatches := func(r loggedRequest) bool { return isBatch(r) && strings.Contains(r.body, "/CloseIncident HTTP/1.1") }
+	closesIn := func() int {
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		n := 0
+		for _, r := range log.reqs {
+			if closeBatches(r) {
+				n += strings.Count(r.body, "POST /api/data/v9.2/CloseIncident HTTP/1.1")
+			}
+		}
+		return n
+	}
+	closesAlone := func(r loggedRequest) bool { return strings.HasSuffix(r.path, "/CloseIncident") }
+	check := func(what string, wantBatches, wantCloseBatches, wantCloses int) {
 		t.Helper()
 		res, err := s.Write(ctx, batch)
 		if err != nil {
@@ -107,8 +119,11 @@ func TestStateMovesOfABatchGoTogether(t *testing.T) {
 		if n := log.count(statePatches); n != 0 {
 			t.Errorf("%s: %d PATCH requests of their own, want none", what, n)
 		}
-		if n := log.count(closes); n != wantCloses {
-			t.Errorf("%s: %d CloseIncident, want %d", what, n, wantCloses)
+		if n := log.count(closesAlone); n != 0 {
+			t.Errorf("%s: %d CloseIncident requests of their own, want none", what, n)
+		}
+		if n, calls := log.count(closeBatches), closesIn(); n != wantCloseBatches || calls != wantCloses {
+			t.Errorf("%s: %d $batch requests carrying %d CloseIncident calls, want %d carrying %d", what, n, calls, wantCloseBatches, wantCloses)
 		}
 		log.reset()
 		for _, r := range batch[1:] {
@@ -122,7 +137,7 @@ func TestStateMovesOfABatchGoTogether(t *testing.T) {
 		}
 		log.reset()
 	}
-	check("first write", 1, 8)
+	check("first write", 1, 1, 8)
 
 	// Every case closed the other way: the resolved ones are reactivated
 	// (one $batch) then cancelled (another), the cancelled ones
@@ -135,10 +150,10 @@ func TestStateMovesOfABatchGoTogether(t *testing.T) {
 			r.State = resolved("Fixed after all")
 		}
 	}
-	check("moved the other way", 2, 4)
+	check("moved the other way", 2, 1, 4)
 
 	// Again: every case in its state, nothing sent.
-	check("again", 0, 0)
+	check("again", 0, 0, 0)
 }
 
 // N:N links are read once per batch, not once per record: a write reads
@@ -325,5 +340,78 @@ func TestUnchangedRecordsKeepTheirIDsWithoutAnotherRead(t *testing.T) {
 	}
 	if n := log.count(func(loggedRequest) bool { return true }); n != 1 {
 		t.Errorf("re-writing unchanged accounts: %d requests, want the one read", n)
+	}
+}
+
+// A case the environment refuses to close, among several closed in one
+// batch, is rejected alone and with Dataverse's reason: the batch's
+// CloseIncident calls go out as one $batch of independent requests, so
+// the refusal neither stops the calls after it nor rolls back the ones
+// before it.
+func TestRefusedCloseInsideABatchRejectsOnlyItsCase(t *testing.T) {
+	var log requestLog
+	c := refServer(t, "off", log.wrap)
+	s := sink.New(c, nil)
+	ctx := t.Context()
+	acc := migrations.TargetRecord{Table: "account", Key: migrations.Key{ID: migrations.DeterministicID("together", "account", "refused")}, Fields: map[string]any{"name": "Refused"}}
+	batch := []migrations.TargetRecord{acc}
+	const bad = 4 // batch index of the refused case
+	for i := range 7 {
+		subject := fmt.Sprintf("Fixed %d", i)
+		if i+1 == bad {
+			subject = strings.Repeat("x", 201) // over the Case Resolution's 200
+		}
+		batch = append(batch, migrations.TargetRecord{Table: "incident",
+			Key:    migrations.Key{ID: migrations.DeterministicID("together", "refused", fmt.Sprint(i))},
+			Fields: map[string]any{"title": fmt.Sprintf("case %d", i), "customerid_account@odata.bind": "/accounts(" + acc.Key.ID + ")"},
+			State:  &migrations.State{Code: 1, Reason: 5, Close: &migrations.Resolution{Subject: subject}}})
+	}
+	log.reset()
+	res, err := s.Write(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if i == bad {
+			if r.Outcome != migrations.Rejected || r.Err == nil || !strings.Contains(r.Err.Error(), dataverse.CodeValidation) ||
+				!strings.Contains(r.Err.Error(), "CloseIncident") {
+				t.Errorf("refused case: %s %v, want rejected with the CloseIncident validation error", r.Outcome, r.Err)
+			}
+			continue
+		}
+		if r.Outcome == migrations.Rejected {
+			t.Errorf("%s %s rejected beside the refused case: %v", batch[i].Table, batch[i].Key, r.Err)
+		}
+	}
+	closeBatches, calls, alone := 0, 0, 0
+	log.mu.Lock()
+	for _, r := range log.reqs {
+		switch {
+		case isBatch(r) && strings.Contains(r.body, "/CloseIncident HTTP/1.1"):
+			closeBatches++
+			calls += strings.Count(r.body, "/CloseIncident HTTP/1.1")
+			if strings.Contains(r.body, "changeset_") {
+				t.Errorf("CloseIncident calls sent in a change set")
+			}
+		case strings.HasSuffix(r.path, "/CloseIncident"):
+			alone++
+		}
+	}
+	log.mu.Unlock()
+	if closeBatches != 1 || calls != 7 || alone != 0 {
+		t.Errorf("%d $batch requests carried %d CloseIncident calls, %d went alone; want 1 carrying 7, none alone", closeBatches, calls, alone)
+	}
+	for i, r := range batch[1:] {
+		rows, err := s.Lookup(ctx, "incident", r.Key)
+		if err != nil || len(rows) != 1 {
+			t.Fatalf("%s: %d rows, %v", r.Key, len(rows), err)
+		}
+		want := r
+		if i+1 == bad {
+			want.State = &migrations.State{Code: 0, Reason: 1}
+		}
+		if d := s.Compare(ctx, want, rows[0]); len(d) > 0 {
+			t.Errorf("case %d: %+v", i, d)
+		}
 	}
 }

@@ -11,7 +11,8 @@
 //     written; resolving, cancelling and reactivating cases works, a
 //     resolved case edited is reactivated, written and resolved again,
 //     and moving a record to the state it has is no change, never a
-//     reject;
+//     reject; a case the environment refuses to close, among several
+//     closed together, is rejected alone with the environment's reason;
 //   - match-only records are looked up, never created;
 //   - N:N links are made once;
 //   - counts reconcile: the table grows by the records reported created;
@@ -28,7 +29,9 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -72,6 +75,7 @@ func Run(t *testing.T, o Options) {
 	}
 	t.Run("RewriteIsIdempotent", func(t *testing.T) { rewrite(t, o) })
 	t.Run("StateTransitions", func(t *testing.T) { states(t, o) })
+	t.Run("RefusedCloseRejectsOnlyItsCase", func(t *testing.T) { refusedClose(t, o) })
 	t.Run("MatchOnly", func(t *testing.T) { matchOnly(t, o) })
 	t.Run("Links", func(t *testing.T) { links(t, o) })
 	t.Run("CountsReconcile", func(t *testing.T) { counts(t, o) })
@@ -231,6 +235,51 @@ func states(t *testing.T, o Options) {
 	back := write(t, e, []migrations.TargetRecord{canc})
 	noRejects(t, "reactivation", []migrations.TargetRecord{canc}, back)
 	exactlyOne(t, e, []migrations.TargetRecord{canc})
+}
+
+// refusedClose resolves several cases in one batch, one of them with a
+// resolution the environment refuses (its subject is longer than the
+// Case Resolution's 200 characters): that case alone is rejected, with
+// the refusal, and stays active; the others are resolved. Written again
+// with a resolution it accepts, it is resolved.
+func refusedClose(t *testing.T, o Options) {
+	e := env(t, o, false)
+	acc := account(e, 200, "Refused close")
+	batch := []migrations.TargetRecord{acc}
+	const bad = 3
+	for i := range 6 {
+		subject := fmt.Sprintf("Fixed %d", i)
+		if i == bad {
+			subject = strings.Repeat("x", 201)
+		}
+		batch = append(batch, incident(e, 200+i, fmt.Sprintf("close %d", i), acc, resolved(subject)))
+	}
+	res := write(t, e, batch)
+	for i, r := range res {
+		switch {
+		case i == bad+1:
+			if r.Outcome != migrations.Rejected || r.Err == nil || !strings.Contains(r.Err.Error(), "length") {
+				t.Errorf("case with a refused resolution: %s %v, want rejected with the refusal", r.Outcome, r.Err)
+			}
+		case r.Outcome == migrations.Rejected:
+			t.Errorf("%s %s rejected with the refused case: %v", batch[i].Table, batch[i].Key, r.Err)
+		}
+	}
+	refused := batch[bad+1]
+	exactlyOne(t, e, append(slices.Clone(batch[:bad+1]), batch[bad+2:]...))
+	rows, err := e.Target.Lookup(t.Context(), "incident", refused.Key)
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("the refused case: %d rows, %v", len(rows), err)
+	}
+	if d := e.Target.Compare(t.Context(), migrations.TargetRecord{Table: "incident", Key: refused.Key, Fields: refused.Fields,
+		State: &migrations.State{Code: 0, Reason: 1}}, rows[0]); len(d) > 0 {
+		t.Errorf("the refused case is not as written and active: %+v", d)
+	}
+
+	refused.State = resolved("Fixed after all")
+	again := write(t, e, []migrations.TargetRecord{acc, refused})
+	noRejects(t, "the refused case again", []migrations.TargetRecord{acc, refused}, again)
+	exactlyOne(t, e, []migrations.TargetRecord{refused})
 }
 
 func matchOnly(t *testing.T, o Options) {
