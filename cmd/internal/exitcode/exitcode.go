@@ -14,6 +14,8 @@ package exitcode
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/migrations"
@@ -61,4 +63,53 @@ func Of(err error) error {
 		return &output.ExitError{Code: Locked, Err: err}
 	}
 	return &output.ExitError{Code: Failure, Err: err}
+}
+
+// OtherEnvironment is what a command tells the user when its state
+// belongs to another environment than the one it was pointed at.
+type OtherEnvironment struct {
+	// State names the state store, as statestore.Describe does: never
+	// with its password.
+	State string
+	// Spared says what the refusal left undone, e.g. "nothing was
+	// written"; empty says nothing.
+	Spared string
+	// Choices are the user's ways on, in the command's own flags, the
+	// likeliest first: "start over with --fresh", "point --env at the
+	// environment this state belongs to".
+	Choices []string
+}
+
+// TargetMismatch is the exit of a command refused because its state
+// belongs to another environment: when err holds a
+// *migrations.TargetMismatchError, exit 1 with one line naming the state,
+// the mismatch, what was spared and the choices; nil for any other err
+// (nil included), which the command handles as before.
+func TargetMismatch(err error, o OtherEnvironment) error {
+	var mismatch *migrations.TargetMismatchError
+	if !errors.As(err, &mismatch) {
+		return nil
+	}
+	var tail strings.Builder
+	// A missing-records mismatch names only this run's environment; the
+	// one the state was written to, when it was reached at another URL,
+	// is where the user may want to point the command instead.
+	if mismatch.Step != "" && mismatch.Recorded.URL != "" && mismatch.Recorded.URL != mismatch.Current.URL {
+		fmt.Fprintf(&tail, "; the state was written to %s", mismatch.Recorded.URL)
+	}
+	if o.Spared != "" {
+		tail.WriteString("; " + o.Spared)
+	}
+	if len(o.Choices) > 0 {
+		tail.WriteString(": " + oneOf(o.Choices))
+	}
+	return &output.ExitError{Code: Failure, Err: fmt.Errorf("%s: %w%s", o.State, mismatch, tail.String())}
+}
+
+// oneOf joins choices as a sentence does: "a", "a, or b", "a, b, or c".
+func oneOf(choices []string) string {
+	if len(choices) == 1 {
+		return choices[0]
+	}
+	return strings.Join(choices[:len(choices)-1], ", ") + ", or " + choices[len(choices)-1]
 }

@@ -190,10 +190,9 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	cfg.Restart, cfg.Fresh = o.restart, o.fresh
 	sum, _, err := odoojob.Migrate(ctx, cfg)
 	steps.Finish()
-	var mismatch *migrations.TargetMismatchError
-	if errors.As(err, &mismatch) {
-		return exitcode.Of(fmt.Errorf("%s: %v; nothing was written: start over with --fresh, or point --env at the environment this state belongs to%s",
-			statestore.Describe(o.state), mismatch, belongsTo(mismatch)))
+	if exit := exitcode.TargetMismatch(err, exitcode.OtherEnvironment{State: statestore.Describe(o.state), Spared: "nothing was written",
+		Choices: []string{"start over with --fresh", "point --env at the environment this state belongs to"}}); exit != nil {
+		return exit
 	}
 	if sum == nil {
 		return exitcode.Of(err)
@@ -217,12 +216,4 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		return exitcode.Finished(t.Rejected, fmt.Sprintf("finished with %d rejected records; see %s", t.Rejected, files.Rejects))
 	}
 	return nil
-}
-
-// belongsTo names the environment a state belongs to, when it recorded one.
-func belongsTo(e *migrations.TargetMismatchError) string {
-	if e.Recorded.URL == "" {
-		return ""
-	}
-	return " (" + e.Recorded.URL + ")"
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/dvsync/dvsync/cmd/internal/exitcode"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/dataverse"
-	"github.com/dvsync/dvsync/migrations"
 	"github.com/dvsync/dvsync/migrations/reportstyle"
 	"github.com/dvsync/dvsync/migrations/statestore"
 	"github.com/dvsync/dvsync/migrations/syncjob"
@@ -216,10 +215,9 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 
 	sum, runErr := syncjob.Run(ctx, job, opts)
 	prog.finish()
-	var mismatch *migrations.TargetMismatchError
-	if errors.As(runErr, &mismatch) {
-		return &output.ExitError{Code: exitcode.Failure, Err: fmt.Errorf("%s: %v; nothing was read or written: start over with --fresh, or point the job file at the environments this state belongs to",
-			statestore.Describe(o.state), mismatch)}
+	if exit := exitcode.TargetMismatch(runErr, exitcode.OtherEnvironment{State: statestore.Describe(o.state), Spared: "nothing was read or written",
+		Choices: []string{"start over with --fresh", "point the job file at the environments this state belongs to"}}); exit != nil {
+		return exit
 	}
 	if errors.Is(runErr, syncjob.ErrLocked) {
 		return &output.ExitError{Code: exitcode.Locked, Err: fmt.Errorf("job %s: %w; this run did nothing", job.Name, runErr)}

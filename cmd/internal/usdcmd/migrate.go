@@ -2,7 +2,6 @@ package usdcmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -165,10 +164,9 @@ func runMigrate(ctx context.Context, streams *output.Streams, o *migrateOptions)
 	}
 	out.Result, err = p.Migrate(ctx, store)
 	bars.finish()
-	var mismatch *migrations.TargetMismatchError
-	if errors.As(err, &mismatch) {
-		return exitcode.Of(fmt.Errorf("%s: %v; nothing was written: start over with --fresh, or point --to-env at the environment this state belongs to",
-			statestore.Describe(o.state), mismatch))
+	if exit := exitcode.TargetMismatch(err, exitcode.OtherEnvironment{State: statestore.Describe(o.state), Spared: "nothing was written",
+		Choices: []string{"start over with --fresh", "point --to-env at the environment this state belongs to"}}); exit != nil {
+		return exit
 	}
 	if out.Result == nil {
 		return exitcode.Of(err)

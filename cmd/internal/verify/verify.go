@@ -127,10 +127,9 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		}}
 	rep, err := odoojob.Verify(ctx, cfg, o.sample, o.seed)
 	steps.Finish()
-	var mismatch *migrations.TargetMismatchError
-	if errors.As(err, &mismatch) {
-		return exitcode.Of(fmt.Errorf("%s: %v: point --env at the environment this state belongs to, or --state at the state of this environment's migration",
-			statestore.Describe(o.state), mismatch))
+	if exit := exitcode.TargetMismatch(err, exitcode.OtherEnvironment{State: statestore.Describe(o.state), Spared: "nothing was verified",
+		Choices: []string{"point --env at the environment this state belongs to", "point --state at the state of this environment's migration"}}); exit != nil {
+		return exit
 	}
 	if err != nil {
 		return exitcode.Of(err)
