@@ -15,6 +15,7 @@ import (
 	"github.com/dvsync/dvsync/dataverse/sink"
 	"github.com/dvsync/dvsync/migrations"
 	"github.com/dvsync/dvsync/migrations/odoojob"
+	"github.com/dvsync/dvsync/migrations/odoojob/odoojobtest"
 	"github.com/dvsync/dvsync/migrations/statestore"
 	"github.com/dvsync/dvsync/odoo"
 	"github.com/dvsync/dvsync/odoo/odooserver"
@@ -37,7 +38,7 @@ func counts(t *testing.T, s *servers) map[string]int64 {
 
 func migrateArgs(s *servers, dir, state string) []string {
 	return []string{"--odoo", s.odooURL, "--odoo-db", odooserver.Database, "--odoo-user", "admin", "--env", s.dvURL,
-		"--state", state, "--map", "../../../testdata/odoodv/demo-map.yaml",
+		"--state", state, "--map", odoojobtest.Testdata("odoodv", "demo-map.yaml"),
 		"--rejects", filepath.Join(dir, "rejects.jsonl"), "--warnings", filepath.Join(dir, "warnings.jsonl")}
 }
 
@@ -53,7 +54,7 @@ func verifyWith(t *testing.T, s *servers, state string) *migrations.Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := odoojob.LoadMap("../../../testdata/odoodv/demo-map.yaml")
+	m, err := odoojob.LoadMap(odoojobtest.Testdata("odoodv", "demo-map.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,8 @@ func TestStateOfAnotherEnvironmentIsRefused(t *testing.T) {
 
 // --state postgres://… works for migrate odoo: a run, a resume that finds
 // everything done, and verify from the same state; the password never
-// reaches the output.
+// reaches the output. A shared state has no folder, so the report goes to
+// the current one: the test runs in a folder of its own.
 func TestMigrateWithPostgresState(t *testing.T) {
 	base := os.Getenv("DVSYNC_TEST_POSTGRES")
 	if base == "" {
@@ -154,6 +156,7 @@ func TestMigrateWithPostgresState(t *testing.T) {
 
 	s := startServers(t, smallSeed(t, 10))
 	dir := t.TempDir()
+	t.Chdir(dir)
 	t.Setenv("DVSYNC_TOKEN", dvToken)
 	t.Setenv("ODOO_API_KEY", odooKey)
 	// A plan against a database without state creates none.
@@ -166,6 +169,11 @@ func TestMigrateWithPostgresState(t *testing.T) {
 	out, errOut, err := runCmd(t, migrateArgs(s, dir, state)...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, name := range []string{"migration.html", "migration.json"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("the report of a run with a shared state is not in the current folder: %v", err)
+		}
 	}
 	out2, errOut2, err := runCmd(t, append(migrateArgs(s, dir, state), "--json")...)
 	if err != nil {
