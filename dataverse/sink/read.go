@@ -77,11 +77,19 @@ func (s *Sink) Count(ctx context.Context, table string) (int64, error) {
 	return n, nil
 }
 
-// CountAll is the table's record count, without the baseline.
+// CountAll is the table's exact record count, without the baseline: one
+// $count request when the table holds fewer rows than the count cap
+// (5,000), otherwise the table's IDs paged through, since neither the
+// capped count nor RetrieveTotalRecordCount's day-old snapshot is exact.
 func (s *Sink) CountAll(ctx context.Context, table string) (int64, error) {
 	tbl, err := s.c.Table(ctx, table)
 	if err != nil {
 		return 0, err
+	}
+	if rc, err := s.c.CountRows(ctx, table, dataverse.Filter{}); err != nil {
+		return 0, err
+	} else if rc.Exact {
+		return rc.N, nil
 	}
 	var n int64
 	for _, err := range s.c.Records(ctx, table, dataverse.Query{Select: []string{tbl.PrimaryID}, PageSize: dataverse.DefaultPageSize}) {

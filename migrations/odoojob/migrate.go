@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/sink"
 	"github.com/dvsync/dvsync/mapping/odoodv"
@@ -131,22 +133,24 @@ func baseline(ctx context.Context, s migrations.Store, job, table string) (int64
 // verify can tell the records the migration added from those that were
 // there; later runs keep the first counts.
 func recordBaselines(ctx context.Context, p *Prepared, s migrations.Store) error {
+	// The tables are counted side by side: each count is one request
+	// (or a paging of IDs for a table over the count cap), and a dozen
+	// of them one after the other would delay every run's first write.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
 	for _, table := range Tables {
-		if _, ok, err := s.Value(ctx, p.Job.Name, baselineName(table)); err != nil || ok {
-			if err != nil {
+		g.Go(func() error {
+			if _, ok, err := s.Value(gctx, p.Job.Name, baselineName(table)); err != nil || ok {
 				return err
 			}
-			continue
-		}
-		n, err := p.Sink.CountAll(ctx, table)
-		if err != nil {
-			return fmt.Errorf("counting %s before the migration: %w", table, err)
-		}
-		if err := s.SetValue(ctx, p.Job.Name, baselineName(table), fmt.Sprint(n)); err != nil {
-			return err
-		}
+			n, err := p.Sink.CountAll(gctx, table)
+			if err != nil {
+				return fmt.Errorf("counting %s before the migration: %w", table, err)
+			}
+			return s.SetValue(gctx, p.Job.Name, baselineName(table), fmt.Sprint(n))
+		})
 	}
-	return nil
+	return g.Wait()
 }
 
 // Migrate runs (or, with DryRun, plans) the migration; running it again
