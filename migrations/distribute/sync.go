@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -33,13 +34,21 @@ type SyncOptions struct {
 	Notice  func(string)
 	// Progress is told when a table's unit starts, ends a slice and ends.
 	Progress func(syncjob.Progress)
+	// Rejects receives the run's rejected records, one JSON line each
+	// (syncjob.Reject, as a single-process run writes them), once the
+	// units are done or the coordinator stops waiting.
+	Rejects io.Writer
 }
 
 // Sync runs one sync of a Dataverse-source job with its tables as units on
 // the workers: it takes the job's lock and journals the run as `dvsync
 // sync` does, enqueues one unit per table, waits, and returns the summary
-// the tables' units reported. Tables are read and applied by workers
-// page by page from their checkpoints, each under its own lock.
+// the tables' units recorded. Tables are read and applied by workers
+// page by page from their checkpoints, each under its own lock; each
+// page's figures and rejects are recorded with its checkpoint in the state
+// store (syncjob.Store.SaveProgress), so the summary's counts and the
+// lines written to o.Rejects are the same records, each once, however
+// many workers died on the way.
 func Sync(ctx context.Context, o SyncOptions) (*syncjob.Summary, error) {
 	job := o.Job
 	switch {
@@ -60,6 +69,14 @@ func Sync(ctx context.Context, o SyncOptions) (*syncjob.Summary, error) {
 		return nil, err
 	}
 	runErr := runSync(ctx, o, sum)
+	if sum.Tables != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		err := recorded(rctx, o, sum)
+		cancel()
+		if err != nil && runErr == nil {
+			runErr = err
+		}
+	}
 	sum.Finish(time.Now().UTC())
 	status, code := "succeeded", 0
 	switch {
@@ -114,8 +131,13 @@ func runSync(ctx context.Context, o SyncOptions, sum *syncjob.Summary) error {
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	var firstErr error
+	read := map[string]int64{}
 	for {
 		jobs, err := c.jobs(ctx, ids)
+		if err != nil {
+			return err
+		}
+		counts, err := o.Store.RunResult(ctx, job.Name, sum.RunID, nil)
 		if err != nil {
 			return err
 		}
@@ -133,7 +155,6 @@ func runSync(ctx context.Context, o SyncOptions, sum *syncjob.Summary) error {
 				}
 			}
 			ts.Table = u.Table
-			changed := ts.Read != tables[i].Read
 			tables[i] = ts
 			switch state {
 			case unitDone, unitFailed:
@@ -146,14 +167,15 @@ func runSync(ctx context.Context, o SyncOptions, sum *syncjob.Summary) error {
 					firstErr = fmt.Errorf("%s: %s", u.Table, tables[i].Error)
 				}
 				if o.Progress != nil {
-					o.Progress(syncjob.Progress{Table: u.Table, Read: ts.Read, Done: true})
+					o.Progress(syncjob.Progress{Table: u.Table, Read: counts[u.Table].Read, Done: true})
 				}
 			default:
 				left++
-				if changed && o.Progress != nil {
-					o.Progress(syncjob.Progress{Table: u.Table, Phase: "worker", Read: ts.Read})
+				if n := counts[u.Table].Read; n != read[u.Table] && o.Progress != nil {
+					o.Progress(syncjob.Progress{Table: u.Table, Phase: "worker", Read: n})
 				}
 			}
+			read[u.Table] = counts[u.Table].Read
 		}
 		if left == 0 {
 			sum.Tables = tables
@@ -166,6 +188,31 @@ func runSync(ctx context.Context, o SyncOptions, sum *syncjob.Summary) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// recorded replaces the tables' counts by those their pages recorded in
+// the state store with their checkpoints (the units' own reports miss the
+// pages of a slice whose worker died), and writes the rejected records
+// these counts count to o.Rejects.
+func recorded(ctx context.Context, o SyncOptions, sum *syncjob.Summary) error {
+	var reject func(syncjob.Reject) error
+	if o.Rejects != nil {
+		reject = func(r syncjob.Reject) error {
+			b, _ := json.Marshal(r)
+			if _, err := o.Rejects.Write(append(b, '\n')); err != nil {
+				return fmt.Errorf("writing rejects: %w", err)
+			}
+			return nil
+		}
+	}
+	counts, err := o.Store.RunResult(ctx, o.Job.Name, sum.RunID, reject)
+	if err != nil {
+		return err
+	}
+	for i := range sum.Tables {
+		sum.Tables[i].Counts = counts[sum.Tables[i].Table]
+	}
+	return nil
 }
 
 // errSliceEnd ends a sync slice at a page boundary.
@@ -186,7 +233,7 @@ func (w *Worker) workSync(ctx context.Context, job *river.Job[Unit], user AppUse
 	}
 	mux := byHost{}
 	counter := &syncjob.Counter{Base: mux}
-	opts := syncjob.Options{Store: st, Counter: counter}
+	opts := syncjob.Options{Store: st, Counter: counter, RunID: u.Run}
 	if opts.Client, err = w.sliceClient(sj.Source.Dataverse.Env, user, counter, mux, sj.PageSize); err != nil {
 		return 0, false, err
 	}
@@ -204,7 +251,10 @@ func (w *Worker) workSync(ctx context.Context, job *river.Job[Unit], user AppUse
 		}
 	}
 	ts, err := syncjob.RunTable(sctx, sj, u.Table, opts)
-	cut = errors.Is(context.Cause(sctx), errSliceEnd) && ctx.Err() == nil
+	// A table that finished is done even when its last progress report
+	// ended the slice (nothing read after it): done again, a modifiedon
+	// table would re-read its overlap window within the same run.
+	cut = err != nil && errors.Is(context.Cause(sctx), errSliceEnd) && ctx.Err() == nil
 	if cut {
 		err = nil
 		ts.Error = ""

@@ -48,6 +48,11 @@ type Options struct {
 	DryRun bool
 	// Rejects receives one JSON line per rejected record.
 	Rejects io.Writer
+	// RunID, given to RunTable by a worker of a distributed run, records
+	// the table's figures and rejected records under that run in Store,
+	// with each checkpoint (Store.SaveProgress), instead of writing
+	// rejects to Rejects: the coordinator writes them (Store.RunResult).
+	RunID string
 	// Progress is called after every page and when a table ends.
 	Progress func(Progress)
 	// Now is the clock (tests); default time.Now.
@@ -225,6 +230,9 @@ type runner struct {
 
 	orgOnce sync.Once
 	orgDays int // 0: unknown
+
+	// base holds the request counter's figures when RunTable began.
+	base Counts
 }
 
 // expiryDays reads organization.expirechangetrackingindays once per run.
@@ -249,6 +257,14 @@ type tableRun struct {
 	cp   Checkpoint
 	sum  *TableSummary
 	ctx  context.Context
+
+	// A distributed run's unit (Options.RunID) records, with each
+	// checkpoint, the rejects since the last one (pending) and what its
+	// figures (sum, with the counter's requests since base) added since
+	// the last one (recorded).
+	pending  []Reject
+	recorded Counts
+	base     Counts
 }
 
 func (r *runner) table(ctx context.Context, spec TableSpec, ts *TableSummary) error {
@@ -261,6 +277,7 @@ func (r *runner) table(ctx context.Context, spec TableSpec, ts *TableSummary) er
 		return err
 	}
 	t := &tableRun{r: r, name: spec.Name, pk: def.PrimaryID, cp: cp, sum: ts, ctx: ctx}
+	t.base = r.base
 	var added []string
 	if r.db != nil {
 		mt, err := r.db.Table(ctx, def, spec.Columns)
@@ -312,7 +329,20 @@ func (t *tableRun) save(cp Checkpoint) error {
 		return err
 	}
 	// The checkpoint, like the target's writes, outlives a cancelled run.
-	return t.r.o.Store.SaveCheckpoint(context.WithoutCancel(t.ctx), t.r.job.Name, t.name, cp)
+	ctx := context.WithoutCancel(t.ctx)
+	if t.r.o.RunID == "" {
+		return t.r.o.Store.SaveCheckpoint(ctx, t.r.job.Name, t.name, cp)
+	}
+	now := t.sum.Counts
+	now.Requests, now.Throttled = t.r.o.Counter.Counts()
+	now.Requests -= t.base.Requests
+	now.Throttled -= t.base.Throttled
+	p := RunProgress{RunID: t.r.o.RunID, Counts: now.minus(t.recorded), Rejects: t.pending}
+	if err := t.r.o.Store.SaveProgress(ctx, t.r.job.Name, t.name, cp, p); err != nil {
+		return err
+	}
+	t.recorded, t.pending = now, nil
+	return nil
 }
 
 func (t *tableRun) progress(phase string) {
@@ -363,8 +393,15 @@ type Reject struct {
 
 func (t *tableRun) reject(id string, cause error) error {
 	t.sum.Rejected++
+	rj := Reject{Time: t.r.o.Now().UTC(), Job: t.r.job.Name, Table: t.name, ID: id, Error: cause.Error()}
+	if t.r.o.RunID != "" {
+		// Recorded with the page's checkpoint: a page done again after
+		// a worker died is not rejected twice.
+		t.pending = append(t.pending, rj)
+		return nil
+	}
 	if w := t.r.o.Rejects; w != nil {
-		b, _ := json.Marshal(Reject{Time: t.r.o.Now().UTC(), Job: t.r.job.Name, Table: t.name, ID: id, Error: cause.Error()})
+		b, _ := json.Marshal(rj)
 		if _, err := w.Write(append(b, '\n')); err != nil {
 			return fmt.Errorf("writing rejects: %w", err)
 		}

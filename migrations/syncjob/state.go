@@ -255,33 +255,164 @@ func (s *Store) Checkpoint(ctx context.Context, job, table string) (Checkpoint, 
 // *migrations.ConflictError and nothing changes. A checkpoint this store
 // never read is read first (its current version is the expected one).
 func (s *Store) SaveCheckpoint(ctx context.Context, job, table string, cp Checkpoint) error {
+	version, err := s.swapCheckpoint(ctx, s.db, job, table, cp)
+	if err != nil {
+		return err
+	}
+	s.versions.SeeCheckpoint(job, table, version)
+	return nil
+}
+
+// queryer is a *sql.DB or a *sql.Tx.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// swapCheckpoint is SaveCheckpoint's compare-and-swap on db, returning the
+// checkpoint's new version; the caller records it once db's work commits.
+func (s *Store) swapCheckpoint(ctx context.Context, db queryer, job, table string, cp Checkpoint) (int64, error) {
 	b, _ := json.Marshal(cp)
 	expected, ok := s.versions.Checkpoint(job, table)
 	if !ok {
-		err := s.db.QueryRowContext(ctx, s.q(`SELECT version FROM dvsync_sync_state WHERE job = ? AND tbl = ?`), job, table).Scan(&expected)
+		err := db.QueryRowContext(ctx, s.q(`SELECT version FROM dvsync_sync_state WHERE job = ? AND tbl = ?`), job, table).Scan(&expected)
 		if errors.Is(err, sql.ErrNoRows) {
 			expected = 0
 		} else if err != nil {
-			return fmt.Errorf("state store: save checkpoint: %w", err)
+			return 0, fmt.Errorf("state store: save checkpoint: %w", err)
 		}
 	}
 	var version int64
 	var err error
 	if expected == 0 {
-		err = s.db.QueryRowContext(ctx, s.q(`INSERT INTO dvsync_sync_state (job, tbl, state, updated_at, version) VALUES (?, ?, ?, ?, 1)
+		err = db.QueryRowContext(ctx, s.q(`INSERT INTO dvsync_sync_state (job, tbl, state, updated_at, version) VALUES (?, ?, ?, ?, 1)
 			ON CONFLICT (job, tbl) DO NOTHING RETURNING version`), job, table, string(b), now()).Scan(&version)
 	} else {
-		err = s.db.QueryRowContext(ctx, s.q(`UPDATE dvsync_sync_state SET state = ?, updated_at = ?, version = version + 1
+		err = db.QueryRowContext(ctx, s.q(`UPDATE dvsync_sync_state SET state = ?, updated_at = ?, version = version + 1
 			WHERE job = ? AND tbl = ? AND version = ? RETURNING version`), string(b), now(), job, table, expected).Scan(&version)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		return &migrations.ConflictError{Job: job, Name: "the checkpoint of table " + table}
+		return 0, &migrations.ConflictError{Job: job, Name: "the checkpoint of table " + table}
 	}
 	if err != nil {
-		return fmt.Errorf("state store: save checkpoint: %w", err)
+		return 0, fmt.Errorf("state store: save checkpoint: %w", err)
+	}
+	return version, nil
+}
+
+// RunProgress is what the pages applied since a table's last checkpoint
+// add to a distributed run: their figures and their rejected records.
+type RunProgress struct {
+	RunID   string
+	Counts  Counts
+	Rejects []Reject
+}
+
+// SaveProgress saves a table's checkpoint (as SaveCheckpoint does) and,
+// in the same transaction, adds p to the run's figures of the table and
+// records p's rejects. A worker that dies before a page's checkpoint
+// leaves no trace of the page, which the next worker does again from the
+// checkpoint before it; one whose checkpoint committed is never done
+// again. So the run's figures and rejects hold every page once.
+func (s *Store) SaveProgress(ctx context.Context, job, table string, cp Checkpoint, p RunProgress) error {
+	fail := func(err error) error { return fmt.Errorf("state store: save progress: %w", err) }
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fail(err)
+	}
+	defer tx.Rollback()
+	version, err := s.swapCheckpoint(ctx, tx, job, table, cp)
+	if err != nil {
+		return err
+	}
+	c := p.Counts
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO dvsync_sync_run_tables
+		(run_id, tbl, records_read, upserted, deleted, unchanged, rejected, keys_compared, requests, throttled)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (run_id, tbl) DO UPDATE SET
+		records_read = dvsync_sync_run_tables.records_read + excluded.records_read,
+		upserted = dvsync_sync_run_tables.upserted + excluded.upserted,
+		deleted = dvsync_sync_run_tables.deleted + excluded.deleted,
+		unchanged = dvsync_sync_run_tables.unchanged + excluded.unchanged,
+		rejected = dvsync_sync_run_tables.rejected + excluded.rejected,
+		keys_compared = dvsync_sync_run_tables.keys_compared + excluded.keys_compared,
+		requests = dvsync_sync_run_tables.requests + excluded.requests,
+		throttled = dvsync_sync_run_tables.throttled + excluded.throttled`),
+		p.RunID, table, c.Read, c.Upserted, c.Deleted, c.Unchanged, c.Rejected, c.KeysCompared, c.Requests, c.Throttled); err != nil {
+		return fail(err)
+	}
+	ins := s.q(`INSERT INTO dvsync_sync_rejects (job, run_id, tbl, page, seq, source_id, error, rejected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	for i, r := range p.Rejects {
+		if _, err := tx.ExecContext(ctx, ins, job, p.RunID, table, version, i, r.ID, r.Error, r.Time.UTC().Format(time.RFC3339Nano)); err != nil {
+			return fail(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(err)
 	}
 	s.versions.SeeCheckpoint(job, table, version)
 	return nil
+}
+
+// RunResult reads what the tables of a distributed run recorded
+// (SaveProgress): their figures by table, and each rejected record, in
+// the order rejected, passed to reject. Both come from one snapshot of the
+// store, so the rejects are those the figures count even while workers
+// still record pages.
+func (s *Store) RunResult(ctx context.Context, job, runID string, reject func(Reject) error) (map[string]Counts, error) {
+	fail := func(err error) error { return fmt.Errorf("state store: reading run %s: %w", runID, err) }
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.kind == mirror.Postgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := s.db.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, fail(err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT tbl, records_read, upserted, deleted, unchanged, rejected, keys_compared, requests, throttled
+		FROM dvsync_sync_run_tables WHERE run_id = ?`), runID)
+	if err != nil {
+		return nil, fail(err)
+	}
+	out := map[string]Counts{}
+	for rows.Next() {
+		var t string
+		var c Counts
+		if err := rows.Scan(&t, &c.Read, &c.Upserted, &c.Deleted, &c.Unchanged, &c.Rejected, &c.KeysCompared, &c.Requests, &c.Throttled); err != nil {
+			rows.Close()
+			return nil, fail(err)
+		}
+		out[t] = c
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fail(err)
+	}
+	if reject == nil {
+		return out, nil
+	}
+	rows, err = tx.QueryContext(ctx, s.q(`SELECT tbl, source_id, error, rejected_at FROM dvsync_sync_rejects
+		WHERE job = ? AND run_id = ? ORDER BY rejected_at, tbl, page, seq`), job, runID)
+	if err != nil {
+		return nil, fail(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r := Reject{Job: job}
+		var at string
+		if err := rows.Scan(&r.Table, &r.ID, &r.Error, &at); err != nil {
+			return nil, fail(err)
+		}
+		r.Time, _ = time.Parse(time.RFC3339Nano, at)
+		if err := reject(r); err != nil {
+			return nil, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail(err)
+	}
+	return out, nil
 }
 
 // Roles of End.

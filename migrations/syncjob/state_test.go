@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/refserver"
@@ -150,7 +151,7 @@ func TestStoreSchemaUpgrade(t *testing.T) {
 	}
 	db.Close()
 	s := openStore(t, path)
-	if v, err := s.SchemaVersion(ctx); err != nil || v != 2 {
+	if v, err := s.SchemaVersion(ctx); err != nil || v != 3 {
 		t.Fatalf("schema version %d %v", v, err)
 	}
 	cp, err := s.Checkpoint(ctx, "j", "incident")
@@ -251,4 +252,64 @@ func TestSyncRefusesStateOfAnotherOrganisation(t *testing.T) {
 		t.Errorf("recorded source after the fresh run: %+v", rec)
 	}
 	assertMirror(t, other, mirror.SQLite, mirrorFile, "incident")
+}
+
+// SaveProgress adds a page's figures and rejects to its run only with its
+// checkpoint: a save refused by the compare-and-swap (another process
+// moved the checkpoint) records neither, and RunResult reads what was
+// recorded, rejects in order.
+func TestSaveProgressGoesWithTheCheckpoint(t *testing.T) {
+	stores(t, func(t *testing.T, spec string) {
+		ctx := t.Context()
+		a, b := openStore(t, spec), openStore(t, spec)
+		at := func(s string) time.Time { tm, _ := time.Parse(time.RFC3339, s); return tm }
+		page := func(id string, when string) syncjob.RunProgress {
+			return syncjob.RunProgress{RunID: "r1", Counts: syncjob.Counts{Read: 3, Upserted: 2, Rejected: 1, Requests: 4},
+				Rejects: []syncjob.Reject{{Time: at(when), Job: "j", Table: "incident", ID: id, Error: "refused " + id}}}
+		}
+		cp := syncjob.Checkpoint{Mode: syncjob.ModeChangeTracking, Phase: "baseline", Link: "page-2"}
+		if err := a.SaveProgress(ctx, "j", "incident", cp, page("a", "2025-01-01T00:00:01Z")); err != nil {
+			t.Fatal(err)
+		}
+		b.Checkpoint(ctx, "j", "incident")
+		cp.Link = "page-3"
+		if err := a.SaveProgress(ctx, "j", "incident", cp, page("b", "2025-01-01T00:00:02Z")); err != nil {
+			t.Fatal(err)
+		}
+		// b read page-2's checkpoint: its page is not recorded.
+		var conflict *migrations.ConflictError
+		if err := b.SaveProgress(ctx, "j", "incident", cp, page("stale", "2025-01-01T00:00:03Z")); !errors.As(err, &conflict) {
+			t.Fatalf("stale save: %v", err)
+		}
+		if err := a.SaveProgress(ctx, "j", "account", cp, syncjob.RunProgress{RunID: "r1", Counts: syncjob.Counts{Read: 1, Unchanged: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.SaveProgress(ctx, "j", "account", cp, syncjob.RunProgress{RunID: "r2", Counts: syncjob.Counts{Read: 7, Unchanged: 7}}); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		got, err := b.RunResult(ctx, "j", "r1", func(r syncjob.Reject) error {
+			if r.Job != "j" || r.Table != "incident" || r.Error != "refused "+r.ID {
+				t.Errorf("reject %+v", r)
+			}
+			ids = append(ids, r.ID)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]syncjob.Counts{
+			"incident": {Read: 6, Upserted: 4, Rejected: 2, Requests: 8},
+			"account":  {Read: 1, Unchanged: 1},
+		}
+		if len(got) != len(want) || got["incident"] != want["incident"] || got["account"] != want["account"] {
+			t.Errorf("run r1: %+v", got)
+		}
+		if strings.Join(ids, ",") != "a,b" {
+			t.Errorf("rejects of r1: %v", ids)
+		}
+		if cur, _ := b.Checkpoint(ctx, "j", "incident"); cur.Link != "page-3" {
+			t.Errorf("checkpoint after the refused save: %+v", cur)
+		}
+	})
 }

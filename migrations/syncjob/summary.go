@@ -43,6 +43,12 @@ func (c *Counts) add(o Counts) {
 	c.KeysCompared += o.KeysCompared
 }
 
+func (c Counts) minus(o Counts) Counts {
+	return Counts{Read: c.Read - o.Read, Upserted: c.Upserted - o.Upserted, Deleted: c.Deleted - o.Deleted, Unchanged: c.Unchanged - o.Unchanged,
+		Rejected: c.Rejected - o.Rejected, Skipped: c.Skipped - o.Skipped, Requests: c.Requests - o.Requests, Throttled: c.Throttled - o.Throttled,
+		KeysCompared: c.KeysCompared - o.KeysCompared}
+}
+
 // Reconciles reports whether every change read has one outcome.
 func (c Counts) Reconciles() bool {
 	return c.Read == c.Upserted+c.Deleted+c.Unchanged+c.Rejected+c.Skipped

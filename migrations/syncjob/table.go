@@ -20,7 +20,9 @@ func TableLockName(job, table string) string { return job + "#" + table }
 // own lock (ErrLocked when another process syncs the table), not the
 // job's, and journals nothing (the coordinator journals the run). The
 // table's summary is returned with its error. Cancelling ctx stops the
-// read; the pages applied are kept, as in Run.
+// read; the pages applied are kept, as in Run. With o.RunID, each page's
+// figures and rejects are recorded in o.Store with its checkpoint (see
+// Store.SaveProgress) for the coordinator to report.
 func RunTable(ctx context.Context, job *Job, table string, o Options) (*TableSummary, error) {
 	var spec *TableSpec
 	for i := range job.Tables {
@@ -66,6 +68,7 @@ func RunTable(ctx context.Context, job *Job, table string, o Options) (*TableSum
 	}
 	ts := &TableSummary{Table: table}
 	req0, thr0 := o.Counter.Counts()
+	r.base.Requests, r.base.Throttled = req0, thr0
 	start := time.Now()
 	err = r.table(ctx, *spec, ts)
 	req1, thr1 := o.Counter.Counts()

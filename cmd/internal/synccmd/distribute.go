@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/pflag"
 
@@ -20,6 +19,8 @@ import (
 type distOptions struct {
 	on       bool
 	appUsers string
+	// river places the queue (tests: a schema of their own).
+	river distribute.Options
 }
 
 func (d *distOptions) addFlags(f *pflag.FlagSet) {
@@ -48,40 +49,16 @@ func runDistributed(ctx context.Context, streams *output.Streams, o *options, jo
 		return &output.ExitError{Code: exitcode.Failure, Err: err}
 	}
 	prog := newProgressView(streams, o.json)
-	sum, runErr := distribute.Sync(ctx, distribute.SyncOptions{State: o.state, Store: st, Job: job, JobText: text, Users: users,
-		Progress: prog.update, Notice: func(msg string) { fmt.Fprintln(streams.Err, msg) }})
+	// The workers record rejected records in the state store; the
+	// coordinator writes them here, as a single-process run does.
+	rej := rejectsFile(o, job)
+	defer rej.Close()
+	sum, runErr := distribute.Sync(ctx, distribute.SyncOptions{Options: o.dist.river, State: o.state, Store: st, Job: job, JobText: text, Users: users,
+		Progress: prog.update, Notice: func(msg string) { fmt.Fprintln(streams.Err, msg) }, Rejects: rej})
 	prog.finish()
-	switch {
-	case errors.Is(runErr, syncjob.ErrLocked):
-		return &output.ExitError{Code: exitcode.Locked, Err: fmt.Errorf("job %s: %w; this run did nothing", job.Name, runErr)}
-	case errors.Is(runErr, syncjob.ErrNotSupported):
-		return usageError(nil, runErr)
-	case sum == nil:
-		return &output.ExitError{Code: exitcode.Failure, Err: runErr}
+	interrupted := "interrupted"
+	if runErr != nil {
+		interrupted = "interrupted: " + runErr.Error()
 	}
-	if o.metrics != "" {
-		if err := syncjob.WriteMetrics(o.metrics, sum); err != nil && runErr == nil {
-			runErr = err
-		}
-	}
-	// Workers keep no rejects file: the counts say how many, the workers'
-	// logs which.
-	rej := &lazyFile{path: filepath.Join(job.Dir, job.Name+".rejects.jsonl")}
-	if o.json {
-		if err := output.WriteJSON(streams.Out, sum); err != nil {
-			return err
-		}
-	} else {
-		renderSummary(streams.Out, sum, rej)
-	}
-	switch {
-	case runErr == nil:
-		return nil
-	case errors.Is(runErr, syncjob.ErrRejects):
-		return &output.ExitError{Code: exitcode.Rejects, Err: fmt.Errorf("%d records rejected", sum.Totals.Rejected)}
-	case ctx.Err() != nil:
-		return &output.ExitError{Code: exitcode.Failure, Err: fmt.Errorf("interrupted: %w", runErr)}
-	default:
-		return &output.ExitError{Code: exitcode.Failure, Err: runErr}
-	}
+	return report(ctx, streams, o, job, sum, runErr, rej, interrupted)
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -17,7 +16,6 @@ import (
 	"github.com/dvsync/dvsync/cmd/internal/exitcode"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/dataverse"
-	"github.com/dvsync/dvsync/migrations/reportstyle"
 	"github.com/dvsync/dvsync/migrations/statestore"
 	"github.com/dvsync/dvsync/migrations/syncjob"
 )
@@ -106,8 +104,9 @@ Exit codes:
   4  another run of this job holds the lock`
 
 // NewCommand returns `dvsync sync`.
-func NewCommand(streams *output.Streams) *cobra.Command {
-	o := &options{}
+func NewCommand(streams *output.Streams) *cobra.Command { return command(streams, &options{}) }
+
+func command(streams *output.Streams, o *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sync --job FILE",
 		Short: "Run an incremental sync job (Dataverse → SQLite/PostgreSQL mirror, or → another environment)",
@@ -204,10 +203,7 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 			return &output.ExitError{Code: exitcode.Failure, Err: fmt.Errorf("target: %w", err)}
 		}
 	}
-	rej := &lazyFile{path: o.rejects}
-	if rej.path == "" {
-		rej.path = filepath.Join(job.Dir, job.Name+".rejects.jsonl")
-	}
+	rej := rejectsFile(o, job)
 	defer rej.Close()
 	opts.Rejects = rej
 	prog := newProgressView(streams, o.json)
@@ -215,6 +211,14 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 
 	sum, runErr := syncjob.Run(ctx, job, opts)
 	prog.finish()
+	return report(ctx, streams, o, job, sum, runErr, rej, "interrupted; the next run resumes from the last page applied")
+}
+
+// report ends a run, in one process or on workers: a refusal before
+// anything ran as its own exit, else the summary (text or --json), the
+// metrics file, and the exit code of the outcome. interrupted says what
+// an interrupted run leaves behind.
+func report(ctx context.Context, streams *output.Streams, o *options, job *syncjob.Job, sum *syncjob.Summary, runErr error, rej *lazyFile, interrupted string) error {
 	if exit := exitcode.TargetMismatch(runErr, exitcode.OtherEnvironment{State: statestore.Describe(o.state), Spared: "nothing was read or written",
 		Choices: []string{"start over with --fresh", "point the job file at the environments this state belongs to"}}); exit != nil {
 		return exit
@@ -223,12 +227,13 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 		return &output.ExitError{Code: exitcode.Locked, Err: fmt.Errorf("job %s: %w; this run did nothing", job.Name, runErr)}
 	}
 	if errors.Is(runErr, syncjob.ErrNotSupported) {
-		return &output.ExitError{Code: exitcode.Failure, Err: runErr}
+		// The job file and flags ask for what cannot run together.
+		return usageError(nil, runErr)
 	}
 	if sum == nil {
 		return &output.ExitError{Code: exitcode.Failure, Err: runErr}
 	}
-	if o.metrics != "" && !o.dryRun {
+	if o.metrics != "" && !sum.DryRun {
 		if err := syncjob.WriteMetrics(o.metrics, sum); err != nil && runErr == nil {
 			runErr = err
 		}
@@ -246,36 +251,8 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	case errors.Is(runErr, syncjob.ErrRejects):
 		return &output.ExitError{Code: exitcode.Rejects, Err: fmt.Errorf("%d records rejected; see %s", sum.Totals.Rejected, rej.path)}
 	case ctx.Err() != nil:
-		return &output.ExitError{Code: exitcode.Failure, Err: errors.New("interrupted; the next run resumes from the last page applied")}
+		return &output.ExitError{Code: exitcode.Failure, Err: errors.New(interrupted)}
 	default:
 		return &output.ExitError{Code: exitcode.Failure, Err: runErr}
 	}
 }
-
-// lazyFile creates its file on the first write, so a run without rejects
-// leaves no empty rejects file behind, with the file mode of every report
-// and data file (reportstyle.FileMode less the umask).
-type lazyFile struct {
-	path string
-	f    *os.File
-}
-
-func (l *lazyFile) Write(p []byte) (int, error) {
-	if l.f == nil {
-		f, err := reportstyle.OpenAppend(l.path)
-		if err != nil {
-			return 0, err
-		}
-		l.f = f
-	}
-	return l.f.Write(p)
-}
-
-func (l *lazyFile) Close() error {
-	if l.f == nil {
-		return nil
-	}
-	return l.f.Close()
-}
-
-func (l *lazyFile) written() bool { return l.f != nil }

@@ -193,7 +193,7 @@ func TestSyncCommandDataverseToDataverse(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &sum); err != nil || sum.Target != "dataverse" || sum.Tables[0].Upserted != 4 {
 		t.Fatalf("%+v %v", sum, err)
 	}
-	if code, _, errOut = execute("sync", "--job", job, "--dry-run"); code != exitcode.Failure || !strings.Contains(errOut, "cannot roll back") {
+	if code, _, errOut = execute("sync", "--job", job, "--dry-run"); code != exitcode.Usage || !strings.Contains(errOut, "cannot roll back") {
 		t.Fatalf("dry run into Dataverse: exit %d: %s", code, errOut)
 	}
 }
