@@ -53,10 +53,11 @@ type linkCheck struct {
 }
 
 // link makes the N:N links of written records, after reading the links
-// the batch's records already have, so a record whose links all exist
+// the batch's records already have (unless have, the links prefetch read
+// by lower-case record ID, holds them), so a record whose links all exist
 // stays unchanged and a new link makes it updated. The missing links are
 // made side by side, within the sink's concurrency.
-func (s *Sink) link(ctx context.Context, tbl *schema.Table, batch []migrations.TargetRecord, idx []int, results []migrations.WriteResult) error {
+func (s *Sink) link(ctx context.Context, tbl *schema.Table, batch []migrations.TargetRecord, idx []int, results []migrations.WriteResult, have linkSets) error {
 	var at []int
 	var checks []linkCheck
 	for _, i := range idx {
@@ -75,7 +76,7 @@ func (s *Sink) link(ctx context.Context, tbl *schema.Table, batch []migrations.T
 	if len(checks) == 0 {
 		return nil
 	}
-	missing, errs, err := s.missingLinks(ctx, tbl, checks)
+	missing, errs, err := s.missingLinksKnown(ctx, tbl, checks, have)
 	if err != nil {
 		return err
 	}
@@ -179,6 +180,34 @@ func (s *Sink) missingLinks(ctx context.Context, tbl *schema.Table, checks []lin
 		default:
 			missing[k] = absent(checks[k].links, have)
 		}
+	}
+	return missing, errs, nil
+}
+
+// missingLinksKnown is missingLinks for checks whose records' links are
+// in have (by lower-case ID) where they are, with no read for those.
+func (s *Sink) missingLinksKnown(ctx context.Context, tbl *schema.Table, checks []linkCheck, have linkSets) (missing [][]migrations.Link, errs []error, err error) {
+	var rest []int
+	var restChecks []linkCheck
+	missing = make([][]migrations.Link, len(checks))
+	errs = make([]error, len(checks))
+	for k, c := range checks {
+		if sets, ok := have[strings.ToLower(c.id)]; ok && c.id != "" {
+			missing[k] = absent(c.links, sets)
+			continue
+		}
+		rest = append(rest, k)
+		restChecks = append(restChecks, c)
+	}
+	if len(rest) == 0 {
+		return missing, errs, nil
+	}
+	m, e, err := s.missingLinks(ctx, tbl, restChecks)
+	if err != nil {
+		return nil, nil, err
+	}
+	for n, k := range rest {
+		missing[k], errs[k] = m[n], e[n]
 	}
 	return missing, errs, nil
 }

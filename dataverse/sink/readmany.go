@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/dvsync/dvsync/dataverse"
+	"github.com/dvsync/dvsync/dataverse/schema"
 	"github.com/dvsync/dvsync/migrations"
 )
 
@@ -40,20 +41,36 @@ func (s *Sink) LookupBatch(ctx context.Context, table string, keys []migrations.
 	if err != nil {
 		return nil, err
 	}
+	out, sets, linked, err := s.lookupBatch(ctx, tbl, keys)
+	if err != nil {
+		return nil, err
+	}
+	// The records read by one In filter (every one has its entry in sets,
+	// its links read through linked); a record Lookup read is compared on
+	// its own.
+	s.remember(tbl, slices.Sorted(maps.Keys(sets)), sets, linked)
+	return out, nil
+}
+
+// lookupBatch reads what LookupBatch returns, and the links of the
+// records read by In filter (sets, by lower-case ID) through the
+// relationships in linked: every relationship the sink knows for the
+// table, unless they are more than one query may expand.
+func (s *Sink) lookupBatch(ctx context.Context, tbl *schema.Table, keys []migrations.Key) (out [][]map[string]any, sets linkSets, linked []string, err error) {
+	table := tbl.LogicalName
 	rels := s.knownRels(table)
-	var linked []string
 	if len(rels) <= maxExpands {
 		linked = slices.Sorted(maps.Keys(rels))
 	}
-	sets := linkSets{}
+	sets = linkSets{}
 	var full []string
-	out := make([][]map[string]any, len(keys))
+	out = make([][]map[string]any, len(keys))
 	byCol := map[string][]int{}
 	for i, k := range keys {
 		switch {
 		case len(k.Alternate) == 0 && k.ID != "":
 			if _, err := uuid.Parse(k.ID); err != nil {
-				return nil, fmt.Errorf("key ID %q is not a GUID", k.ID)
+				return nil, nil, nil, fmt.Errorf("key ID %q is not a GUID", k.ID)
 			}
 			byCol[tbl.PrimaryID] = append(byCol[tbl.PrimaryID], i)
 		case len(k.Alternate) == 1:
@@ -62,7 +79,7 @@ func (s *Sink) LookupBatch(ctx context.Context, table string, keys []migrations.
 		default:
 			rows, err := s.Lookup(ctx, table, k)
 			if err != nil {
-				return nil, err
+				return nil, nil, nil, err
 			}
 			out[i] = rows
 		}
@@ -87,7 +104,7 @@ func (s *Sink) LookupBatch(ctx context.Context, table string, keys []migrations.
 			q := dataverse.Query{Filter: dataverse.In(col, values...), Expand: expands(linked, rels)}
 			for rec, err := range s.c.Records(ctx, table, q) {
 				if err != nil {
-					return nil, err
+					return nil, nil, nil, err
 				}
 				full = append(full, takeLinks(tbl, rec, linked, rels, sets)...)
 				v := norm(rec[col])
@@ -106,14 +123,10 @@ func (s *Sink) LookupBatch(ctx context.Context, table string, keys []migrations.
 		}
 	}
 	if err := s.readFull(ctx, tbl, full, rels, sets); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	// The records read by one In filter (every one has its entry in sets,
-	// its links read through linked); a record Lookup read is compared on
-	// its own.
 	delete(sets, "")
-	s.remember(tbl, slices.Sorted(maps.Keys(sets)), sets, linked)
-	return out, nil
+	return out, sets, linked, nil
 }
 
 // norm is the form values are matched in: Dataverse compares strings

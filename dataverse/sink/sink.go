@@ -22,6 +22,12 @@
 //     read-only until reactivated, so changing one reactivates it, writes it
 //     and closes it again; the cases of a batch are read before they are
 //     written, so a closed one is never sent to be refused.
+//   - A batch with records to move to a state or to link is read once
+//     before it is written (one In query per 100, expanding the links):
+//     a record that holds its columns is not sent, what differs is written
+//     without the client reading it again, and the moves and links start
+//     from the states and links read, so an unchanged batch costs that
+//     one read.
 //   - A batch's moves go out together: the PATCHes of statecode and
 //     statuscode as one $batch and the CloseIncident actions as another
 //     (independent requests with odata.continue-on-error,
@@ -34,8 +40,8 @@
 //   - N:N links are POST …/<relationship>/$ref
 //     (associate-disassociate-entities-using-web-api.md); a link that exists
 //     is no change. The links a batch already has are read with one query
-//     ($expand of the relationships, query/join-tables.md), by a write, a
-//     plan and verify alike.
+//     ($expand of the relationships, query/join-tables.md), by a write (in
+//     the read before it), a plan and verify alike.
 //
 // Failures are classified by the client (dataverse.Classify): a record's
 // own refusal rejects that record; anything else stops the run (Write
@@ -271,13 +277,19 @@ func (s *Sink) upsert(ctx context.Context, tbl *schema.Table, batch []migrations
 	if len(idx) == 0 {
 		return nil
 	}
-	closed, known, err := s.closedCases(ctx, tbl, batch, idx)
+	pre, err := s.prefetch(ctx, tbl, batch, idx)
 	if err != nil {
 		return err
 	}
+	closed, known := pre.closed, pre.known
 	items := make([]dataverse.Item, 0, len(idx))
+	settled := true // every record sent was read by prefetch
 	for n, i := range idx {
 		if closed[i] != nil {
+			continue
+		}
+		if id, ok := pre.same[i]; ok {
+			results[i] = migrations.WriteResult{Outcome: migrations.Unchanged, ID: id}
 			continue
 		}
 		key, err := Key(batch[i].Key)
@@ -286,11 +298,13 @@ func (s *Sink) upsert(ctx context.Context, tbl *schema.Table, batch []migrations
 			continue
 		}
 		items = append(items, dataverse.Item{Ref: int64(n), Key: key, Record: body(tbl, batch[i])})
+		settled = settled && pre.settled[i]
 	}
 	var refused []int // records whose write was refused: perhaps a closed case
 	err = s.c.WriteAll(ctx, tbl.LogicalName, slices.Values(items), dataverse.BatchOptions{Mode: dataverse.ModeUpsert,
-		// The engine already runs several batches at once.
-		Workers: 1, BatchSize: len(items), DisableBulk: s.o.DisableBulk, SkipUnchanged: !s.o.WriteUnchanged},
+		// The engine already runs several batches at once. What the
+		// client's read before writing would find, prefetch read.
+		Workers: 1, BatchSize: len(items), DisableBulk: s.o.DisableBulk, SkipUnchanged: !s.o.WriteUnchanged && !settled},
 		func(res dataverse.Result) {
 			i := idx[res.Ref]
 			if res.Outcome == dataverse.OutcomeRejected {
@@ -361,7 +375,7 @@ func (s *Sink) upsert(ctx context.Context, tbl *schema.Table, batch []migrations
 	if err := s.moveStates(ctx, tbl, batch, moving, results, known); err != nil {
 		return err
 	}
-	return s.link(ctx, tbl, batch, idx, results)
+	return s.link(ctx, tbl, batch, idx, results, pre.links)
 }
 
 // resolveIDs reads back the primary keys of records written by alternate

@@ -78,7 +78,7 @@ func (s *Sink) states(ctx context.Context, tbl *schema.Table, ids []string) (map
 // already there are left alone; a record whose columns were unchanged but
 // whose state moved is reported updated. The moves of a batch go out
 // together (see transitions), and each record's failure is its own.
-// before holds states read before the write (closedCases), which a write
+// before holds states read before the write (prefetch), which a write
 // of columns leaves as they are; the others are read.
 func (s *Sink) moveStates(ctx context.Context, tbl *schema.Table, batch []migrations.TargetRecord, idx []int, results []migrations.WriteResult, before map[string]current) error {
 	if len(idx) == 0 {
@@ -433,60 +433,153 @@ func (s *Sink) rewrite(ctx context.Context, tbl *schema.Table, r migrations.Targ
 	return reopened{res: migrations.WriteResult{Outcome: migrations.Updated, ID: id}}, nil
 }
 
-// closedCases reads, before a batch of cases is written, the cases that
-// will be moved to a state and are addressed by ID (one In query per
-// 100). A closed case is read-only: its upsert would be refused and, in a
-// bulk message, take the whole message down with it, which the client
-// then splits to find it. So the closed ones are returned, as read, to be
-// rewritten instead of sent, and the states of the others, which a write
-// of columns keeps, to be moved from. A read that fails for a reason that
-// does not stop the run leaves every case to be sent.
-func (s *Sink) closedCases(ctx context.Context, tbl *schema.Table, batch []migrations.TargetRecord, idx []int) (closed map[int]dataverse.Record, known map[string]current, err error) {
-	if tbl.LogicalName != "incident" {
-		return nil, nil, nil
+// prefetched is what the read before a batch's write found of its
+// records (see prefetch).
+type prefetched struct {
+	// same holds the records whose columns already hold what is written,
+	// by batch index, with their IDs: they are not sent; their states and
+	// links are checked against known and links.
+	same map[int]string
+	// closed holds the closed cases whose columns differ, as read: a
+	// closed case is read-only, so it is rewritten (see rewrite), not
+	// sent to be refused.
+	closed map[int]dataverse.Record
+	// settled holds the records the read found once or, by a key that
+	// tells, found absent: what the client's own read before writing would
+	// find out is known already.
+	settled map[int]bool
+	// known holds the states of the records found, by lower-case ID,
+	// which a write of columns keeps.
+	known map[string]current
+	// links holds the N:N links of the records found, through every
+	// relationship the batch's records link by, and none for the records
+	// found absent (by lower-case ID): a write of columns does not change
+	// them.
+	links linkSets
+}
+
+// prefetch reads, before a batch is written that has records to be moved
+// to a state or linked, the batch's records, with one In query per 100
+// (LookupBatch's read: the records with the links of every relationship
+// the batch links by expanded). What it finds serves the whole write: a record whose
+// columns hold what is written is not sent; the client need not read
+// again before writing what does differ; a closed case is rewritten
+// rather than sent; and the states and links the moves and links start
+// from are known without another read. So a batch of such records that
+// changed nothing costs one read per 100, where it cost the client's read
+// before writing, a read of the states and a read of the links.
+//
+// A read that fails for a reason that does not stop the run leaves every
+// record to be written as if it had not been read.
+func (s *Sink) prefetch(ctx context.Context, tbl *schema.Table, batch []migrations.TargetRecord, idx []int) (prefetched, error) {
+	p := prefetched{same: map[int]string{}, closed: map[int]dataverse.Record{}, settled: map[int]bool{},
+		known: map[string]current{}, links: linkSets{}}
+	if !slices.ContainsFunc(idx, func(i int) bool { return batch[i].State != nil || len(batch[i].Links) > 0 }) {
+		return p, nil // the client's read before writing serves
 	}
-	byID := map[string][]int{}
-	var ids []string
+	// The batch's other records come with them: the same queries, and
+	// then none of the batch needs the client's read.
+	var which []int
+	var keys []migrations.Key
 	for _, i := range idx {
 		r := batch[i]
-		if r.State == nil || r.Key.ID == "" {
-			continue
-		}
-		if _, err := uuid.Parse(r.Key.ID); err != nil {
-			continue
-		}
-		id := strings.ToLower(r.Key.ID)
-		if len(byID[id]) == 0 {
-			ids = append(ids, id)
-		}
-		byID[id] = append(byID[id], i)
-	}
-	closed, known = map[int]dataverse.Record{}, map[string]current{}
-	for chunk := range slices.Chunk(ids, maxInValues) {
-		values := make([]any, len(chunk))
-		for n, id := range chunk {
-			values[n] = id
-		}
-		for rec, err := range s.c.Records(ctx, tbl.LogicalName, dataverse.Query{Filter: dataverse.In(tbl.PrimaryID, values...)}) {
-			if stops(err) {
-				return nil, nil, err
-			}
-			if err != nil {
-				return nil, nil, nil
-			}
-			st, ok := stateOf(rec)
-			if !ok {
+		switch len(r.Key.Alternate) {
+		case 0:
+			if _, err := uuid.Parse(r.Key.ID); err != nil {
 				continue
 			}
-			id := strings.ToLower(rec.String(tbl.PrimaryID))
-			if st.code == stateActive {
-				known[id] = st
-				continue
+		case 1:
+		default:
+			continue // read on its own by Lookup: no saving
+		}
+		if len(r.Links) > 0 {
+			// The relationships are learned first, so the read expands
+			// them.
+			if _, err := s.learn(ctx, tbl, r.Links); err != nil {
+				if stops(err) {
+					return p, err
+				}
+				continue // link rejects it the same way
 			}
-			for _, i := range byID[id] {
-				closed[i] = rec
+		}
+		which = append(which, i)
+		// By the alternate key alone, so that a record that holds it
+		// under another ID is told from none.
+		k := r.Key
+		if len(k.Alternate) > 0 {
+			k.ID = ""
+		}
+		keys = append(keys, k)
+	}
+	if len(which) == 0 {
+		return p, nil
+	}
+	rows, sets, linked, err := s.lookupBatch(ctx, tbl, keys)
+	if stops(err) {
+		return p, err
+	}
+	if err != nil {
+		return p, nil
+	}
+	incident := tbl.LogicalName == "incident"
+	for k, i := range which {
+		r := batch[i]
+		linksRead := !slices.ContainsFunc(r.Links, func(l migrations.Link) bool { return !slices.Contains(linked, l.Relationship) })
+		switch {
+		case len(rows[k]) == 0:
+			// No record: the write creates it, with no links.
+			p.settled[i] = true
+			if r.Key.ID != "" {
+				p.links[strings.ToLower(r.Key.ID)] = map[string]map[string]bool{}
+			}
+		case len(rows[k]) == 1 && (r.Key.ID == "" || strings.EqualFold(dataverse.Record(rows[k][0]).String(tbl.PrimaryID), r.Key.ID)):
+			row := dataverse.Record(rows[k][0])
+			id := strings.ToLower(row.String(tbl.PrimaryID))
+			st, hasState := stateOf(row)
+			if hasState {
+				p.known[id] = st
+			}
+			if linksRead {
+				p.links[id] = sets[id]
+			}
+			closedCase := incident && r.State != nil && hasState && st.code != stateActive
+			switch {
+			case (closedCase || !s.o.WriteUnchanged) && s.sameColumns(ctx, tbl, r, row):
+				// A closed case is never sent again as it is: its upsert
+				// would be refused.
+				p.same[i] = row.String(tbl.PrimaryID)
+			case closedCase:
+				p.closed[i] = row
+			default:
+				p.settled[i] = true
 			}
 		}
 	}
-	return closed, known, nil
+	return p, nil
+}
+
+// sameColumns reports whether row, as read, holds every column r writes:
+// the values compared by dataverse.SameValue, binds by the ID they name.
+// What it cannot tell (a bind that names no record, an annotation)
+// counts as a difference, so that the record is written.
+func (s *Sink) sameColumns(ctx context.Context, tbl *schema.Table, r migrations.TargetRecord, row dataverse.Record) bool {
+	for f, want := range body(tbl, r) {
+		if nav, ok := strings.CutSuffix(f, "@odata.bind"); ok {
+			col, _, found := tbl.LookupByNavigation(nav)
+			ref, _ := want.(string)
+			if !found || ref == "" {
+				return false
+			}
+			id, ok := s.bindID(ctx, ref)
+			if !ok || !strings.EqualFold(row.String(col.ValueProperty()), id) {
+				return false
+			}
+			continue
+		}
+		got, present := row[f]
+		if strings.Contains(f, "@") || !present || !dataverse.SameValue(want, got) {
+			return false
+		}
+	}
+	return true
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -412,6 +414,100 @@ func TestRefusedCloseInsideABatchRejectsOnlyItsCase(t *testing.T) {
 		}
 		if d := s.Compare(ctx, want, rows[0]); len(d) > 0 {
 			t.Errorf("case %d: %+v", i, d)
+		}
+	}
+}
+
+// A batch with records to move to a state or link is read once before it
+// is written (one In query expanding the links), and that read serves the
+// whole write: re-writing it unchanged sends that one request and nothing
+// else (no read before writing, of states or of links); a record that
+// differs in its state alone is moved without its columns being sent, and
+// one that differs in a column is written without another read.
+func TestBatchWithStatesAndLinksIsReadOnce(t *testing.T) {
+	var log requestLog
+	c := refServer(t, "off", log.wrap)
+	s := sink.New(c, nil)
+	ctx := t.Context()
+	uid, _, err := c.WhoAmI(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rel = "teammembership_association"
+	var teams []migrations.TargetRecord
+	for i := range 4 {
+		teams = append(teams, migrations.TargetRecord{Table: "team", Key: migrations.Key{ID: migrations.DeterministicID("once", "team", fmt.Sprint(i))},
+			Fields: map[string]any{"name": fmt.Sprintf("Read once %d", i)},
+			Links:  []migrations.Link{{Relationship: rel, Table: "systemuser", Key: migrations.Key{ID: uid}}}})
+	}
+	teams = append(teams, migrations.TargetRecord{Table: "team", Key: migrations.Key{ID: migrations.DeterministicID("once", "team", "plain")},
+		Fields: map[string]any{"name": "Read once, no links"}})
+	acc := migrations.TargetRecord{Table: "account", Key: migrations.Key{ID: migrations.DeterministicID("once", "account", "1")}, Fields: map[string]any{"name": "Read once"}}
+	cs := cases(6, acc)
+	write := func(what string, batch []migrations.TargetRecord) []migrations.WriteResult {
+		t.Helper()
+		res, err := s.Write(ctx, batch)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		for i, r := range res {
+			if r.Outcome == migrations.Rejected {
+				t.Fatalf("%s: %s %s rejected: %v", what, batch[i].Table, batch[i].Key, r.Err)
+			}
+		}
+		return res
+	}
+	write("first write of the teams", teams)
+	write("first write of the cases", cs)
+
+	for _, batch := range [][]migrations.TargetRecord{teams, cs[1:]} {
+		log.reset()
+		res := write("again", batch)
+		for i, r := range res {
+			if r.Outcome != migrations.Unchanged || !strings.EqualFold(r.ID, batch[i].Key.ID) {
+				t.Errorf("%s %s again: %s %s, want unchanged with its ID", batch[i].Table, batch[i].Key, r.Outcome, r.ID)
+			}
+		}
+		log.mu.Lock()
+		reqs := slices.Clone(log.reqs)
+		log.mu.Unlock()
+		if len(reqs) != 1 || reqs[0].method != http.MethodGet {
+			t.Errorf("re-writing unchanged %ss: %d requests %v, want the one read", batch[0].Table, len(reqs), reqs)
+		}
+	}
+
+	// One case differs in its state alone, another in a column.
+	moved, edited := cs[2], cs[3]
+	moved.State = &migrations.State{Code: 0, Reason: 1}
+	edited.Fields = maps.Clone(edited.Fields)
+	edited.Fields["title"] = "case, edited"
+	batch := []migrations.TargetRecord{cs[1], moved, edited}
+	log.reset()
+	res := write("a move and an edit", batch)
+	if res[0].Outcome != migrations.Unchanged || res[1].Outcome != migrations.Updated || res[2].Outcome == migrations.Unchanged {
+		t.Errorf("outcomes %s %s %s, want unchanged, updated, written", res[0].Outcome, res[1].Outcome, res[2].Outcome)
+	}
+	gets, sentMoved := 0, false
+	log.mu.Lock()
+	for _, r := range log.reqs {
+		if r.method == http.MethodGet {
+			gets++
+		}
+		if r.method != http.MethodGet && strings.Contains(r.body, `"title"`) && strings.Contains(r.body, moved.Key.ID) {
+			sentMoved = true
+		}
+	}
+	log.mu.Unlock()
+	if gets != 1 || sentMoved {
+		t.Errorf("%d reads (want the one before writing); columns of the case moved alone sent: %v", gets, sentMoved)
+	}
+	for _, r := range batch {
+		rows, err := s.Lookup(ctx, r.Table, r.Key)
+		if err != nil || len(rows) != 1 {
+			t.Fatalf("%s: %d rows, %v", r.Key, len(rows), err)
+		}
+		if d := s.Compare(ctx, r, rows[0]); len(d) > 0 {
+			t.Errorf("%s: %+v", r.Key, d)
 		}
 	}
 }

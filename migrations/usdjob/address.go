@@ -155,6 +155,17 @@ func (a *addressBook) bind(r workspace.Ref) (string, error) {
 	return "/" + t.EntitySetName + "(" + a.id(r).String() + ")", nil
 }
 
+// holds reports whether the book found, by unique name, a record of table
+// with this ID: the environment held it when the book was read.
+func (a *addressBook) holds(table, id string) bool {
+	r, ok := a.byID[strings.ToLower(id)]
+	if !ok || r.Table != table {
+		return false
+	}
+	found, ok := a.found[r]
+	return ok && strings.EqualFold(found.String(), id)
+}
+
 // ref names the translated record a key addresses.
 func (a *addressBook) ref(table string, k migrations.Key) (workspace.Ref, bool) {
 	if name, ok := k.Alternate[workspace.KeyColumn(table)].(string); ok {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -179,7 +180,10 @@ type recorder struct {
 	out  []RecordOutcome
 }
 
-var _ migrations.Planner = (*recorder)(nil)
+var (
+	_ migrations.Planner      = (*recorder)(nil)
+	_ migrations.TargetProber = (*recorder)(nil)
+)
 
 // Write writes through the sink. An upsert that Dataverse answers with
 // 204 No Content does not say whether it created or updated the record
@@ -200,6 +204,45 @@ func (r *recorder) Write(ctx context.Context, batch []migrations.TargetRecord) (
 	}
 	r.note(batch, res)
 	return res, nil
+}
+
+// Holds implements migrations.TargetProber, the engine's check before a
+// run (or plan) that the environment still holds records its state says
+// were written. The address book read every translated record by unique
+// name, with its ID, from this environment before the job started, and
+// before anything was written; a record it found with the ID the state
+// names is held, with no read of its own. The others are read by the sink
+// (one In query per table), so in a reset or another environment, where
+// the book found none of the state's records, they are read there, found
+// missing, and the run is refused before it writes. A re-run of an
+// unchanged configuration sends no probe at all (9 requests fewer for
+// contoso).
+func (r *recorder) Holds(ctx context.Context, refs []migrations.Ref) ([]bool, error) {
+	held := make([]bool, len(refs))
+	var rest []migrations.Ref
+	var at []int
+	for i, ref := range refs {
+		if r.book.holds(ref.Table, ref.ID) {
+			held[i] = true
+			continue
+		}
+		rest = append(rest, ref)
+		at = append(at, i)
+	}
+	if len(rest) == 0 {
+		return held, nil
+	}
+	got, err := r.Sink.Holds(ctx, rest)
+	if err != nil {
+		return nil, err
+	}
+	if len(got) != len(rest) {
+		return nil, fmt.Errorf("usdjob: the sink answered for %d records of %d", len(got), len(rest))
+	}
+	for k, i := range at {
+		held[i] = got[k]
+	}
+	return held, nil
 }
 
 func (r *recorder) Plan(ctx context.Context, batch []migrations.TargetRecord) ([]migrations.WriteResult, error) {
