@@ -51,16 +51,17 @@
 // The Store (SQLiteStore by default, one file, schema versioned and
 // upgraded on open) keeps per step the cursor after the last batch that is
 // durable in the target, the source-ID → target-record map, the records
-// currently rejected, named values (watermarks, delta tokens: Store.Value)
-// and a run journal. Batches may finish out of order; they are committed in
-// source order, each commit atomically storing the batch's ID-map entries,
-// rejects and the new cursor, and only after the target confirmed the
-// whole batch. Killing the process at any moment therefore loses at most
-// the batches in flight, which the next run reads and writes again: the
-// target upserts them (nothing duplicated) and the checkpoint never passed
-// them (nothing lost). A run started after a complete one reads only what
-// follows the last cursor (new records, for keyset or watermark cursors);
-// RunOptions.Restart re-reads everything and updates in place.
+// currently rejected and skipped, named values (watermarks, delta tokens:
+// Store.Value) and a run journal. Batches may finish out of order; they are
+// committed in source order, each commit atomically storing the batch's
+// ID-map entries, rejects, skips, counts and the new cursor, and only after
+// the target confirmed the whole batch. Killing the process at any moment
+// therefore loses at most the batches in flight, which the next run reads
+// and writes again: the target upserts them (nothing duplicated) and the
+// checkpoint never passed them (nothing lost). A run started after a
+// complete one reads only what follows the last cursor (new records, for
+// keyset or watermark cursors); RunOptions.Restart re-reads everything and
+// updates in place.
 //
 // # Accounting and rejects
 //
@@ -75,6 +76,8 @@
 // goes on. Rejects are written before their batch is committed, so a crash
 // can repeat a line but never lose one; Store.Rejects holds the exact
 // current set, and a record written successfully later leaves it.
+// Store.Skips does the same for skipped records (with their reasons), so
+// skips committed by several processes can be grouped and listed.
 //
 // Warnings (MapResult.Warnings, MapResult.WithWarnings) are fallbacks the
 // mapping took that changed the data: they are counted in Counts.Warned,

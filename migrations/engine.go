@@ -654,7 +654,7 @@ func (c *committer) apply(ctx context.Context, b *batch, results []WriteResult) 
 			cm.Counts.Skipped++
 			// A record skipped now is no longer a reject.
 			cm.Cleared = append(cm.Cleared, it.rec.ID)
-			if err := c.skip(it); err != nil {
+			if err := c.skip(&cm, it); err != nil {
 				return err
 			}
 			continue
@@ -807,9 +807,11 @@ func (c *committer) reject(cm *Commit, l RejectLine) error {
 	return c.r.rejects.write(l)
 }
 
-// skip records one skipped source record: in the step's skip groups and,
-// with its reason, in the skips file.
-func (c *committer) skip(it item) error {
+// skip records one skipped source record: in the batch's commit (so the
+// store's skips and Counts.Skipped move together), in the step's skip
+// groups and, with its reason, in the skips file.
+func (c *committer) skip(cm *Commit, it item) error {
+	cm.Skips = append(cm.Skips, SkipState{SourceID: it.rec.ID, RunID: c.r.runID, Reason: it.res.SkipReason})
 	c.skips.add(it.res.SkipReason, it.rec.ID, "")
 	return c.r.skips.write(SkipLine{Time: time.Now().UTC(), RunID: c.r.runID, Job: c.r.job.Name, Step: c.s.Name,
 		SourceID: it.rec.ID, Reason: it.res.SkipReason, Source: it.rec.Data})

@@ -14,6 +14,7 @@ func TestJSONNamesAreCamelCase(t *testing.T) {
 	snake := regexp.MustCompile(`"[a-z0-9]+_[a-z0-9_]*"\s*:`)
 	for _, v := range []any{
 		RejectState{SourceID: "1", RunID: "r", Reason: "map", Error: "e"},
+		SkipState{SourceID: "1", RunID: "r", Reason: "archived"},
 		RejectLine{Time: time.Unix(0, 0), RunID: "r", Job: "j", Step: "s", SourceID: "1", Reason: "map", Error: "e"},
 		SkipLine{Time: time.Unix(0, 0), RunID: "r", Job: "j", Step: "s", SourceID: "1", Reason: "skip"},
 		WarningLine{Time: time.Unix(0, 0), RunID: "r", Job: "j", Step: "s", SourceID: "1", Message: "m"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -253,16 +254,40 @@ func (s *SQLiteStore) Commit(ctx context.Context, c Commit) (err error) {
 			}
 		}
 	}
-	for _, id := range c.Cleared {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM rejects WHERE job = ? AND step = ? AND source_id = ?`, c.Job, c.Step, id); err != nil {
-			return err
-		}
+	// A record is rejected or skipped, not both: first drop the rows that
+	// no longer hold (written records leave both sets), then record the
+	// batch's own.
+	unrejected, unskipped := slices.Clone(c.Cleared), slices.Clone(c.Cleared)
+	for _, k := range c.Skips {
+		unrejected = append(unrejected, k.SourceID)
+	}
+	for _, r := range c.Rejects {
+		unskipped = append(unskipped, r.SourceID)
+	}
+	if err := deleteSourceIDs(ctx, tx, "rejects", c.Job, c.Step, unrejected); err != nil {
+		return err
+	}
+	if err := deleteSourceIDs(ctx, tx, "skips", c.Job, c.Step, unskipped); err != nil {
+		return err
 	}
 	for _, r := range c.Rejects {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO rejects (job, step, source_id, run_id, reason, error) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (job, step, source_id) DO UPDATE SET run_id = excluded.run_id, reason = excluded.reason, error = excluded.error`,
 			c.Job, c.Step, r.SourceID, c.RunID, r.Reason, r.Error); err != nil {
 			return err
+		}
+	}
+	if len(c.Skips) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO skips (job, step, source_id, run_id, reason) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (job, step, source_id) DO UPDATE SET run_id = excluded.run_id, reason = excluded.reason`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, k := range c.Skips {
+			if _, err := st.ExecContext(ctx, c.Job, c.Step, k.SourceID, c.RunID, k.Reason); err != nil {
+				return err
+			}
 		}
 	}
 	var newVersion int64
@@ -290,6 +315,21 @@ func (s *SQLiteStore) Commit(ctx context.Context, c Commit) (err error) {
 		s.versions.SeeCheckpoint(c.Job, c.Step, newVersion)
 	}
 	return nil
+}
+
+// deleteSourceIDs deletes the rows of ids from a rejects or skips table in
+// one statement (a primary-key search per ID), so a batch costs the same
+// few statements however many records it wrote.
+func deleteSourceIDs(ctx context.Context, tx *sql.Tx, table, job, step string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE job = ? AND step = ? AND source_id IN (SELECT value FROM json_each(?))`, job, step, string(list))
+	return err
 }
 
 // swapCheckpoint advances a step's checkpoint from the version this store
@@ -471,7 +511,7 @@ func (s *SQLiteStore) Clear(ctx context.Context, job string) (err error) {
 		return fmt.Errorf("migrations: clear %s: %w", job, err)
 	}
 	defer tx.Rollback()
-	for _, table := range []string{"checkpoints", "idmap", "job_values", "rejects", "job_targets"} {
+	for _, table := range []string{"checkpoints", "idmap", "job_values", "rejects", "skips", "job_targets"} {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE job = ?`, job); err != nil {
 			return fmt.Errorf("migrations: clear %s: %w", job, err)
 		}
@@ -504,6 +544,31 @@ func (s *SQLiteStore) Rejects(ctx context.Context, job, step string) iter.Seq2[R
 		}
 		if err := rows.Err(); err != nil {
 			yield(RejectState{}, err)
+		}
+	}
+}
+
+// Skips implements Store.
+func (s *SQLiteStore) Skips(ctx context.Context, job, step string) iter.Seq2[SkipState, error] {
+	return func(yield func(SkipState, error) bool) {
+		rows, err := s.db.QueryContext(ctx, `SELECT source_id, run_id, reason FROM skips WHERE job = ? AND step = ? ORDER BY source_id`, job, step)
+		if err != nil {
+			yield(SkipState{}, err)
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k SkipState
+			if err := rows.Scan(&k.SourceID, &k.RunID, &k.Reason); err != nil {
+				yield(SkipState{}, err)
+				return
+			}
+			if !yield(k, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(SkipState{}, err)
 		}
 	}
 }

@@ -13,9 +13,10 @@ import (
 
 // Store keeps the state that makes jobs resumable: per-step checkpoints,
 // the source-ID → target-ID map, named values (watermarks, delta tokens),
-// the currently rejected records and the run journal. SQLiteStore is the
-// embedded default; a shared PostgreSQL store implements the same
-// interface. Implementations must be safe for concurrent use.
+// the currently rejected and skipped records and the run journal.
+// SQLiteStore is the embedded default; a shared PostgreSQL store
+// implements the same interface. Implementations must be safe for
+// concurrent use.
 //
 // One process runs a given job at a time: BeginRun fails while another
 // process runs the job, and marks any earlier run of the job still
@@ -35,13 +36,14 @@ type Store interface {
 	// Checkpoint when the step never committed.
 	Checkpoint(ctx context.Context, job, step string) (Checkpoint, error)
 	// Commit records the effects of one fully written batch atomically:
-	// ID map entries, rejects, the step's new cursor and the run's counts.
-	// When it moves the checkpoint, a few of the batch's ID map entries
-	// that carry a target ID are kept with it (Checkpoint.Written).
+	// ID map entries, rejects, skips, the step's new cursor and the run's
+	// counts. When it moves the checkpoint, a few of the batch's ID map
+	// entries that carry a target ID are kept with it (Checkpoint.Written).
 	Commit(ctx context.Context, c Commit) error
 	// ResetCheckpoints forgets the cursors of the given steps (all steps of
 	// the job when none are given), so the next run reads their sources
-	// from the start. The ID map is kept: re-written records update.
+	// from the start. The ID map, rejects and skips are kept: re-written
+	// records update, and records read again replace their reject or skip.
 	ResetCheckpoints(ctx context.Context, job string, steps ...string) error
 	// LookupIDs returns the target records written for a source record, in
 	// mapping order.
@@ -53,6 +55,10 @@ type Store interface {
 	// Rejects streams the records of a step that are currently rejected
 	// (rejected and not written successfully since).
 	Rejects(ctx context.Context, job, step string) iter.Seq2[RejectState, error]
+	// Skips streams the records of a step that are currently skipped
+	// (skipped, and neither written nor rejected since), ordered by source
+	// ID, each with the reason and run of its latest skip.
+	Skips(ctx context.Context, job, step string) iter.Seq2[SkipState, error]
 	// BeginRun starts a run in the journal and returns its ID.
 	BeginRun(ctx context.Context, job string, steps []string) (string, error)
 	// SetStepStatus records a step's status within a run.
@@ -68,9 +74,10 @@ type Store interface {
 	// kept from the first call.
 	SetTarget(ctx context.Context, job string, t TargetInfo) error
 	// Clear forgets a job's state in one transaction: checkpoints, ID map,
-	// values, rejects and its target, so the next run starts over as on a
-	// new store. The journal is kept (it is history, not state). Clear
-	// fails with *JobRunningError while a run of the job holds its lock.
+	// values, rejects, skips and its target, so the next run starts over
+	// as on a new store. The journal is kept (it is history, not state).
+	// Clear fails with *JobRunningError while a run of the job holds its
+	// lock.
 	Clear(ctx context.Context, job string) error
 	Close() error
 }
@@ -159,10 +166,18 @@ type Commit struct {
 	Done bool
 	// IDs are the target records written, per source record.
 	IDs []IDEntry
-	// Rejects are source records rejected in this batch.
+	// Rejects are source records rejected in this batch. A rejected
+	// record is no longer skipped.
 	Rejects []RejectState
-	// Cleared are source records written successfully in this batch, whose
-	// earlier rejects no longer hold.
+	// Skips are source records skipped in this batch, with the mapping's
+	// reason. A skipped record is no longer rejected. A record skipped
+	// again replaces its earlier skip, so a batch committed twice (redone
+	// after a crash) keeps one row per record.
+	Skips []SkipState
+	// Cleared are source records of this batch that are no longer rejected
+	// nor skipped: written successfully (and, from the engine, skipped
+	// ones too, which Skips then records again: a store removes what
+	// Cleared names before it records Rejects and Skips).
 	Cleared []string
 	// Counts are added to the run's counts for the step.
 	Counts Counts
@@ -183,6 +198,15 @@ type RejectState struct {
 	RunID    string `json:"runId"`
 	Reason   string `json:"reason"`
 	Error    string `json:"error"`
+}
+
+// SkipState is a skipped source record as the store keeps it: in
+// columns, with camelCase JSON names, as RejectState. RunID and Reason are
+// those of its latest skip; a store records the commit's RunID.
+type SkipState struct {
+	SourceID string `json:"sourceId"`
+	RunID    string `json:"runId"`
+	Reason   string `json:"reason"`
 }
 
 // Status is the state of a run or of a step within one.

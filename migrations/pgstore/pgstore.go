@@ -1,5 +1,5 @@
 // Package pgstore is the shared state store on PostgreSQL: the same
-// checkpoints, ID map, values, rejects and run journal as the embedded
+// checkpoints, ID map, values, rejects, skips and run journal as the embedded
 // SQLite store, for jobs whose work several dvsync processes share.
 //
 // Two guarantees go beyond the SQLite store, because several processes
@@ -336,8 +336,23 @@ func (s *Store) Commit(ctx context.Context, c migrations.Commit) (err error) {
 			return err
 		}
 	}
-	if len(c.Cleared) > 0 {
-		if _, err := tx.Exec(ctx, `DELETE FROM rejects WHERE job = $1 AND step = $2 AND source_id = ANY($3)`, c.Job, c.Step, c.Cleared); err != nil {
+	// A record is rejected or skipped, not both: first drop the rows that
+	// no longer hold (written records leave both sets), then record the
+	// batch's own.
+	unrejected, unskipped := slices.Clone(c.Cleared), slices.Clone(c.Cleared)
+	for _, k := range c.Skips {
+		unrejected = append(unrejected, k.SourceID)
+	}
+	for _, r := range c.Rejects {
+		unskipped = append(unskipped, r.SourceID)
+	}
+	if len(unrejected) > 0 {
+		if _, err := tx.Exec(ctx, `DELETE FROM rejects WHERE job = $1 AND step = $2 AND source_id = ANY($3)`, c.Job, c.Step, unrejected); err != nil {
+			return err
+		}
+	}
+	if len(unskipped) > 0 {
+		if _, err := tx.Exec(ctx, `DELETE FROM skips WHERE job = $1 AND step = $2 AND source_id = ANY($3)`, c.Job, c.Step, unskipped); err != nil {
 			return err
 		}
 	}
@@ -347,6 +362,17 @@ func (s *Store) Commit(ctx context.Context, c migrations.Commit) (err error) {
 			b.Queue(`INSERT INTO rejects (job, step, source_id, run_id, reason, error) VALUES ($1, $2, $3, $4, $5, $6)
 				ON CONFLICT (job, step, source_id) DO UPDATE SET run_id = excluded.run_id, reason = excluded.reason, error = excluded.error`,
 				c.Job, c.Step, r.SourceID, c.RunID, r.Reason, r.Error)
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+	}
+	if len(c.Skips) > 0 {
+		b := &pgx.Batch{}
+		for _, k := range c.Skips {
+			b.Queue(`INSERT INTO skips (job, step, source_id, run_id, reason) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (job, step, source_id) DO UPDATE SET run_id = excluded.run_id, reason = excluded.reason`,
+				c.Job, c.Step, k.SourceID, c.RunID, k.Reason)
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
@@ -538,7 +564,7 @@ func (s *Store) Clear(ctx context.Context, job string) error {
 	if !got {
 		return &JobRunningError{Job: job, Path: s.where}
 	}
-	for _, table := range []string{"checkpoints", "idmap", "job_values", "rejects", "job_targets"} {
+	for _, table := range []string{"checkpoints", "idmap", "job_values", "rejects", "skips", "job_targets"} {
 		if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE job = $1`, job); err != nil {
 			return s.fail("clear "+job, err)
 		}
@@ -571,6 +597,31 @@ func (s *Store) Rejects(ctx context.Context, job, step string) iter.Seq2[migrati
 		}
 		if err := rows.Err(); err != nil {
 			yield(migrations.RejectState{}, err)
+		}
+	}
+}
+
+// Skips implements migrations.Store.
+func (s *Store) Skips(ctx context.Context, job, step string) iter.Seq2[migrations.SkipState, error] {
+	return func(yield func(migrations.SkipState, error) bool) {
+		rows, err := s.pool.Query(ctx, `SELECT source_id, run_id, reason FROM skips WHERE job = $1 AND step = $2 ORDER BY source_id`, job, step)
+		if err != nil {
+			yield(migrations.SkipState{}, s.fail("read skips", err))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k migrations.SkipState
+			if err := rows.Scan(&k.SourceID, &k.RunID, &k.Reason); err != nil {
+				yield(migrations.SkipState{}, err)
+				return
+			}
+			if !yield(k, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(migrations.SkipState{}, err)
 		}
 	}
 }

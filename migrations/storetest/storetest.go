@@ -28,6 +28,7 @@ func Run(t *testing.T, newBacking NewBacking, isRunning IsRunning) {
 	t.Run("Values", func(t *testing.T) { testValues(t, newBacking(t)) })
 	t.Run("CommitAndLookup", func(t *testing.T) { testCommit(t, newBacking(t)) })
 	t.Run("ResetCheckpoints", func(t *testing.T) { testReset(t, newBacking(t)) })
+	t.Run("Skips", func(t *testing.T) { testSkips(t, newBacking(t)) })
 	t.Run("InterruptedRun", func(t *testing.T) { testInterrupted(t, newBacking(t)) })
 	t.Run("JobLock", func(t *testing.T) { testLock(t, newBacking(t), isRunning) })
 	t.Run("ConcurrentCommits", func(t *testing.T) { testConcurrentCommits(t, newBacking(t)) })
@@ -163,6 +164,131 @@ func testReset(t *testing.T, open Backing) {
 	}
 }
 
+// skipRows lists a step's current skips as "source:reason:run".
+func skipRows(t *testing.T, s migrations.Store, job, step string) []string {
+	t.Helper()
+	var out []string
+	for k, err := range s.Skips(t.Context(), job, step) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, k.SourceID+":"+k.Reason+":"+k.RunID)
+	}
+	return out
+}
+
+// rejectIDs lists the source IDs of a step's current rejects.
+func rejectIDs(t *testing.T, s migrations.Store, job, step string) []string {
+	t.Helper()
+	var out []string
+	for r, err := range s.Rejects(t.Context(), job, step) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r.SourceID)
+	}
+	return out
+}
+
+// testSkips: a step's skipped records are kept with the batch that skips
+// them, one row per record however often its batch is committed, with the
+// reason and run of the latest skip; a record written or rejected later
+// is no longer skipped, and a skipped record is no longer rejected.
+// Resetting checkpoints keeps the skips, as it keeps rejects.
+func testSkips(t *testing.T, open Backing) {
+	ctx := t.Context()
+	s := open(t)
+	run1, err := s.BeginRun(ctx, "j", []string{"one"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Checkpoint(ctx, "j", "one")
+	// As the engine commits a batch: skipped records are also Cleared,
+	// and each skip names the run.
+	first := migrations.Commit{Job: "j", Step: "one", RunID: run1, Cursor: "4",
+		Skips: []migrations.SkipState{
+			{SourceID: "1", RunID: run1, Reason: "archived"},
+			{SourceID: "2", RunID: run1, Reason: "archived"},
+			{SourceID: "3", RunID: run1, Reason: "no e-mail"},
+		},
+		Cleared: []string{"1", "2", "3"},
+		Rejects: []migrations.RejectState{{SourceID: "4", Reason: "map", Error: "no name"}},
+		Counts:  migrations.Counts{Read: 4, Skipped: 3, Rejected: 1}}
+	if err := s.Commit(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"1:archived:" + run1, "2:archived:" + run1, "3:no e-mail:" + run1}
+	if got := skipRows(t, s, "j", "one"); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("skips %v, want %v", got, want)
+	}
+	// The same batch committed again (redone after a crash) keeps one row
+	// per record.
+	if err := s.Commit(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if got := skipRows(t, s, "j", "one"); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("skips after the batch was committed twice %v, want %v", got, want)
+	}
+	if got := skipRows(t, s, "j", "two"); len(got) != 0 {
+		t.Errorf("skips leak across steps: %v", got)
+	}
+	if got := skipRows(t, s, "other", "one"); len(got) != 0 {
+		t.Errorf("skips leak across jobs: %v", got)
+	}
+	if err := s.EndRun(ctx, run1, migrations.StatusSucceeded, ""); err != nil {
+		t.Fatal(err)
+	}
+	// The records read again by another run: 1 is written, 2 rejected,
+	// 3 skipped for another reason, 4 (rejected before) skipped. The
+	// store keeps them apart without the engine's Cleared for 2 and 4,
+	// and records the commit's run whatever a skip names.
+	if err := s.ResetCheckpoints(ctx, "j"); err != nil {
+		t.Fatal(err)
+	}
+	if got := skipRows(t, s, "j", "one"); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("ResetCheckpoints changed the skips: %v, want %v", got, want)
+	}
+	run2, err := s.BeginRun(ctx, "j", []string{"one"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Checkpoint(ctx, "j", "one")
+	err = s.Commit(ctx, migrations.Commit{Job: "j", Step: "one", RunID: run2, Cursor: "4", Done: true,
+		IDs:     []migrations.IDEntry{{SourceID: "1", Ref: migrations.Ref{Table: "account", Key: "id=a", ID: "a"}}},
+		Cleared: []string{"1", "3"},
+		Rejects: []migrations.RejectState{{SourceID: "2", Reason: "write", Error: "refused"}},
+		Skips: []migrations.SkipState{
+			{SourceID: "3", RunID: run2, Reason: "still no e-mail"},
+			{SourceID: "4", Reason: "duplicate"},
+		},
+		Counts: migrations.Counts{Read: 4, Created: 1, Skipped: 2, Rejected: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"3:still no e-mail:" + run2, "4:duplicate:" + run2}
+	if got := skipRows(t, s, "j", "one"); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("skips after the second run %v, want %v", got, want)
+	}
+	if got := rejectIDs(t, s, "j", "one"); fmt.Sprint(got) != "[2]" {
+		t.Errorf("rejects after the second run %v, want [2]", got)
+	}
+	if err := s.EndRun(ctx, run2, migrations.StatusSucceeded, ""); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := s.Runs(ctx, "j")
+	if err != nil || len(runs) != 2 {
+		t.Fatalf("runs %+v %v", runs, err)
+	}
+	// The counts of a batch committed twice are added twice (the engine
+	// never commits a batch twice in one run); the rows are not.
+	if c := runs[0].Steps[0].Counts; c.Skipped != 6 || c.Rejected != 2 {
+		t.Errorf("counts of the first run %+v", c)
+	}
+	if c := runs[1].Steps[0].Counts; c.Skipped != 2 {
+		t.Errorf("counts of the second run %+v", c)
+	}
+}
+
 func testInterrupted(t *testing.T, open Backing) {
 	ctx := t.Context()
 	a := open(t)
@@ -284,12 +410,21 @@ func testCheckpointCAS(t *testing.T, open Backing) {
 		t.Fatal(err)
 	}
 	err := b.Commit(ctx, migrations.Commit{Job: "j", Step: "tickets", Cursor: "50",
-		IDs: []migrations.IDEntry{{SourceID: "x", Ref: migrations.Ref{Table: "incident", Key: "k", ID: "1"}}}})
+		IDs:     []migrations.IDEntry{{SourceID: "x", Ref: migrations.Ref{Table: "incident", Key: "k", ID: "1"}}},
+		Rejects: []migrations.RejectState{{SourceID: "r", Reason: "map", Error: "bad"}},
+		Skips:   []migrations.SkipState{{SourceID: "s", Reason: "archived"}},
+		Counts:  migrations.Counts{Read: 3, Created: 1, Rejected: 1, Skipped: 1}})
 	if !isConflict(err) {
 		t.Fatalf("stale commit: %v", err)
 	}
 	if refs, _ := a.LookupIDs(ctx, "j", "tickets", "x"); len(refs) != 0 {
 		t.Errorf("the losing commit left ID map entries: %+v", refs)
+	}
+	if got := rejectIDs(t, a, "j", "tickets"); len(got) != 0 {
+		t.Errorf("the losing commit left rejects: %v", got)
+	}
+	if got := skipRows(t, a, "j", "tickets"); len(got) != 0 {
+		t.Errorf("the losing commit left skips: %v", got)
 	}
 	if cp, _ := a.Checkpoint(ctx, "j", "tickets"); cp.Cursor != "100" {
 		t.Errorf("checkpoint %+v", cp)
@@ -447,7 +582,8 @@ func testClear(t *testing.T, open Backing, isRunning IsRunning) {
 		err = a.Commit(ctx, migrations.Commit{Job: job, Step: "one", RunID: run, Cursor: "9", Done: true,
 			IDs:     []migrations.IDEntry{{SourceID: "1", Ref: migrations.Ref{Table: "account", Key: "id=a", ID: "a"}}},
 			Rejects: []migrations.RejectState{{SourceID: "2", Reason: "map", Error: "no name"}},
-			Counts:  migrations.Counts{Read: 2, Created: 1, Rejected: 1}})
+			Skips:   []migrations.SkipState{{SourceID: "3", Reason: "archived"}},
+			Counts:  migrations.Counts{Read: 3, Created: 1, Rejected: 1, Skipped: 1}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -497,6 +633,9 @@ func testClear(t *testing.T, open Backing, isRunning IsRunning) {
 	for r, err := range a.Rejects(ctx, "j", "one") {
 		t.Errorf("reject kept after Clear: %+v %v", r, err)
 	}
+	if got := skipRows(t, a, "j", "one"); len(got) != 0 {
+		t.Errorf("skips kept after Clear: %v", got)
+	}
 	if runs, _ := a.Runs(ctx, "j"); len(runs) != 2 {
 		t.Errorf("the journal is history and stays: %d runs", len(runs))
 	}
@@ -506,6 +645,9 @@ func testClear(t *testing.T, open Backing, isRunning IsRunning) {
 	}
 	if _, ok, _ := a.Target(ctx, "keep"); !ok {
 		t.Error("Clear of j removed keep's target")
+	}
+	if got := skipRows(t, a, "keep", "one"); len(got) != 1 {
+		t.Errorf("Clear of j removed keep's skips: %v", got)
 	}
 	// b read the checkpoint before the Clear: it cannot bring it back.
 	if err := b.Commit(ctx, migrations.Commit{Job: "j", Step: "one", Cursor: "10"}); !isConflict(err) {
