@@ -165,6 +165,26 @@ func (t *reasonTally) sorted() []ReasonGroup {
 	return out
 }
 
+// ReasonGroups groups records by reason as StepSummary.Skips and Rejects
+// do, for a caller that gets the records from elsewhere: the coordinator
+// of a distributed run reads them from the shared state store.
+type ReasonGroups struct{ t *reasonTally }
+
+// NewReasonGroups keeps up to examples records of each group.
+func NewReasonGroups(examples int) *ReasonGroups {
+	return &ReasonGroups{t: newReasonTally(max(examples, 0))}
+}
+
+// AddSkip counts a skipped record under its reason.
+func (g *ReasonGroups) AddSkip(s SkipState) { g.t.add(s.Reason, s.SourceID, "") }
+
+// AddReject counts a rejected record under its error's pattern
+// (RejectPattern), with the error itself as the example's detail.
+func (g *ReasonGroups) AddReject(r RejectState) { g.t.add(RejectPattern(r.Error), r.SourceID, r.Error) }
+
+// Sorted returns the groups, largest first, or nil.
+func (g *ReasonGroups) Sorted() []ReasonGroup { return g.t.sorted() }
+
 var (
 	reGUID   = regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
 	reQuoted = regexp.MustCompile(`'[^']*'|"[^"]*"`)

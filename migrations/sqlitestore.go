@@ -345,7 +345,11 @@ func (s *SQLiteStore) swapCheckpoint(ctx context.Context, tx *sql.Tx, c Commit) 
 			return 0, err
 		}
 	}
-	written := FormatWritten(SampleWritten(c.IDs))
+	sample := c.Written
+	if len(sample) == 0 {
+		sample = SampleWritten(c.IDs)
+	}
+	written := FormatWritten(sample)
 	conflict := &ConflictError{Job: c.Job, Name: "the checkpoint of step " + c.Step}
 	if expected == 0 {
 		res, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (job, step, cursor, done, updated_at, version, written) VALUES (?, ?, ?, ?, ?, 1, ?)

@@ -181,6 +181,11 @@ type Commit struct {
 	Cleared []string
 	// Counts are added to the run's counts for the step.
 	Counts Counts
+	// Written, when set, is the sample the moved checkpoint keeps
+	// (Checkpoint.Written) instead of one of IDs: for a caller that
+	// commits a batch's IDs and its checkpoint under different step
+	// names (the units of a distributed run).
+	Written []Ref
 }
 
 // IDEntry maps one source record to the Seq-th target record it produced.

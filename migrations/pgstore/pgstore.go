@@ -421,7 +421,11 @@ func (s *Store) swapCheckpoint(ctx context.Context, tx pgx.Tx, c migrations.Comm
 			return 0, err
 		}
 	}
-	written := migrations.FormatWritten(migrations.SampleWritten(c.IDs))
+	sample := c.Written
+	if len(sample) == 0 {
+		sample = migrations.SampleWritten(c.IDs)
+	}
+	written := migrations.FormatWritten(sample)
 	if expected == 0 {
 		tag, err := tx.Exec(ctx, `INSERT INTO checkpoints (job, step, cursor, done, version, updated_at, written) VALUES ($1, $2, $3, $4, 1, now(), $5)
 			ON CONFLICT (job, step) DO NOTHING`, c.Job, c.Step, c.Cursor, c.Done, written)

@@ -537,6 +537,16 @@ func testWritten(t *testing.T, open Backing) {
 	if cp, _ := s.Checkpoint(ctx, "j", "notes"); len(cp.Written) != 1 || cp.Written[0] != (migrations.Ref{Table: "annotation", Key: "k21", ID: "id-21"}) {
 		t.Errorf("after a one-record batch: %+v", cp.Written)
 	}
+	// A checkpoint moved without IDs keeps the sample it is given (a
+	// distributed run's unit commits its batch's IDs under the step).
+	given := []migrations.Ref{{Table: "incident", Key: "k1", ID: "id-1"}, {Table: "incident", Key: "k2", ID: "id-2"}}
+	s.Checkpoint(ctx, "j", "cases@0-99")
+	if err := s.Commit(ctx, migrations.Commit{Job: "j", Step: "cases@0-99", Cursor: "7", Written: given}); err != nil {
+		t.Fatal(err)
+	}
+	if cp, _ := s.Checkpoint(ctx, "j", "cases@0-99"); fmt.Sprint(cp.Written) != fmt.Sprint(given) {
+		t.Errorf("a checkpoint given its sample kept %+v, want %+v", cp.Written, given)
+	}
 }
 
 // testTarget: the store records which target a job's state belongs to.
