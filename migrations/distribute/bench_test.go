@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/dvsync/dvsync/dataverse"
 	"github.com/dvsync/dvsync/dataverse/refserver"
+	"github.com/dvsync/dvsync/migrations"
 	"github.com/dvsync/dvsync/migrations/odoojob"
 	"github.com/dvsync/dvsync/migrations/odoojob/odoojobtest"
 	"github.com/dvsync/dvsync/odoo"
@@ -89,7 +91,8 @@ func scaleRun(b *testing.B, url, seed string, workers, users int) scaleResult {
 	o := testOptions(b, url, 30*time.Second)
 	// Enough units at once (4 per worker, 4 batches in flight each) that
 	// a user's slots, not the units, are what bounds it.
-	ws := startWorkers(b, workers, WorkerOptions{Options: o, State: url, Concurrency: 4})
+	tr := newScaleTrace()
+	ws := startWorkers(b, workers, WorkerOptions{Options: o, State: url, Concurrency: 4, OnUnit: tr.unit})
 	store := openTestStore(b, url, o)
 	dv, err := dataverse.NewClient(dvs.URL, dataverse.StaticToken("bench-coordinator"), &dataverse.ClientOptions{Limiter: dataverse.NewLimiter(dataverse.LimiterOptions{})})
 	if err != nil {
@@ -107,8 +110,14 @@ func scaleRun(b *testing.B, url, seed string, workers, users int) scaleResult {
 	tickets, _ := strconv.Atoi(os.Getenv("BENCH_SCALE_TICKETS"))
 	mo := MigrateOptions{Options: o, State: url, Config: cfg, Env: dvs.URL, Map: mf, Users: appUsers, UnitSize: max(50, tickets/12),
 		Odoo: OdooConn{URL: ods.URL, User: "admin"}}
+	mo.Config.Progress = tr.step
 	start := time.Now()
+	tr.start = start
+	mo.Notice = func(s string) { tr.note(s) }
 	sum, _, err := MigrateOdoo(ctx, mo)
+	if path := os.Getenv("BENCH_SCALE_TRACE"); path != "" {
+		tr.log(b, path, fmt.Sprintf("%d workers, %d users", workers, users))
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -132,6 +141,8 @@ func scaleRun(b *testing.B, url, seed string, workers, users int) scaleResult {
 // one (the goal is 2.5 or more), and each run's share of requests
 // answered 429. Three workers with one user must not beat one worker by
 // much: the user's budget, not the worker count, bounds it.
+// BENCH_SCALE_TRACE=FILE appends each run's timeline (steps starting and
+// ending, slices over 2 s) to FILE.
 //
 //	DVSYNC_TEST_POSTGRES=postgres://… go test -run '^$' -bench BenchmarkScaleOut -benchtime 1x ./migrations/distribute/
 func BenchmarkScaleOut(b *testing.B) {
@@ -163,5 +174,71 @@ func BenchmarkScaleOut(b *testing.B) {
 		b.ReportMetric(one.throttleRate(), "429-rate-1w1u")
 		b.ReportMetric(shared.throttleRate(), "429-rate-3w1u")
 		b.ReportMetric(three.throttleRate(), "429-rate-3w3u")
+	}
+}
+
+// scaleTrace records when steps change state and how long the slices of
+// units take (BENCH_SCALE_TRACE=1 logs them), to see where a run's time
+// goes.
+type scaleTrace struct {
+	mu     sync.Mutex
+	start  time.Time
+	lines  []string
+	begun  map[string]time.Time
+	slices map[string][]time.Duration // by step
+}
+
+func newScaleTrace() *scaleTrace {
+	return &scaleTrace{begun: map[string]time.Time{}, slices: map[string][]time.Duration{}}
+}
+
+func (t *scaleTrace) step(p migrations.StepProgress) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p.Status == migrations.StatusRunning && p.Counts.Read > 0 {
+		return
+	}
+	t.lines = append(t.lines, fmt.Sprintf("%7.2fs step %-14s %s read=%d", time.Since(t.start).Seconds(), p.Step, p.Status, p.Counts.Read))
+}
+
+func (t *scaleTrace) note(s string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lines = append(t.lines, fmt.Sprintf("%7.2fs notice %s", time.Since(t.start).Seconds(), s))
+}
+
+func (t *scaleTrace) unit(e UnitEvent) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := e.Unit.Name() + fmt.Sprint(e.Attempt)
+	if !e.Ended {
+		t.begun[k] = time.Now()
+		return
+	}
+	d := time.Since(t.begun[k])
+	t.slices[e.Unit.Step] = append(t.slices[e.Unit.Step], d)
+	if d > 2*time.Second || e.Err != nil {
+		t.lines = append(t.lines, fmt.Sprintf("%7.2fs   slice %s user=%s read=%d took %v %s %v", time.Since(t.start).Seconds(), e.Unit.Name(), e.User, e.Read, d.Round(time.Millisecond), e.Outcome, e.Err))
+	}
+}
+
+func (t *scaleTrace) log(b *testing.B, path, title string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "== %s\n", title)
+	for _, l := range t.lines {
+		fmt.Fprintln(f, l)
+	}
+	for step, ds := range t.slices {
+		var sum time.Duration
+		for _, d := range ds {
+			sum += d
+		}
+		fmt.Fprintf(f, "step %-14s %d slices, %v in all\n", step, len(ds), sum.Round(time.Millisecond))
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -146,6 +145,13 @@ func MigrateOdoo(ctx context.Context, o MigrateOptions) (*migrations.Summary, *o
 	if err != nil {
 		return nil, nil, err
 	}
+	if cfg.Fresh {
+		// Before the run takes the job's lock, which Clear respects. The
+		// plan and the distributed run are values of the job: cleared too.
+		if err := cfg.Store.Clear(ctx, p.Job.Name); err != nil {
+			return nil, p, err
+		}
+	}
 	if err := odoojob.RecordBaselines(ctx, p, cfg.Store); err != nil {
 		return nil, p, err
 	}
@@ -164,7 +170,8 @@ func MigrateOdoo(ctx context.Context, o MigrateOptions) (*migrations.Summary, *o
 	for _, n := range names {
 		sum.Steps = append(sum.Steps, migrations.StepSummary{Step: n, Status: migrations.StatusPending, Total: -1})
 	}
-	err = migrateOdoo(ctx, o, p, steps, sum)
+	var units []Unit
+	err = migrateOdoo(ctx, o, p, steps, sum, &units)
 	sum.Ended = time.Now()
 	switch {
 	case err == nil:
@@ -178,10 +185,8 @@ func MigrateOdoo(ctx context.Context, o MigrateOptions) (*migrations.Summary, *o
 	}
 	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if cfg.Rejects != nil {
-		if rerr := writeRejects(ectx, cfg.Store, p.Job.Name, sum, cfg.Rejects); rerr != nil && err == nil {
-			err = rerr
-		}
+	if rerr := reportRecords(ectx, cfg, p.Job.Name, units, sum); rerr != nil && err == nil {
+		err = rerr
 	}
 	for _, s := range sum.Steps {
 		// The coordinator's run journals the units' counts added up.
@@ -200,30 +205,77 @@ func MigrateOdoo(ctx context.Context, o MigrateOptions) (*migrations.Summary, *o
 	return sum, p, err
 }
 
-// writeRejects writes the records of the job currently rejected, one JSON
-// line each, to the coordinator's rejects file: the workers keep rejects
-// in the state store, not in files of their own.
-func writeRejects(ctx context.Context, store migrations.Store, job string, sum *migrations.Summary, w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	now := time.Now().UTC()
-	for _, s := range sum.Steps {
-		if s.Counts.Rejected == 0 {
-			continue
+// reportRecords gives the summary what a single-process run's has: the
+// skipped and rejected records of every step grouped by reason, and one
+// line each in the coordinator's skips and rejects files. The workers
+// keep them in the shared state store, committed with the counts; only
+// the records of this distributed run's slices are reported, so the
+// groups and the files add up to the counts.
+func reportRecords(ctx context.Context, cfg odoojob.Config, job string, units []Unit, sum *migrations.Summary) error {
+	runs := map[string]bool{}
+	for _, u := range units {
+		rs, err := cfg.Store.Runs(ctx, journalName(u.Job, u.Name(), u.Run))
+		if err != nil {
+			return err
 		}
-		for r, err := range store.Rejects(ctx, job, s.Step) {
-			if err != nil {
-				return err
+		for _, r := range rs {
+			runs[r.ID] = true
+		}
+	}
+	examples := migrations.DefaultExamples
+	var skips, rejects *json.Encoder
+	if cfg.Skips != nil {
+		skips = json.NewEncoder(cfg.Skips)
+		skips.SetEscapeHTML(false)
+	}
+	if cfg.Rejects != nil {
+		rejects = json.NewEncoder(cfg.Rejects)
+		rejects.SetEscapeHTML(false)
+	}
+	now := time.Now().UTC()
+	for i := range sum.Steps {
+		s := &sum.Steps[i]
+		if s.Counts.Skipped > 0 {
+			g := migrations.NewReasonGroups(examples)
+			for r, err := range cfg.Store.Skips(ctx, job, s.Step) {
+				if err != nil {
+					return err
+				}
+				if !runs[r.RunID] {
+					continue
+				}
+				g.AddSkip(r)
+				if skips != nil {
+					if err := skips.Encode(migrations.SkipLine{Time: now, RunID: r.RunID, Job: job, Step: s.Step, SourceID: r.SourceID, Reason: r.Reason}); err != nil {
+						return fmt.Errorf("writing skips: %w", err)
+					}
+				}
 			}
-			if err := enc.Encode(migrations.RejectLine{Time: now, RunID: r.RunID, Job: job, Step: s.Step, SourceID: r.SourceID, Reason: r.Reason, Error: r.Error}); err != nil {
-				return fmt.Errorf("writing rejects: %w", err)
+			s.Skips = g.Sorted()
+		}
+		if s.Counts.Rejected > 0 {
+			g := migrations.NewReasonGroups(examples)
+			for r, err := range cfg.Store.Rejects(ctx, job, s.Step) {
+				if err != nil {
+					return err
+				}
+				if !runs[r.RunID] {
+					continue
+				}
+				g.AddReject(r)
+				if rejects != nil {
+					if err := rejects.Encode(migrations.RejectLine{Time: now, RunID: r.RunID, Job: job, Step: s.Step, SourceID: r.SourceID, Reason: r.Reason, Error: r.Error}); err != nil {
+						return fmt.Errorf("writing rejects: %w", err)
+					}
+				}
 			}
+			s.Rejects = g.Sorted()
 		}
 	}
 	return nil
 }
 
-func migrateOdoo(ctx context.Context, o MigrateOptions, p *odoojob.Prepared, steps []*migrations.Step, sum *migrations.Summary) error {
+func migrateOdoo(ctx context.Context, o MigrateOptions, p *odoojob.Prepared, steps []*migrations.Step, sum *migrations.Summary, all *[]Unit) error {
 	store := o.Config.Store
 	job := p.Job.Name
 	run, err := currentRun(ctx, store, job, sum.RunID, o.Config.Restart)
@@ -232,6 +284,12 @@ func migrateOdoo(ctx context.Context, o MigrateOptions, p *odoojob.Prepared, ste
 	}
 	plan, err := planRanges(ctx, store, job, p.Reader.Client(), steps, o.UnitSize, o.Config.Restart)
 	if err != nil {
+		return err
+	}
+	// A state that belongs to another environment must not drive the
+	// workers: the coordinator checks it once, with the samples of every
+	// unit's checkpoint, before any unit is enqueued.
+	if err := confirmTarget(ctx, store, p, steps, plan); err != nil {
 		return err
 	}
 	if o.Config.Restart {
@@ -267,6 +325,7 @@ func migrateOdoo(ctx context.Context, o MigrateOptions, p *odoojob.Prepared, ste
 			seq++
 		}
 		byStep[s.Name] = su
+		*all = append(*all, su.units...)
 	}
 	poll := o.Poll
 	if poll <= 0 {
@@ -418,6 +477,22 @@ func currentRun(ctx context.Context, store migrations.Store, job, runID string, 
 	r = distRun{ID: runID, Started: time.Now().UTC()}
 	b, _ := json.Marshal(r)
 	return r, store.SetValue(ctx, job, valueRun, string(b))
+}
+
+// confirmTarget runs migrations.ConfirmTarget over the job as the workers
+// see it: each unit's checkpoint (by its partition name) beside each
+// step's own (a single-process run of the same job), so a reset or other
+// environment is found before the first unit is enqueued, and the target
+// is recorded on the first run.
+func confirmTarget(ctx context.Context, store migrations.Store, p *odoojob.Prepared, steps []*migrations.Step, plan map[string][]span) error {
+	view := &migrations.Job{Name: p.Job.Name}
+	for _, s := range steps {
+		view.Steps = append(view.Steps, &migrations.Step{Name: s.Name, Target: s.Target})
+		for _, sp := range plan[s.Name] {
+			view.Steps = append(view.Steps, &migrations.Step{Name: Unit{Type: UnitOdooRange, Step: s.Name, From: sp.From, To: sp.To}.Name(), Target: s.Target})
+		}
+	}
+	return migrations.ConfirmTarget(ctx, view, store, migrations.ConfirmOptions{Probe: true, Record: true})
 }
 
 // planRanges splits every step into id ranges of about size ids, keeping

@@ -2,6 +2,7 @@ package distribute
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -138,4 +139,29 @@ func TestMigrateOdooOnWorkers(t *testing.T) {
 			t.Errorf("second run read %d cases again", s.Counts.Read)
 		}
 	}
+
+	// The same state against another (seeded, never migrated)
+	// environment: the coordinator stops before enqueuing anything, on
+	// the samples of the units' checkpoints; with Fresh it starts over
+	// there and verify finds every record once.
+	other := odoojobtest.Start(t, seed, nil)
+	mo.Config.Dataverse, mo.Env = other.DV, other.DVURL
+	before, err := sink.New(other.DV, nil).Count(ctx, "incident")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = MigrateOdoo(ctx, mo)
+	var mismatch *migrations.TargetMismatchError
+	if !errors.As(err, &mismatch) {
+		t.Fatalf("a run against another environment with the same state: %v, want a TargetMismatchError", err)
+	}
+	if after, err := sink.New(other.DV, nil).Count(ctx, "incident"); err != nil || after != before {
+		t.Fatalf("the refused run wrote: %d cases before, %d after (%v)", before, after, err)
+	}
+	mo.Config.Fresh = true
+	if _, _, err := MigrateOdoo(ctx, mo); err != nil {
+		t.Fatalf("fresh run on the other environment: %v", err)
+	}
+	cfg.Dataverse = other.DV
+	verifyExactlyOnce(t, cfg, tickets)
 }

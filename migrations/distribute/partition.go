@@ -20,8 +20,8 @@ import (
 // second worker that got the same unit (one River thought dead) finds its
 // lock held.
 //
-// A batch is committed in two transactions: first the ID map entries and
-// rejects (upserts by source id, so writing them twice is harmless), then
+// A batch is committed in two transactions: first the ID map entries,
+// rejects and skips (upserts by source id, so writing them twice is harmless), then
 // the cursor and the counts together, compare-and-swap on the partition's
 // checkpoint. A worker killed between the two re-reads the batch, whose
 // counts were never added: the counts of a unit add up to its records
@@ -58,13 +58,15 @@ func (s *partitionStore) Commit(ctx context.Context, c migrations.Commit) error 
 	if c.Step != s.step {
 		return s.Store.Commit(ctx, c)
 	}
-	if len(c.IDs) > 0 || len(c.Rejects) > 0 || len(c.Cleared) > 0 {
-		if err := s.Store.Commit(ctx, migrations.Commit{Job: c.Job, Step: c.Step, RunID: c.RunID, IDs: c.IDs, Rejects: c.Rejects, Cleared: c.Cleared}); err != nil {
+	if len(c.IDs) > 0 || len(c.Rejects) > 0 || len(c.Cleared) > 0 || len(c.Skips) > 0 {
+		if err := s.Store.Commit(ctx, migrations.Commit{Job: c.Job, Step: c.Step, RunID: c.RunID, IDs: c.IDs, Rejects: c.Rejects, Cleared: c.Cleared, Skips: c.Skips}); err != nil {
 			return err
 		}
 	}
+	// The checkpoint keeps a sample of what the batch wrote, so the
+	// coordinator's target check can read it back (ConfirmTarget).
 	return s.Store.Commit(ctx, migrations.Commit{Job: c.Job, Step: s.part, RunID: c.RunID, Cursor: c.Cursor,
-		Done: c.Done && !s.truncated(), Counts: c.Counts})
+		Done: c.Done && !s.truncated(), Counts: c.Counts, Written: migrations.SampleWritten(c.IDs)})
 }
 
 func (s *partitionStore) ResetCheckpoints(ctx context.Context, job string, steps ...string) error {

@@ -2,6 +2,7 @@ package distribute
 
 import (
 	"context"
+	"errors"
 	"hash/fnv"
 	"io"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -29,6 +31,14 @@ import (
 //
 // N is the hint the environment last sent (every response carries it);
 // before the first response, one slot.
+//
+// Slots of several application users of one environment may form a
+// Lenders group: a request whose user has no free slot then goes out as
+// another user of the group with a free one (its slot, its token), and
+// waits in its own user's queue only when every user's slots are taken.
+// Units are given a user when they start, and some end sooner than
+// others; without lending, a user whose units ended would sit idle while
+// another's queue was long.
 type Slots struct {
 	// Base sends the request; nil means http.DefaultTransport.
 	Base http.RoundTripper
@@ -38,6 +48,10 @@ type Slots struct {
 	hint atomic.Int32
 	// Max caps the slots below the hint when positive.
 	Max int
+	// token authenticates a request this user lends a slot to; nil: the
+	// user lends none.
+	token   func(context.Context) (string, error)
+	lenders *Lenders
 
 	mu      sync.Mutex
 	waitSeq uint32
@@ -58,6 +72,44 @@ type SlotStats struct {
 	Held, PeakHeld int
 	// Pauses counts the 429s that paused the user on every worker.
 	Pauses int64
+	// Borrowed counts this user's requests sent as another user of its
+	// Lenders group; Lent the requests of others sent as this user (and
+	// counted in Acquired).
+	Borrowed, Lent int64
+}
+
+// Lenders is a group of application users of one environment that lend
+// each other free request slots (see Slots).
+type Lenders struct {
+	mu      sync.Mutex
+	members []*Slots
+	next    int
+}
+
+// Join adds s to the group; token gives a bearer token of s's user for
+// requests s lends a slot to.
+func (l *Lenders) Join(s *Slots, token func(context.Context) (string, error)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s.token, s.lenders = token, l
+	l.members = append(l.members, s)
+}
+
+// others returns the members other than s, starting at a rotating one so
+// that borrowers spread over the lenders.
+func (l *Lenders) others(s *Slots) []*Slots {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := len(l.members)
+	out := make([]*Slots, 0, n)
+	for i := range n {
+		m := l.members[(l.next+i)%n]
+		if m != s && m.token != nil {
+			out = append(out, m)
+		}
+	}
+	l.next++
+	return out
 }
 
 // NewSlots returns the slots of the application user named user in the
@@ -89,23 +141,37 @@ func (s *Slots) Stats() SlotStats {
 	return s.stats
 }
 
-// acquire takes a free slot or, when all are taken, waits for one in
-// PostgreSQL's lock queue. The returned function releases it.
-func (s *Slots) acquire(ctx context.Context) (func(), error) {
+// acquire takes a free slot of the user or, when all are taken, of
+// another user of its Lenders group (returned as lender; s itself
+// otherwise), or else waits for one of the user's in PostgreSQL's lock
+// queue. The returned function releases it.
+func (s *Slots) acquire(ctx context.Context) (release func(), lender *Slots, err error) {
 	n := s.Capacity()
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	fail := func(err error) (func(), error) {
+	fail := func(err error) (func(), *Slots, error) {
 		tx.Rollback(context.WithoutCancel(ctx))
-		return nil, err
+		return nil, nil, err
 	}
-	start := rand.IntN(n)
-	got := false
-	for i := 0; i < n && !got; i++ {
-		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1, $2)`, s.key, int32((start+i)%n)).Scan(&got); err != nil {
-			return fail(err)
+	lender = s
+	got, err := tryAnySlot(ctx, tx, s.key, n)
+	if err != nil {
+		return fail(err)
+	}
+	if !got && s.lenders != nil {
+		for _, o := range s.lenders.others(s) {
+			if o.paused() {
+				continue
+			}
+			if got, err = tryAnySlot(ctx, tx, o.key, o.Capacity()); err != nil {
+				return fail(err)
+			}
+			if got {
+				lender = o
+				break
+			}
 		}
 	}
 	if !got {
@@ -120,19 +186,27 @@ func (s *Slots) acquire(ctx context.Context) (func(), error) {
 			return fail(err)
 		}
 	}
-	s.mu.Lock()
-	s.stats.Acquired++
-	s.stats.Held++
-	s.stats.PeakHeld = max(s.stats.PeakHeld, s.stats.Held)
-	s.mu.Unlock()
+	if lender != s {
+		s.mu.Lock()
+		s.stats.Borrowed++
+		s.mu.Unlock()
+	}
+	lender.mu.Lock()
+	lender.stats.Acquired++
+	lender.stats.Held++
+	lender.stats.PeakHeld = max(lender.stats.PeakHeld, lender.stats.Held)
+	if lender != s {
+		lender.stats.Lent++
+	}
+	lender.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			// Counted out before the lock goes, so that Held never counts
 			// a slot another request has already taken.
-			s.mu.Lock()
-			s.stats.Held--
-			s.mu.Unlock()
+			lender.mu.Lock()
+			lender.stats.Held--
+			lender.mu.Unlock()
 			// Ending the transaction releases the lock.
 			rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -141,7 +215,26 @@ func (s *Slots) acquire(ctx context.Context) (func(), error) {
 				tx.Conn().Close(rctx)
 			}
 		})
-	}, nil
+	}, lender, nil
+}
+
+// tryAnySlot takes one of the n slots of key if one is free, starting at
+// a random one, in one round trip; the lock lasts as long as tx.
+func tryAnySlot(ctx context.Context, tx pgx.Tx, key int32, n int) (bool, error) {
+	// The scan yields the slots in order and stops at the first lock
+	// taken (LIMIT 1), so at most one slot is held.
+	var slot int32
+	err := tx.QueryRow(ctx, `SELECT s FROM (SELECT ((i + $3) % $2)::int4 AS s FROM generate_series(0, $2 - 1) AS i) AS slots
+		WHERE pg_try_advisory_xact_lock($1, s) LIMIT 1`, key, n, rand.IntN(n)).Scan(&slot)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// paused reports whether a 429's pause of the user is on.
+func (s *Slots) paused() bool {
+	return time.Now().Before(s.pauseEnd())
 }
 
 // pause keeps every worker from sending a request for the user until
@@ -197,12 +290,24 @@ func (s *Slots) pauseEnd() time.Time {
 
 // RoundTrip implements http.RoundTripper.
 func (s *Slots) RoundTrip(req *http.Request) (*http.Response, error) {
-	release, err := s.acquire(req.Context())
+	release, lender, err := s.acquire(req.Context())
 	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
 		}
 		return nil, &slotError{err}
+	}
+	if lender != s {
+		tok, err := lender.token(req.Context())
+		if err != nil {
+			release()
+			if req.Body != nil {
+				req.Body.Close()
+			}
+			return nil, err
+		}
+		req = req.Clone(req.Context())
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	base := s.Base
 	if base == nil {
@@ -213,14 +318,15 @@ func (s *Slots) RoundTrip(req *http.Request) (*http.Response, error) {
 		release()
 		return nil, err
 	}
+	// The hint and a 429 are the lender's: the limits are per user.
 	if h := resp.Header.Get("x-ms-dop-hint"); h != "" {
 		if n, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && n > 0 {
-			s.hint.Store(int32(n))
+			lender.hint.Store(int32(n))
 		}
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
 		if sec, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && sec > 0 {
-			s.pause(time.Now().Add(time.Duration(sec) * time.Second))
+			lender.pause(time.Now().Add(time.Duration(sec) * time.Second))
 		}
 	}
 	// The server counts the request as running until its body is sent;
@@ -250,24 +356,54 @@ func (e *slotError) Error() string {
 }
 func (e *slotError) Unwrap() error { return e.err }
 
-// heldSlots returns the number of slots of each key held right now, from
-// PostgreSQL's lock table, so a worker can pick the application user with
-// the most room.
-func heldSlots(ctx context.Context, pool *pgxpool.Pool, keys []int32) (map[int32]int, error) {
-	rows, err := pool.Query(ctx, `SELECT classid::int4, count(*)::int FROM pg_locks
-		WHERE locktype = 'advisory' AND objsubid = 2 AND granted AND classid::int4 = ANY($1) GROUP BY 1`, keys)
+// userLoad is what an application user has in progress on every worker.
+type userLoad struct {
+	// Units is the number of units given the user; Slots the number of
+	// its request slots held.
+	Units, Slots int
+}
+
+func (a userLoad) less(b userLoad) bool {
+	return a.Units < b.Units || a.Units == b.Units && a.Slots < b.Slots
+}
+
+// unitLockID is the second key of the advisory lock that marks a unit
+// given to a user: negative, so it never meets a slot number (0 up), and
+// PostgreSQL's lock table shows it as an objid of 2³¹ or more.
+func unitLockID(jobID int64) int32 {
+	return -1 - int32(jobID%(1<<30))
+}
+
+// queryer is a pool or a transaction.
+type queryer interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// heldLocks returns, for each key, the units in progress and slots held
+// right now, from PostgreSQL's lock table, so a worker can give a unit
+// the application user with the most room.
+func heldLocks(ctx context.Context, q queryer, keys []int32) (map[int32]userLoad, error) {
+	rows, err := q.Query(ctx, `SELECT classid::int4, (objid::int8 >= 2147483648) AS unit, count(*)::int FROM pg_locks
+		WHERE locktype = 'advisory' AND objsubid = 2 AND granted AND classid::int4 = ANY($1) GROUP BY 1, 2`, keys)
 	if err != nil {
 		return nil, err
 	}
-	out := map[int32]int{}
+	out := map[int32]userLoad{}
 	defer rows.Close()
 	for rows.Next() {
 		var k int32
+		var unit bool
 		var n int
-		if err := rows.Scan(&k, &n); err != nil {
+		if err := rows.Scan(&k, &unit, &n); err != nil {
 			return nil, err
 		}
-		out[k] = n
+		l := out[k]
+		if unit {
+			l.Units = n
+		} else {
+			l.Slots = n
+		}
+		out[k] = l
 	}
 	return out, rows.Err()
 }

@@ -2,6 +2,7 @@ package distribute
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,7 +18,9 @@ import (
 type inflightServer struct {
 	mu       sync.Mutex
 	now, max map[string]int
-	hint     string
+	// all and maxAll count the requests of every token at once.
+	all, maxAll int
+	hint        string
 }
 
 func (s *inflightServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -25,10 +28,13 @@ func (s *inflightServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.now[who]++
 	s.max[who] = max(s.max[who], s.now[who])
+	s.all++
+	s.maxAll = max(s.maxAll, s.all)
 	s.mu.Unlock()
 	time.Sleep(15 * time.Millisecond)
 	s.mu.Lock()
 	s.now[who]--
+	s.all--
 	s.mu.Unlock()
 	w.Header().Set("x-ms-dop-hint", s.hint)
 	io.WriteString(w, "{}")
@@ -126,7 +132,7 @@ func TestSlotsOfADeadWorkerAreFreed(t *testing.T) {
 	a.hint.Store(2)
 	var releases []func()
 	for range 2 {
-		r, err := a.acquire(ctx)
+		r, _, err := a.acquire(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,16 +145,16 @@ func TestSlotsOfADeadWorkerAreFreed(t *testing.T) {
 	defer live.Close()
 	b := NewSlots(live, "https://org.example", "app1", nil)
 	b.hint.Store(2)
-	held, err := heldSlots(ctx, live, []int32{b.key})
+	held, err := heldLocks(ctx, live, []int32{b.key})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if held[b.key] != 2 {
-		t.Fatalf("pg_locks shows %d slots held, want 2", held[b.key])
+	if held[b.key] != (userLoad{Slots: 2}) {
+		t.Fatalf("pg_locks shows %+v, want 2 slots held", held[b.key])
 	}
 	got := make(chan error, 1)
 	go func() {
-		r, err := b.acquire(ctx)
+		r, _, err := b.acquire(ctx)
 		if err == nil {
 			r()
 		}
@@ -221,5 +227,142 @@ func TestSlotsPauseEveryWorker(t *testing.T) {
 	}
 	if slots[0].Stats().Pauses != 1 {
 		t.Errorf("pauses %+v", slots[0].Stats())
+	}
+}
+
+// TestSlotsLendAcrossUsers: three "workers" send requests of app1 only,
+// 8 at a time each, while app1 and app2 form a Lenders group. The server
+// sees more requests at once than one user's hint (app1's requests went
+// out on app2's free slots, with app2's token), yet never more of one
+// user at once than that user's hint; once app2 has work of its own,
+// its own requests still find its slots.
+func TestSlotsLendAcrossUsers(t *testing.T) {
+	url := testDatabase(t)
+	ctx := context.Background()
+	srv := &inflightServer{now: map[string]int{}, max: map[string]int{}, hint: "3"}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	var firsts []*Slots
+	for range 3 {
+		pool, err := pgxpool.New(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		lenders := &Lenders{}
+		var per []*Slots
+		for _, u := range []string{"app1", "app2"} {
+			s := NewSlots(pool, hs.URL, u, nil)
+			lenders.Join(s, func(context.Context) (string, error) { return u, nil })
+			send(t, s, hs.URL, u)
+			per = append(per, s)
+		}
+		firsts = append(firsts, per[0])
+	}
+	srv.mu.Lock()
+	clear(srv.max)
+	srv.mu.Unlock()
+	srv.maxAll = 0
+	var wg sync.WaitGroup
+	for _, s := range firsts {
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 6 {
+					send(t, s, hs.URL, "app1")
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	for _, u := range []string{"app1", "app2"} {
+		if got := srv.max["Bearer "+u]; got > 3 {
+			t.Errorf("%s: %d requests at once, over its hint 3", u, got)
+		}
+	}
+	if srv.max["Bearer app2"] == 0 || srv.maxAll <= 3 {
+		t.Errorf("app1 had at most %d requests out at once, %d of them as app2: nothing was lent", srv.maxAll, srv.max["Bearer app2"])
+	}
+	var borrowed, lent int64
+	for _, s := range firsts {
+		borrowed += s.Stats().Borrowed
+	}
+	for _, s := range firsts {
+		for _, m := range s.lenders.members {
+			lent += m.Stats().Lent
+			if m.Stats().Held != 0 {
+				t.Errorf("slots still held: %+v", m.Stats())
+			}
+		}
+	}
+	if borrowed == 0 || borrowed != lent {
+		t.Errorf("borrowed %d, lent %d: want equal and above zero", borrowed, lent)
+	}
+}
+
+// TestPickUserSpreadsUnits: units started together on two workers are
+// spread evenly over the application users, whatever their turn in the
+// round robin says, and a user whose unit ends is the next one chosen.
+func TestPickUserSpreadsUnits(t *testing.T) {
+	url := testDatabase(t)
+	ctx := context.Background()
+	var workers []*Worker
+	for range 2 {
+		pool, err := pgxpool.New(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		workers = append(workers, &Worker{pool: pool})
+	}
+	env := fmt.Sprintf("https://pick-%d.example", time.Now().UnixNano())
+	users := []AppUser{{Name: "app1"}, {Name: "app2"}, {Name: "app3"}}
+	type pick struct {
+		user string
+		end  func()
+	}
+	picks := make([]pick, 6)
+	var wg sync.WaitGroup
+	for i := range picks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Every unit's turn names app1 first.
+			u, end, err := workers[i%2].pickUser(ctx, Unit{Env: env, Users: users, Seq: 0}, int64(1000+i))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			picks[i] = pick{u.Name, end}
+		}()
+	}
+	wg.Wait()
+	count := map[string]int{}
+	for _, p := range picks {
+		count[p.user]++
+	}
+	if count["app1"] != 2 || count["app2"] != 2 || count["app3"] != 2 {
+		t.Fatalf("units per user %v, want 2 each", count)
+	}
+	var freed string
+	for i, p := range picks {
+		if p.user == "app3" {
+			p.end()
+			picks[i].end = func() {}
+			freed = p.user
+			break
+		}
+	}
+	u, end, err := workers[0].pickUser(ctx, Unit{Env: env, Users: users, Seq: 0}, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end()
+	if u.Name != freed {
+		t.Errorf("after a unit of %s ended the next unit got %s", freed, u.Name)
+	}
+	for _, p := range picks {
+		p.end()
 	}
 }

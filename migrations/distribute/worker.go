@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
@@ -70,8 +71,11 @@ type Worker struct {
 	store    *pgstore.Store
 	river    *river.Client[pgx.Tx]
 
-	mu       sync.Mutex
-	users    map[string]*userConn
+	mu    sync.Mutex
+	users map[string]*userConn
+	// lenders groups the application users of each environment, which
+	// lend each other free request slots.
+	lenders  map[string]*Lenders
 	odoo     map[string]*odoo.Client
 	prepared map[string]*odoojob.Prepared
 	sync     *syncjob.Store
@@ -99,10 +103,12 @@ func NewWorker(ctx context.Context, o WorkerOptions) (*Worker, error) {
 	if o.Requests <= 0 {
 		o.Requests = DefaultRequests
 	}
-	w := &Worker{o: o, users: map[string]*userConn{}, odoo: map[string]*odoo.Client{}, prepared: map[string]*odoojob.Prepared{}}
+	w := &Worker{o: o, users: map[string]*userConn{}, lenders: map[string]*Lenders{}, odoo: map[string]*odoo.Client{}, prepared: map[string]*odoojob.Prepared{}}
 	w.stopping, w.stop = context.WithCancel(context.Background())
 	var err error
-	if w.pool, err = openPool(ctx, o.State, int32(o.Concurrency+4)); err != nil {
+	// A unit in progress holds a connection (its user assignment); River
+	// needs a few of its own.
+	if w.pool, err = openPool(ctx, o.State, int32(2*o.Concurrency+4)); err != nil {
 		return nil, err
 	}
 	if err := Migrate(ctx, w.pool, o.Options); err != nil {
@@ -202,9 +208,17 @@ func (u *unitWorker) Work(jobCtx context.Context, job *river.Job[Unit]) error {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(jobCtx))
 	defer cancel()
 	defer context.AfterFunc(w.stopping, cancel)()
-	user, err := w.pickUser(ctx, job.Args)
+	user, assigned, err := w.pickUser(ctx, job.Args, job.ID)
 	if err != nil {
 		return err
+	}
+	defer assigned()
+	// Every user of the unit joins its environment's lenders now, so the
+	// unit's requests may go out as any of them with a free slot. A user
+	// whose credential is wrong is left out here and fails the units
+	// given to it, with the error.
+	for _, us := range job.Args.Users {
+		w.user(job.Args.Env, us)
 	}
 	ev := UnitEvent{Unit: job.Args, Attempt: job.Attempt, User: user.Name}
 	if w.o.OnUnit != nil {
@@ -222,7 +236,12 @@ func (u *unitWorker) Work(jobCtx context.Context, job *river.Job[Unit]) error {
 	}
 	ev.Ended, ev.Read, ev.Err = true, read, err
 	var running *migrations.JobRunningError
+	var mismatch *migrations.TargetMismatchError
 	switch {
+	case errors.As(err, &mismatch):
+		// The environment was reset or replaced under the run: no other
+		// worker or attempt will find it otherwise.
+		ev.Outcome, err = "retry", river.JobCancel(err)
 	case err == nil && cut:
 		ev.Outcome, err = "continued", river.JobSnooze(0)
 	case err == nil:
@@ -244,33 +263,67 @@ func (u *unitWorker) Work(jobCtx context.Context, job *river.Job[Unit]) error {
 	return err
 }
 
-// pickUser chooses the application user with the most free slots right
-// now (PostgreSQL's lock table says which are held, on every worker);
-// among equals, the unit's turn in a round robin.
-func (w *Worker) pickUser(ctx context.Context, u Unit) (AppUser, error) {
+// pickUser gives the unit an application user for this slice: the one
+// with the fewest units in progress on every worker, then the fewest
+// slots held, then the unit's turn in a round robin. A unit in progress
+// holds a shared advisory lock (user, unit) for as long as the slice
+// runs, so PostgreSQL's lock table counts them across workers and frees
+// those of a dead worker; the choice itself is made under a session lock
+// so that workers starting together do not all see the same counts. The
+// returned function ends the assignment.
+func (w *Worker) pickUser(ctx context.Context, u Unit, id int64) (AppUser, func(), error) {
 	users := u.Users
 	if len(users) == 0 {
-		return DefaultUser, nil
+		return DefaultUser, func() {}, nil
 	}
 	if len(users) == 1 {
-		return users[0], nil
+		return users[0], func() {}, nil
 	}
 	keys := make([]int32, len(users))
 	for i, us := range users {
 		keys[i] = NewSlots(nil, u.Env, us.Name, nil).key
 	}
-	held, err := heldSlots(ctx, w.slotPool, keys)
+	conn, err := w.pool.Acquire(ctx)
 	if err != nil {
-		return AppUser{}, fmt.Errorf("reading the request slots: %w", err)
+		return AppUser{}, nil, fmt.Errorf("reading the request slots: %w", err)
+	}
+	fail := func(err error) (AppUser, func(), error) {
+		conn.Release()
+		return AppUser{}, nil, fmt.Errorf("reading the request slots: %w", err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	const pickLock = `hashtextextended('dvsync-pick-user', 0)`
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_lock(`+pickLock+`)`); err != nil {
+		tx.Rollback(context.WithoutCancel(ctx))
+		return fail(err)
+	}
+	unlock := func() { conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+pickLock+`)`) }
+	held, err := heldLocks(ctx, tx, keys)
+	if err != nil {
+		unlock()
+		tx.Rollback(context.WithoutCancel(ctx))
+		return fail(err)
 	}
 	best := -1
 	for i := range users {
 		j := (u.Seq + i) % len(users)
-		if best < 0 || held[keys[j]] < held[keys[best]] {
+		if best < 0 || held[keys[j]].less(held[keys[best]]) {
 			best = j
 		}
 	}
-	return users[best], nil
+	_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1, $2)`, keys[best], unitLockID(id))
+	unlock()
+	if err != nil {
+		tx.Rollback(context.WithoutCancel(ctx))
+		return fail(err)
+	}
+	return users[best], func() {
+		tx.Rollback(context.Background())
+		conn.Release()
+	}, nil
 }
 
 // user returns this process's client of an application user, with its
@@ -292,6 +345,10 @@ func (w *Worker) user(env string, u AppUser) (*userConn, error) {
 		t.MaxIdleConnsPerHost = dataverse.DocumentedConcurrencyLimit
 		base = t
 	}
+	scope, err := dataverse.Scope(env)
+	if err != nil {
+		return nil, err
+	}
 	slots := NewSlots(w.slotPool, env, u.Name, base)
 	// One limiter per user: its x-ms-dop-hint, its 429s and Retry-After
 	// are that user's, not the process's.
@@ -299,6 +356,20 @@ func (w *Worker) user(env string, u AppUser) (*userConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	lenders := w.lenders[env]
+	if lenders == nil {
+		lenders = &Lenders{}
+		w.lenders[env] = lenders
+	}
+	lenders.Join(slots, func(ctx context.Context) (string, error) {
+		// azidentity's credentials keep the token until it is due for
+		// refresh; a static token is returned as is.
+		tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}})
+		if err != nil {
+			return "", &dataverse.AuthError{Err: err, Source: dataverse.CredentialSource(cred), Scope: scope}
+		}
+		return tok.Token, nil
+	})
 	c := &userConn{client: client, slots: slots}
 	w.users[key] = c
 	return c, nil

@@ -183,11 +183,11 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	if !o.dryRun {
 		cfg.Rejects, cfg.Skips, cfg.Warnings = files.writers()
 	}
+	cfg.Restart, cfg.Fresh = o.restart, o.fresh
 	if o.dist.on {
 		return runDistributed(ctx, streams, o, cfg, files.Files)
 	}
 	cfg.Progress = stepProgress(steps)
-	cfg.Restart, cfg.Fresh = o.restart, o.fresh
 	sum, _, err := odoojob.Migrate(ctx, cfg)
 	steps.Finish()
 	if exit := exitcode.TargetMismatch(err, exitcode.OtherEnvironment{State: statestore.Describe(o.state), Spared: "nothing was written",

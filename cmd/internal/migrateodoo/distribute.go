@@ -42,8 +42,8 @@ func (o *options) checkDistributed() error {
 		return exitcode.UsageError(fmt.Errorf("--distribute needs the shared state store: --state postgres://… (not %s)", o.state))
 	case o.dist.unitSize <= 0:
 		return exitcode.UsageError(errors.New("--unit-size must be positive"))
-	case o.skips != "" || o.warnings != "":
-		return exitcode.UsageError(errors.New("--skips and --warnings would stay empty with --distribute: its workers report skipped records and warnings only as counts; leave them out (dvsync verify with the same connections and --state lists every skipped record with its reason)"))
+	case o.warnings != "":
+		return exitcode.UsageError(errors.New("--warnings would stay empty with --distribute: its workers report mapping warnings only as counts; leave it out (a single-process run, or --dry-run, lists each one)"))
 	}
 	return nil
 }
@@ -51,9 +51,9 @@ func (o *options) checkDistributed() error {
 // runDistributed enqueues the migration's units for the workers, shows
 // their combined progress, and prints the summary and writes the report
 // (migration.html) as a single-process run does, with the same exit
-// codes. The rejects file is the coordinator's, from the shared state;
-// skipped records and warnings are counted, not listed (the workers do
-// not report them).
+// codes. The rejects and skips files are the coordinator's, from the
+// shared state; warnings are counted, not listed (the workers do not
+// report them).
 func runDistributed(ctx context.Context, streams *output.Streams, o *options, cfg odoojob.Config, files odoojob.Files) error {
 	d := o.dist
 	var users []distribute.AppUser
@@ -74,6 +74,10 @@ func runDistributed(ctx context.Context, streams *output.Streams, o *options, cf
 		Odoo:   distribute.OdooConn{URL: o.odoo.URL, User: o.odoo.User, Protocol: o.odoo.Protocol, PageSize: o.odoo.PageSize, KeyFile: o.odoo.KeyFile},
 		Notice: prog.notice,
 	})
+	if exit := exitcode.TargetMismatch(err, exitcode.OtherEnvironment{State: statestore.Describe(o.state), Spared: "no unit was enqueued",
+		Choices: []string{"start over with --fresh", "point --env at the environment this state belongs to"}}); exit != nil {
+		return exit
+	}
 	if sum == nil {
 		return exitcode.Of(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,11 +24,11 @@ import (
 
 // TestDistributedRunWritesItsReport: `migrate odoo --distribute` prints
 // the grouped summary and writes migration.html naming both systems, as a
-// single-process run does (issue 11 items 4 and 10). Its workers report
-// skipped records only as counts, so no skips file claims to list them and
-// neither the summary nor the report says "None" beside a count; the
-// rejects file, written by the coordinator from the shared state, lists
-// every rejected record. --skips is refused before anything is written.
+// single-process run does (issue 11 items 4 and 10). The workers keep
+// skipped and rejected records in the shared state, so the summary groups
+// both by reason and the coordinator's skips and rejects files list as
+// many records as the counts say. Its workers report mapping warnings
+// only as counts, so --warnings is refused before anything is written.
 func TestDistributedRunWritesItsReport(t *testing.T) {
 	base := os.Getenv("DVSYNC_TEST_POSTGRES")
 	if base == "" {
@@ -76,8 +78,8 @@ func TestDistributedRunWritesItsReport(t *testing.T) {
 		return out.String() + errOut.String(), err
 	}
 
-	if _, err := run(append(args, "--skips", filepath.Join(dir, "skips.jsonl"))...); exitCode(err) != exitcode.Usage || !strings.Contains(err.Error(), "--skips") {
-		t.Fatalf("--skips with --distribute: exit %d: %v", exitCode(err), err)
+	if _, err := run(append(args, "--warnings", filepath.Join(dir, "warnings.jsonl"))...); exitCode(err) != exitcode.Usage || !strings.Contains(err.Error(), "--warnings") {
+		t.Fatalf("--warnings with --distribute: exit %d: %v", exitCode(err), err)
 	}
 	if _, err := os.Stat(rejects); !os.IsNotExist(err) {
 		t.Fatalf("the refused run opened the rejects file: %v", err)
@@ -98,8 +100,9 @@ func TestDistributedRunWritesItsReport(t *testing.T) {
 	if exitCode(err) != exitcode.Rejects {
 		t.Fatalf("exit %d (%v), want %d for a run with rejects\n%s", exitCode(err), err, exitcode.Rejects, out)
 	}
+	skips := filepath.Join(dir, "skips.jsonl")
 	for _, want := range []string{
-		"on purpose:\n  not grouped by reason: the workers of a distributed run",
+		"on purpose; each one, with its reason, is in " + skips + ":\n",
 		"records; each one, with the record and its full error, is in " + rejects,
 		"Report: " + filepath.Join(dir, "migration.html"),
 	} {
@@ -107,21 +110,32 @@ func TestDistributedRunWritesItsReport(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
 	}
+	if strings.Contains(out, "not grouped by reason") {
+		t.Errorf("summary says the records are not grouped:\n%s", out)
+	}
 	if strings.Contains(out, "units enqueued") {
 		t.Errorf("--quiet printed progress:\n%s", out)
 	}
-	if strings.Contains(out, "skips.jsonl") {
-		t.Errorf("summary names a skips file the workers never fill:\n%s", out)
-	}
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if strings.Contains(e.Name(), "skips") || strings.Contains(e.Name(), "warnings") {
-			t.Errorf("%s written: the workers list no skipped records or warnings", e.Name())
+	// Each file lists exactly as many records as the summary counts.
+	for _, f := range []struct{ file, pattern string }{
+		{skips, `Skipped ([0-9,]+) records? on purpose`},
+		{rejects, `Rejected ([0-9,]+) records?`},
+	} {
+		m := regexp.MustCompile(f.pattern).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("summary has no %q line:\n%s", f.pattern, out)
+		}
+		want, _ := strconv.Atoi(strings.ReplaceAll(m[1], ",", ""))
+		b, err := os.ReadFile(f.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bytes.Count(b, []byte("\n")); got != want || want == 0 {
+			t.Errorf("%s lists %d records, the summary counts %d", f.file, got, want)
 		}
 	}
-	b, err := os.ReadFile(rejects)
-	if err != nil || len(bytes.TrimSpace(b)) == 0 {
-		t.Fatalf("rejects file: %v %q", err, b)
+	if _, err := os.Stat(filepath.Join(dir, "warnings.jsonl")); !os.IsNotExist(err) {
+		t.Errorf("a warnings file was written: the workers list no warnings (%v)", err)
 	}
 	page, err := os.ReadFile(filepath.Join(dir, "migration.html"))
 	if err != nil {

@@ -40,11 +40,11 @@ func openDataFiles(o *options) (*dataFiles, error) {
 	if d.Skips = o.skips; d.Skips == "" {
 		d.Skips = besideRejects(d.Rejects, "skips")
 	}
-	// The workers of a distributed run keep their rejects in the shared
-	// state, from which the coordinator writes the rejects file, but report
-	// skipped records and warnings only as counts: no file would list them.
+	// The workers of a distributed run keep their rejects and skipped
+	// records in the shared state, from which the coordinator writes the
+	// files, but report warnings only as counts: no file would list them.
 	if o.dist.on {
-		d.Skips, d.Warnings = "", ""
+		d.Warnings = ""
 	}
 	seen := map[string]string{}
 	for _, f := range []struct{ flag, path string }{{"--rejects", d.Rejects}, {"--skips", d.Skips}, {"--warnings", d.Warnings}} {

@@ -20,18 +20,13 @@ func printReasons(w io.Writer, sum *migrations.Summary, files odoojob.Files) {
 	if sum.DryRun {
 		skipVerb, rejectVerb = "Would skip", "Would reject"
 	}
-	// Only a distributed run's workers hand back counts without reasons.
 	if t.Skipped > 0 {
 		fmt.Fprintf(w, "\n%s %s on purpose%s:\n", skipVerb, records(t.Skipped), listedIn(files.Skips, "its reason"))
-		if !printGroups(w, sum, func(s migrations.StepSummary) []migrations.ReasonGroup { return s.Skips }) {
-			fmt.Fprintln(w, "  not grouped by reason: the workers of a distributed run count skipped records but do not report them;\n  dvsync verify, with the same connections and --state, lists each one with its reason")
-		}
+		printGroups(w, sum, func(s migrations.StepSummary) []migrations.ReasonGroup { return s.Skips })
 	}
 	if t.Rejected > 0 {
 		fmt.Fprintf(w, "\n%s %s%s:\n", rejectVerb, records(t.Rejected), listedIn(files.Rejects, "the record and its full error"))
-		if !printGroups(w, sum, func(s migrations.StepSummary) []migrations.ReasonGroup { return s.Rejects }) {
-			fmt.Fprintln(w, "  not grouped by reason: the workers of a distributed run do not group them (the file lists each one)")
-		}
+		printGroups(w, sum, func(s migrations.StepSummary) []migrations.ReasonGroup { return s.Rejects })
 	}
 }
 
@@ -49,8 +44,8 @@ func listedIn(file, with string) string {
 	return "; each one, with " + with + ", is in " + file
 }
 
-// printGroups prints the groups of every step; false when there are none.
-func printGroups(w io.Writer, sum *migrations.Summary, groups func(migrations.StepSummary) []migrations.ReasonGroup) bool {
+// printGroups prints the groups of every step.
+func printGroups(w io.Writer, sum *migrations.Summary, groups func(migrations.StepSummary) []migrations.ReasonGroup) {
 	var rows []output.Reason
 	for _, s := range sum.Steps {
 		for _, g := range groups(s) {
@@ -62,5 +57,4 @@ func printGroups(w io.Writer, sum *migrations.Summary, groups func(migrations.St
 		}
 	}
 	output.Reasons(w, rows)
-	return len(rows) > 0
 }
