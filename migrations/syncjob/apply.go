@@ -114,7 +114,9 @@ func (a *mirrorApplier) Sweep(gen int64) error {
 }
 
 func (a *mirrorApplier) Commit() error {
-	if a.tx == nil {
+	if a.tx == nil || a.t.r.o.DryRun {
+		// A dry run applies the whole table in one transaction, rolled
+		// back at its end.
 		return nil
 	}
 	err := a.tx.Commit()

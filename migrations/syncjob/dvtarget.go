@@ -23,6 +23,13 @@ import (
 // as `pull --portable` writes them), others keep their GUID. The state
 // store remembers which target key each source record was written under,
 // because a $deletedEntity carries only the source GUID.
+//
+// A dry run writes nothing to the target or the state: each page is
+// planned (sink.Plan: would create, update, leave unchanged or reject), a
+// record to delete is read to tell a delete from a record already gone,
+// and the source records a run would stamp with the generation of a full
+// read or key-set comparison are kept in memory (seen), so the sweep at
+// its end names what the run would delete.
 
 const lookupAnnotations = "Microsoft.Dynamics.CRM.lookuplogicalname,Microsoft.Dynamics.CRM.associatednavigationproperty"
 
@@ -49,6 +56,10 @@ type dvApplier struct {
 	dels    []string
 	marks   []string
 	markGen int64
+	// seen holds, in a dry run, the source IDs a run would have stamped
+	// with the generation in progress (SaveKeys, MarkKeys): one entry per
+	// record of the table read in full, in memory.
+	seen map[string]bool
 }
 
 func (r *runner) dataverseApplier(ctx context.Context, t *tableRun, def *schema.Table, spec TableSpec) (applier, error) {
@@ -56,7 +67,7 @@ func (r *runner) dataverseApplier(ctx context.Context, t *tableRun, def *schema.
 	if err != nil {
 		return nil, fmt.Errorf("target environment: %w", err)
 	}
-	a := &dvApplier{t: t, src: r.o.Client, sk: r.sink, def: def, binds: map[string]map[string]string{}}
+	a := &dvApplier{t: t, src: r.o.Client, sk: r.sink, def: def, binds: map[string]map[string]string{}, seen: map[string]bool{}}
 	if len(tdef.AlternateKeys) > 0 {
 		a.keyCols = tdef.AlternateKeys[0].Columns
 	}
@@ -113,6 +124,8 @@ func (a *dvApplier) Mark(id string, gen int64) error {
 
 func (a *dvApplier) Rollback() { a.ups, a.dels, a.marks = nil, nil, nil }
 
+func (a *dvApplier) dry() bool { return a.t.r.o.DryRun }
+
 // Commit writes the page: upserts through the sink (one batched call, with
 // the sink's unchanged detection), then deletes, then the key map.
 func (a *dvApplier) Commit() error {
@@ -120,7 +133,11 @@ func (a *dvApplier) Commit() error {
 	defer a.Rollback()
 	st, job, table := a.t.r.o.Store, a.t.r.job.Name, a.t.name
 	if len(a.marks) > 0 {
-		if err := st.MarkKeys(ctx, job, table, a.marks, a.markGen); err != nil {
+		if a.dry() {
+			for _, id := range a.marks {
+				a.seen[id] = true
+			}
+		} else if err := st.MarkKeys(ctx, job, table, a.marks, a.markGen); err != nil {
 			return err
 		}
 	}
@@ -158,7 +175,13 @@ func (a *dvApplier) writeUpserts(ctx context.Context) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	results, err := a.sk.Write(ctx, batch)
+	var results []migrations.WriteResult
+	var err error
+	if a.dry() {
+		results, err = a.sk.Plan(ctx, batch)
+	} else {
+		results, err = a.sk.Write(ctx, batch)
+	}
 	if err != nil {
 		return err
 	}
@@ -174,6 +197,18 @@ func (a *dvApplier) writeUpserts(ctx context.Context) error {
 			a.t.sum.Unchanged++
 		default:
 			a.t.sum.Upserted++
+			if a.dry() {
+				switch res.Outcome {
+				case migrations.Created:
+					a.t.sum.Created++
+				case migrations.Updated:
+					a.t.sum.Updated++
+				}
+			}
+		}
+		if a.dry() {
+			a.seen[srcIDs[i]] = true
+			continue
 		}
 		b, _ := json.Marshal(batch[i].Key)
 		keys = append(keys, KeyEntry{SourceID: srcIDs[i], TargetKey: string(b), Gen: a.upsGen})
@@ -248,6 +283,9 @@ func (a *dvApplier) deleteOne(ctx context.Context, id string) error {
 		a.t.sum.Unchanged++
 		return nil
 	}
+	if a.dry() {
+		return a.planDelete(ctx, key, id)
+	}
 	res, err := a.sk.Delete(ctx, table, key)
 	if err != nil {
 		return err
@@ -263,6 +301,24 @@ func (a *dvApplier) deleteOne(ctx context.Context, id string) error {
 	return st.DeleteKey(ctx, job, table, id)
 }
 
+// planDelete counts what deleting the target record key would do,
+// reading it: a delete when it is there, no change when it is gone (as
+// sink.Delete counts a 404).
+func (a *dvApplier) planDelete(ctx context.Context, key dataverse.Key, id string) error {
+	_, err := a.t.r.o.TargetClient.Get(ctx, a.t.name, key, a.def.PrimaryID)
+	switch {
+	case err == nil:
+		a.t.sum.Deleted++
+	case dataverse.IsNotFound(err):
+		a.t.sum.Unchanged++
+	case dataverse.Classify(err).StopsRun():
+		return err
+	default:
+		return a.t.reject(id, err)
+	}
+	return nil
+}
+
 // Sweep deletes the target records whose source records a full read or
 // key-set comparison of generation gen did not see.
 func (a *dvApplier) Sweep(gen int64) error {
@@ -275,6 +331,9 @@ func (a *dvApplier) Sweep(gen int64) error {
 		return err
 	}
 	for _, id := range stale {
+		if a.dry() && a.seen[id] {
+			continue // the run would have stamped it with gen
+		}
 		a.t.sum.Read++
 		if err := a.deleteOne(ctx, id); err != nil {
 			return err

@@ -360,14 +360,20 @@ func (r *runner) runOdoo(ctx context.Context) error {
 	if err := syncSteps(p.Job, p.Reader, changeRead{overlap: job.Overlap, pageSize: job.PageSize, bound: bound, start: start}); err != nil {
 		return err
 	}
-	// As `dvsync migrate odoo` does: the target's counts before the first
-	// run, so `dvsync verify` tells the records the job wrote from those
-	// that were there.
-	if err := odoojob.RecordBaselines(ctx, p, o.EngineStore); err != nil {
+	run := migrations.Run
+	if o.DryRun {
+		// As `dvsync migrate odoo --dry-run`: every step read from its
+		// checkpoint and mapped, the target asked what it would change,
+		// nothing written (checkpoints, ID map, journal included).
+		run = migrations.Plan
+	} else if err := odoojob.RecordBaselines(ctx, p, o.EngineStore); err != nil {
+		// As `dvsync migrate odoo` does: the target's counts before the
+		// first run, so `dvsync verify` tells the records the job wrote
+		// from those that were there.
 		return err
 	}
 	req0, thr0 := o.Counter.Counts()
-	msum, runErr := migrations.Run(ctx, p.Job, migrations.RunOptions{Store: o.EngineStore, Rejects: o.Rejects})
+	msum, runErr := run(ctx, p.Job, migrations.RunOptions{Store: o.EngineStore, Rejects: o.Rejects})
 	if msum != nil {
 		for _, s := range msum.Steps {
 			ts := TableSummary{Table: s.Step, Mode: "odoo id cursor", DurationSeconds: s.Duration.Seconds()}
@@ -376,6 +382,9 @@ func (r *runner) runOdoo(ctx context.Context) error {
 			}
 			c := s.Counts
 			ts.Read, ts.Upserted, ts.Unchanged, ts.Rejected, ts.Skipped = c.Read, c.TotalWritten(), c.Unchanged, c.Rejected, c.Skipped
+			if o.DryRun {
+				ts.Created, ts.Updated = c.Created, c.Updated
+			}
 			if s.Status != migrations.StatusSucceeded {
 				ts.Error = "step " + string(s.Status)
 			}
@@ -410,6 +419,7 @@ func (r *runner) deletedTickets(ctx context.Context, p *odoojob.Prepared) error 
 	}
 	gen := cp.Gen + 1
 	var keys []KeyEntry
+	have := map[string]bool{}
 	last := 0
 	for {
 		ids, err := r.o.Odoo.Search(ctx, table, odoo.Query{Domain: odoo.Cond("id", odoo.Gt, last), Order: "id asc", Limit: 10000,
@@ -418,6 +428,10 @@ func (r *runner) deletedTickets(ctx context.Context, p *odoojob.Prepared) error 
 			return err
 		}
 		for _, id := range ids {
+			if r.o.DryRun {
+				have[strconv.Itoa(id)] = true
+				continue
+			}
 			keys = append(keys, KeyEntry{SourceID: strconv.Itoa(id), Gen: gen})
 		}
 		ts.KeysCompared += int64(len(ids))
@@ -425,6 +439,27 @@ func (r *runner) deletedTickets(ctx context.Context, p *odoojob.Prepared) error 
 			break
 		}
 		last = ids[len(ids)-1]
+	}
+	if r.o.DryRun {
+		// The ids seen before that Odoo no longer holds, with nothing
+		// stamped or forgotten.
+		if cp.Gen == 0 {
+			return nil
+		}
+		seen, err := st.StaleKeys(ctx, job, table, gen)
+		if err != nil {
+			return err
+		}
+		for _, id := range seen {
+			if have[id] {
+				continue
+			}
+			ts.Read++
+			if err := r.deletedTicket(ctx, p, id, &ts); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	if err := st.SaveKeys(ctx, job, table, keys); err != nil {
 		return err
@@ -475,6 +510,24 @@ func (r *runner) deletedTicket(ctx context.Context, p *odoojob.Prepared, id stri
 	case r.job.DeletedTickets == DeletedKeep:
 		ts.Unchanged++
 		return nil
+	case r.job.DeletedTickets == DeletedDelete && r.o.DryRun:
+		key, err := sink.Key(migrations.Key{ID: caseID})
+		if err != nil {
+			return reject(err)
+		}
+		// Read, not deleted: there to delete, or gone already.
+		_, err = r.o.TargetClient.Get(ctx, "incident", key, "incidentid")
+		switch {
+		case err == nil:
+			ts.Deleted++
+		case dataverse.IsNotFound(err):
+			ts.Unchanged++
+		case dataverse.Classify(err).StopsRun():
+			return err
+		default:
+			return reject(err)
+		}
+		return nil
 	case r.job.DeletedTickets == DeletedDelete:
 		key, err := sink.Key(migrations.Key{ID: caseID})
 		if err != nil {
@@ -500,7 +553,11 @@ func (r *runner) deletedTicket(ctx context.Context, p *odoojob.Prepared, id stri
 		}
 		return nil
 	default: // cancel: statecode 2 Cancelled, statuscode 6 Cancelled (reference/entities/incident)
-		res, err := p.Sink.Write(ctx, []migrations.TargetRecord{{Table: "incident", Key: migrations.Key{ID: caseID}, Fields: map[string]any{},
+		write := p.Sink.Write
+		if r.o.DryRun {
+			write = p.Sink.Plan
+		}
+		res, err := write(ctx, []migrations.TargetRecord{{Table: "incident", Key: migrations.Key{ID: caseID}, Fields: map[string]any{},
 			State: &migrations.State{Code: 2, Reason: 6}}})
 		if err != nil {
 			return err
@@ -512,6 +569,9 @@ func (r *runner) deletedTicket(ctx context.Context, p *odoojob.Prepared, id stri
 			ts.Unchanged++
 		default:
 			ts.Upserted++
+			if r.o.DryRun && res[0].Outcome == migrations.Updated {
+				ts.Updated++
+			}
 		}
 		return nil
 	}

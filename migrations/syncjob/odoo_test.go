@@ -570,3 +570,86 @@ func TestSyncOdooReadsOneMomentOfTheHelpdesk(t *testing.T) {
 		t.Errorf("late ticket's case has customer %q, want the late customer's contact %q", caseCustomer, contact)
 	}
 }
+
+// recordWrites is a transport that records every request but reads.
+type recordWrites struct {
+	mu     sync.Mutex
+	writes []string
+}
+
+func (r *recordWrites) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodGet {
+		r.mu.Lock()
+		r.writes = append(r.writes, req.Method+" "+req.URL.Path)
+		r.mu.Unlock()
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// A dry run of an Odoo job plans as `migrate odoo --dry-run` does: it
+// reads the tickets changed since the last run and the ones deleted, says
+// what the cases would become, and sends Dataverse nothing but reads; the
+// run after it carries the same changes.
+func TestSyncOdooDryRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("migrates a helpdesk")
+	}
+	clk := newClock(time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC))
+	e := startOdooSyncSeed(t, odoojobtest.SmallSeed(t, 10), "overlap: 5s\n", clk.now)
+	ctx := context.Background()
+	e.run(t)
+	clk.advance(time.Hour)
+	ids, err := e.odoo.Search(ctx, "helpdesk.ticket", odoo.Query{Order: "id asc", Context: odoo.Context{}.WithArchived()})
+	if err != nil || len(ids) != 10 {
+		t.Fatalf("%d tickets, %v", len(ids), err)
+	}
+	must(t, e.odoo.Write(ctx, "helpdesk.ticket", []int{ids[1]}, map[string]any{"name": "renamed while planning"}))
+	got, err := e.odoo.SearchRead(ctx, "helpdesk.ticket", odoo.Query{Domain: odoo.Cond("id", odoo.Eq, ids[2]), Fields: []string{"partner_id"}})
+	if err != nil || len(got) != 1 {
+		t.Fatal(got, err)
+	}
+	partner, _ := got[0].Many2One("partner_id")
+	if _, err := e.odoo.Create(ctx, "helpdesk.ticket", map[string]any{"name": "new while planning", "partner_id": partner.ID, "team_id": 1}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, e.odoo.Call(ctx, "helpdesk.ticket", "unlink", []int{ids[0]}, nil, nil, false))
+	clk.advance(10 * time.Minute)
+	titles, cases := e.caseTitles(t)
+	before, err := e.opts.Store.Checkpoint(ctx, e.job.Name, "helpdesk.ticket")
+	must(t, err)
+
+	rec := &recordWrites{}
+	e.opts.Counter.Base = rec
+	dry := e.opts
+	dry.DryRun = true
+	for range 2 {
+		sum, err := syncjob.Run(ctx, e.job, dry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := tableSummary(t, sum, "cases"); !sum.DryRun || c.Read != 2 || c.Upserted != 2 || c.Created != 1 || c.Updated != 1 {
+			t.Errorf("dry run, cases: %+v", c.Counts)
+		}
+		if d := tableSummary(t, sum, "deleted tickets"); d.Read != 1 || d.Upserted != 1 || d.Updated != 1 {
+			t.Errorf("dry run, deleted tickets: %+v", d.Counts)
+		}
+		if len(rec.writes) > 0 {
+			t.Fatalf("the dry run sent Dataverse: %v", rec.writes)
+		}
+	}
+	e.opts.Counter.Base = nil
+	if now, n := e.caseTitles(t); n != cases || !maps.Equal(now, titles) {
+		t.Fatalf("the dry run changed the cases")
+	}
+	if cp, err := e.opts.Store.Checkpoint(ctx, e.job.Name, "helpdesk.ticket"); err != nil || cp != before {
+		t.Fatalf("the dry run moved the deleted tickets' checkpoint: %+v, was %+v (%v)", cp, before, err)
+	}
+
+	sum := e.run(t)
+	if c := tableSummary(t, sum, "cases"); c.Read != 2 || c.Upserted != 2 {
+		t.Errorf("run after the dry runs, cases: %+v", c.Counts)
+	}
+	if d := tableSummary(t, sum, "deleted tickets"); d.Read != 1 || d.Upserted != 1 {
+		t.Errorf("run after the dry runs, deleted tickets: %+v", d.Counts)
+	}
+}

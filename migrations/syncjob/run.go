@@ -42,9 +42,12 @@ type Options struct {
 	EngineStore migrations.Store
 	// Store holds checkpoints, the journal and the lock.
 	Store *Store
-	// DryRun reads and compares everything but writes nothing: each table
-	// is applied in one transaction that is rolled back, and no checkpoint
-	// moves.
+	// DryRun reads and compares everything but writes nothing, to the
+	// target or the state: a mirror table is applied in one transaction
+	// that is rolled back; a Dataverse target is asked what each page
+	// would change (sink.Plan, and a read of each record to delete); an
+	// Odoo job is planned as `migrate odoo --dry-run` plans it. No
+	// checkpoint, delta token or target key moves.
 	DryRun bool
 	// Rejects receives one JSON line per rejected record.
 	Rejects io.Writer
@@ -115,17 +118,12 @@ func Run(ctx context.Context, job *Job, o Options) (*Summary, error) {
 	switch {
 	case fromOdoo && (o.Odoo == nil || o.EngineStore == nil || o.TargetClient == nil):
 		return nil, errors.New("sync: an Odoo job needs an Odoo client, a Dataverse client for the target and an engine store")
-	case fromOdoo && o.DryRun:
-		return nil, fmt.Errorf("sync: --dry-run of an Odoo job: use dvsync migrate odoo --dry-run: %w", ErrNotSupported)
 	case !fromOdoo && o.Client == nil:
 		return nil, errors.New("sync: no Dataverse client for the source")
 	}
 	toDataverse := job.Target.Dataverse != nil
 	if toDataverse && o.TargetClient == nil {
 		return nil, errors.New("sync: no Dataverse client for the target")
-	}
-	if toDataverse && o.DryRun {
-		return nil, fmt.Errorf("sync: --dry-run cannot roll back writes to a Dataverse target: %w", ErrNotSupported)
 	}
 	unlock, err := o.Store.Lock(ctx, job.Name)
 	if err != nil {
@@ -215,7 +213,9 @@ func Run(ctx context.Context, job *Job, o Options) (*Summary, error) {
 	if firstErr != nil {
 		return sum, firstErr
 	}
-	if sum.Totals.Rejected > 0 {
+	if sum.Totals.Rejected > 0 && !o.DryRun {
+		// A dry run rejected nothing: its summary says what a run would
+		// reject, as `migrate odoo --dry-run` does.
 		return sum, ErrRejects
 	}
 	return sum, nil
@@ -318,15 +318,16 @@ func (t *tableRun) query() dataverse.Query { return t.ap.Query(t.r.job.PageSize)
 
 // save commits the changes applied so far and then the checkpoint. A crash
 // between the two replays the page, which re-applies the same upserts and
-// deletes by key: nothing is duplicated. A dry run keeps one transaction
-// open for the whole table and never moves a checkpoint.
+// deletes by key: nothing is duplicated. A dry run never moves a
+// checkpoint; its Commit plans the page (Dataverse) or keeps the one
+// transaction the table is rolled back in (mirror).
 func (t *tableRun) save(cp Checkpoint) error {
 	t.cp = cp
-	if t.r.o.DryRun {
-		return nil
-	}
 	if err := t.ap.Commit(); err != nil {
 		return err
+	}
+	if t.r.o.DryRun {
+		return nil
 	}
 	// The checkpoint, like the target's writes, outlives a cancelled run.
 	ctx := context.WithoutCancel(t.ctx)

@@ -23,7 +23,13 @@ type Counts struct {
 	Rejected  int64 `json:"rejected"`
 	// Skipped counts records an Odoo job's map leaves out on purpose
 	// (with a reason); Dataverse sources skip nothing.
-	Skipped   int64 `json:"skipped,omitempty"`
+	Skipped int64 `json:"skipped,omitempty"`
+	// Created and Updated split Upserted in a dry run into a Dataverse
+	// target, as the target's planner foresees it (the rest of Upserted
+	// would be written, the planner cannot tell how): a run writes by
+	// upsert and does not count them apart.
+	Created   int64 `json:"created,omitempty"`
+	Updated   int64 `json:"updated,omitempty"`
 	Requests  int64 `json:"requests"`
 	Throttled int64 `json:"throttled"`
 	// KeysCompared counts the keys a modifiedon-fallback table read to
@@ -38,6 +44,8 @@ func (c *Counts) add(o Counts) {
 	c.Unchanged += o.Unchanged
 	c.Rejected += o.Rejected
 	c.Skipped += o.Skipped
+	c.Created += o.Created
+	c.Updated += o.Updated
 	c.Requests += o.Requests
 	c.Throttled += o.Throttled
 	c.KeysCompared += o.KeysCompared
@@ -45,7 +53,7 @@ func (c *Counts) add(o Counts) {
 
 func (c Counts) minus(o Counts) Counts {
 	return Counts{Read: c.Read - o.Read, Upserted: c.Upserted - o.Upserted, Deleted: c.Deleted - o.Deleted, Unchanged: c.Unchanged - o.Unchanged,
-		Rejected: c.Rejected - o.Rejected, Skipped: c.Skipped - o.Skipped, Requests: c.Requests - o.Requests, Throttled: c.Throttled - o.Throttled,
+		Rejected: c.Rejected - o.Rejected, Skipped: c.Skipped - o.Skipped, Created: c.Created - o.Created, Updated: c.Updated - o.Updated, Requests: c.Requests - o.Requests, Throttled: c.Throttled - o.Throttled,
 		KeysCompared: c.KeysCompared - o.KeysCompared}
 }
 

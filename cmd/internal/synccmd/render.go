@@ -90,6 +90,18 @@ func renderSummary(w io.Writer, s *syncjob.Summary, rej *lazyFile) {
 			rows[i] = slices.Insert(rows[i], 7, sk)
 		}
 	}
+	if s.DryRun && s.Target == "dataverse" {
+		// What the target's planner foresees of the upserts; the rest it
+		// cannot tell apart.
+		header = slices.Insert(header, 4, "created", "updated")
+		for i := range rows {
+			c := tt
+			if i < len(s.Tables) {
+				c = s.Tables[i].Counts
+			}
+			rows[i] = slices.Insert(rows[i], 4, n(c.Created, 10), n(c.Updated, 10))
+		}
+	}
 	_ = output.Table(w, header, rows)
 	for _, t := range s.Tables {
 		if t.Rebaselined {

@@ -86,9 +86,12 @@ Tables with change tracking off are read by a modifiedon watermark, with
 deletes found by comparing key sets; the summary names them.
 
 One run per job at a time: a second run exits at once with code 4.
---dry-run reads and compares everything and writes no rows and no
-checkpoint (it does create missing mirror tables); it is refused for a
-Dataverse target, whose writes cannot be rolled back.
+--dry-run reads what changed and compares it with the target, writing no
+row, checkpoint, delta token or rejects file (it does create missing
+mirror tables): a mirror applies each table in a transaction it rolls
+back; a Dataverse target is asked what it would create, update or leave
+unchanged, and a record to delete is read; an Odoo job is planned as
+migrate odoo --dry-run plans it. Its exit code is 0 unless it failed.
 
 Output: a progress line per table on a terminal, then a summary per table
 (read, upserted, deleted, unchanged, rejected, requests, throttled,
@@ -180,7 +183,7 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.MaxIdleConnsPerHost = 64
 	opts.Counter = &syncjob.Counter{Base: base}
-	if job.Source.Odoo != nil && !o.dryRun {
+	if job.Source.Odoo != nil {
 		closeOdoo, err := odooSource(ctx, job, o.state, &opts)
 		if err != nil {
 			return err
@@ -205,7 +208,11 @@ func run(ctx context.Context, streams *output.Streams, o *options) error {
 	}
 	rej := rejectsFile(o, job)
 	defer rej.Close()
-	opts.Rejects = rej
+	if !o.dryRun {
+		// A dry run writes nothing: its summary counts what a run
+		// would reject.
+		opts.Rejects = rej
+	}
 	prog := newProgressView(streams, o.json)
 	opts.Progress = prog.update
 
