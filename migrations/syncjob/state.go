@@ -53,6 +53,13 @@ type Checkpoint struct {
 	// read (fallback); MaxSeen the greatest in the read in progress.
 	Watermark string `json:"watermark,omitempty"`
 	MaxSeen   string `json:"maxSeen,omitempty"`
+	// MaxID, CheckedAt and FullAt are an Odoo job's deleted-ticket
+	// check's: the greatest ticket id in its id set, when the set was
+	// last brought up to date (the check's start, on the sync's clock),
+	// and when it was last compared with all of Odoo's ids.
+	MaxID     int64     `json:"maxId,omitempty"`
+	CheckedAt time.Time `json:"checkedAt,omitzero"`
+	FullAt    time.Time `json:"fullAt,omitzero"`
 }
 
 // RunRecord is one entry of a job's run journal.
@@ -673,6 +680,44 @@ func (s *Store) DeleteKey(ctx context.Context, job, table, sourceID string) erro
 		return fmt.Errorf("state store: %w", err)
 	}
 	return nil
+}
+
+// CountKeys counts the source records of table the job keeps.
+func (s *Store) CountKeys(ctx context.Context, job, table string) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM dvsync_sync_keys WHERE job = ? AND tbl = ?`), job, table).Scan(&n); err != nil {
+		return 0, fmt.Errorf("state store: %w", err)
+	}
+	return n, nil
+}
+
+// KnownKeys returns which of ids the job keeps for table.
+func (s *Store) KnownKeys(ctx context.Context, job, table string, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for chunk := range slices.Chunk(ids, 500) {
+		args := []any{job, table}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		q := `SELECT source_id FROM dvsync_sync_keys WHERE job = ? AND tbl = ? AND source_id IN (?` + strings.Repeat(`, ?`, len(chunk)-1) + `)`
+		rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+		if err != nil {
+			return nil, fmt.Errorf("state store: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("state store: %w", err)
+			}
+			out[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("state store: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // HasKeys reports whether any record of table was written by the job.
