@@ -46,6 +46,12 @@ type RunOptions struct {
 	// sources are read from the start; the ID map is kept and re-written
 	// records are updated, not duplicated.
 	Restart bool
+	// TargetProbed tells Run that its caller read back the samples of the
+	// checkpoints it resumes from (ConfirmTarget with Probe) just before:
+	// Run then checks only the target's identity. The coordinator of a
+	// distributed run probes every unit's checkpoint once; each slice of
+	// a unit on a worker would otherwise read them back again.
+	TargetProbed bool
 	// Steps limits the run to the named steps (their dependencies are
 	// assumed done). Empty runs every step.
 	Steps []string
@@ -243,7 +249,7 @@ func run(ctx context.Context, job *Job, o RunOptions, dry bool) (*Summary, error
 		skips: newLinesFile(o.Skips, "skips")}
 	// A state that belongs to another target must not drive this run:
 	// its ID map would bind records to IDs the target does not hold.
-	if err := ConfirmTarget(ctx, job, o.Store, ConfirmOptions{Probe: true, Record: !dry}); err != nil {
+	if err := ConfirmTarget(ctx, job, o.Store, ConfirmOptions{Probe: !o.TargetProbed, Record: !dry}); err != nil {
 		return nil, err
 	}
 	if dry {

@@ -115,6 +115,21 @@ func TestRunRefusesStateOfAnotherTarget(t *testing.T) {
 		t.Errorf("a refused run changed the recorded target: %+v", got)
 	}
 
+	// A caller that probed the checkpoints itself (TargetProbed) has Run
+	// check only the organisation: another one is still refused, and no
+	// record is read back.
+	if _, err := migrations.Run(ctx, twoStepJob(b), migrations.RunOptions{Store: st, TargetProbed: true}); !errors.As(err, &mismatch) {
+		t.Errorf("TargetProbed run against another organisation: %v", err)
+	}
+	probed := newEnvironment("org-a", "https://a.example/")
+	probed.Target = a.Target
+	if _, err := migrations.Run(ctx, twoStepJob(probed), migrations.RunOptions{Store: st, TargetProbed: true}); err != nil {
+		t.Errorf("TargetProbed resume: %v", err)
+	}
+	if probed.probes != 0 {
+		t.Errorf("a TargetProbed run read back records %d times", probed.probes)
+	}
+
 	// The right environment, with a user's deletions: one record of each
 	// sample is enough, and the run resumes (nothing left to do).
 	cp, err := st.Checkpoint(ctx, "helpdesk", "contacts")

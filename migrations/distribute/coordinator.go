@@ -13,7 +13,7 @@ import (
 )
 
 // DefaultPoll is how often a coordinator looks at its units.
-const DefaultPoll = 500 * time.Millisecond
+const DefaultPoll = 250 * time.Millisecond
 
 // coordinator enqueues a run's units and watches them; the workers do
 // them. It never works a unit itself.

@@ -426,9 +426,15 @@ func (su *stepUnits) refresh(ctx context.Context, c *coordinator, store migratio
 			total.Add(n)
 			continue
 		}
-		state, err := c.check(u, jobs[su.ids[i]])
+		j := jobs[su.ids[i]]
+		state, err := c.check(u, j)
 		if err != nil {
 			return false, err
+		}
+		if j.AttemptedAt == nil {
+			// No worker took the unit yet: nothing of it is journalled.
+			finished = false
+			continue
 		}
 		n, err := unitCounts(ctx, store, u)
 		if err != nil {

@@ -154,7 +154,9 @@ func newClient(pool *pgxpool.Pool, o Options, workers *river.Workers, concurrenc
 		JobTimeout:           o.jobTimeout(),
 		RetryPolicy:          retryPolicy{},
 		MaxAttempts:          DefaultMaxAttempts,
-		FetchPollInterval:    time.Second,
+		// A unit handed back at the end of its slice (snoozed) is not
+		// announced to the workers: they find it at the next poll.
+		FetchPollInterval: 250 * time.Millisecond,
 	}
 	if workers != nil {
 		cfg.Workers = workers

@@ -491,7 +491,7 @@ func (w *Worker) workOdoo(ctx context.Context, u Unit, user AppUser) (read int64
 	}
 	ps := &partitionStore{Store: w.store, step: u.Step, part: u.Name(), journal: journalName(u.Job, u.Name(), u.Run), truncated: rs.cut.Load}
 	sum, err := migrations.Run(ctx, job, migrations.RunOptions{Store: ps, Steps: []string{u.Step}, BatchSize: u.BatchSize,
-		Concurrency: u.Concurrency, Logger: w.o.logger()})
+		Concurrency: u.Concurrency, Logger: w.o.logger(), TargetProbed: true})
 	if sum != nil {
 		read = sum.Total().Read
 	}
