@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -17,6 +19,7 @@ import (
 	"github.com/dvsync/dvsync/migrations"
 	"github.com/dvsync/dvsync/migrations/pgstore"
 	"github.com/dvsync/dvsync/migrations/syncjob"
+	"github.com/dvsync/dvsync/odoo"
 )
 
 // SyncOptions configure Sync.
@@ -40,9 +43,10 @@ type SyncOptions struct {
 	Rejects io.Writer
 }
 
-// Sync runs one sync of a Dataverse-source job with its tables as units on
-// the workers: it takes the job's lock and journals the run as `dvsync
-// sync` does, enqueues one unit per table, waits, and returns the summary
+// Sync runs one sync of a job on the workers: it takes the job's lock and
+// journals the run as `dvsync sync` does, enqueues one unit per table of a
+// Dataverse source, or one unit for the whole of an Odoo source (see
+// workSyncOdoo), waits, and returns the summary
 // the tables' units recorded. Tables are read and applied by workers
 // page by page from their checkpoints, each under its own lock; each
 // page's figures and rejects are recorded with its checkpoint in the state
@@ -54,8 +58,6 @@ func Sync(ctx context.Context, o SyncOptions) (*syncjob.Summary, error) {
 	switch {
 	case o.Store == nil || !pgstore.IsURL(o.State):
 		return nil, errors.New("distribute: --distribute needs the shared state store: --state postgres://…")
-	case job.Source.Dataverse == nil:
-		return nil, fmt.Errorf("distribute: job %s reads Odoo, whose changes follow one cursor; distribute the migration (dvsync migrate odoo --distribute) or run the sync in one process: %w", job.Name, syncjob.ErrNotSupported)
 	case job.Target.SQLite != "":
 		return nil, fmt.Errorf("distribute: job %s writes the SQLite file %s, which workers on other machines cannot reach; use a postgres: target: %w", job.Name, job.Target.SQLite, syncjob.ErrNotSupported)
 	}
@@ -113,10 +115,15 @@ func runSync(ctx context.Context, o SyncOptions, sum *syncjob.Summary) error {
 	if len(users) == 0 {
 		users = []AppUser{DefaultUser}
 	}
-	units := make([]Unit, len(job.Tables))
+	var units []Unit
+	if src := job.Source.Odoo; src != nil {
+		units = []Unit{{Run: sum.RunID, Type: UnitSyncOdoo, Job: job.Name, Env: job.Target.Dataverse.Env, Users: users,
+			Odoo:    &OdooConn{URL: src.URL, DB: src.DB, User: src.User, Protocol: "auto", PageSize: odoo.DefaultPageSize},
+			SyncJob: string(o.JobText), SyncJobDir: job.Dir}}
+	}
 	for i, t := range job.Tables {
-		units[i] = Unit{Run: sum.RunID, Type: UnitSyncTable, Job: job.Name, Table: t.Name, Seq: i, Env: job.Source.Dataverse.Env,
-			Users: users, SyncJob: string(o.JobText), SyncJobDir: job.Dir}
+		units = append(units, Unit{Run: sum.RunID, Type: UnitSyncTable, Job: job.Name, Table: t.Name, Seq: i, Env: job.Source.Dataverse.Env,
+			Users: users, SyncJob: string(o.JobText), SyncJobDir: job.Dir})
 	}
 	ids, err := c.enqueue(ctx, units)
 	if err != nil {
@@ -126,7 +133,9 @@ func runSync(ctx context.Context, o SyncOptions, sum *syncjob.Summary) error {
 	if poll <= 0 {
 		poll = DefaultPoll
 	}
-	tables := make([]syncjob.TableSummary, len(units))
+	// The summaries of each unit's tables: one for a table unit, the
+	// steps and the deleted-ticket check for an Odoo unit.
+	tables := make([][]syncjob.TableSummary, len(units))
 	done := make([]bool, len(units))
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
@@ -148,46 +157,85 @@ func runSync(ctx context.Context, o SyncOptions, sum *syncjob.Summary) error {
 			}
 			j := jobs[ids[i]]
 			state, uerr := c.check(u, j)
-			var ts syncjob.TableSummary
-			if out := j.Output(); len(out) > 0 {
-				if err := json.Unmarshal(out, &ts); err != nil {
-					return fmt.Errorf("unit %s reported an unreadable summary: %w", u, err)
-				}
+			ts, err := unitTables(u, j.Output())
+			if err != nil {
+				return err
 			}
-			ts.Table = u.Table
 			tables[i] = ts
+			var n int64
+			for _, t := range ts {
+				n += counts[t.Table].Read
+			}
+			name := u.Name()
 			switch state {
 			case unitDone, unitFailed:
 				done[i] = true
+				last := &tables[i][len(tables[i])-1]
 				if uerr != nil && firstErr == nil {
-					firstErr = fmt.Errorf("%s: %w", u.Table, uerr)
-					tables[i].Error = uerr.Error()
+					firstErr = fmt.Errorf("%s: %w", name, uerr)
+					last.Error = uerr.Error()
 				}
-				if tables[i].Error != "" && firstErr == nil {
-					firstErr = fmt.Errorf("%s: %s", u.Table, tables[i].Error)
+				for _, t := range tables[i] {
+					if t.Error != "" && firstErr == nil {
+						firstErr = fmt.Errorf("%s: %s", t.Table, t.Error)
+					}
 				}
 				if o.Progress != nil {
-					o.Progress(syncjob.Progress{Table: u.Table, Read: counts[u.Table].Read, Done: true})
+					o.Progress(syncjob.Progress{Table: name, Read: n, Done: true})
 				}
 			default:
 				left++
-				if n := counts[u.Table].Read; n != read[u.Table] && o.Progress != nil {
-					o.Progress(syncjob.Progress{Table: u.Table, Phase: "worker", Read: n})
+				if n != read[name] && o.Progress != nil {
+					o.Progress(syncjob.Progress{Table: name, Phase: "worker", Read: n})
 				}
 			}
-			read[u.Table] = counts[u.Table].Read
+			read[name] = n
 		}
 		if left == 0 {
-			sum.Tables = tables
+			sum.Tables = slices.Concat(tables...)
 			return firstErr
 		}
 		select {
 		case <-ctx.Done():
-			sum.Tables = tables
+			sum.Tables = slices.Concat(tables...)
 			return fmt.Errorf("%w: %w", ctx.Err(), errWorkersGoOn)
 		case <-tick.C:
 		}
 	}
+}
+
+// odooOutput is the River output of a sync-odoo unit.
+type odooOutput struct {
+	Tables []syncjob.TableSummary `json:"tables"`
+}
+
+// unitTables reads the summaries a unit's output reports: never none, so
+// a unit that failed before reporting still has a line to carry its
+// error.
+func unitTables(u Unit, out []byte) ([]syncjob.TableSummary, error) {
+	bad := func(err error) ([]syncjob.TableSummary, error) {
+		return nil, fmt.Errorf("unit %s reported an unreadable summary: %w", u, err)
+	}
+	if u.Type == UnitSyncOdoo {
+		var oo odooOutput
+		if len(out) > 0 {
+			if err := json.Unmarshal(out, &oo); err != nil {
+				return bad(err)
+			}
+		}
+		if len(oo.Tables) == 0 {
+			oo.Tables = []syncjob.TableSummary{{Table: u.Name()}}
+		}
+		return oo.Tables, nil
+	}
+	var ts syncjob.TableSummary
+	if len(out) > 0 {
+		if err := json.Unmarshal(out, &ts); err != nil {
+			return bad(err)
+		}
+	}
+	ts.Table = u.Table
+	return []syncjob.TableSummary{ts}, nil
 }
 
 // recorded replaces the tables' counts by those their pages recorded in
@@ -209,8 +257,24 @@ func recorded(ctx context.Context, o SyncOptions, sum *syncjob.Summary) error {
 	if err != nil {
 		return err
 	}
-	for i := range sum.Tables {
-		sum.Tables[i].Counts = counts[sum.Tables[i].Table]
+	seen := map[string]bool{}
+	kept := sum.Tables[:0]
+	for _, ts := range sum.Tables {
+		if ts.Table == syncjob.OdooUnit && ts.Error == "" {
+			// The line of an Odoo unit that ended without reporting its
+			// steps (its worker died once it had recorded them): the
+			// steps are added below from what they recorded.
+			continue
+		}
+		ts.Counts = counts[ts.Table]
+		seen[ts.Table] = true
+		kept = append(kept, ts)
+	}
+	sum.Tables = kept
+	for _, t := range slices.Sorted(maps.Keys(counts)) {
+		if !seen[t] {
+			sum.Tables = append(sum.Tables, syncjob.TableSummary{Table: t, Counts: counts[t]})
+		}
 	}
 	return nil
 }
@@ -282,6 +346,68 @@ func (w *Worker) workSync(ctx context.Context, job *river.Job[Unit], user AppUse
 		return ts.Read, false, err
 	}
 	return ts.Read, cut, nil
+}
+
+// workSyncOdoo works the sync of an Odoo-source job: the whole
+// syncjob.RunOdoo, in one slice. Cutting it at the slice's deadline is
+// not sound here: migrations.Run has no stop at a commit point a caller
+// can ask for (cancelling it abandons the batches in flight, which the
+// next slice writes again, and a busy user's slots could make every slice
+// end that way), its figures and rejects are known only when it returns,
+// not with each engine checkpoint, and every slice would prepare the
+// migration again (the reference lists read, the baselines counted) and
+// read its streams to a new bound. So the unit runs to its end, like a
+// single-process sync. If it outlives River's RescueAfter, the attempt
+// River gives out again finds the unit's lock held (the
+// migrations.JobRunningError below, "busy") and comes back a slice
+// later; once the first attempt has recorded the run, any later one
+// finds it ended (syncjob.ErrRunDone) and is done. A worker that dies
+// leaves the unit to be rescued: its successor resumes from the engine's
+// checkpoints and the step cursors, which advance only as the target
+// confirms writes, and the deleted-ticket check's checkpoint, saved at
+// its end; the dead attempt's figures were never recorded, as a killed
+// single-process run journals none.
+func (w *Worker) workSyncOdoo(ctx context.Context, job *river.Job[Unit], user AppUser) (read int64, err error) {
+	u := job.Args
+	sj, err := syncjob.ParseJob(filepath.Join(u.SyncJobDir, "job.yaml"), []byte(u.SyncJob))
+	if err != nil {
+		return 0, river.JobCancel(err)
+	}
+	if sj.Source.Odoo == nil || sj.Target.Dataverse == nil {
+		return 0, river.JobCancel(fmt.Errorf("job %s is not an Odoo → Dataverse sync", sj.Name))
+	}
+	st, err := w.syncStore(ctx)
+	if err != nil {
+		return 0, err
+	}
+	oc, err := w.odooClient(ctx, u.Odoo)
+	if err != nil {
+		return 0, err
+	}
+	mux := byHost{}
+	counter := &syncjob.Counter{Base: mux}
+	opts := syncjob.Options{Store: st, Counter: counter, RunID: u.Run, Odoo: oc, EngineStore: w.store}
+	if opts.TargetClient, err = w.sliceClient(sj.Target.Dataverse.Env, user, counter, mux, 0); err != nil {
+		return 0, err
+	}
+	tables, err := syncjob.RunOdoo(ctx, sj, opts)
+	switch {
+	case errors.Is(err, syncjob.ErrRunDone):
+		return 0, nil
+	case errors.Is(err, syncjob.ErrLocked):
+		return 0, &migrations.JobRunningError{Job: syncjob.TableLockName(sj.Name, syncjob.OdooUnit), Path: w.StateWhere()}
+	}
+	for _, t := range tables {
+		read += t.Read
+	}
+	if tables != nil {
+		// The coordinator lists the steps as a single-process run does;
+		// their counts it takes from the state store.
+		if _, uerr := w.river.JobUpdate(context.WithoutCancel(ctx), job.ID, &river.JobUpdateParams{Output: odooOutput{Tables: tables}}); uerr != nil && err == nil {
+			err = uerr
+		}
+	}
+	return read, err
 }
 
 // syncStore opens the sync state store on the shared database once.

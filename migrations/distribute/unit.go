@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/riverqueue/river"
+
+	"github.com/dvsync/dvsync/migrations/syncjob"
 )
 
 // Kinds of unit.
@@ -13,6 +15,8 @@ const (
 	UnitOdooRange = "odoo-range"
 	// UnitSyncTable is one table of a `sync` job.
 	UnitSyncTable = "sync-table"
+	// UnitSyncOdoo is the whole sync of an Odoo-source job (a tenant).
+	UnitSyncOdoo = "sync-odoo"
 )
 
 // Unit is one unit of work, as a River job's arguments. It describes the
@@ -41,7 +45,7 @@ type Unit struct {
 	// Env is the Dataverse environment written (and, for sync, read).
 	Env   string    `json:"env,omitempty"`
 	Users []AppUser `json:"users"`
-	// Odoo is the Odoo connection of an odoo-range unit.
+	// Odoo is the Odoo connection of an odoo-range or sync-odoo unit.
 	Odoo *OdooConn `json:"odoo,omitempty"`
 	// Map is the migration's map file.
 	Map MapFiles `json:"map,omitzero"`
@@ -77,6 +81,8 @@ func (u Unit) Name() string {
 	switch u.Type {
 	case UnitSyncTable:
 		return u.Table
+	case UnitSyncOdoo:
+		return syncjob.OdooUnit
 	}
 	to := "end"
 	if u.To > 0 {

@@ -231,6 +231,8 @@ func (u *unitWorker) Work(jobCtx context.Context, job *river.Job[Unit]) error {
 		read, cut, err = w.workOdoo(ctx, job.Args, user)
 	case UnitSyncTable:
 		read, cut, err = w.workSync(ctx, job, user)
+	case UnitSyncOdoo:
+		read, err = w.workSyncOdoo(ctx, job, user)
 	default:
 		err = river.JobCancel(fmt.Errorf("unknown unit type %q (a newer dvsync enqueued it?)", job.Args.Type))
 	}

@@ -332,7 +332,21 @@ func (s *Store) SaveProgress(ctx context.Context, job, table string, cp Checkpoi
 	if err != nil {
 		return err
 	}
-	c := p.Counts
+	if err := s.addCounts(ctx, tx, p.RunID, table, p.Counts); err != nil {
+		return fail(err)
+	}
+	if err := s.addRejects(ctx, tx, job, p.RunID, table, version, p.Rejects); err != nil {
+		return fail(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(err)
+	}
+	s.versions.SeeCheckpoint(job, table, version)
+	return nil
+}
+
+// addCounts adds c to the run's figures of table, within tx.
+func (s *Store) addCounts(ctx context.Context, tx *sql.Tx, runID, table string, c Counts) error {
 	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO dvsync_sync_run_tables
 		(run_id, tbl, records_read, upserted, deleted, unchanged, rejected, keys_compared, requests, throttled)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -345,19 +359,25 @@ func (s *Store) SaveProgress(ctx context.Context, job, table string, cp Checkpoi
 		keys_compared = dvsync_sync_run_tables.keys_compared + excluded.keys_compared,
 		requests = dvsync_sync_run_tables.requests + excluded.requests,
 		throttled = dvsync_sync_run_tables.throttled + excluded.throttled`),
-		p.RunID, table, c.Read, c.Upserted, c.Deleted, c.Unchanged, c.Rejected, c.KeysCompared, c.Requests, c.Throttled); err != nil {
-		return fail(err)
+		runID, table, c.Read, c.Upserted, c.Deleted, c.Unchanged, c.Rejected, c.KeysCompared, c.Requests, c.Throttled); err != nil {
+		return err
 	}
+	return nil
+}
+
+// addRejects records rejects as those of checkpoint version page, within
+// tx; a reject naming no table is table's.
+func (s *Store) addRejects(ctx context.Context, tx *sql.Tx, job, runID, table string, page int64, rejects []Reject) error {
 	ins := s.q(`INSERT INTO dvsync_sync_rejects (job, run_id, tbl, page, seq, source_id, error, rejected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-	for i, r := range p.Rejects {
-		if _, err := tx.ExecContext(ctx, ins, job, p.RunID, table, version, i, r.ID, r.Error, r.Time.UTC().Format(time.RFC3339Nano)); err != nil {
-			return fail(err)
+	for i, r := range rejects {
+		tbl := table
+		if r.Table != "" {
+			tbl = r.Table
+		}
+		if _, err := tx.ExecContext(ctx, ins, job, runID, tbl, page, i, r.ID, r.Error, r.Time.UTC().Format(time.RFC3339Nano)); err != nil {
+			return err
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return fail(err)
-	}
-	s.versions.SeeCheckpoint(job, table, version)
 	return nil
 }
 

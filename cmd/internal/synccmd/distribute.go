@@ -24,11 +24,12 @@ type distOptions struct {
 }
 
 func (d *distOptions) addFlags(f *pflag.FlagSet) {
-	f.BoolVar(&d.on, "distribute", false, "sync each table on dvsync worker processes and wait for them (needs --state postgres://… and a Dataverse source)")
+	f.BoolVar(&d.on, "distribute", false, "run the sync on dvsync worker processes and wait for them (needs --state postgres://…): a unit per table of a Dataverse source, one unit for an Odoo source")
 	f.StringVar(&d.appUsers, "app-users", "", "with --distribute: YAML file of the application users workers read and write as (see dvsync worker --help)")
 }
 
-// runDistributed runs the job's tables as units on the workers and prints
+// runDistributed runs the job as units on the workers (its tables, or
+// the whole of an Odoo source) and prints
 // the summary they report, with the exit codes of a single-process run.
 func runDistributed(ctx context.Context, streams *output.Streams, o *options, job *syncjob.Job, st *syncjob.Store) error {
 	switch {

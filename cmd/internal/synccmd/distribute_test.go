@@ -7,21 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/dvsync/dvsync/cmd/internal/exitcode"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/dataverse/refserver"
-	"github.com/dvsync/dvsync/migrations/distribute"
 )
 
 // TestDistributedSyncWritesTheRejectsFile: `sync --distribute` on a
@@ -30,34 +24,7 @@ import (
 // file, one line in the single-process format (time, job, table, id,
 // error), written by the coordinator from the shared state.
 func TestDistributedSyncWritesTheRejectsFile(t *testing.T) {
-	base := os.Getenv("DVSYNC_TEST_POSTGRES")
-	if base == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI is set but DVSYNC_TEST_POSTGRES is not")
-		}
-		t.Skip("DVSYNC_TEST_POSTGRES is not set: a distributed run needs PostgreSQL")
-	}
-	suffix := fmt.Sprintf("%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
-	river := distribute.Options{Schema: "syncdist_river_" + suffix}
-	stateSchema := "syncdist_state_" + suffix
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		for _, s := range []string{river.Schema, stateSchema} {
-			c.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgx.Identifier{s}.Sanitize()+` CASCADE`)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", stateSchema)
-	u.RawQuery = q.Encode()
-	state := u.String()
+	state, river := distState(t)
 
 	const token = "synccmd-dist-token"
 	t.Setenv("DVSYNC_TOKEN", token)
@@ -99,16 +66,7 @@ func TestDistributedSyncWritesTheRejectsFile(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	wctx, cancel := context.WithCancel(ctx)
-	w, err := distribute.NewWorker(wctx, distribute.WorkerOptions{Options: river, State: state, Concurrency: 2, Requests: 8})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); w.Run(wctx) }()
-	t.Cleanup(func() { cancel(); wg.Wait(); w.Close() })
+	startWorker(t, state, river)
 
 	var out, errOut bytes.Buffer
 	cmd := command(output.NewStreams(strings.NewReader(""), &out, &errOut), &options{dist: distOptions{river: river}})
@@ -116,7 +74,7 @@ func TestDistributedSyncWritesTheRejectsFile(t *testing.T) {
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err = cmd.ExecuteContext(ctx)
+	err := cmd.ExecuteContext(ctx)
 	rejects := filepath.Join(dir, "copy.rejects.jsonl")
 	var exit *output.ExitError
 	if !errors.As(err, &exit) || exit.Code != exitcode.Rejects || !strings.Contains(err.Error(), "1 records rejected; see "+rejects) {
