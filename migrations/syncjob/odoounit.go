@@ -77,34 +77,6 @@ func RunOdoo(ctx context.Context, job *Job, o Options) ([]TableSummary, error) {
 	return tables, runErr
 }
 
-// saveRun saves table's checkpoint and, in the same transaction, adds the
-// figures of tables to the run's and records rejects.
-func (s *Store) saveRun(ctx context.Context, job, table string, cp Checkpoint, runID string, tables []TableSummary, rejects []Reject) error {
-	fail := func(err error) error { return fmt.Errorf("state store: save progress: %w", err) }
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fail(err)
-	}
-	defer tx.Rollback()
-	version, err := s.swapCheckpoint(ctx, tx, job, table, cp)
-	if err != nil {
-		return err
-	}
-	for _, ts := range tables {
-		if err := s.addCounts(ctx, tx, runID, ts.Table, ts.Counts); err != nil {
-			return fail(err)
-		}
-	}
-	if err := s.addRejects(ctx, tx, job, runID, table, version, rejects); err != nil {
-		return fail(err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fail(err)
-	}
-	s.versions.SeeCheckpoint(job, table, version)
-	return nil
-}
-
 // rejectLines keeps the rejects an Odoo sync writes: the engine's lines
 // (migrations.RejectLine, under the step's name) and the deleted-ticket
 // check's (Reject), as Rejects.

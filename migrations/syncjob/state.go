@@ -322,6 +322,12 @@ type RunProgress struct {
 // checkpoint before it; one whose checkpoint committed is never done
 // again. So the run's figures and rejects hold every page once.
 func (s *Store) SaveProgress(ctx context.Context, job, table string, cp Checkpoint, p RunProgress) error {
+	return s.saveRun(ctx, job, table, cp, p.RunID, []TableSummary{{Table: table, Counts: p.Counts}}, p.Rejects)
+}
+
+// saveRun saves table's checkpoint and, in the same transaction, adds the
+// figures of tables to the run's and records rejects.
+func (s *Store) saveRun(ctx context.Context, job, table string, cp Checkpoint, runID string, tables []TableSummary, rejects []Reject) error {
 	fail := func(err error) error { return fmt.Errorf("state store: save progress: %w", err) }
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -332,10 +338,12 @@ func (s *Store) SaveProgress(ctx context.Context, job, table string, cp Checkpoi
 	if err != nil {
 		return err
 	}
-	if err := s.addCounts(ctx, tx, p.RunID, table, p.Counts); err != nil {
-		return fail(err)
+	for _, ts := range tables {
+		if err := s.addCounts(ctx, tx, runID, ts.Table, ts.Counts); err != nil {
+			return fail(err)
+		}
 	}
-	if err := s.addRejects(ctx, tx, job, p.RunID, table, version, p.Rejects); err != nil {
+	if err := s.addRejects(ctx, tx, job, runID, table, version, rejects); err != nil {
 		return fail(err)
 	}
 	if err := tx.Commit(); err != nil {
