@@ -3,8 +3,6 @@ package migrateodoo
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,13 +10,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/dvsync/dvsync/cmd/internal/exitcode"
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/migrations/distribute"
+	"github.com/dvsync/dvsync/migrations/pgstore/pgtest"
 	"github.com/dvsync/dvsync/odoo/odooserver"
 )
 
@@ -30,34 +26,10 @@ import (
 // many records as the counts say. Its workers report mapping warnings
 // only as counts, so --warnings is refused before anything is written.
 func TestDistributedRunWritesItsReport(t *testing.T) {
-	base := os.Getenv("DVSYNC_TEST_POSTGRES")
-	if base == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI is set but DVSYNC_TEST_POSTGRES is not")
-		}
-		t.Skip("DVSYNC_TEST_POSTGRES is not set: a distributed run needs PostgreSQL")
-	}
-	suffix := fmt.Sprintf("%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
-	river := distribute.Options{Schema: "migdist_river_" + suffix}
-	stateSchema := "migdist_state_" + suffix
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		for _, s := range []string{river.Schema, stateSchema} {
-			c.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgx.Identifier{s}.Sanitize()+` CASCADE`)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", stateSchema)
-	u.RawQuery = q.Encode()
-	state := u.String()
+	base := pgtest.URL(t)
+	schemas := pgtest.Schemas(t, base, "migdist", "river", "state")
+	river := distribute.Options{Schema: schemas[0]}
+	state := pgtest.SearchPath(t, base, schemas[1])
 
 	// The built-in map finds no Dataverse user for the Odoo users: they
 	// are rejected, and the map skips what it leaves out.

@@ -4,19 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/dvsync/dvsync/cmd/internal/output"
 	"github.com/dvsync/dvsync/migrations/distribute"
 	"github.com/dvsync/dvsync/migrations/odoojob/odoojobtest"
+	"github.com/dvsync/dvsync/migrations/pgstore/pgtest"
 	"github.com/dvsync/dvsync/migrations/syncjob"
 	"github.com/dvsync/dvsync/odoo/odooserver"
 )
@@ -26,34 +23,9 @@ import (
 // a server (failed in CI).
 func distState(t *testing.T) (string, distribute.Options) {
 	t.Helper()
-	base := os.Getenv("DVSYNC_TEST_POSTGRES")
-	if base == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI is set but DVSYNC_TEST_POSTGRES is not")
-		}
-		t.Skip("DVSYNC_TEST_POSTGRES is not set: a distributed run needs PostgreSQL")
-	}
-	suffix := fmt.Sprintf("%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
-	river := distribute.Options{Schema: "syncdist_river_" + suffix}
-	stateSchema := "syncdist_state_" + suffix
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		for _, s := range []string{river.Schema, stateSchema} {
-			c.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgx.Identifier{s}.Sanitize()+` CASCADE`)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", stateSchema)
-	u.RawQuery = q.Encode()
-	return u.String(), river
+	base := pgtest.URL(t)
+	schemas := pgtest.Schemas(t, base, "syncdist", "river", "state")
+	return pgtest.SearchPath(t, base, schemas[1]), distribute.Options{Schema: schemas[0]}
 }
 
 // startWorker runs a worker until the test ends.
