@@ -3,6 +3,9 @@ package dataverse_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -87,5 +90,28 @@ func TestLoopbackNeverTriesAzure(t *testing.T) {
 	cred, err := dataverse.NewCredential(dataverse.CredentialOptions{Kind: dataverse.CredentialStaticToken, Token: "x", Environment: "http://127.0.0.1:1"})
 	if err != nil || dataverse.CredentialSource(cred) != "the token in $DVSYNC_TOKEN" {
 		t.Errorf("static token on loopback: %v %q", err, dataverse.CredentialSource(cred))
+	}
+}
+
+// TestClientTokenIsTheRequestsToken: Token hands out the bearer token the
+// client's own requests carry.
+func TestClientTokenIsTheRequestsToken(t *testing.T) {
+	var sent string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sent = strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"UserId":"00000000-0000-0000-0000-000000000001","BusinessUnitId":"00000000-0000-0000-0000-000000000002","OrganizationId":"00000000-0000-0000-0000-000000000003"}`)
+	}))
+	defer srv.Close()
+	c, err := dataverse.NewClient(srv.URL, dataverse.StaticToken("tok-1"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.WhoAmI(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Token(context.Background())
+	if err != nil || got != sent || got != "tok-1" {
+		t.Errorf("Token %q (%v), requests sent %q", got, err, sent)
 	}
 }

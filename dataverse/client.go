@@ -96,6 +96,7 @@ type Client struct {
 	reached *atomic.Bool
 	// source is CredentialSource of the credential, for 401 errors.
 	source string
+	tokens *tokenCache
 }
 
 // NewClient returns a client for the environment at envURL, either the
@@ -169,7 +170,14 @@ func NewClient(envURL string, cred TokenSource, opts *ClientOptions) (*Client, e
 	if o.Logger != nil {
 		rc.Logger = redactingLogger{o.Logger}
 	}
-	return &Client{root: root, scope: scope, http: rc, limiter: lim, opts: o, reg: o.Schema, meta: newMetadataCache(), reached: reached, source: CredentialSource(cred)}, nil
+	return &Client{root: root, scope: scope, http: rc, limiter: lim, opts: o, reg: o.Schema, meta: newMetadataCache(), reached: reached, source: CredentialSource(cred), tokens: tokens}, nil
+}
+
+// Token returns the bearer token the client's requests carry, from the
+// same cache (refreshed before it expires; errors as *AuthError): for a
+// transport that sends a request of another client as this client's user.
+func (c *Client) Token(ctx context.Context) (string, error) {
+	return c.tokens.token(ctx)
 }
 
 func defaultTransport() http.RoundTripper {

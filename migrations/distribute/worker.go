@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
@@ -347,10 +346,6 @@ func (w *Worker) user(env string, u AppUser) (*userConn, error) {
 		t.MaxIdleConnsPerHost = dataverse.DocumentedConcurrencyLimit
 		base = t
 	}
-	scope, err := dataverse.Scope(env)
-	if err != nil {
-		return nil, err
-	}
 	slots := NewSlots(w.slotPool, env, u.Name, base)
 	// One limiter per user: its x-ms-dop-hint, its 429s and Retry-After
 	// are that user's, not the process's.
@@ -363,15 +358,7 @@ func (w *Worker) user(env string, u AppUser) (*userConn, error) {
 		lenders = &Lenders{}
 		w.lenders[env] = lenders
 	}
-	lenders.Join(slots, func(ctx context.Context) (string, error) {
-		// azidentity's credentials keep the token until it is due for
-		// refresh; a static token is returned as is.
-		tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}})
-		if err != nil {
-			return "", &dataverse.AuthError{Err: err, Source: dataverse.CredentialSource(cred), Scope: scope}
-		}
-		return tok.Token, nil
-	})
+	lenders.Join(slots, client.Token)
 	c := &userConn{client: client, slots: slots}
 	w.users[key] = c
 	return c, nil
